@@ -1,0 +1,5 @@
+"""``python -m ctlplane`` runs the CLI."""
+
+from ctlplane.cli import main
+
+main()

@@ -1,0 +1,1 @@
+"""The declarative model: strict pydantic types, YAML loading with positions, file assets."""

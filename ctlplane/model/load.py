@@ -1,0 +1,173 @@
+"""Reading a model file: YAML text to a validated :class:`Model`, with every
+error pointing at ``file:line:col`` and the field path.
+
+The YAML is composed (libyaml when present) into a node tree and converted by
+hand so that each value keeps its position. Anchors referenced by aliases are
+refused (no "billion laughs"), as are duplicate keys, non-scalar keys, files
+that are empty, not text, or larger than :data:`MAX_BYTES`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from ctlplane.errors import Finding, ModelError
+from ctlplane.model.engines import engine_problems
+from ctlplane.model.root import Model
+
+MAX_BYTES = 8 * 1024 * 1024
+Loc = tuple[str | int, ...]
+
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """A validated model and where each of its values came from."""
+
+    model: Model
+    file: str
+    positions: dict[Loc, tuple[int, int]] = field(repr=False)
+
+    @property
+    def base_dir(self) -> Path:
+        return Path(self.file).resolve().parent
+
+
+def load_file(path: str | Path) -> Loaded:
+    """Read, parse and validate a model file (stage 1 of validation, without file checks)."""
+    name = str(path)
+    try:
+        raw = Path(path).read_bytes() if Path(path).stat().st_size <= MAX_BYTES else None
+    except OSError as exc:
+        raise ModelError("cannot read model", [Finding(f"cannot read: {exc.strerror or exc}", file=name)]) from None
+    if raw is None:
+        raise ModelError("model too large", [Finding(f"file is larger than {MAX_BYTES // 1024**2} MiB", file=name)])
+    return load_bytes(raw, name)
+
+
+def load_bytes(raw: bytes, name: str = "<model>") -> Loaded:
+    """Parse and validate model bytes; ``name`` is used in error locations."""
+    if len(raw) > MAX_BYTES:
+        raise ModelError("model too large", [Finding(f"larger than {MAX_BYTES // 1024**2} MiB", file=name)])
+    if b"\0" in raw:
+        raise ModelError("not a text file", [Finding("not a YAML text file (contains NUL bytes)", file=name)])
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ModelError("not UTF-8", [Finding(f"not UTF-8 text (byte {exc.start})", file=name)]) from None
+    data, positions = parse_yaml(text, name)
+    return Loaded(validate_data(data, positions, name), name, positions)
+
+
+def parse_yaml(text: str, name: str) -> tuple[Any, dict[Loc, tuple[int, int]]]:
+    """YAML text to plain data plus a map from field path to (line, column), both 1-based."""
+    loader = _Loader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            raise ModelError("empty model", [Finding("the model file is empty", file=name, line=1)])
+        positions: dict[Loc, tuple[int, int]] = {}
+        data = _convert(loader, node, (), positions, set(), name)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line, col = (mark.line + 1, mark.column + 1) if mark else (None, None)
+        msg = f"YAML syntax error: {exc.problem or exc.context}"
+        raise ModelError("YAML syntax error", [Finding(msg, file=name, line=line, column=col)]) from None
+    except yaml.YAMLError as exc:
+        raise ModelError("YAML error", [Finding(f"YAML error: {exc}", file=name)]) from None
+    finally:
+        loader.dispose()
+    if not isinstance(data, dict):
+        raise ModelError("not a mapping", [Finding("the model must be a YAML mapping", file=name, line=1, column=1)])
+    return data, positions
+
+
+def _convert(loader: Any, node: yaml.Node, loc: Loc, positions: dict, seen: set[int], name: str) -> Any:
+    if id(node) in seen:
+        raise ModelError("alias", [_at(node, "YAML anchors and aliases are not allowed in a model", name)])
+    seen.add(id(node))
+    positions[loc] = (node.start_mark.line + 1, node.start_mark.column + 1)
+    if isinstance(node, yaml.MappingNode):
+        out: dict[str, Any] = {}
+        for key_node, value_node in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                raise ModelError("merge key", [_at(key_node, "YAML merge keys ('<<') are not allowed", name)])
+            if not isinstance(key_node, yaml.ScalarNode):
+                raise ModelError("bad key", [_at(key_node, "mapping keys must be plain scalars", name)])
+            key = str(key_node.value)
+            if key in out:
+                raise ModelError("duplicate key", [_at(key_node, f"duplicate key {key!r}", name)])
+            out[key] = _convert(loader, value_node, (*loc, key), positions, seen, name)
+        return out
+    if isinstance(node, yaml.SequenceNode):
+        return [_convert(loader, item, (*loc, i), positions, seen, name) for i, item in enumerate(node.value)]
+    return loader.construct_object(node)
+
+
+def _at(node: yaml.Node, message: str, name: str) -> Finding:
+    return Finding(message, file=name, line=node.start_mark.line + 1, column=node.start_mark.column + 1)
+
+
+def validate_data(data: dict[str, Any], positions: dict[Loc, tuple[int, int]], name: str) -> Model:
+    """Plain data to a Model, or a ModelError listing every problem with its location."""
+    try:
+        model = Model.model_validate(data)
+    except ValidationError as exc:
+        raise ModelError("invalid model", [f for e in exc.errors() for f in _findings(e, positions, name)]) from None
+    problems = [locate(p.loc, p.message, positions, name) for p in engine_problems(model)]
+    if problems:
+        raise ModelError("the model asks for something an engine cannot do", problems)
+    return model
+
+
+def _findings(error: dict[str, Any], positions: dict, name: str) -> list[Finding]:
+    ctx = error.get("ctx") or {}
+    if error["type"] == "cross_reference":
+        return [locate(tuple(loc), msg, positions, name) for loc, msg in ctx["all"]]
+    loc = tuple(error["loc"])
+    return [locate(loc, _message(error), positions, name)]
+
+
+def _message(error: dict[str, Any]) -> str:
+    kind, loc = error["type"], error["loc"]
+    last = loc[-1] if loc else ""
+    if kind == "extra_forbidden":
+        return f"unknown field {last!r}"
+    if kind == "missing":
+        return f"missing required field {last!r}"
+    message = error["msg"]
+    return message[len("Value error, "):] if message.startswith("Value error, ") else message
+
+
+def locate(loc: Loc, message: str, positions: dict[Loc, tuple[int, int]], name: str) -> Finding:
+    """A Finding for a pydantic location: the deepest YAML node on that path, and a readable field path."""
+    kept: list[str | int] = []
+    for part in loc:
+        if (*kept, part) in positions:
+            kept.append(part)
+        elif isinstance(part, str) and part in _TAGS:
+            continue  # a discriminated-union tag, not a key in the file
+        else:
+            kept.append(part)
+    anchor = tuple(kept)
+    while anchor and anchor not in positions:
+        anchor = anchor[:-1]
+    line, col = positions.get(anchor, (None, None))
+    return Finding(message, file=name, line=line, column=col, path=field_path(tuple(kept)) or None)
+
+
+_TAGS = {"http", "tcp", "local", "docker", "round_robin", "weighted_round_robin", "least_connections", "random", "source_ip_hash", "hash",
+         "cookie", "source_ip", "function-after", "function-before", "function-wrap", "function-plain"}
+
+
+def field_path(loc: Loc) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out

@@ -1,0 +1,156 @@
+"""Pools: the backend servers, how requests are balanced over them, how their
+health is judged, and how a client is kept on one server (persistence).
+
+Engine-neutral: what an engine cannot do is refused later by
+``ctlplane.model.engines``, never silently dropped.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field, model_validator
+
+from ctlplane.model.types import CookieName, Duration, Frozen, HeaderName, Name, PathPrefix, Port, ServerAddress, Weight
+
+
+class Server(Frozen):
+    """One backend server."""
+
+    name: Name = Field(description="Unique name of the server inside its pool (shown in stats and logs).")
+    address: ServerAddress
+    port: Port = Field(description="The server's TCP port.")
+    weight: Weight = 1
+    backup: bool = Field(False, description="Serve only when every non-backup server is down.")
+    max_connections: int | None = Field(
+        None, ge=1, le=1_000_000, description="Most concurrent connections sent to this server (unlimited if unset)."
+    )
+    state: Literal["active", "drain", "disabled"] = Field(
+        "active",
+        description="active: in rotation. drain: no new sessions (HAProxy keeps sticky ones; NGINX has no drain and "
+        "takes it out of rotation). disabled: no traffic at all.",
+    )
+
+
+class RoundRobin(Frozen):
+    """Each server in turn, in proportion to its weight."""
+
+    strategy: Literal["round_robin"] = Field("round_robin", description="round_robin")
+
+
+class WeightedRoundRobin(Frozen):
+    """Round robin where the servers' weights set the split (the same algorithm, stated explicitly)."""
+
+    strategy: Literal["weighted_round_robin"] = Field(description="weighted_round_robin")
+
+
+class LeastConnections(Frozen):
+    """The server with the fewest active connections (weighted)."""
+
+    strategy: Literal["least_connections"] = Field(description="least_connections")
+
+
+class Random(Frozen):
+    """Power of two random choices: pick two servers at random, use the less loaded one."""
+
+    strategy: Literal["random"] = Field(description="random")
+
+
+class SourceIpHash(Frozen):
+    """Consistent hash of the client IP: a client keeps its server while the pool is unchanged."""
+
+    strategy: Literal["source_ip_hash"] = Field(description="source_ip_hash")
+
+
+class ConsistentHash(Frozen):
+    """Consistent hash of a request attribute (HTTP services only)."""
+
+    strategy: Literal["hash"] = Field(description="hash")
+    key: Literal["header", "cookie", "uri"] = Field(description="What to hash: a request header, a cookie or the URI.")
+    name: HeaderName | CookieName | None = Field(
+        None, description="The header or cookie name (required for header and cookie)."
+    )
+
+    @model_validator(mode="after")
+    def _name_matches_on(self) -> ConsistentHash:
+        if self.key in ("header", "cookie") and self.name is None:
+            raise ValueError(f"hash on {self.key} needs 'name'")
+        if self.key == "header" and "_" in (self.name or ""):
+            raise ValueError("a header name has no '_' (proxies drop such headers)")
+        if self.key == "cookie" and "-" in (self.name or ""):
+            raise ValueError("a cookie name for hashing has no '-' (NGINX cannot address it)")
+        if self.key == "uri" and self.name is not None:
+            raise ValueError("hash on uri takes no 'name'")
+        return self
+
+
+Balance = Annotated[
+    RoundRobin | WeightedRoundRobin | LeastConnections | Random | SourceIpHash | ConsistentHash,
+    Field(discriminator="strategy", description="How requests are spread over the servers."),
+]
+
+
+class HttpCheck(Frozen):
+    """Active HTTP check: a request to each server; the expected status marks it up."""
+
+    type: Literal["http"] = Field(description="http: an HTTP request per check")
+    path: PathPrefix = Field("/", description="Path requested by the check.")
+    expect_status: int = Field(200, ge=100, le=599, description="The status that means healthy.")
+    interval: Duration = Field(2000, description="Time between two checks.")
+    rise: int = Field(2, ge=1, le=100, description="Consecutive successes to mark a server up.")
+    fall: int = Field(3, ge=1, le=100, description="Consecutive failures to mark a server down.")
+
+
+class TcpCheck(Frozen):
+    """Active TCP check: a server is up when it accepts a connection."""
+
+    type: Literal["tcp"] = Field(description="tcp: a TCP connect per check")
+    interval: Duration = Field(2000, description="Time between two checks.")
+    rise: int = Field(2, ge=1, le=100, description="Consecutive successes to mark a server up.")
+    fall: int = Field(3, ge=1, le=100, description="Consecutive failures to mark a server down.")
+
+
+class PassiveCheck(Frozen):
+    """Passive check: a server failing real requests is taken out for a while."""
+
+    max_fails: int = Field(3, ge=1, le=1000, description="Failed requests within 'window' that mark a server down.")
+    window: Duration = Field(10_000, description="Counting window, and how long a failed server stays out.")
+
+
+class Health(Frozen):
+    """How server health is judged."""
+
+    active: Annotated[HttpCheck | TcpCheck, Field(discriminator="type")] | None = Field(
+        None, description="Active checks (HAProxy only: NGINX open source has none)."
+    )
+    passive: PassiveCheck | None = Field(None, description="Passive checks on real traffic (both engines).")
+
+
+class CookiePersistence(Frozen):
+    """Keep a client on one server with a cookie the proxy sets."""
+
+    type: Literal["cookie"] = Field(description="cookie")
+    cookie: CookieName = Field("SRV", description="Name of the persistence cookie.")
+
+
+class SourceIpPersistence(Frozen):
+    """Keep a client on one server by its source IP address."""
+
+    type: Literal["source_ip"] = Field(description="source_ip")
+    expire: Duration = Field(1_800_000, description="How long an idle client's assignment is kept (HAProxy).")
+
+
+Persistence = Annotated[CookiePersistence | SourceIpPersistence, Field(discriminator="type")]
+
+
+class Pool(Frozen):
+    """A named group of backend servers."""
+
+    name: Name = Field(description="Unique pool name; services refer to it.")
+    servers: list[Server] = Field(min_length=1, max_length=100_000, description="The servers of the pool.")
+    balance: Balance = Field(default_factory=RoundRobin)
+    health: Health = Field(default_factory=Health, description="Active and passive health checks.")
+    persistence: Persistence | None = Field(None, description="Session persistence (sticky sessions).")
+    keepalive: int = Field(
+        32, ge=0, le=10_000, description="Idle keep-alive connections kept open to the pool per worker (HTTP only)."
+    )

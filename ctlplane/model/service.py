@@ -1,0 +1,193 @@
+"""Services: what a proxy listens on and where the traffic goes.
+
+An ``http`` (layer 7) service routes by host, path prefix and an optional
+request header to pools, with the reverse-proxy features around it (TLS,
+compression, caching, static content, access lists, limits). A ``tcp``
+(layer 4) service forwards connections to one pool.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field, model_validator
+
+from ctlplane.model.types import (
+    Bytes,
+    Cidr,
+    Duration,
+    FilePath,
+    Frozen,
+    HeaderName,
+    HeaderValue,
+    HostName,
+    ListenAddress,
+    MimeType,
+    Name,
+    PathPrefix,
+    Port,
+)
+
+
+class Listen(Frozen):
+    """A listening socket."""
+
+    address: ListenAddress = "0.0.0.0"
+    port: Port
+
+
+class HeaderMatch(Frozen):
+    """A request header that must equal a value exactly."""
+
+    name: HeaderName
+    value: HeaderValue
+
+
+class Route(Frozen):
+    """Send matching requests to a pool. The most specific route wins: longest path prefix, then exact host
+    before wildcard host before any host, then a header match before none."""
+
+    host: HostName | None = Field(None, description="Match this Host (exact, or '*.domain'); any host if unset.")
+    path_prefix: PathPrefix = Field("/", description="Match paths starting with this prefix.")
+    header: HeaderMatch | None = Field(None, description="Also require this request header value.")
+    pool: Name = Field(description="The pool that serves matching requests.")
+
+
+class Hsts(Frozen):
+    """HTTP Strict Transport Security header."""
+
+    max_age: Duration = Field(31_536_000_000, description="How long browsers remember to use HTTPS only.")
+    include_subdomains: bool = Field(False, description="Add includeSubDomains.")
+    preload: bool = Field(False, description="Add preload (for browsers' preload lists).")
+
+
+class Certificate(Frozen):
+    """A certificate and its private key (PEM files)."""
+
+    cert: FilePath = Field(description="PEM certificate chain, leaf first.")
+    key: FilePath = Field(description="PEM private key; must not be readable by everyone.")
+    hosts: list[HostName] = Field(
+        default_factory=list,
+        description="SNI names this certificate serves; filled from its subjectAltName DNS names when empty.",
+    )
+
+
+class Tls(Frozen):
+    """TLS termination. Defaults follow Mozilla's intermediate profile."""
+
+    certificates: list[Certificate] = Field(
+        min_length=1, description="Certificates chosen by SNI; the first is the default."
+    )
+    min_version: Literal["1.2", "1.3"] = Field("1.2", description="Oldest TLS version accepted (1.2 or 1.3).")
+    redirect_http_port: Port | None = Field(
+        None, description="Also listen for plain HTTP on this port and redirect every request to HTTPS."
+    )
+    hsts: Hsts | None = Field(None, description="Send Strict-Transport-Security on HTTPS responses.")
+
+
+class Compression(Frozen):
+    """gzip responses for clients that accept it."""
+
+    types: list[MimeType] = Field(
+        default_factory=lambda: ["text/plain", "text/css", "application/json", "application/javascript"],
+        min_length=1,
+        description="Response content types to compress (text/html is always compressed by NGINX).",
+    )
+    min_length: Bytes | None = Field(None, description="Smallest response to compress (NGINX only).")
+
+
+class Cache(Frozen):
+    """Cache backend responses in the proxy."""
+
+    max_size: Bytes = Field(100 * 1024**2, ge=1024**2, description="Total cache size.")
+    valid: Duration = Field(60_000, description="How long a cacheable 200 response is served from cache.")
+    key: Literal["host_uri", "uri"] = Field("host_uri", description="Cache key: host plus URI, or the URI alone.")
+
+
+class Static(Frozen):
+    """Serve files from a directory for a path prefix, without a backend."""
+
+    path_prefix: PathPrefix
+    root: FilePath = Field(description="Directory holding the files (absolute, or relative to the model file).")
+
+
+class Access(Frozen):
+    """IP access lists. deny wins over allow; when allow is set, everyone else is denied."""
+
+    allow: list[Cidr] = Field(default_factory=list, description="Only these networks may connect (all if empty).")
+    deny: list[Cidr] = Field(default_factory=list, description="These networks are refused.")
+
+
+class Limits(Frozen):
+    """Per-client limits, keyed by client IP."""
+
+    connections_per_client: int | None = Field(None, ge=1, le=100_000, description="Concurrent connections.")
+    requests_per_second: int | None = Field(None, ge=1, le=100_000, description="Request rate (HTTP only).")
+    burst: int = Field(0, ge=0, le=100_000, description="Requests allowed above the rate before refusing.")
+    status: int = Field(429, ge=400, le=599, description="HTTP status sent when a limit is hit.")
+
+
+class Timeouts(Frozen):
+    """Timeouts towards clients and servers."""
+
+    connect: Duration = Field(5_000, description="Connecting to a server.")
+    client: Duration = Field(60_000, description="Client inactivity.")
+    server: Duration = Field(60_000, description="Server inactivity.")
+
+
+class Retries(Frozen):
+    """Retry a failed request on another server."""
+
+    attempts: int = Field(2, ge=0, le=10, description="Retries after the first try (0 = none).")
+    on_status: list[Literal[502, 503, 504]] = Field(
+        default_factory=list, description="Also retry on these statuses (HTTP, idempotent requests only)."
+    )
+
+
+class _ServiceBase(Frozen):
+    name: Name = Field(description="Unique service name.")
+    listen: Listen = Field(description="Where the service listens.")
+    access: Access = Field(default_factory=Access, description="IP allow and deny lists.")
+    limits: Limits = Field(default_factory=Limits, description="Per-client connection and request-rate limits.")
+    timeouts: Timeouts = Field(default_factory=Timeouts, description="Connect, client and server timeouts.")
+    retries: Retries = Field(default_factory=Retries, description="Retrying failed requests on another server.")
+
+
+class HttpService(_ServiceBase):
+    """A layer-7 HTTP(S) service."""
+
+    mode: Literal["http"] = Field(description="http: layer 7.")
+    routes: list[Route] = Field(default_factory=list, description="Routing rules; the most specific match wins.")
+    default_pool: Name | None = Field(None, description="Pool for requests no route matches (404 if unset).")
+    tls: Tls | None = Field(None, description="TLS termination (HTTPS).")
+    compression: Compression | None = Field(None, description="gzip compression of responses.")
+    cache: Cache | None = Field(None, description="Response caching in the proxy.")
+    static: list[Static] = Field(default_factory=list, description="Path prefixes served from directories.")
+    hide_response_headers: list[HeaderName] = Field(
+        default_factory=lambda: ["Server", "X-Powered-By"],
+        description="Backend response headers removed before the response reaches the client.",
+    )
+
+    @model_validator(mode="after")
+    def _has_destination(self) -> HttpService:
+        if not self.routes and self.default_pool is None and not self.static:
+            raise ValueError("an http service needs routes, a default_pool or static content")
+        return self
+
+
+class TcpService(_ServiceBase):
+    """A layer-4 TCP service forwarding connections to one pool."""
+
+    mode: Literal["tcp"] = Field(description="tcp: layer 4.")
+    pool: Name = Field(description="The pool that receives the connections.")
+
+    @model_validator(mode="after")
+    def _no_request_rate(self) -> TcpService:
+        if self.limits.requests_per_second is not None:
+            raise ValueError("limits.requests_per_second needs mode http (tcp has no requests)")
+        if self.retries.on_status:
+            raise ValueError("retries.on_status needs mode http")
+        return self
+
+
+Service = Annotated[HttpService | TcpService, Field(discriminator="mode")]

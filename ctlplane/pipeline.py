@@ -1,0 +1,58 @@
+"""The read-only pipeline every verb shares: load the model, read its assets,
+render every proxy, and (stage 2) have the real binaries check the result.
+
+Pure apart from reading the model's own files and, in :func:`binary_check`,
+running the proxies' config tests in a private directory.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from ctlplane.errors import ConfigTestError, Finding
+from ctlplane.model.assets import Assets, read_assets
+from ctlplane.model.load import Loaded, load_file
+from ctlplane.render import Output, render_all
+
+
+@dataclass(frozen=True)
+class Build:
+    """A loaded model, its assets, and every proxy's rendered files."""
+
+    loaded: Loaded
+    assets: Assets
+    outputs: dict[str, Output]
+
+    @property
+    def engines(self) -> dict[str, str]:
+        return {p.name: p.engine for p in self.loaded.model.proxies}
+
+    def only(self, proxy: str | None) -> dict[str, Output]:
+        if proxy is None:
+            return self.outputs
+        return {proxy: self.outputs[proxy]}
+
+
+def build(path: str | Path) -> Build:
+    """Stage 1: load and validate the model and its files, then render. Raises ModelError."""
+    loaded = load_file(path)
+    assets = read_assets(loaded)
+    return Build(loaded, assets, render_all(loaded.model, assets))
+
+
+def binary_check(result: Build, proxy: str | None = None) -> list[Finding]:
+    """Stage 2: the real nginx/haproxy/keepalived config tests on the rendered files."""
+    from ctlplane.validate import check_proxy_outputs
+
+    outputs = result.only(proxy)
+    return check_proxy_outputs(outputs, {name: result.engines[name] for name in outputs})
+
+
+def require_clean(findings: list[Finding], *, allow_skipped: bool) -> None:
+    """Raise ConfigTestError when a stage-2 finding is an error (or a skip, unless allowed)."""
+    errors = [f for f in findings if not f.message.startswith("warning")]
+    if allow_skipped:
+        errors = [f for f in errors if not f.message.startswith("skipped")]
+    if errors:
+        raise ConfigTestError("a proxy refused the rendered configuration", errors)

@@ -1,0 +1,64 @@
+"""Engine-neutral routing decisions for HTTP services.
+
+One precedence for both engines: the longest path prefix wins; for equal
+prefixes an exact host beats a wildcard host beats any host; then a route with
+a header match beats one without; then the order in the model. HAProxy prints
+the global order as ``use_backend`` rules; NGINX gets one server block per
+virtual host holding every route that can match that host, in the same order.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ctlplane.model.service import HttpService, Route
+
+
+@dataclass(frozen=True)
+class VirtualHost:
+    """A host name (None: any host) and the routes that can match it, most specific first."""
+
+    host: str | None
+    routes: tuple[Route, ...]
+
+
+def host_rank(host: str | None) -> int:
+    if host is None:
+        return 2
+    return 1 if host.startswith("*.") else 0
+
+
+def route_key(index: int, route: Route) -> tuple[int, int, int, int]:
+    return (-len(route.path_prefix), host_rank(route.host), 0 if route.header else 1, index)
+
+
+def ordered_routes(svc: HttpService) -> tuple[Route, ...]:
+    """All routes of a service in matching order (first match wins)."""
+    return tuple(r for _, r in sorted(enumerate(svc.routes), key=lambda ir: route_key(*ir)))
+
+
+def host_matches(pattern: str | None, host: str) -> bool:
+    if pattern is None:
+        return True
+    if pattern.startswith("*."):
+        return host.endswith(pattern[1:]) and len(host) > len(pattern) - 1
+    return pattern == host
+
+
+def virtual_hosts(svc: HttpService, extra_hosts: tuple[str, ...] = ()) -> tuple[VirtualHost, ...]:
+    """One virtual host per distinct route host (and per extra host, e.g. SNI names), plus the catch-all.
+
+    A wildcard virtual host holds the wildcard's own routes and the host-less ones; an exact host also holds
+    every wildcard route covering it, so that NGINX's per-server matching equals the global order.
+    """
+    ordered = ordered_routes(svc)
+    names = list(dict.fromkeys([r.host for r in svc.routes if r.host] + list(extra_hosts)))
+    hosts: list[VirtualHost] = []
+    for name in sorted(names, key=lambda h: (host_rank(h), h)):
+        if name.startswith("*."):
+            routes = tuple(r for r in ordered if r.host in (None, name))
+        else:
+            routes = tuple(r for r in ordered if host_matches(r.host, name))
+        hosts.append(VirtualHost(name, routes))
+    hosts.append(VirtualHost(None, tuple(r for r in ordered if r.host is None)))
+    return tuple(hosts)
