@@ -11,9 +11,10 @@ from collections.abc import Iterator
 
 from ctlplane.model.pool import Pool
 from ctlplane.model.root import CrossCheck, Model
-from ctlplane.model.service import HttpService
+from ctlplane.model.service import HttpService, Route
 
 _NGINX_NO_BACKUP = {"hash", "source_ip_hash", "random"}
+_HAPROXY_CACHE_MAX = 4095 * 1024**2
 
 
 def engine_problems(model: Model) -> Iterator[CrossCheck]:
@@ -36,6 +37,9 @@ def engine_problems(model: Model) -> Iterator[CrossCheck]:
                     i = pool_index[pool_name]
                     pool_check = _nginx_pool if proxy.engine == "nginx" else _haproxy_pool
                     yield from pool_check(proxy.name, i, model.pools[i])
+        if proxy.engine == "haproxy":
+            yield from _haproxy_shared_pools(model, proxy.name, [service_index[n] for n in proxy.services
+                                                                  if n in service_index])
 
 
 def _pools_of(svc: object) -> list[str]:
@@ -59,6 +63,9 @@ def _nginx_pool(proxy: str, i: int, pool: Pool) -> Iterator[CrossCheck]:
             yield CrossCheck(("pools", i, "servers", j, "backup"), f"NGINX cannot combine backup servers with "
                              f"hashing or random balancing {where}: use round_robin or least_connections, "
                              "or engine haproxy")
+    if all(server.backup for server in pool.servers):
+        yield CrossCheck(("pools", i, "servers"), f"NGINX needs at least one server that is not a backup {where}: "
+                         "make one server a regular one, or use engine haproxy")
     if pool.persistence is not None and strategy not in ("round_robin", "weighted_round_robin"):
         yield CrossCheck(("pools", i, "persistence"), f"NGINX implements persistence with consistent hashing, which "
                          f"replaces balance {strategy!r} {where}: use round_robin with persistence, or engine haproxy")
@@ -69,7 +76,35 @@ def _haproxy_pool(proxy: str, i: int, pool: Pool) -> Iterator[CrossCheck]:
 
 
 def _nginx_service(proxy: str, k: int, svc: HttpService) -> Iterator[CrossCheck]:
-    return iter(())
+    """Static prefixes become NGINX locations ending in '/' (an alias without it would escape the directory)."""
+    where = f"on proxy {proxy!r} (nginx)"
+    served: dict[str, int] = {}
+    for j, static in enumerate(svc.static):
+        path = static.path_prefix if static.path_prefix.endswith("/") else static.path_prefix + "/"
+        if path in served:
+            yield CrossCheck(("services", k, "static", j, "path_prefix"), f"static prefixes {static.path_prefix!r} "
+                             f"and {svc.static[served[path]].path_prefix!r} are the same directory prefix {where}")
+        served.setdefault(path, j)
+    exact = {s.path_prefix for s in svc.static} | set(served)
+    for j, route in enumerate(svc.routes):
+        if route.path_prefix in exact:
+            yield CrossCheck(("services", k, "routes", j, "path_prefix"), f"path prefix {route.path_prefix!r} is "
+                             f"also served as static content {where}: use different prefixes")
+            continue
+        if route.header is None:
+            continue
+        for static in sorted(served, key=len, reverse=True):
+            if route.path_prefix.startswith(static) and not _falls_back_before(svc, route, len(static)):
+                yield CrossCheck(("services", k, "routes", j, "header"), f"NGINX cannot fall back from a header "
+                                 f"route to the static content at {static!r} {where}: add a route without header "
+                                 f"for {route.path_prefix!r}, or move the static prefix")
+                break
+
+
+def _falls_back_before(svc: HttpService, route: Route, static_len: int) -> bool:
+    """A header-less route longer than the static prefix catches every request the header route refuses."""
+    return any(r.header is None and route.path_prefix.startswith(r.path_prefix) and len(r.path_prefix) > static_len
+               and r.host in (None, route.host) for r in svc.routes)
 
 
 def _haproxy_service(proxy: str, k: int, svc: HttpService) -> Iterator[CrossCheck]:
@@ -83,3 +118,22 @@ def _haproxy_service(proxy: str, k: int, svc: HttpService) -> Iterator[CrossChec
     if svc.cache and svc.cache.key != "host_uri":
         yield CrossCheck(("services", k, "cache", "key"), f"HAProxy's cache key is always host and URI {where}: "
                          "use key: host_uri")
+    if svc.cache and svc.cache.max_size > _HAPROXY_CACHE_MAX:
+        yield CrossCheck(("services", k, "cache", "max_size"), f"HAProxy's cache holds at most 4095 MiB {where}: "
+                         "use max_size: 4095m or less")
+
+
+def _haproxy_shared_pools(model: Model, proxy: str, indexes: list[int]) -> Iterator[CrossCheck]:
+    """HAProxy sets connect/server timeouts and retries per backend (one per pool), not per service."""
+    first: dict[str, tuple[int, tuple[object, ...]]] = {}
+    for k in indexes:
+        svc = model.services[k]
+        settings = (svc.timeouts.connect, svc.timeouts.server, svc.retries.attempts,
+                    tuple(sorted(svc.retries.on_status)))
+        for pool_name in _pools_of(svc):
+            other = first.setdefault(pool_name, (k, settings))
+            if other[1] != settings:
+                yield CrossCheck(("services", k), f"services {model.services[other[0]].name!r} and {svc.name!r} "
+                                 f"share pool {pool_name!r} on proxy {proxy!r} (haproxy) with different "
+                                 "timeouts.connect, timeouts.server or retries: HAProxy sets these per pool; "
+                                 "make them equal or use separate pools")

@@ -56,7 +56,9 @@ class Proxy(Frozen):
     workers: int | Literal["auto"] = Field(
         "auto", description="NGINX worker processes / HAProxy threads ('auto': one per core)."
     )
-    max_connections: int = Field(10_000, ge=64, le=1_000_000, description="Connections per worker / process.")
+    max_connections: int = Field(
+        4096, ge=64, le=1_000_000, description="Most concurrent connections: per worker (NGINX) or per process (HAProxy)."
+    )
     admin: Admin | None = Field(None, description="Internal listener for /healthz and stats (needed in HA pairs).")
 
     @model_validator(mode="after")

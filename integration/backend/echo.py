@@ -90,6 +90,15 @@ class EchoHTTPHandler(BaseHTTPRequestHandler):
     log_requests = False
 
     # -- plumbing ---------------------------------------------------------
+    def setup(self):
+        super().setup()
+        # Headers and body go out in one write (see _send), and NODELAY keeps
+        # multi-write responses (/big) from hitting the Nagle/delayed-ACK 40 ms stall.
+        try:
+            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except OSError:
+            pass
+
     def version_string(self):
         return "echo/1.0"
 
@@ -155,9 +164,11 @@ class EchoHTTPHandler(BaseHTTPRequestHandler):
             self.send_header(k, v)
         if self.close_connection:
             self.send_header("Connection", "close")
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(body)
+        # end_headers() would flush the headers on their own; send head + body
+        # in a single write instead.
+        head = b"".join(self._headers_buffer) + b"\r\n"
+        self._headers_buffer = []
+        self.wfile.write(head if self.command == "HEAD" else head + body)
 
     def _send_json(self, status, obj, extra=None):
         self._send(status, json.dumps(obj, sort_keys=True) + "\n", "application/json", extra)

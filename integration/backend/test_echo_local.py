@@ -120,6 +120,15 @@ def test_keepalive_reuses_connection(echo, c):
         conn.close()
 
 
+def test_keepalive_has_no_nagle_stall(c):
+    # headers and body must leave in one write: two small writes on a kept-alive
+    # connection stall ~40 ms each on Nagle + delayed ACK.
+    t0 = time.monotonic()
+    for _ in range(100):
+        assert c.get("/x").status_code == 200
+    assert time.monotonic() - t0 < 2.0
+
+
 def test_hits_count_only_non_control(c):
     for _ in range(3):
         c.get("/x")

@@ -39,7 +39,8 @@ REPO_NAME = "ctlplane-base"
 SUITE = "bookworm"
 VARIANT = "minbase"
 PACKAGES = (
-    "nginx-light",
+    "nginx",
+    "libnginx-mod-stream",
     "haproxy",
     "keepalived",
     "iproute2",
@@ -365,18 +366,32 @@ def _tag_latest(client, tag: str, progress: Progress) -> None:
         progress("tagged %s -> %s" % (latest, tag))
 
 
-def _prune_old(client, keep_tag: str, progress: Progress) -> None:
-    """Remove older ctlplane-base:<hash> images (ignored if a container still uses one)."""
+def _repo_image_ids(client) -> set:
+    return {img.id for img in client.images.list(name=REPO_NAME)}
+
+
+def _prune_old(client, keep_tag: str, old_ids: set, progress: Progress) -> None:
+    """Remove images that carried a ctlplane-base tag before this build (older
+    recipes, or the image a --force rebuild replaced and left dangling).  An
+    image still used by a container is kept."""
+    import docker
+
     keep_id = client.images.get(keep_tag).id
-    for img in client.images.list(name=REPO_NAME):
-        if img.id == keep_id:
-            continue
-        for t in img.tags:
-            try:
-                client.images.remove(t, noprune=False)
-                progress("removed old image tag %s" % t)
-            except Exception as e:  # in use, etc.
-                progress("kept old image %s (%s)" % (t, e.__class__.__name__))
+    for image_id in sorted(old_ids - {keep_id}):
+        try:
+            img = client.images.get(image_id)
+            for t in img.tags:
+                client.images.remove(t)
+            if _image_exists(client, image_id):
+                client.images.remove(image_id)
+            progress("removed old image %s" % image_id[:19])
+        except docker.errors.ImageNotFound:
+            pass
+        except docker.errors.APIError as e:  # in use by a container, etc.
+            progress("kept old image %s (%s)" % (image_id[:19], e.explanation or e))
+    for log in glob.glob(os.path.join(CACHE_DIR, "debootstrap-*.log")):
+        if not log.endswith("-%s.log" % keep_tag.partition(":")[2]):
+            os.unlink(log)
 
 
 # --------------------------------------------------------------------------- public
@@ -398,14 +413,13 @@ def ensure_image(client=None, progress: Optional[Progress] = print, force: bool 
     os.makedirs(CACHE_DIR, exist_ok=True)
     lock_path = os.path.join(CACHE_DIR, "build.lock")
     with open(lock_path, "w") as lock:
-        t_lock = time.monotonic()
         # Bounded wait for a concurrent builder (xdist workers): poll the lock.
-        for _ in range(int(DEBOOTSTRAP_TIMEOUT_S * 2) + 1):
+        for attempt in range(int(DEBOOTSTRAP_TIMEOUT_S * 2) + 1):
             try:
                 fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 break
             except BlockingIOError:
-                if time.monotonic() - t_lock < 0.6:
+                if attempt == 0:
                     say("another build holds %s; waiting" % lock_path)
                 time.sleep(0.5)
         else:
@@ -429,6 +443,7 @@ def _build(client, tag: str, say: Progress) -> str:
     say("building %s (suite=%s variant=%s mirror=%s)" % (tag, SUITE, VARIANT, mirror))
     say("packages: " + ",".join(PACKAGES))
     _remove_tree(rootfs, say)  # leftovers of an interrupted build
+    old_ids = _repo_image_ids(client)
     try:
         _run_debootstrap(rootfs, mirror, log_path, say)
         t1 = time.monotonic()
@@ -439,7 +454,7 @@ def _build(client, tag: str, say: Progress) -> str:
     finally:
         _remove_tree(rootfs, say)
     _tag_latest(client, tag, say)
-    _prune_old(client, tag, say)
+    _prune_old(client, tag, old_ids, say)
     say("built %s in %.1fs" % (tag, time.monotonic() - t0))
     return tag
 

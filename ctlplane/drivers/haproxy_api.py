@@ -1,0 +1,64 @@
+"""HAProxy's UNIX-socket APIs: the master CLI (``show proc``, ``reload``) and
+the admin stats socket (``set server ...``). One short connection per command.
+"""
+
+from __future__ import annotations
+
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+
+from ctlplane.errors import DriverError, Finding
+
+
+def send(path: Path | str, command: str, timeout: float = 5.0) -> str:
+    """Send one command line and return the whole answer."""
+    if "\n" in command or ";" in command:
+        raise DriverError("refusing a multi-command line", [Finding(repr(command), source="haproxy")])
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+            sock.settimeout(timeout)
+            sock.connect(str(path))
+            sock.sendall(command.encode() + b"\n")
+            chunks = []
+            while True:
+                chunk = sock.recv(65536)
+                if not chunk:
+                    break
+                chunks.append(chunk)
+    except OSError as exc:
+        raise DriverError(f"HAProxy socket {path}: {exc}", [Finding(f"{command}: {exc}", source="haproxy")]) from None
+    return b"".join(chunks).decode("utf-8", "replace")
+
+
+@dataclass(frozen=True)
+class Proc:
+    """A line of the master CLI's ``show proc``."""
+
+    pid: int
+    kind: str  # master | worker
+    reloads: int
+    old: bool
+
+
+def show_proc(master_socket: Path | str) -> list[Proc]:
+    """Parse ``show proc``: the master, current workers and (after '# old workers') old ones."""
+    procs: list[Proc] = []
+    old = False
+    for line in send(master_socket, "show proc").splitlines():
+        if line.startswith("# old workers"):
+            old = True
+            continue
+        if line.startswith("#") or not line.strip():
+            continue
+        parts = line.split()
+        if len(parts) >= 3 and parts[0].isdigit() and parts[1] in ("master", "worker"):
+            procs.append(Proc(int(parts[0]), parts[1], int(parts[2]) if parts[2].isdigit() else 0, old))
+    return procs
+
+
+def runtime(admin_socket: Path | str, command: str) -> None:
+    """Run one admin command; HAProxy answers nothing (or a blank line) on success."""
+    answer = send(admin_socket, command).strip()
+    if answer:
+        raise DriverError(f"HAProxy refused {command!r}", [Finding(f"{command}: {answer}", source="haproxy")])

@@ -1,0 +1,200 @@
+"""The complete view of one HAProxy proxy: every decision, as plain data.
+
+Owns the process-wide settings (master-worker friendly ``global``: no
+``daemon``, the admin socket with ``expose-fd listeners`` for seamless
+reloads, ``hard-stop-after``, Mozilla-intermediate TLS defaults, logging
+to stderr at ``notice`` so only failed requests, raised to ``err`` by
+``option log-separate-errors``, and state changes are logged), the
+``defaults``, the cache sections, the admin listener, and which pools and
+services belong to the proxy. Frontends and backends are built by
+``haproxy_frontend`` and ``haproxy_backend``; the crt-list files by
+``crt_lists`` here. Templates only print what this module returns.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from dataclasses import dataclass
+
+from ctlplane.errors import Finding, RenderError
+from ctlplane.model.assets import Assets, CertAsset
+from ctlplane.model.proxy import Proxy
+from ctlplane.model.root import Model
+from ctlplane.model.service import HttpService, TcpService
+from ctlplane.render.haproxy_backend import Backend, build_backend, server_address
+from ctlplane.render.haproxy_frontend import (
+    Frontend,
+    build_frontend,
+    cache_name,
+    cert_path,
+    crt_list_path,
+    from_cwd,
+    needs_notfound,
+)
+
+SSL_CIPHERS = (
+    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:"
+    "ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305"
+)
+SSL_CIPHERSUITES = "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256"
+SSL_BIND_OPTIONS = "ssl-min-ver TLSv1.2 no-tls-tickets"
+STATS_SOCKET = "unix@run/admin.sock"  # relative to the working directory; a bare relative path would be read as host
+_CRT_LIST_WORD = re.compile(r"[A-Za-z0-9*._/-]+")
+_MIB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class GlobalView:
+    maxconn: int
+    nbthread: int | None
+    stats_socket: str
+    hard_stop_after: str
+    log_level: str
+    ssl_ciphers: str
+    ssl_ciphersuites: str
+    ssl_bind_options: str
+
+
+@dataclass(frozen=True)
+class DefaultsView:
+    timeout_connect: str
+    timeout_client: str
+    timeout_server: str
+    timeout_http_request: str
+    timeout_http_keep_alive: str
+    retries: int
+
+
+@dataclass(frozen=True)
+class CacheView:
+    """A ``cache`` section: size in MiB (rounded up), max-age in seconds (rounded up)."""
+
+    name: str
+    total_max_mb: int
+    max_age_s: int
+
+
+@dataclass(frozen=True)
+class AdminView:
+    address: str
+    v6only: bool
+
+
+@dataclass(frozen=True)
+class CrtListEntry:
+    """One crt-list line: the combined PEM path and the SNI names it serves (empty: the certificate's own)."""
+
+    path: str
+    hosts: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class View:
+    global_: GlobalView
+    defaults: DefaultsView
+    caches: tuple[CacheView, ...]
+    frontends: tuple[Frontend, ...]
+    backends: tuple[Backend, ...]
+    notfound: bool
+    admin: AdminView | None
+
+
+def services_of(model: Model, proxy: Proxy) -> list[HttpService | TcpService]:
+    return [model.service(name) for name in proxy.services]
+
+
+def pools_of(svc: HttpService | TcpService) -> list[str]:
+    if isinstance(svc, TcpService):
+        return [svc.pool]
+    names = [r.pool for r in svc.routes] + ([svc.default_pool] if svc.default_pool else [])
+    return list(dict.fromkeys(names))
+
+
+def build_view(model: Model, proxy: Proxy) -> View:
+    services = services_of(model, proxy)
+    used = {name for svc in services for name in pools_of(svc)}
+    backends = tuple(
+        build_backend(pool, [s for s in services if pool.name in pools_of(s)])
+        for pool in model.pools
+        if pool.name in used
+    )
+    return View(
+        global_=_global(proxy),
+        defaults=DefaultsView("5s", "60s", "60s", "10s", "10s", 2),
+        caches=tuple(_cache(s) for s in services if isinstance(s, HttpService) and s.cache),
+        frontends=tuple(build_frontend(s) for s in services),
+        backends=backends,
+        notfound=any(needs_notfound(s) for s in services),
+        admin=_admin(proxy),
+    )
+
+
+def _global(proxy: Proxy) -> GlobalView:
+    return GlobalView(
+        maxconn=proxy.max_connections,
+        nbthread=proxy.workers if isinstance(proxy.workers, int) else None,
+        stats_socket=STATS_SOCKET,
+        hard_stop_after="30s",
+        log_level="notice",
+        ssl_ciphers=SSL_CIPHERS,
+        ssl_ciphersuites=SSL_CIPHERSUITES,
+        ssl_bind_options=SSL_BIND_OPTIONS,
+    )
+
+
+def _admin(proxy: Proxy) -> AdminView | None:
+    if proxy.admin is None:
+        return None
+    v6 = ipaddress.ip_address(proxy.admin.address).version == 6
+    return AdminView(server_address(proxy.admin.address, proxy.admin.port), v6)
+
+
+def _cache(svc: HttpService) -> CacheView:
+    assert svc.cache is not None
+    mb = max(1, -(-svc.cache.max_size // _MIB))
+    return CacheView(cache_name(svc.name), mb, max(1, -(-svc.cache.valid // 1000)))
+
+
+def crt_lists(model: Model, proxy: Proxy, assets: Assets) -> dict[str, tuple[CrtListEntry, ...]]:
+    """crt-list path -> its entries, for every TLS service of the proxy, certificates in model order."""
+    lists: dict[str, tuple[CrtListEntry, ...]] = {}
+    for svc in services_of(model, proxy):
+        if not isinstance(svc, HttpService) or svc.tls is None:
+            continue
+        entries = []
+        for i in range(len(svc.tls.certificates)):
+            asset = _asset(assets, svc.name, i)
+            entries.append(CrtListEntry(from_cwd(cert_path(svc.name, i)), asset.hosts))
+        lists[crt_list_path(svc.name)] = tuple(entries)
+    return lists
+
+
+def cert_files(model: Model, proxy: Proxy, assets: Assets) -> dict[str, bytes]:
+    """Relative path -> certificate chain followed by its private key (HAProxy's combined PEM)."""
+    files: dict[str, bytes] = {}
+    for svc in services_of(model, proxy):
+        if not isinstance(svc, HttpService) or svc.tls is None:
+            continue
+        for i in range(len(svc.tls.certificates)):
+            asset = _asset(assets, svc.name, i)
+            chain = asset.cert_pem if asset.cert_pem.endswith(b"\n") else asset.cert_pem + b"\n"
+            files[cert_path(svc.name, i)] = chain + asset.key_pem
+    return files
+
+
+def _asset(assets: Assets, svc_name: str, index: int) -> CertAsset:
+    try:
+        return assets.certs[(svc_name, index)]
+    except KeyError:
+        raise RenderError("certificate not read", [Finding(
+            f"service {svc_name!r} certificate {index} was not read (read_assets first)", source="haproxy")]) from None
+
+
+def crt_list_word(value: object) -> str:
+    """A crt-list token: crt-list lines have no quoting, so only a plain path or host name passes."""
+    text = value if isinstance(value, str) else ""
+    if not _CRT_LIST_WORD.fullmatch(text):
+        raise RenderError("refusing to print a value into haproxy crt-list",
+                          [Finding(f"not a plain token: {value!r}", source="haproxy")])
+    return text

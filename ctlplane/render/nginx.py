@@ -1,0 +1,37 @@
+"""The NGINX renderer: one proxy's ``nginx.conf`` plus copies of its
+certificates and keys.
+
+The view (``nginx_view``) makes every decision; ``templates/nginx`` only
+prints it. Certificates are copied to ``certs/<service>-<index>.crt`` and
+``.key`` (keys mode 0600) and referenced by those relative paths. The
+runtime directories ``logs/``, ``tmp/`` and ``cache/`` are not rendered: the
+runner creates them in the staging and the deployed directory.
+"""
+
+from __future__ import annotations
+
+from ctlplane.model.assets import Assets
+from ctlplane.model.proxy import Proxy
+from ctlplane.model.root import Model
+from ctlplane.model.service import HttpService
+from ctlplane.render import RenderedFile, text_file
+from ctlplane.render.env import render_template
+from ctlplane.render.nginx_http import cert_files
+from ctlplane.render.nginx_view import nginx_view
+
+ROOT = "nginx.conf"
+
+
+def render_nginx(model: Model, proxy: Proxy, assets: Assets) -> dict[str, RenderedFile]:
+    """Every file of one NGINX proxy, keyed by path relative to its directory."""
+    files = {ROOT: text_file(render_template("nginx/nginx.conf.j2", conf=nginx_view(model, proxy, assets)))}
+    for name in proxy.services:
+        svc = model.service(name)
+        if not isinstance(svc, HttpService) or svc.tls is None:
+            continue
+        for i in range(len(svc.tls.certificates)):
+            asset = assets.certs[(svc.name, i)]
+            cert, key = cert_files(svc.name, i)
+            files[cert] = RenderedFile(asset.cert_pem, 0o644)
+            files[key] = RenderedFile(asset.key_pem, 0o600)
+    return dict(sorted(files.items()))

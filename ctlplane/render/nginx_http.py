@@ -1,0 +1,212 @@
+"""NGINX ``server`` blocks of one HTTP service and the http-level pieces it
+needs (limit zones, cache path, route maps).
+
+One server block per virtual host (``routing.virtual_hosts``, with every SNI
+name of the service's certificates as an extra host); the catch-all one is the
+``default_server`` with ``server_name _``. Each block gets the certificate
+whose names match it (exact, then wildcard), else the service's first one,
+and the service-wide settings (TLS profile, access lists, limits, timeouts,
+retries, compression, cache, hidden headers). ``redirect_http_port`` adds a
+plain server on the same address answering 301 to HTTPS.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TypeVar
+
+from ctlplane.errors import Finding, RenderError
+from ctlplane.model.assets import Assets, CertAsset
+from ctlplane.model.pool import Pool
+from ctlplane.model.service import HttpService, Tls
+from ctlplane.model.types import format_duration, format_size
+from ctlplane.render import nginx_names as names
+from ctlplane.render.nginx_locations import Chains, Header, Location, locations
+from ctlplane.render.nginx_upstream import MapBlock, host_port
+from ctlplane.render.routing import host_matches, virtual_hosts
+
+CIPHERS_TLS12 = (
+    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:"
+    "ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305"
+)
+T = TypeVar("T")
+_NGINX_HIDES = {"server", "date"}  # NGINX never passes these from the backend (it sets its own)
+
+
+@dataclass(frozen=True)
+class TlsSettings:
+    protocols: str
+    ciphers: str | None
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Service-wide directives repeated in each of the service's server blocks."""
+
+    tls: TlsSettings | None
+    deny: tuple[str, ...]
+    allow: tuple[str, ...]
+    deny_all: bool
+    limit_conn: tuple[str, int] | None  # zone, connections
+    limit_req: tuple[str, int] | None  # zone, burst
+    limit_status: int | None
+    connect_timeout: str
+    client_timeout: str
+    server_timeout: str
+    next_upstream: str  # "off" or the retry conditions
+    next_upstream_tries: int | None
+    gzip: bool
+    gzip_types: tuple[str, ...]  # besides text/html, which NGINX always compresses
+    gzip_min_length: int | None
+    cache_zone: str | None
+    cache_valid: str
+    cache_key: str
+    hide_headers: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class HttpServer:
+    listen: str
+    listen_params: tuple[str, ...]
+    server_name: str  # "_" for the catch-all
+    cert: str | None
+    key: str | None
+    settings: Settings
+    locations: tuple[Location, ...]
+
+
+@dataclass(frozen=True)
+class RedirectServer:
+    """Plain HTTP answering 301 to HTTPS. No access lists: ``return`` runs before NGINX's access phase, so they
+    would be dead config; a refused client is refused on the HTTPS listener it is sent to."""
+
+    listen: str
+    port_suffix: str  # ":8443", or "" for 443
+
+
+@dataclass(frozen=True)
+class CachePath:
+    path: str
+    zone: str
+    max_size: str
+    inactive: str
+
+
+@dataclass(frozen=True)
+class ServiceBlocks:
+    """Everything one http service adds to the http block."""
+
+    servers: tuple[HttpServer, ...]
+    redirect: RedirectServer | None
+    maps: tuple[MapBlock, ...]
+    conn_zone: str | None
+    req_zone: tuple[str, int] | None  # zone, rate per second
+    cache: CachePath | None
+
+
+def cert_files(service: str, index: int) -> tuple[str, str]:
+    return f"certs/{service}-{index}.crt", f"certs/{service}-{index}.key"
+
+
+def _pick_cert(host: str | None, certs: list[CertAsset]) -> int:
+    if host is None:
+        return 0
+    for i, cert in enumerate(certs):
+        if host in cert.hosts:
+            return i
+    for i, cert in enumerate(certs):
+        if any(h.startswith("*.") and host_matches(h, host) for h in cert.hosts):
+            return i
+    return 0
+
+
+def _tls(tls: Tls) -> TlsSettings:
+    if tls.min_version == "1.3":
+        return TlsSettings("TLSv1.3", None)
+    return TlsSettings("TLSv1.2 TLSv1.3", CIPHERS_TLS12)
+
+
+def _settings(svc: HttpService) -> Settings:
+    limits, timeouts, retries = svc.limits, svc.timeouts, svc.retries
+    conditions = " ".join(["error", "timeout"] + [f"http_{s}" for s in sorted(set(retries.on_status))])
+    cache_model = svc.cache
+    return Settings(
+        tls=_tls(svc.tls) if svc.tls else None,
+        deny=tuple(svc.access.deny),
+        allow=tuple(svc.access.allow),
+        deny_all=bool(svc.access.allow),
+        limit_conn=(names.bare("conn", svc.name), limits.connections_per_client)
+        if limits.connections_per_client else None,
+        limit_req=(names.bare("req", svc.name), limits.burst) if limits.requests_per_second else None,
+        limit_status=limits.status if limits.connections_per_client or limits.requests_per_second else None,
+        connect_timeout=format_duration(timeouts.connect),
+        client_timeout=format_duration(timeouts.client),
+        server_timeout=format_duration(timeouts.server),
+        next_upstream=conditions if retries.attempts else "off",
+        next_upstream_tries=retries.attempts + 1 if retries.attempts else None,
+        gzip=svc.compression is not None,
+        gzip_types=tuple(t for t in dict.fromkeys(svc.compression.types) if t != "text/html")
+        if svc.compression else (),
+        gzip_min_length=svc.compression.min_length if svc.compression else None,
+        cache_zone=names.bare("cache", svc.name) if cache_model else None,
+        cache_valid=format_duration(cache_model.valid) if cache_model else "",
+        cache_key="$scheme$host$request_uri" if cache_model and cache_model.key == "host_uri" else "$request_uri",
+        hide_headers=_hidden(svc.hide_response_headers),
+    )
+
+
+def _hidden(headers: list[str]) -> tuple[str, ...]:
+    """Each header once (case-insensitively), without those NGINX already replaces."""
+    kept = {h.lower(): h for h in reversed(headers) if h.lower() not in _NGINX_HIDES}
+    return tuple(dict.fromkeys(kept[h.lower()] for h in headers if h.lower() in kept))
+
+
+def _hsts(tls: Tls | None) -> tuple[Header, ...]:
+    if tls is None or tls.hsts is None:
+        return ()
+    value = f"max-age={tls.hsts.max_age // 1000}"
+    value += "; includeSubDomains" if tls.hsts.include_subdomains else ""
+    value += "; preload" if tls.hsts.preload else ""
+    return (Header("Strict-Transport-Security", text=value),)
+
+
+def _asset(table: dict[tuple[str, int], T], svc: HttpService, i: int, what: str) -> T:
+    if (svc.name, i) not in table:
+        raise RenderError("assets are missing",
+                          [Finding(f"service {svc.name!r}: {what} {i} was not read", source="nginx")])
+    return table[(svc.name, i)]
+
+
+def http_service(svc: HttpService, pools: dict[str, Pool], assets: Assets) -> ServiceBlocks:
+    certs = [_asset(assets.certs, svc, i, "certificate") for i in range(len(svc.tls.certificates))] if svc.tls else []
+    sni = tuple(h for cert in certs for h in cert.hosts)
+    roots = tuple(_asset(assets.static_roots, svc, i, "static root") for i in range(len(svc.static)))
+    settings = _settings(svc)
+    chains = Chains(svc.name, pools)
+    listen = host_port(svc.listen.address, svc.listen.port)
+    servers = []
+    for vhost in virtual_hosts(svc, extra_hosts=sni):
+        params = (("ssl",) if svc.tls else ()) + (("default_server",) if vhost.host is None else ())
+        cert = key = None
+        if svc.tls:
+            cert, key = cert_files(svc.name, _pick_cert(vhost.host, certs))
+        locs = locations(svc, vhost, chains, roots, _hsts(svc.tls), svc.cache is not None)
+        servers.append(HttpServer(listen, params, vhost.host or "_", cert, key, settings, locs))
+    redirect = None
+    if svc.tls and svc.tls.redirect_http_port:
+        suffix = "" if svc.listen.port == 443 else f":{svc.listen.port}"
+        redirect = RedirectServer(host_port(svc.listen.address, svc.tls.redirect_http_port), suffix)
+    cache = None
+    if svc.cache:
+        inactive = format_duration(max(svc.cache.valid, 600_000))
+        cache = CachePath(f"cache/{svc.name}", names.bare("cache", svc.name), format_size(svc.cache.max_size),
+                          inactive)
+    return ServiceBlocks(
+        servers=tuple(servers),
+        redirect=redirect,
+        maps=tuple(chains.maps),
+        conn_zone=settings.limit_conn[0] if settings.limit_conn else None,
+        req_zone=(names.bare("req", svc.name), svc.limits.requests_per_second)
+        if svc.limits.requests_per_second else None,
+        cache=cache,
+    )

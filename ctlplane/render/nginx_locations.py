@@ -1,0 +1,149 @@
+"""The ``location`` blocks of one NGINX virtual host, and the ``map`` blocks
+that carry header-based routing.
+
+NGINX picks the location with the longest matching prefix, which is the
+model's first precedence rule; note that a prefix ``/api`` also matches
+``/apix`` (plain prefix semantics, the same on both engines). Inside a
+location the virtual host's remaining candidates (routes whose prefix is a
+prefix of this one, already in precedence order) form a chain: routes with a
+header match become ``map`` blocks (case-sensitive, anchored regexes on the
+header value) whose default is the next link, ending at the first route
+without a header, else the default pool, else an empty value that the
+location answers with 404. Static prefixes are served with ``alias`` and
+always end with '/' on both sides (a missing slash would let ``/static../x``
+escape the directory); ``/static`` itself redirects to ``/static/``. Every
+``add_header`` a location needs (HSTS, cache status, persistence cookie) is
+repeated in the location, because a location's ``add_header`` replaces the
+server's.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ctlplane.model.pool import Pool
+from ctlplane.model.service import HeaderMatch, HttpService, Route
+from ctlplane.render import nginx_names as names
+from ctlplane.render.nginx_upstream import EMPTY, MapBlock, has_cookie_persistence
+from ctlplane.render.routing import VirtualHost
+
+
+@dataclass(frozen=True)
+class Header:
+    """``add_header NAME VALUE always;``: name fixed here; value text (through ``nq``) or a checked variable."""
+
+    name: str
+    text: str | None = None
+    var: str | None = None
+
+
+@dataclass(frozen=True)
+class Location:
+    modifier: str  # "" (prefix) or "=" (exact)
+    path: str  # printed through nq
+    kind: str  # proxy | static | redirect | not_found
+    headers: tuple[Header, ...]
+    target: str = ""  # proxy: an upstream name or "$variable"
+    empty_is_404: bool = False  # proxy through a chain that may match nothing
+    alias: str = ""  # static: directory ending in '/', through nq
+    redirect: str = ""  # redirect: the path to send the client to, through nq
+
+
+@dataclass
+class Chains:
+    """The route maps of one service, shared by its virtual hosts (an identical chain reuses its variable)."""
+
+    service: str
+    pools: dict[str, Pool]
+    maps: list[MapBlock] = field(default_factory=list)
+    _first: dict[tuple[object, ...], int] = field(default_factory=dict)
+    _next: int = 1
+
+    def target(self, chain: tuple[Route, ...], terminal: str | None) -> tuple[str, str | None]:
+        """The proxy target of a chain of header routes ending at ``terminal``, and its Set-Cookie variable."""
+        reached = [r.pool for r in chain] + ([terminal] if terminal else [])
+        sticky = [p for p in dict.fromkeys(reached) if has_cookie_persistence(self.pools[p])]
+        if not chain:
+            assert terminal is not None
+            return names.upstream_name(terminal), names.setcookie_var(terminal) if sticky else None
+        key = (tuple((_header(r).name.lower(), _header(r).value, r.pool) for r in chain), terminal)
+        if key not in self._first:
+            self._first[key] = self._build(chain, terminal, sticky)
+        n = self._first[key]
+        return f"${names.route_var(self.service, n)}", names.route_cookie_var(self.service, n) if sticky else None
+
+    def _build(self, chain: tuple[Route, ...], terminal: str | None, sticky: list[str]) -> int:
+        groups: list[list[Route]] = []
+        for route in chain:  # consecutive routes on the same header share one map
+            if groups and _header(groups[-1][0]).name.lower() == _header(route).name.lower():
+                groups[-1].append(route)
+            else:
+                groups.append([route])
+        numbers = [self._next + i for i in range(len(groups))]
+        self._next += len(groups)
+        final = names.upstream_name(terminal) if terminal else EMPTY
+        for i, group in enumerate(groups):
+            default = f"${names.route_var(self.service, numbers[i + 1])}" if i + 1 < len(groups) else final
+            entries = tuple((_exact(_header(r).value), names.upstream_name(r.pool)) for r in group)
+            source = names.header_var(_header(group[0]).name)
+            self.maps.append(MapBlock(source, names.route_var(self.service, numbers[i]), entries, default))
+        if sticky:
+            self.maps.append(MapBlock(
+                names.route_var(self.service, numbers[0]), names.route_cookie_var(self.service, numbers[0]),
+                tuple((names.upstream_name(p), f"${names.setcookie_var(p)}") for p in sticky), EMPTY))
+        return numbers[0]
+
+
+def _header(route: Route) -> HeaderMatch:
+    assert route.header is not None
+    return route.header
+
+
+def _exact(value: str) -> str:
+    """A case-sensitive regex matching exactly ``value`` (every non-alphanumeric escaped; no '$' needed)."""
+    return "~^" + "".join(c if c.isascii() and c.isalnum() else "\\" + c for c in value) + "\\z"
+
+
+def static_path(prefix: str) -> str:
+    return prefix if prefix.endswith("/") else prefix + "/"
+
+
+def locations(svc: HttpService, vhost: VirtualHost, chains: Chains, static_roots: tuple[str, ...],
+              base: tuple[Header, ...], cache: bool) -> tuple[Location, ...]:
+    """Every location of one virtual host, sorted by path; ``base`` headers go into each one."""
+    out: list[Location] = []
+    served = set()
+    for static, root in zip(svc.static, static_roots, strict=True):
+        path = static_path(static.path_prefix)
+        served.add(path)
+        out.append(Location("", path, "static", base, alias=root.rstrip("/") + "/"))
+        if path != static.path_prefix:
+            out.append(Location("=", static.path_prefix, "redirect", base, redirect=path))
+    prefixes = dict.fromkeys([r.path_prefix for r in vhost.routes] + ["/"])
+    for prefix in prefixes:
+        if prefix in served:
+            continue
+        out.append(_proxy_location(svc, vhost, chains, prefix, base, cache))
+    return tuple(sorted(out, key=lambda loc: (loc.path, loc.modifier)))
+
+
+def _proxy_location(svc: HttpService, vhost: VirtualHost, chains: Chains, prefix: str, base: tuple[Header, ...],
+                    cache: bool) -> Location:
+    chain: list[Route] = []
+    terminal = svc.default_pool
+    for route in vhost.routes:
+        if not prefix.startswith(route.path_prefix):
+            continue
+        if route.header is None:
+            terminal = route.pool
+            break
+        chain.append(route)
+    if not chain and terminal is None:
+        return Location("", prefix, "not_found", base)
+    target, cookie = chains.target(tuple(chain), terminal)
+    headers = list(base)
+    if cache:
+        headers.append(Header("X-Cache-Status", var="upstream_cache_status"))
+    if cookie:
+        headers.append(Header("Set-Cookie", var=cookie))
+    return Location("", prefix, "proxy", tuple(headers), target=target, empty_is_404=terminal is None)

@@ -1,0 +1,48 @@
+"""The NGINX ``stream`` servers of TCP services.
+
+A tcp service becomes one ``server`` in the stream block: its listener, the
+pool's upstream, connect timeout, access lists and per-client connection
+limit. NGINX's stream proxy has a single inactivity timeout for both
+directions (``proxy_timeout``); it takes the longer of the model's client and
+server timeouts so that neither side is cut earlier than the model allows.
+Retries map to ``proxy_next_upstream`` on/off and its number of tries.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ctlplane.model.service import TcpService
+from ctlplane.model.types import format_duration
+from ctlplane.render import nginx_names as names
+from ctlplane.render.nginx_upstream import host_port
+
+
+@dataclass(frozen=True)
+class StreamServer:
+    listen: str
+    upstream: str
+    deny: tuple[str, ...]
+    allow: tuple[str, ...]
+    deny_all: bool
+    limit_conn: tuple[str, int] | None  # zone, connections
+    connect_timeout: str
+    timeout: str
+    next_upstream: str  # on | off
+    next_upstream_tries: int | None
+
+
+def stream_server(svc: TcpService) -> StreamServer:
+    limit = svc.limits.connections_per_client
+    return StreamServer(
+        listen=host_port(svc.listen.address, svc.listen.port),
+        upstream=names.upstream_name(svc.pool),
+        deny=tuple(svc.access.deny),
+        allow=tuple(svc.access.allow),
+        deny_all=bool(svc.access.allow),
+        limit_conn=(names.bare("conn", svc.name), limit) if limit else None,
+        connect_timeout=format_duration(svc.timeouts.connect),
+        timeout=format_duration(max(svc.timeouts.client, svc.timeouts.server)),
+        next_upstream="on" if svc.retries.attempts else "off",
+        next_upstream_tries=svc.retries.attempts + 1 if svc.retries.attempts else None,
+    )

@@ -1,0 +1,140 @@
+"""NGINX ``upstream`` blocks for pools (http and stream) and the maps behind
+cookie persistence.
+
+Decides the balancing directive, each server's parameters (weight, max_conns,
+passive-check counters, backup, down) and the shared-memory zone size. NGINX
+open source has no graceful drain: a draining server is marked ``down`` like a
+disabled one, and the block says so in a comment. Without a passive check the
+default ``max_fails=1`` is turned off (``max_fails=0``) so that, as on HAProxy,
+no server is taken out unless the model asks for it. Cookie persistence is the
+documented NGINX equivalent of an inserted cookie: when the client has none,
+the proxy picks a random one (``$request_id``), hashes consistently on it and
+sends it back with ``Set-Cookie``; later requests carry it and stick.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+
+from ctlplane.errors import Finding, RenderError
+from ctlplane.model.pool import Pool, Server
+from ctlplane.model.types import format_duration
+from ctlplane.render import nginx_names as names
+
+EMPTY = '""'  # the empty NGINX string, a fixed token
+
+
+@dataclass(frozen=True)
+class UpstreamServer:
+    """One ``server`` line: address through ``nq``; params are fixed keywords and numbers chosen here."""
+
+    name: str
+    address: str
+    params: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Upstream:
+    name: str
+    zone_size: str
+    method: str | None  # the balancing directive line (without ';'), None for round robin
+    servers: tuple[UpstreamServer, ...]
+    keepalive: int  # idle connections kept per worker; 0 = none
+    has_drain: bool
+
+
+@dataclass(frozen=True)
+class MapBlock:
+    """``map $source $result { key value; ... default value; }``.
+
+    Keys are printed through ``nq``; values and the default are tokens built here from fixed text and
+    checked identifiers (an upstream name, ``$variable``, or a quoted fixed string).
+    """
+
+    source: str
+    result: str
+    entries: tuple[tuple[str, str], ...]
+    default: str
+
+
+def host_port(address: str, port: int) -> str:
+    """``addr:port`` with IPv6 addresses in brackets."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return f"{address}:{port}"
+    return f"[{ip}]:{port}" if ip.version == 6 else f"{ip}:{port}"
+
+
+def _method(pool: Pool, stream: bool) -> str | None:
+    strategy = pool.balance.strategy
+    if pool.persistence is not None:
+        if pool.persistence.type == "source_ip":
+            return "hash $remote_addr consistent"
+        if stream:
+            raise _cannot(pool, "cookie persistence in a tcp service")
+        return f"hash ${names.sticky_var(pool.name)} consistent"
+    if strategy in ("round_robin", "weighted_round_robin"):
+        return None
+    if strategy == "least_connections":
+        return "least_conn"
+    if strategy == "random":
+        return "random two least_conn"
+    if strategy == "source_ip_hash":
+        return "hash $remote_addr consistent"
+    balance = pool.balance
+    if stream:
+        raise _cannot(pool, f"hashing on {balance.key} in a tcp service")  # type: ignore[union-attr]
+    if balance.key == "header":  # type: ignore[union-attr]
+        return f"hash ${names.header_var(balance.name)} consistent"  # type: ignore[union-attr,arg-type]
+    if balance.key == "cookie":  # type: ignore[union-attr]
+        return f"hash ${names.cookie_var(balance.name)} consistent"  # type: ignore[union-attr,arg-type]
+    return "hash $request_uri consistent"
+
+
+def _cannot(pool: Pool, what: str) -> RenderError:
+    return RenderError("nginx cannot render this pool", [Finding(f"pool {pool.name!r}: {what}", source="nginx")])
+
+
+def _server(pool: Pool, server: Server) -> UpstreamServer:
+    params = [f"weight={server.weight}"]
+    if server.max_connections is not None:
+        params.append(f"max_conns={server.max_connections}")
+    passive = pool.health.passive
+    if passive is None:
+        params.append("max_fails=0")
+    else:
+        params += [f"max_fails={passive.max_fails}", f"fail_timeout={format_duration(passive.window)}"]
+    if server.backup:
+        params.append("backup")
+    if server.state != "active":
+        params.append("down")
+    return UpstreamServer(server.name, host_port(server.address, server.port), tuple(params))
+
+
+def upstream(pool: Pool, stream: bool) -> Upstream:
+    return Upstream(
+        name=names.upstream_name(pool.name),
+        zone_size=f"{max(64, 32 + len(pool.servers))}k",
+        method=_method(pool, stream),
+        servers=tuple(_server(pool, s) for s in pool.servers),
+        keepalive=0 if stream else pool.keepalive,
+        has_drain=any(s.state == "drain" for s in pool.servers),
+    )
+
+
+def sticky_maps(pool: Pool) -> tuple[MapBlock, ...]:
+    """The two maps of a pool with cookie persistence (none otherwise)."""
+    if pool.persistence is None or pool.persistence.type != "cookie":
+        return ()
+    cookie = names.cookie_name(pool.persistence.cookie)
+    source = names.cookie_var(cookie)
+    key = MapBlock(source, names.sticky_var(pool.name), (("", "$request_id"),), f"${source}")
+    set_cookie = f'"{cookie}=$request_id; Path=/; HttpOnly"'
+    setter = MapBlock(source, names.setcookie_var(pool.name), (("", set_cookie),), EMPTY)
+    return (key, setter)
+
+
+def has_cookie_persistence(pool: Pool) -> bool:
+    return pool.persistence is not None and pool.persistence.type == "cookie"

@@ -1,0 +1,184 @@
+"""The view of one NGINX proxy: every decision behind ``nginx.conf``, as plain
+frozen dataclasses the templates only loop over and print.
+
+Selects the proxy's services and the pools they use (in model order), builds
+the upstreams, maps, zones and server blocks through the ``nginx_*`` modules,
+and sizes the hash tables NGINX builds at start (server names, variables,
+maps, proxy headers) so long names never fail the config test. The stream
+module is loaded from a constant path, and only when a tcp service runs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ctlplane.model.assets import Assets
+from ctlplane.model.proxy import Proxy
+from ctlplane.model.root import Model
+from ctlplane.model.service import HttpService, TcpService
+from ctlplane.render.nginx_http import CachePath, HttpServer, RedirectServer, http_service
+from ctlplane.render.nginx_stream import StreamServer, stream_server
+from ctlplane.render.nginx_upstream import MapBlock, Upstream, host_port, sticky_maps, upstream
+
+STREAM_MODULE = "/usr/lib/nginx/modules/ngx_stream_module.so"
+MAX_NOFILE = 1_048_576  # Linux's default fs.nr_open: a worker may not raise its limit above it
+
+MIME_TYPES = (
+    ("text/html", "html htm"),
+    ("text/css", "css"),
+    ("text/plain", "txt"),
+    ("text/xml", "xml"),
+    ("text/csv", "csv"),
+    ("text/markdown", "md"),
+    ("application/javascript", "js mjs"),
+    ("application/json", "json map"),
+    ("application/manifest+json", "webmanifest"),
+    ("application/wasm", "wasm"),
+    ("application/pdf", "pdf"),
+    ("application/zip", "zip"),
+    ("application/gzip", "gz"),
+    ("application/x-tar", "tar"),
+    ("application/rss+xml", "rss"),
+    ("application/atom+xml", "atom"),
+    ("image/png", "png"),
+    ("image/jpeg", "jpeg jpg"),
+    ("image/gif", "gif"),
+    ("image/webp", "webp"),
+    ("image/avif", "avif"),
+    ("image/svg+xml", "svg svgz"),
+    ("image/x-icon", "ico"),
+    ("font/woff", "woff"),
+    ("font/woff2", "woff2"),
+    ("font/ttf", "ttf"),
+    ("font/otf", "otf"),
+    ("audio/mpeg", "mp3"),
+    ("audio/ogg", "ogg"),
+    ("video/mp4", "mp4"),
+    ("video/webm", "webm"),
+)
+
+_PROXY_HEADERS = ("Host", "X-Real-IP", "X-Forwarded-For", "X-Forwarded-Proto", "Connection")
+_BUILTIN_VARIABLES = 200  # roughly how many variables NGINX itself registers
+
+
+@dataclass(frozen=True)
+class HashSizes:
+    server_names_bucket: int
+    server_names_max: int
+    variables_bucket: int
+    variables_max: int
+    map_bucket: int
+    proxy_headers_bucket: int
+
+
+@dataclass(frozen=True)
+class HttpBlock:
+    hashes: HashSizes
+    mime_types: tuple[tuple[str, str], ...]
+    tls_sessions: bool
+    upstreams: tuple[Upstream, ...]
+    maps: tuple[MapBlock, ...]
+    conn_zones: tuple[str, ...]
+    req_zones: tuple[tuple[str, int], ...]
+    caches: tuple[CachePath, ...]
+    servers: tuple[HttpServer, ...]
+    redirects: tuple[RedirectServer, ...]
+    admin: str | None  # the admin listener, or None
+
+
+@dataclass(frozen=True)
+class StreamBlock:
+    upstreams: tuple[Upstream, ...]
+    conn_zones: tuple[str, ...]
+    servers: tuple[StreamServer, ...]
+
+
+@dataclass(frozen=True)
+class NginxConf:
+    proxy: str
+    load_modules: tuple[str, ...]
+    workers: str
+    rlimit_nofile: int
+    worker_connections: int
+    http: HttpBlock
+    stream: StreamBlock | None
+
+
+def _pool_names(svc: HttpService | TcpService) -> list[str]:
+    if isinstance(svc, TcpService):
+        return [svc.pool]
+    return [r.pool for r in svc.routes] + ([svc.default_pool] if svc.default_pool else [])
+
+
+def _bucket(lengths: list[int], default: int = 64) -> int:
+    """A power-of-two bucket size holding at least two entries of the longest key (NGINX's element size)."""
+    need = max([default] + [2 * (8 + ((n + 2 + 7) // 8) * 8) + 8 for n in lengths])
+    size = 32
+    while size < need:
+        size *= 2
+    return size
+
+
+def _max_size(count: int, default: int) -> int:
+    size = default
+    while size < 4 * count:
+        size *= 2
+    return size
+
+
+def _hashes(servers: tuple[HttpServer, ...], maps: tuple[MapBlock, ...]) -> HashSizes:
+    hosts = {s.server_name for s in servers}
+    variables = {m.result for m in maps}
+    string_keys = [len(k) for m in maps for k, _ in m.entries if not k.startswith("~")]
+    headers = [len(h) for s in servers for h in s.settings.hide_headers] + [len(h) for h in _PROXY_HEADERS]
+    return HashSizes(
+        server_names_bucket=_bucket([len(h) for h in hosts]),
+        server_names_max=_max_size(len(hosts), 512),
+        variables_bucket=_bucket([len(v) for v in variables]),
+        variables_max=_max_size(len(variables) + _BUILTIN_VARIABLES, 1024),
+        map_bucket=_bucket(string_keys),
+        proxy_headers_bucket=_bucket(headers),
+    )
+
+
+def nginx_view(model: Model, proxy: Proxy, assets: Assets) -> NginxConf:
+    """Every decision behind one proxy's nginx.conf."""
+    services = [model.service(name) for name in proxy.services]
+    http_pools = {n for s in services if isinstance(s, HttpService) for n in _pool_names(s)}
+    tcp_pools = {n for s in services if isinstance(s, TcpService) for n in _pool_names(s)}
+    pools = {p.name: p for p in model.pools}
+    http_upstreams = tuple(upstream(p, stream=False) for p in model.pools if p.name in http_pools)
+    blocks = [http_service(s, pools, assets) for s in services if isinstance(s, HttpService)]
+    sticky = tuple(m for p in model.pools if p.name in http_pools for m in sticky_maps(p))
+    maps = sticky + tuple(m for b in blocks for m in b.maps)
+    servers = tuple(srv for b in blocks for srv in b.servers)
+    http = HttpBlock(
+        hashes=_hashes(servers, maps),
+        mime_types=MIME_TYPES,
+        tls_sessions=any(isinstance(s, HttpService) and s.tls for s in services),
+        upstreams=http_upstreams,
+        maps=maps,
+        conn_zones=tuple(b.conn_zone for b in blocks if b.conn_zone),
+        req_zones=tuple(b.req_zone for b in blocks if b.req_zone),
+        caches=tuple(b.cache for b in blocks if b.cache),
+        servers=servers,
+        redirects=tuple(b.redirect for b in blocks if b.redirect),
+        admin=host_port(proxy.admin.address, proxy.admin.port) if proxy.admin else None,
+    )
+    tcp = [stream_server(s) for s in services if isinstance(s, TcpService)]
+    stream = None
+    if tcp:
+        stream = StreamBlock(
+            upstreams=tuple(upstream(p, stream=True) for p in model.pools if p.name in tcp_pools),
+            conn_zones=tuple(s.limit_conn[0] for s in tcp if s.limit_conn),
+            servers=tuple(tcp),
+        )
+    return NginxConf(
+        proxy=proxy.name,
+        load_modules=(STREAM_MODULE,) if stream else (),
+        workers=str(proxy.workers),
+        rlimit_nofile=min(2 * proxy.max_connections, MAX_NOFILE),
+        worker_connections=proxy.max_connections,
+        http=http,
+        stream=stream,
+    )

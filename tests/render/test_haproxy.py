@@ -1,0 +1,503 @@
+"""haproxy.cfg from the model: every feature rendered, the real ``haproxy -c``
+run on each output (no warnings), determinism, the certificate files and
+crt-lists, routing order, and the HAProxy refusals in ``engines.py``."""
+
+from __future__ import annotations
+
+import copy
+import os
+import re
+import stat
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import trustme
+
+from ctlplane.errors import RenderError
+from ctlplane.model.assets import Assets, read_assets
+from ctlplane.model.engines import engine_problems
+from ctlplane.model.load import Loaded
+from ctlplane.model.root import Model
+from ctlplane.render import Output
+from ctlplane.render.haproxy import render_haproxy
+from ctlplane.render.haproxy_view import crt_list_word
+from ctlplane.render.routing import ordered_routes
+from tests.helpers import need_binary
+
+TLS = {
+    "certificates": [{"cert": "certs/www.crt", "key": "certs/www.key"},
+                     {"cert": "certs/api.crt", "key": "certs/api.key"}],
+    "redirect_http_port": 18080,
+    "hsts": {"max_age": 31_536_000, "include_subdomains": True},
+}
+
+FULL: dict[str, Any] = {
+    "pools": [
+        {"name": "web", "balance": {"strategy": "least_connections"},
+         "servers": [{"name": "w1", "address": "127.0.0.1", "port": 8001, "weight": 3, "max_connections": 100},
+                     {"name": "w2", "address": "::1", "port": 8002, "state": "drain"},
+                     {"name": "w3", "address": "127.0.0.3", "port": 8003, "backup": True},
+                     {"name": "w4", "address": "127.0.0.4", "port": 8004, "state": "disabled"}],
+         "health": {"active": {"type": "http", "path": "/healthz", "expect_status": 204, "interval": "3s",
+                               "rise": 4, "fall": 5},
+                    "passive": {"max_fails": 7, "window": "20s"}},
+         "persistence": {"type": "cookie", "cookie": "SRVID"}},
+        {"name": "api", "balance": {"strategy": "hash", "key": "header", "name": "X-Tenant"}, "keepalive": 0,
+         "servers": [{"name": "a1", "address": "127.0.0.1", "port": 9001}],
+         "health": {"passive": {"max_fails": 2, "window": "15s"}},
+         "persistence": {"type": "source_ip", "expire": "10m"}},
+        {"name": "sess", "balance": {"strategy": "hash", "key": "cookie", "name": "session"},
+         "servers": [{"name": "s1", "address": "127.0.0.1", "port": 9002}]},
+        {"name": "uri", "balance": {"strategy": "hash", "key": "uri"},
+         "servers": [{"name": "u1", "address": "127.0.0.1", "port": 9003}]},
+        {"name": "rnd", "balance": {"strategy": "random"},
+         "servers": [{"name": "r1", "address": "127.0.0.1", "port": 9004}]},
+        {"name": "wrr", "balance": {"strategy": "weighted_round_robin"},
+         "servers": [{"name": "x1", "address": "127.0.0.1", "port": 9005, "weight": 256}]},
+        {"name": "db", "balance": {"strategy": "source_ip_hash"},
+         "servers": [{"name": "d1", "address": "127.0.0.1", "port": 5432},
+                     {"name": "d2", "address": "127.0.0.2", "port": 5432}],
+         "health": {"active": {"type": "tcp", "interval": "1s"}, "passive": {}},
+         "persistence": {"type": "source_ip"}},
+        {"name": "unused", "servers": [{"name": "n1", "address": "127.0.0.1", "port": 9999}]},
+    ],
+    "services": [
+        {"name": "www", "mode": "http", "listen": {"address": "127.0.0.1", "port": 18443},
+         "routes": [{"host": "api.example.org", "path_prefix": "/v1/", "pool": "api"},
+                    {"host": "*.example.com", "pool": "web"},
+                    {"path_prefix": "/s/", "header": {"name": "X-Tenant", "value": "gold,1"}, "pool": "sess"},
+                    {"path_prefix": "/u/", "pool": "uri"},
+                    {"host": "rnd.example.com", "pool": "rnd"}],
+         "default_pool": "web",
+         "tls": {**TLS, "min_version": "1.3"},
+         "compression": {"types": ["text/plain", "application/json"]},
+         "cache": {"max_size": "2500k", "valid": "1500ms"},
+         "access": {"allow": ["127.0.0.0/8", "::1/128"], "deny": ["127.0.0.99/32"]},
+         "limits": {"connections_per_client": 50, "requests_per_second": 20, "burst": 10, "status": 451},
+         "timeouts": {"connect": "2s", "client": "30s", "server": "45s"},
+         "retries": {"attempts": 3, "on_status": [504, 502]},
+         "hide_response_headers": ["Server", "X-Powered-By", "X-Debug"]},
+        {"name": "plain", "mode": "http", "listen": {"address": "::1", "port": 18081},
+         "routes": [{"host": "x.example.net", "pool": "wrr"}]},
+        {"name": "pg", "mode": "tcp", "listen": {"port": 15432}, "pool": "db",
+         "limits": {"connections_per_client": 5}, "access": {"deny": ["10.0.0.0/8"]},
+         "retries": {"attempts": 0}, "timeouts": {"server": "2h"}},
+        {"name": "elsewhere", "mode": "http", "listen": {"port": 18090}, "default_pool": "unused"},
+    ],
+    "proxies": [
+        {"name": "lb", "engine": "haproxy", "services": ["www", "plain", "pg"], "workers": 2,
+         "max_connections": 2000, "admin": {"port": 18404}},
+        {"name": "other", "engine": "haproxy", "services": ["elsewhere"], "runtime": {"kind": "docker",
+                                                                                       "container": "other"}},
+    ],
+}
+
+MINIMAL: dict[str, Any] = {
+    "pools": [{"name": "app", "servers": [{"name": "a1", "address": "127.0.0.1", "port": 9001},
+                                          {"name": "a2", "address": "127.0.0.1", "port": 9002}]}],
+    "services": [{"name": "web", "mode": "http", "listen": {"port": 18100}, "default_pool": "app"}],
+    "proxies": [{"name": "lb", "engine": "haproxy", "services": ["web"]}],
+}
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A model directory holding trustme certificates (keys 0600)."""
+    base = tmp_path_factory.mktemp("model")
+    (base / "certs").mkdir()
+    ca = trustme.CA()
+    for name, hosts in (("www", ("www.example.com", "*.example.com")), ("api", ("api.example.org",))):
+        cert = ca.issue_cert(*hosts)
+        (base / "certs" / f"{name}.crt").write_bytes(b"".join(p.bytes() for p in cert.cert_chain_pems))
+        key = base / "certs" / f"{name}.key"
+        key.write_bytes(cert.private_key_pem.bytes())
+        key.chmod(0o600)
+    return base
+
+
+def build(data: dict[str, Any], **service_changes: Any) -> Model:
+    data = copy.deepcopy(data)
+    for name, changes in service_changes.items():
+        svc = next(s for s in data["services"] if s["name"] == name)
+        svc.update(changes)
+    return Model.model_validate(data)
+
+
+def assets_for(model: Model, model_dir: Path) -> Assets:
+    return read_assets(Loaded(model, str(model_dir / "model.yaml"), {}))
+
+
+def render(model: Model, model_dir: Path, proxy: str = "lb") -> Output:
+    assert list(engine_problems(model)) == []
+    return render_haproxy(model, model.proxy(proxy), assets_for(model, model_dir))
+
+
+def cfg(out: Output) -> str:
+    return out["haproxy.cfg"].content.decode()
+
+
+def section(text: str, header: str) -> str:
+    """The body of the section starting with ``header`` (up to the next blank line)."""
+    match = re.search(rf"^{re.escape(header)}\n(.*?)(?:\n\n|\Z)", text, re.S | re.M)
+    assert match, f"no section {header!r} in\n{text}"
+    return match.group(1)
+
+
+def haproxy_check(out: Output, directory: Path) -> None:
+    """The real ``haproxy -c`` on the staged files (ctlplane.validate's layout): valid and free of warnings."""
+    from ctlplane.validate import check_output
+
+    binary = need_binary("haproxy")
+    findings = check_output("haproxy", out, binary=binary)
+    assert findings == [], "\n".join(f.one_line() for f in findings) + "\n" + out["haproxy.cfg"].content.decode()
+
+
+# --- the real config test ---------------------------------------------------------------------------------------
+
+
+def test_full_model_passes_haproxy_check(model_dir: Path, tmp_path: Path) -> None:
+    haproxy_check(render(build(FULL), model_dir), tmp_path)
+
+
+def test_minimal_model_passes_haproxy_check(model_dir: Path, tmp_path: Path) -> None:
+    haproxy_check(render(build(MINIMAL), model_dir), tmp_path)
+
+
+@pytest.mark.parametrize("variant", ["no_default", "catch_all_route", "tls12_no_redirect"])
+def test_variants_pass_haproxy_check(variant: str, model_dir: Path, tmp_path: Path) -> None:
+    data = copy.deepcopy(MINIMAL)
+    svc = data["services"][0]
+    if variant == "no_default":
+        svc.update(default_pool=None, routes=[{"path_prefix": "/app/", "pool": "app"}])
+    elif variant == "catch_all_route":
+        svc.update(default_pool=None, routes=[{"pool": "app"}])
+    elif variant == "tls12_no_redirect":
+        svc.update(tls={"certificates": [{"cert": "certs/api.crt", "key": "certs/api.key"}]})
+    out = render(Model.model_validate(data), model_dir)
+    haproxy_check(out, tmp_path)
+
+
+# --- determinism and files --------------------------------------------------------------------------------------
+
+
+def test_same_input_same_bytes(model_dir: Path) -> None:
+    first, second = render(build(FULL), model_dir), render(build(FULL), model_dir)
+    assert list(first) == sorted(first)
+    assert {k: (v.content, v.mode) for k, v in first.items()} == {k: (v.content, v.mode) for k, v in second.items()}
+
+
+def test_certificate_files_and_crt_list(model_dir: Path) -> None:
+    out = render(build(FULL), model_dir)
+    assert set(out) == {"haproxy.cfg", "certs/www-0.pem", "certs/www-1.pem", "certs/www.crtlist"}
+    for i, name in enumerate(("www", "api")):
+        pem = out[f"certs/www-{i}.pem"]
+        assert pem.mode == 0o600 and pem.secret
+        crt = (model_dir / "certs" / f"{name}.crt").read_bytes()
+        key = (model_dir / "certs" / f"{name}.key").read_bytes()
+        assert pem.content == crt + key
+    lines = [ln for ln in out["certs/www.crtlist"].content.decode().splitlines() if not ln.startswith("#")]
+    assert lines == ["config/certs/www-0.pem www.example.com *.example.com", "config/certs/www-1.pem api.example.org"]
+    assert out["certs/www.crtlist"].mode == 0o644
+
+
+def test_explicit_hosts_become_sni_filters(model_dir: Path) -> None:
+    tls = copy.deepcopy(TLS)
+    tls["certificates"][0]["hosts"] = ["www.example.com"]
+    out = render(build(FULL, www={"tls": tls}), model_dir)
+    assert "config/certs/www-0.pem www.example.com\n" in out["certs/www.crtlist"].content.decode()
+
+
+def test_crt_list_word_refuses_unquotable_values() -> None:
+    assert crt_list_word("*.example.com") == "*.example.com"
+    for bad in ("a b", "x'y", "#c", "", "a\nb", 3):
+        with pytest.raises(RenderError):
+            crt_list_word(bad)
+
+
+# --- global, defaults, admin ------------------------------------------------------------------------------------
+
+
+def test_global_and_defaults(model_dir: Path) -> None:
+    text = cfg(render(build(FULL), model_dir))
+    glob = section(text, "global")
+    for line in ("maxconn 2000", "nbthread 2", "stats socket unix@run/admin.sock mode 600 level admin expose-fd listeners",
+                 "hard-stop-after 30s", "log stderr format raw local0 notice", "tune.ssl.default-dh-param 2048",
+                 "ssl-default-bind-options ssl-min-ver TLSv1.2 no-tls-tickets",
+                 "ssl-default-bind-ciphersuites TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:"
+                 "TLS_CHACHA20_POLY1305_SHA256"):
+        assert f"    {line}\n" in glob + "\n"
+    ciphers = re.search(r"ssl-default-bind-ciphers (\S+)", glob).group(1)  # type: ignore[union-attr]
+    assert all(c.startswith("ECDHE-") and ("GCM" in c or "CHACHA20" in c) for c in ciphers.split(":"))
+    for banned in ("daemon", "lua-load", "external-check", "insecure-fork-wanted", "user ", "chroot"):
+        assert banned not in text
+    defaults = section(text, "defaults")
+    for line in ("mode http", "option idle-close-on-response", "option dontlognull", "option redispatch",
+                 "timeout http-request 10s", "timeout http-keep-alive 10s"):
+        assert f"    {line}" in defaults
+
+
+def test_auto_workers_has_no_nbthread(model_dir: Path) -> None:
+    assert "nbthread" not in cfg(render(build(MINIMAL), model_dir))
+
+
+def test_admin_listener(model_dir: Path) -> None:
+    text = cfg(render(build(FULL), model_dir))
+    admin = section(text, "frontend admin")
+    for line in ("bind '127.0.0.1:18404'", "no log", "monitor-uri /healthz", "stats enable", "stats uri /stats",
+                 "stats refresh 5s"):
+        assert f"    {line}" in admin
+    assert "frontend admin" not in cfg(render(build(MINIMAL), model_dir))
+
+
+def test_only_this_proxys_services_and_pools(model_dir: Path) -> None:
+    model = build(FULL)
+    text = cfg(render(model, model_dir))
+    assert "fe_elsewhere" not in text and "be_unused" not in text
+    other = cfg(render(model, model_dir, "other"))
+    assert re.findall(r"^(?:frontend|backend) (\S+)", other, re.M) == ["'fe_elsewhere'", "'be_unused'"]
+
+
+# --- frontends ---------------------------------------------------------------------------------------------------
+
+
+def test_tls_frontend(model_dir: Path) -> None:
+    fe = section(cfg(render(build(FULL), model_dir)), "frontend 'fe_www'")
+    assert ("    bind '127.0.0.1:18443' ssl crt-list 'config/certs/www.crtlist' alpn h2,http/1.1 ssl-min-ver TLSv1.3\n"
+            "    bind '127.0.0.1:18080'\n") in fe
+    assert "    http-request redirect location 'https://%[req.hdr(host),host_only]:18443%[pathq]' code 301 " \
+           "if !{ ssl_fc }" in fe
+    assert "    http-request set-header X-Forwarded-Proto https if { ssl_fc }" in fe
+    assert "    http-request set-header X-Forwarded-Proto http if !{ ssl_fc }" in fe
+    assert "    option forwardfor" in fe
+    assert ("    http-response set-header Strict-Transport-Security 'max-age=31536000; includeSubDomains' "
+            "if { ssl_fc }") in fe
+    assert [ln.split()[-1] for ln in fe.splitlines() if "del-header" in ln] == ["'Server'", "'X-Powered-By'",
+                                                                               "'X-Debug'"]
+    assert "    compression algo gzip\n    compression type 'text/plain' 'application/json'" in fe
+    assert "    timeout client 30s" in fe
+
+
+def test_tls12_without_redirect(model_dir: Path) -> None:
+    out = render(build(MINIMAL, web={"tls": {"certificates": [{"cert": "certs/api.crt", "key": "certs/api.key"}]}}),
+                 model_dir)
+    fe = section(cfg(out), "frontend 'fe_web'")
+    assert "    bind '0.0.0.0:18100' ssl crt-list 'config/certs/web.crtlist' alpn h2,http/1.1\n" in fe
+    assert "ssl-min-ver" not in fe and "redirect" not in fe and "Strict-Transport-Security" not in fe
+    assert "    http-request set-header X-Forwarded-Proto https\n" in fe
+
+
+def test_plain_ipv6_frontend(model_dir: Path) -> None:
+    text = cfg(render(build(FULL), model_dir))
+    fe = section(text, "frontend 'fe_plain'")
+    assert "    bind '[::1]:18081' v6only" in fe
+    assert "    http-request set-header X-Forwarded-Proto http\n" in fe
+    assert "    default_backend 'notfound'" in fe
+    assert "backend notfound\n    mode http\n    http-request return status 404 default-errorfiles" in text
+
+
+def test_default_pool_means_no_notfound_backend(model_dir: Path) -> None:
+    text = cfg(render(build(MINIMAL), model_dir))
+    assert "    default_backend 'be_app'" in text and "notfound" not in text
+
+
+def test_routes_follow_global_precedence(model_dir: Path) -> None:
+    model = build(FULL)
+    fe = section(cfg(render(model, model_dir)), "frontend 'fe_www'")
+    rules = [ln.strip() for ln in fe.splitlines() if ln.strip().startswith("use_backend")]
+    assert [r.split()[1] for r in rules] == [f"'be_{r.pool}'" for r in ordered_routes(model.service("www"))]
+    assert rules == [
+        "use_backend 'be_api' if { req.hdr(host),host_only -m str 'api.example.org' } { path -m beg '/v1/' }",
+        "use_backend 'be_sess' if { path -m beg '/s/' } { req.fhdr('X-Tenant') -m str 'gold,1' }",
+        "use_backend 'be_uri' if { path -m beg '/u/' }",
+        "use_backend 'be_rnd' if { req.hdr(host),host_only -m str 'rnd.example.com' }",
+        "use_backend 'be_web' if { req.hdr(host),host_only -m end '.example.com' }",
+    ]
+    assert fe.rstrip().endswith("default_backend 'be_web'")
+
+
+def test_catch_all_route_is_unconditional(model_dir: Path) -> None:
+    text = cfg(render(build(MINIMAL, web={"default_pool": None, "routes": [{"pool": "app"}]}), model_dir))
+    assert "    use_backend 'be_app'\n    default_backend 'notfound'" in text
+
+
+def test_access_lists_deny_before_allow(model_dir: Path) -> None:
+    fe = section(cfg(render(build(FULL), model_dir)), "frontend 'fe_www'")
+    assert ("    acl deny_src src '127.0.0.99/32'\n    tcp-request connection reject if deny_src\n"
+            "    acl allow_src src '127.0.0.0/8' '::1/128'\n    tcp-request connection reject if !allow_src\n") in fe
+
+
+def test_http_limits_and_burst(model_dir: Path) -> None:
+    fe = section(cfg(render(build(FULL), model_dir)), "frontend 'fe_www'")
+    assert ("    stick-table type ip size 100k expire 30s store conn_cur,http_req_rate(1s)\n"
+            "    tcp-request connection track-sc0 src\n") in fe
+    assert "http-request deny status 451 content-type text/plain string 'too many connections' " \
+           "if { sc_conn_cur(0) gt 50 }" in fe
+    # burst: requests_per_second + burst requests in any one-second window
+    assert "if { sc_http_req_rate(0) gt 30 }" in fe
+    # limits are enforced before the redirect and the routing
+    assert fe.index("sc_http_req_rate") < fe.index("http-request redirect") < fe.index("use_backend")
+
+
+def test_rate_only_limit(model_dir: Path) -> None:
+    fe = section(cfg(render(build(MINIMAL, web={"limits": {"requests_per_second": 5}}), model_dir)),
+                 "frontend 'fe_web'")
+    assert "store http_req_rate(1s)\n" in fe and "sc_conn_cur" not in fe
+    assert "http-request deny status 429 content-type text/plain string 'too many requests' " \
+           "if { sc_http_req_rate(0) gt 5 }" in fe
+
+
+def test_tcp_frontend(model_dir: Path) -> None:
+    fe = section(cfg(render(build(FULL), model_dir)), "frontend 'fe_pg'")
+    assert fe.startswith("    mode tcp\n    bind '0.0.0.0:15432'\n    option tcplog\n"
+                         "    no option idle-close-on-response\n")
+    assert ("    stick-table type ip size 100k expire 30s store conn_cur\n    tcp-request connection track-sc0 src\n"
+            "    tcp-request connection reject if { sc_conn_cur(0) gt 5 }\n") in fe
+    assert "http-" not in fe and "forwardfor" not in fe
+    assert fe.rstrip().endswith("default_backend 'be_db'")
+
+
+def test_cache_section_rounds_up(model_dir: Path) -> None:
+    text = cfg(render(build(FULL), model_dir))
+    assert "cache 'c_www'\n    total-max-size 3\n    max-age 2\n    process-vary on\n" in text
+    fe = section(text, "frontend 'fe_www'")
+    assert "    http-request cache-use 'c_www'" in fe and "    http-response cache-store 'c_www'" in fe
+
+
+# --- backends ----------------------------------------------------------------------------------------------------
+
+
+def test_servers_states_and_persistence_cookie(model_dir: Path) -> None:
+    be = section(cfg(render(build(FULL), model_dir)), "backend 'be_web'")
+    assert "    balance leastconn\n" in be and "hash-type" not in be
+    assert "    cookie 'SRVID' insert indirect nocache httponly" in be
+    assert "    option httpchk GET '/healthz'\n    http-check expect status 204" in be
+    assert "    default-server inter 3s rise 4 fall 5 observe layer7 error-limit 7 on-error mark-down" in be
+    servers = [ln.strip() for ln in be.splitlines() if ln.strip().startswith("server ")]
+    assert servers == [
+        "server 'w1' '127.0.0.1:8001' weight 3 maxconn 100 check cookie 'w1'",
+        "server 'w2' '[::1]:8002' weight 0 check cookie 'w2'",  # drain keeps sticky sessions
+        "server 'w3' '127.0.0.3:8003' weight 1 backup check cookie 'w3'",
+        "server 'w4' '127.0.0.4:8004' weight 1 disabled check cookie 'w4'",
+    ]
+
+
+def test_backend_timeouts_and_retries_come_from_the_service(model_dir: Path) -> None:
+    be = section(cfg(render(build(FULL), model_dir)), "backend 'be_web'")
+    assert "    timeout connect 2s\n    timeout server 45s\n    retries 3\n" in be
+    assert "    retry-on conn-failure empty-response response-timeout 502 504\n" in be
+    assert "    http-request disable-l7-retry if { method POST PATCH LOCK }" in be
+    assert "    http-reuse safe" in be
+
+
+def test_no_retries(model_dir: Path) -> None:
+    text = cfg(render(build(MINIMAL, web={"retries": {"attempts": 0}}), model_dir))
+    be = section(text, "backend 'be_app'")
+    assert "    retries 0\n" in be and "retry-on" not in be and "disable-l7-retry" not in be
+
+
+def test_passive_only_checks_and_source_persistence(model_dir: Path) -> None:
+    be = section(cfg(render(build(FULL), model_dir)), "backend 'be_api'")
+    assert "    balance hdr('X-Tenant')\n    hash-type consistent\n" in be
+    assert "    http-reuse never" in be
+    # only 'www' (an IPv4 listener) uses this pool
+    assert "    stick-table type ip size 200k expire 10m\n    stick on src\n" in be
+    assert "    default-server inter 15s rise 1 observe layer7 error-limit 2 on-error mark-down\n" in be
+    assert "    server 'a1' '127.0.0.1:9001' weight 1 check" in be
+    assert "httpchk" not in be
+
+
+def test_stick_table_is_ipv6_when_a_user_listens_on_ipv6(model_dir: Path) -> None:
+    data = copy.deepcopy(FULL)
+    data["pools"][5]["persistence"] = {"type": "source_ip"}  # wrr, used by 'plain' on ::1
+    be = section(cfg(render(Model.model_validate(data), model_dir)), "backend 'be_wrr'")
+    assert "    stick-table type ipv6 size 200k expire 30m" in be
+
+
+@pytest.mark.parametrize(("pool", "lines"), [
+    ("sess", ["balance hash req.cook('session')", "hash-type consistent"]),
+    ("uri", ["balance uri path-only whole", "hash-type consistent"]),
+    ("rnd", ["balance random(2)"]),
+    ("wrr", ["balance roundrobin"]),
+    ("db", ["balance source", "hash-type consistent"]),
+])
+def test_balance(pool: str, lines: list[str], model_dir: Path) -> None:
+    be = section(cfg(render(build(FULL), model_dir)), f"backend 'be_{pool}'")
+    for line in lines:
+        assert f"    {line}\n" in be + "\n"
+    if "hash-type consistent" not in lines:
+        assert "hash-type" not in be
+
+
+def test_unchecked_pool_has_no_check(model_dir: Path) -> None:
+    be = section(cfg(render(build(MINIMAL), model_dir)), "backend 'be_app'")
+    assert "check" not in be and "default-server" not in be
+    assert "    balance roundrobin\n" in be
+
+
+def test_tcp_backend(model_dir: Path) -> None:
+    be = section(cfg(render(build(FULL), model_dir)), "backend 'be_db'")
+    assert be.startswith("    mode tcp\n")
+    assert "    timeout connect 5s\n    timeout server 2h\n    retries 0\n" in be
+    assert "    stick-table type ip size 200k expire 30m\n    stick on src\n" in be
+    assert "    default-server inter 1s rise 2 fall 3 observe layer4 error-limit 3 on-error mark-down" in be
+    assert "http-" not in be and "retry-on" not in be and "cookie" not in be
+
+
+def test_server_names_are_runtime_addressable(model_dir: Path) -> None:
+    """`set server be_<pool>/<server> weight N` needs the model's names, unchanged, once per backend."""
+    model = build(FULL)
+    text = cfg(render(model, model_dir))
+    for pool in model.pools:
+        if pool.name == "unused":
+            continue
+        be = section(text, f"backend 'be_{pool.name}'")
+        assert re.findall(r"^    server '([^']+)'", be, re.M) == [s.name for s in pool.servers]
+
+
+# --- refusals (engines.py) ---------------------------------------------------------------------------------------
+
+
+def problems(data: dict[str, Any]) -> list[str]:
+    return [p.message for p in engine_problems(Model.model_validate(data))]
+
+
+def test_refuses_cache_larger_than_haproxy_can_hold() -> None:
+    data = copy.deepcopy(MINIMAL)
+    data["services"][0]["cache"] = {"max_size": "4g"}
+    assert any("4095 MiB" in m for m in problems(data))
+    data["services"][0]["cache"] = {"max_size": "4095m"}
+    assert problems(data) == []
+
+
+def test_refuses_shared_pool_with_different_backend_settings() -> None:
+    data = copy.deepcopy(MINIMAL)
+    data["services"].append({"name": "web2", "mode": "http", "listen": {"port": 18101}, "default_pool": "app",
+                             "timeouts": {"server": "5s"}})
+    data["proxies"][0]["services"].append("web2")
+    assert any("share pool 'app'" in m for m in problems(data))
+    data["services"][1]["timeouts"] = {"client": "5s"}  # the client timeout is per frontend: fine
+    assert problems(data) == []
+
+
+def test_existing_refusals_still_apply() -> None:
+    data = copy.deepcopy(MINIMAL)
+    data["services"][0].update(compression={"min_length": 100}, cache={"key": "uri"},
+                               static=[{"path_prefix": "/s/", "root": "/tmp"}])
+    messages = problems(data)
+    assert len(messages) == 3 and all("haproxy" in m for m in messages)
+
+
+def test_key_files_are_private(model_dir: Path, tmp_path: Path) -> None:
+    out = render(build(FULL), model_dir)
+    haproxy_check(out, tmp_path)
+    for rel in ("certs/www-0.pem", "certs/www-1.pem"):
+        assert out[rel].mode == 0o600
+
+
+def test_redirect_to_port_443_names_no_port(model_dir: Path) -> None:
+    tls = {"certificates": [{"cert": "certs/api.crt", "key": "certs/api.key"}], "redirect_http_port": 80}
+    text = cfg(render(build(MINIMAL, web={"listen": {"port": 443}, "tls": tls}), model_dir))
+    assert "    bind '0.0.0.0:80'\n" in text
+    assert "http-request redirect location 'https://%[req.hdr(host),host_only]%[pathq]' code 301 if !{ ssl_fc }" in text

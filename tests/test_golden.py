@@ -1,0 +1,73 @@
+"""Golden files: one folder per case under tests/golden/<case>/ holding model.yaml
+and expected/<proxy>/<file>. A mismatch prints a unified diff; re-bless only with
+`make golden` (CTLPLANE_BLESS=1). Every golden output also passes the real
+`nginx -t` / `haproxy -c` / `keepalived` config test. Certificates and keys are
+generated per run, so their bytes are not compared, only their presence."""
+
+from __future__ import annotations
+
+import difflib
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from ctlplane.pipeline import binary_check, build
+from tests.helpers import example_certs, need_binary
+
+CASES = Path(__file__).parent / "golden"
+BLESS = os.environ.get("CTLPLANE_BLESS") == "1"
+
+
+def _volatile(rel: str) -> bool:
+    return rel.startswith("certs/")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _certs() -> None:
+    for case in CASES.iterdir():
+        if (case / "model.yaml").exists() and "certs/" in (case / "model.yaml").read_text():
+            example_certs(case / "certs")
+
+
+@pytest.mark.parametrize("case", sorted(p.name for p in CASES.iterdir() if (p / "model.yaml").exists()))
+def test_golden(case: str) -> None:
+    folder = CASES / case
+    result = build(folder / "model.yaml")
+    expected_root = folder / "expected"
+    if BLESS:
+        shutil.rmtree(expected_root, ignore_errors=True)
+    problems: list[str] = []
+    for proxy, files in result.outputs.items():
+        for rel, rendered in files.items():
+            if _volatile(rel):
+                continue
+            target = expected_root / proxy / rel
+            if BLESS:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(rendered.content)
+                continue
+            want = target.read_text() if target.exists() else ""
+            got = rendered.content.decode()
+            if want != got:
+                diff = difflib.unified_diff(want.splitlines(True), got.splitlines(True), f"expected/{proxy}/{rel}",
+                                            f"rendered/{proxy}/{rel}")
+                problems.append("".join(diff))
+        if not BLESS and expected_root.exists():
+            stale = {p.relative_to(expected_root / proxy).as_posix() for p in (expected_root / proxy).rglob("*")
+                     if p.is_file()} - set(files)
+            problems.extend(f"expected/{proxy}/{rel} is no longer rendered" for rel in sorted(stale))
+    assert not problems, "golden mismatch (run `make golden` if intended):\n" + "\n".join(problems)
+
+
+@pytest.mark.parametrize("case", sorted(p.name for p in CASES.iterdir() if (p / "model.yaml").exists()))
+def test_golden_passes_real_binaries(case: str) -> None:
+    result = build(CASES / case / "model.yaml")
+    for engine in set(result.engines.values()):
+        need_binary(engine)
+    if any("keepalived.conf" in files for files in result.outputs.values()):
+        need_binary("keepalived")
+    findings = binary_check(result)
+    errors = [f.one_line() for f in findings if not f.message.startswith("warning")]
+    assert not errors, "\n".join(errors)
