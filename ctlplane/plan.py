@@ -62,3 +62,20 @@ def plan_proxy(proxy: str, rendered: Output, deployed: dict[str, bytes]) -> Prox
         elif old != new.content:
             changes.append(FileChange(path, "changed", _diff(path, old, new.content, secret)))
     return ProxyPlan(proxy, changes)
+
+
+def change_kind(driver: object, rendered: Output) -> str:
+    """How applying ``rendered`` would reach the proxy: no change, start, runtime (no reload) or reload."""
+    from ctlplane.drivers.base import Driver
+    from ctlplane.runtime_plan import runtime_commands
+
+    assert isinstance(driver, Driver)
+    deployed = driver.store.deployed()
+    new = {rel: f.content for rel, f in rendered.items()}
+    running = driver.control.generation().running
+    if deployed == new:
+        return "no change" if running else "start (files unchanged, proxy not running)"
+    if not running:
+        return "start"
+    commands = runtime_commands(driver.engine, deployed, new)
+    return f"runtime ({len(commands)} command(s), no reload)" if commands else "reload"

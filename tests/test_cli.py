@@ -73,14 +73,24 @@ def test_render_unknown_proxy(tmp_path: Path) -> None:
     assert run.returncode == 1 and "no proxy named 'nope'" in run.stderr
 
 
+def _deploy(model: Path) -> None:
+    """Make the current rendering of ``model`` the active release, as apply would."""
+    from ctlplane.drivers.releases import ReleaseStore
+    from ctlplane.pipeline import build
+
+    result = build(model)
+    for name, files in result.outputs.items():
+        store = ReleaseStore(model.parent / ".ctlplane" / name)
+        store.activate(store.stage(files))
+
+
 def test_plan_detailed_exitcode(tmp_path: Path) -> None:
     model = tmp_path / "model.yaml"
     model.write_text(MINIMAL.read_text())
     first = ctl("plan", str(model), "--detailed-exitcode")
     assert first.returncode == 2, first.stderr
     assert "+++ rendered/nginx.conf" in first.stdout
-    # deploy the rendered files where plan looks (the state directory), then nothing changes
-    assert ctl("render", str(model), "--out", str(tmp_path / ".ctlplane")).returncode == 0
+    _deploy(model)  # then nothing changes
     second = ctl("plan", str(model), "--detailed-exitcode")
     assert second.returncode == 0, second.stdout + second.stderr
     assert "lb: no changes" in second.stdout

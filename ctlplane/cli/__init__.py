@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import typer
 
-from ctlplane.cli import plan_cmd, render_cmd, schema_cmd, validate_cmd
+from ctlplane.cli import apply_cmd, plan_cmd, render_cmd, schema_cmd, validate_cmd
 
 app = typer.Typer(
     name="ctlplane",
-    help="One declarative model for NGINX and HAProxy: validate, render, plan.",
+    help="One declarative model for NGINX and HAProxy: validate, render, plan, apply.",
     no_args_is_help=True,
     add_completion=True,
     pretty_exceptions_enable=False,
@@ -20,6 +20,8 @@ app.command("validate")(validate_cmd.validate)
 app.command("render")(render_cmd.render)
 app.command("plan")(plan_cmd.plan)
 app.command("schema")(schema_cmd.schema)
+app.command("apply")(apply_cmd.apply)
+app.command("down")(apply_cmd.down)
 
 
 def main() -> None:

@@ -21,13 +21,14 @@ def plan(
     """Show a unified diff per proxy of the rendered files against the deployed ones."""
     from ctlplane.pipeline import build
     from ctlplane.plan import plan_proxy
-    from ctlplane.statedir import proxy_dir, read_deployed
+    from ctlplane.drivers.releases import ReleaseStore
+    from ctlplane.statedir import proxy_dir
 
     try:
         result = build(model)
         if proxy is not None and proxy not in result.outputs:
             raise CtlplaneError(f"no proxy named {proxy!r} in {model}")
-        plans = [plan_proxy(name, files, read_deployed(proxy_dir(result.loaded, name)))
+        plans = [plan_proxy(name, files, ReleaseStore(proxy_dir(result.loaded, name)).deployed())
                  for name, files in result.only(proxy).items()]
     except CtlplaneError as error:
         raise fail(error, output) from None

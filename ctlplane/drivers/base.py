@@ -1,16 +1,16 @@
 """The driver interface: the only way apply touches a proxy.
 
-A driver owns one proxy's state directory and process (local or in a
-container). Its release operations make multi-file changes atomic: files are
-staged into ``releases/<id>/`` and ``config`` — a relative symlink — is
-swapped to point at it, so a crash leaves either the old or the new release
-active, never a mix; the previous release *is* the last-known-good.
+A :class:`Driver` pairs a *store* (the releases on disk: stage, activate,
+read back, prune, lock — see ``releases.py``) with a *control* (the serving
+processes: generation, start, reload, runtime commands, stop). Local and
+Docker proxies share the store, since a container's config directory is a
+host directory mounted into it; they differ only in control. The fake
+driver in ``fake.py`` implements both from memory with scripted failures.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -29,11 +29,11 @@ class Generation:
         return self.master is not None
 
 
-class Driver(Protocol):
-    """What apply needs from a place where a proxy runs."""
+STOPPED = Generation(None)
 
-    proxy: str
-    engine: str
+
+class Store(Protocol):
+    """Releases of one proxy's files."""
 
     def lock(self) -> contextlib.AbstractContextManager[None]:
         """Serialize applies to this proxy (across processes)."""
@@ -45,30 +45,42 @@ class Driver(Protocol):
         """The id of the active release."""
 
     def stage(self, files: Output) -> str:
-        """Write a new, inactive release; return its id."""
+        """Write a complete, inactive release; return its id."""
 
     def activate(self, release: str) -> None:
         """Atomically make ``release`` the active one."""
-
-    def generation(self) -> Generation:
-        """The serving processes (master None when the proxy is not running)."""
-
-    def start(self) -> Generation:
-        """Start the proxy on the active release and wait until it serves."""
-
-    def reload(self, before: Generation) -> Generation:
-        """Reload onto the active release and wait for a new worker generation; raise DriverError if none."""
-
-    def runtime(self, commands: list[str]) -> None:
-        """Send runtime-API commands (HAProxy); raise DriverError on the first refusal."""
-
-    def stop(self) -> None:
-        """Stop the proxy (what apply started)."""
 
     def prune(self, keep: set[str]) -> None:
         """Remove releases other than ``keep``."""
 
 
-@contextlib.contextmanager
-def nothing() -> Iterator[None]:
-    yield
+class Control(Protocol):
+    """The serving processes of one proxy."""
+
+    def generation(self) -> Generation:
+        """The serving processes (STOPPED when the proxy is not running)."""
+
+    def start(self) -> Generation:
+        """Start on the active release and wait until it serves; raise DriverError otherwise."""
+
+    def reload(self, before: Generation) -> Generation:
+        """Reload onto the active release and wait for a new generation; raise DriverError if none comes."""
+
+    def runtime(self, commands: list[str]) -> None:
+        """Send runtime-API commands (HAProxy); raise DriverError on the first refusal."""
+
+    def stop(self) -> None:
+        """Stop the proxy."""
+
+    def log_tail(self, lines: int = 40) -> str:
+        """The end of the proxy's own log, for error reports."""
+
+
+@dataclass
+class Driver:
+    """Everything apply needs for one proxy."""
+
+    proxy: str
+    engine: str
+    store: Store
+    control: Control

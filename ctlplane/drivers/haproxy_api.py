@@ -20,6 +20,7 @@ def send(path: Path | str, command: str, timeout: float = 5.0) -> str:
             sock.settimeout(timeout)
             sock.connect(str(path))
             sock.sendall(command.encode() + b"\n")
+            sock.shutdown(socket.SHUT_WR)  # one command: the CLI answers and closes
             chunks = []
             while True:
                 chunk = sock.recv(65536)
@@ -55,10 +56,3 @@ def show_proc(master_socket: Path | str) -> list[Proc]:
         if len(parts) >= 3 and parts[0].isdigit() and parts[1] in ("master", "worker"):
             procs.append(Proc(int(parts[0]), parts[1], int(parts[2]) if parts[2].isdigit() else 0, old))
     return procs
-
-
-def runtime(admin_socket: Path | str, command: str) -> None:
-    """Run one admin command; HAProxy answers nothing (or a blank line) on success."""
-    answer = send(admin_socket, command).strip()
-    if answer:
-        raise DriverError(f"HAProxy refused {command!r}", [Finding(f"{command}: {answer}", source="haproxy")])

@@ -112,3 +112,34 @@ def find_binary(name: str, extra_dirs: Sequence[str] = SBIN_DIRS) -> str | None:
         if os.path.isfile(candidate) and os.access(candidate, os.X_OK):
             return candidate
     return None
+
+
+def spawn(argv: list[str], *, cwd: str | os.PathLike[str], log_path: str | os.PathLike[str]) -> int:
+    """Start a long-running daemon detached from us (own session, stdin closed, output to ``log_path``).
+
+    Returns its pid. The child outlives this process; the local drivers track it by pid file and socket.
+    """
+    if not isinstance(argv, (list, tuple)) or not argv or not all(isinstance(a, str) for a in argv):
+        raise TypeError("argv must be a non-empty list of strings")
+    try:
+        with open(log_path, "ab") as log:
+            proc = subprocess.Popen(  # noqa: S603 - argv list, no shell
+                list(argv), cwd=cwd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                start_new_session=True, close_fds=True,
+            )
+    except FileNotFoundError as exc:
+        raise _failure(MissingBinary, argv, f"not installed or not found ({exc.filename or argv[0]})") from exc
+    except OSError as exc:
+        raise _failure(DriverError, argv, f"could not start: {exc.strerror or exc}") from exc
+    _CHILDREN.append(proc)  # keep a reference so the Popen object can reap it if it exits early
+    return proc.pid
+
+
+_CHILDREN: list[subprocess.Popen[bytes]] = []
+
+
+def reap() -> None:
+    """Collect exited daemons started by :func:`spawn` (no zombies in long-running watchers)."""
+    for proc in list(_CHILDREN):
+        if proc.poll() is not None:
+            _CHILDREN.remove(proc)

@@ -1,0 +1,236 @@
+"""Proxies in Docker containers: how the container is described, found, created and stopped.
+
+A docker proxy's state directory lives on this host and is bind-mounted as a
+*directory* at the same path inside its container, so the relative
+``config`` symlink, ``logs/`` and the UNIX sockets in ``run/`` mean the same
+on both sides and the release store is the ordinary local one. The
+container is found by name or by the label ``org.ctlplane.proxy=<name>``;
+when it is missing, ``start`` creates it from the runtime's image with the
+engine in the foreground as PID 1. :func:`container_spec` is the pure
+description of that container; :class:`ContainerHandle` is the only place
+that calls the Docker SDK (imported lazily, so ``ctlplane --help`` never
+loads it) and turns every Docker failure into a DriverError. Engine
+specifics (generation, reload, runtime API) live in ``docker_nginx`` and
+``docker_haproxy``. Seam for HA pairs: keepalived can later run beside the
+engine through :meth:`ContainerHandle.exec_detached` once the container runs.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ctlplane.errors import DriverError, Finding
+from ctlplane.layout import CONFIG_DIR
+
+if TYPE_CHECKING:
+    from ctlplane.drivers.base import Control
+    from ctlplane.model.proxy import Proxy
+
+LABEL_PROXY = "org.ctlplane.proxy"
+LABEL_ENGINE = "org.ctlplane.engine"
+STOP_SIGNALS = {"nginx": "SIGQUIT", "haproxy": "SIGUSR1"}  # graceful: finish in-flight requests
+
+
+@dataclass(frozen=True)
+class ContainerSpec:
+    """Everything needed to create a proxy's container (plain data, no Docker objects)."""
+
+    name: str
+    image: str
+    command: tuple[str, ...]
+    working_dir: str
+    mount: str  # host directory, mounted read-write at the same path
+    network: str | None
+    labels: dict[str, str] = field(default_factory=dict)
+    stop_signal: str = "SIGTERM"
+
+    def create_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments for ``client.containers.create``."""
+        kwargs: dict[str, Any] = {
+            "image": self.image, "command": list(self.command), "name": self.name, "detach": True,
+            "working_dir": self.working_dir, "labels": dict(self.labels), "stop_signal": self.stop_signal,
+            "volumes": {self.mount: {"bind": self.mount, "mode": "rw"}},
+        }
+        if self.network:
+            kwargs["network"] = self.network
+        return kwargs
+
+
+def engine_command(engine: str, state_dir: Path) -> tuple[str, ...]:
+    """The foreground command of the engine, with paths as the rendered configs expect them."""
+    if engine == "nginx":
+        return ("nginx", "-p", f"{state_dir}/", "-c", f"{state_dir}/{CONFIG_DIR}/nginx.conf",
+                "-e", "logs/error.log", "-g", "daemon off;")
+    if engine == "haproxy":
+        return ("haproxy", "-W", "-S", "unix@run/master.sock", "-f", f"{CONFIG_DIR}/haproxy.cfg",
+                "-p", "run/haproxy.pid")
+    raise DriverError(f"unknown engine {engine!r}", [Finding(f"no container command for {engine!r}", source="driver")])
+
+
+def container_spec(proxy: Proxy, state_dir: Path) -> ContainerSpec:
+    """The container a docker-runtime proxy runs in."""
+    runtime = proxy.runtime
+    state = str(state_dir)
+    return ContainerSpec(
+        name=runtime.container,  # type: ignore[union-attr]
+        image=runtime.image,  # type: ignore[union-attr]
+        command=engine_command(proxy.engine, state_dir),
+        working_dir=state,
+        mount=state,
+        network=runtime.network,  # type: ignore[union-attr]
+        labels={LABEL_PROXY: proxy.name, LABEL_ENGINE: proxy.engine},
+        stop_signal=STOP_SIGNALS.get(proxy.engine, "SIGTERM"),
+    )
+
+
+def _docker_client() -> Any:
+    import docker
+
+    return docker.from_env(timeout=60)
+
+
+@contextmanager
+def _docker_errors(what: str) -> Iterator[None]:
+    """Translate Docker SDK and transport failures into DriverError."""
+    try:
+        yield
+    except DriverError:
+        raise
+    except Exception as exc:  # docker.errors.*, requests/urllib3 transport errors
+        text = getattr(exc, "explanation", None) or str(exc) or type(exc).__name__
+        raise DriverError(f"docker: {what} failed", [Finding(f"{what}: {text}", source="driver")]) from None
+
+
+def _is_not_found(exc: Exception) -> bool:
+    return type(exc).__name__ in ("NotFound", "ImageNotFound") or getattr(exc, "status_code", None) == 404
+
+
+class ContainerHandle:
+    """The one container of a docker-runtime proxy, looked up afresh on every call."""
+
+    def __init__(self, spec: ContainerSpec, proxy: str, client_factory: Callable[[], Any] = _docker_client) -> None:
+        self.spec = spec
+        self.proxy = proxy
+        self._factory = client_factory
+        self._client: Any = None
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            with _docker_errors("connecting to the Docker engine"):
+                self._client = self._factory()
+        return self._client
+
+    def find(self) -> Any | None:
+        """The container by name, else by label; None when it does not exist."""
+        with _docker_errors(f"looking up container {self.spec.name}"):
+            try:
+                return self.client.containers.get(self.spec.name)
+            except Exception as exc:
+                if not _is_not_found(exc):
+                    raise
+            found = self.client.containers.list(all=True, filters={"label": f"{LABEL_PROXY}={self.proxy}"})
+            return found[0] if found else None
+
+    def running(self) -> Any | None:
+        container = self.find()
+        return container if container is not None and container.status == "running" else None
+
+    def ensure_started(self) -> Any:
+        """Start the existing container, or create it from the spec and start it."""
+        container = self.find()
+        with _docker_errors(f"starting container {self.spec.name}"):
+            if container is None:
+                try:
+                    container = self.client.containers.create(**self.spec.create_kwargs())
+                except Exception as exc:
+                    if type(exc).__name__ == "ImageNotFound":
+                        raise DriverError(f"docker: image {self.spec.image} not found", [Finding(
+                            f"image {self.spec.image} is not on this Docker engine: build or pull it first",
+                            source="driver")]) from None
+                    raise
+            if container.status != "running":
+                container.start()
+            container.reload()
+        return container
+
+    def status(self) -> str:
+        """running, exited, created, ... or missing."""
+        container = self.find()
+        if container is None:
+            return "missing"
+        with _docker_errors(f"inspecting container {self.spec.name}"):
+            container.reload()
+            return str(container.status)
+
+    def top(self) -> dict[str, Any] | None:
+        """``ps`` of the container's processes (host PIDs), None when it is not running."""
+        container = self.running()
+        if container is None:
+            return None
+        try:
+            return dict(container.top())
+        except Exception:  # stopped between the lookup and the call
+            return None
+
+    def kill(self, signal: str) -> None:
+        container = self.running()
+        if container is None:
+            raise DriverError("container is not running", [Finding(f"{self.spec.name} is not running", source="driver")])
+        with _docker_errors(f"sending {signal} to {self.spec.name}"):
+            container.kill(signal=signal)
+
+    def exec_detached(self, argv: list[str]) -> None:
+        """Start a helper process (e.g. keepalived) inside the running container."""
+        container = self.running()
+        if container is None:
+            raise DriverError("container is not running", [Finding(f"{self.spec.name} is not running", source="driver")])
+        with _docker_errors(f"running {argv[0]} in {self.spec.name}"):
+            container.exec_run(argv, detach=True)
+
+    def logs(self, since: float | None = None, tail: int | None = None) -> str:
+        container = self.find()
+        if container is None:
+            return ""
+        kwargs: dict[str, Any] = {"stdout": True, "stderr": True}
+        if since is not None:
+            kwargs["since"] = since
+        if tail is not None:
+            kwargs["tail"] = tail
+        try:
+            return bytes(container.logs(**kwargs)).decode("utf-8", "replace")
+        except Exception:
+            return ""
+
+    def stop(self, timeout: float) -> None:
+        """Stop gracefully (the container's stop signal, then SIGKILL); remove it when ctlplane created it."""
+        container = self.find()
+        if container is None:
+            return
+        with _docker_errors(f"stopping container {self.spec.name}"):
+            if container.status == "running":
+                container.stop(timeout=int(timeout))
+            if container.labels.get(LABEL_PROXY) == self.proxy:
+                container.remove(force=True)
+
+
+def now() -> float:
+    """Wall-clock time for ``logs(since=...)`` (the Docker engine timestamps log lines with it)."""
+    return time.time()
+
+
+def docker_control(proxy: Proxy, state_dir: Path) -> Control:
+    """The Control of a proxy that runs in a Docker container."""
+    handle = ContainerHandle(container_spec(proxy, state_dir.resolve()), proxy.name)
+    if proxy.engine == "nginx":
+        from ctlplane.drivers.docker_nginx import DockerNginx
+
+        return DockerNginx(handle, state_dir.resolve())
+    from ctlplane.drivers.docker_haproxy import DockerHaproxy
+
+    return DockerHaproxy(handle, state_dir.resolve())

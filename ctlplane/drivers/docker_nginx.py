@@ -1,0 +1,124 @@
+"""An NGINX in a Docker container: started, reloaded, verified and stopped through the Docker API.
+
+The container's PID 1 is the NGINX master (``daemon off;``), so SIGHUP to
+the container reloads it and SIGQUIT stops it gracefully. The generation is
+read from the container's process table (``top``: host PIDs): the master is
+the ``nginx: master process`` entry and its workers are its children. As
+with a local NGINX, a reload is confirmed by new workers appearing, and a
+new ``[emerg]`` in ``logs/error.log`` (on the mounted state directory) fails
+it at once.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from ctlplane.drivers import procfs
+from ctlplane.drivers.base import STOPPED, Generation
+from ctlplane.drivers.docker import ContainerHandle, now
+from ctlplane.errors import DriverError, Finding
+
+START_TIMEOUT = 15.0
+RELOAD_TIMEOUT = 10.0
+STOP_TIMEOUT = 15.0
+
+
+def nginx_generation(top: dict[str, Any] | None) -> Generation:
+    """The master and its children from a ``docker top`` answer (``Titles`` + ``Processes``)."""
+    if not top or not top.get("Processes"):
+        return STOPPED
+    titles = list(top.get("Titles") or [])
+    try:
+        pid_at, ppid_at, cmd_at = titles.index("PID"), titles.index("PPID"), titles.index("CMD")
+    except ValueError:
+        return STOPPED
+    rows = [(int(row[pid_at]), int(row[ppid_at]), str(row[cmd_at])) for row in top["Processes"]]
+    masters = [pid for pid, _, cmd in rows if cmd.startswith("nginx: master process")]
+    if not masters:
+        return STOPPED
+    master = masters[0]
+    return Generation(master, frozenset(pid for pid, ppid, _ in rows if ppid == master))
+
+
+def emerg_findings(text: str) -> list[Finding]:
+    """The ``[emerg]``/``[alert]`` lines of an NGINX log (same rule as the local driver)."""
+    return [Finding(line.split("] ", 1)[-1], source="nginx") for line in text.splitlines()
+            if "[emerg]" in line or "[alert]" in line]
+
+
+class DockerNginx:
+    """Control of one NGINX that is PID 1 of its container."""
+
+    def __init__(self, handle: ContainerHandle, state_dir: Path) -> None:
+        self.handle = handle
+        self.state_dir = state_dir
+        self.error_log = state_dir / "logs" / "error.log"
+
+    def generation(self) -> Generation:
+        return nginx_generation(self.handle.top())
+
+    def _serving(self) -> Generation | None:
+        gen = self.generation()
+        return gen if gen.running and gen.workers else None
+
+    def start(self) -> Generation:
+        offset, since = self._log_size(), now()
+        self.handle.ensure_started()
+
+        def up() -> Generation | str | None:
+            gen = self._serving()
+            if gen:
+                return gen
+            return "exited" if self.handle.status() != "running" else None
+
+        result = procfs.wait_for(up, START_TIMEOUT, interval=0.05)
+        if isinstance(result, Generation):
+            return result
+        text = self._log_since(offset) + "\n" + self.handle.logs(since=since)
+        why = "nginx exited" if result == "exited" else f"no worker within {START_TIMEOUT:g}s"
+        raise DriverError(f"nginx did not start in container {self.handle.spec.name}",
+                          emerg_findings(text) or [Finding(why, source="nginx")])
+
+    def reload(self, before: Generation) -> Generation:
+        if before.master is None:
+            raise DriverError("nginx is not running", [Finding("cannot reload a stopped nginx", source="nginx")])
+        offset = self._log_size()
+        self.handle.kill("SIGHUP")
+
+        def outcome() -> Generation | list[Finding] | None:
+            emerg = emerg_findings(self._log_since(offset))
+            if emerg:
+                return emerg
+            gen = self.generation()
+            fresh = gen.workers - before.workers
+            return Generation(gen.master, fresh) if gen.running and fresh else None
+
+        result = procfs.wait_for(outcome, RELOAD_TIMEOUT, interval=0.05)
+        if isinstance(result, Generation):
+            return result
+        raise DriverError("nginx rejected the reload; the old workers still serve",
+                          result or [Finding(f"no new worker generation within {RELOAD_TIMEOUT:g}s", source="nginx")])
+
+    def runtime(self, commands: list[str]) -> None:
+        raise DriverError("nginx has no runtime API", [Finding("runtime changes need a reload", source="nginx")])
+
+    def stop(self) -> None:
+        self.handle.stop(STOP_TIMEOUT)
+
+    def _log_size(self) -> int:
+        return self.error_log.stat().st_size if self.error_log.exists() else 0
+
+    def _log_since(self, offset: int) -> str:
+        try:
+            with open(self.error_log, "rb") as handle:
+                handle.seek(offset)
+                return handle.read().decode("utf-8", "replace")
+        except OSError:
+            return ""
+
+    def log_tail(self, lines: int = 40) -> str:
+        own = self._log_since(0).splitlines()[-lines:]
+        container = self.handle.logs(tail=lines).splitlines()
+        parts = ["\n".join(own)] + (["container output:\n" + "\n".join(container)] if container else [])
+        return "\n".join(p for p in parts if p)

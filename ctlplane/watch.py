@@ -1,0 +1,85 @@
+"""The pure decisions of ``ctlplane watch``: when a burst of file events is
+over (:class:`Debouncer`, with the clock passed in), which event paths matter
+(:func:`relevant`, :func:`is_editor_temp`) and which directories to watch
+(:func:`watch_dirs`). Nothing here touches the file system, threads or
+watchdog; the loop that does lives in ``watch_loop.py``. A path matters when
+it is the model or a referenced file (these win over every ignore rule), or a
+directory or symlink on the way to one (a Kubernetes ``..data`` swap, a
+certificate directory moved into place); editor temp files never do.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+QUIET = 0.2  # seconds without events before applying: editor saves and k8s swaps finish well within it
+MAX_WAIT = 2.0  # seconds: a continuous stream of events still applies at least this often
+
+# vim: .name.swp/.swx/.swpx (any .sw? suffix), the 4913 write test, name~ backups;
+# emacs: .#name lock links and #name# autosaves; generic: *.tmp, *.part, *.bak.
+_TEMP = re.compile(r"(\.sw[a-px]x?|~|\.tmp|\.part|\.bak)$|^(4913|\.#.*|#.*#)$")
+
+
+@dataclass
+class Debouncer:
+    """Coalesces events: due once ``quiet`` seconds passed since the last event,
+    or ``max_wait`` seconds since the first one of the burst, whichever comes first."""
+
+    quiet: float = QUIET
+    max_wait: float = MAX_WAIT
+    _first: float | None = field(default=None, repr=False)
+    _last: float | None = field(default=None, repr=False)
+
+    def event(self, now: float) -> None:
+        if self._first is None:
+            self._first = now
+        self._last = now
+
+    @property
+    def pending(self) -> bool:
+        return self._first is not None
+
+    def deadline(self) -> float | None:
+        """When the pending burst becomes due (None when nothing is pending)."""
+        if self._first is None or self._last is None:
+            return None
+        return min(self._last + self.quiet, self._first + self.max_wait)
+
+    def due(self, now: float) -> bool:
+        deadline = self.deadline()
+        return deadline is not None and now >= deadline
+
+    def reset(self) -> None:
+        """Forget the burst (call when its apply starts: later events start a new burst)."""
+        self._first = self._last = None
+
+
+def is_editor_temp(path: str) -> bool:
+    """True for the scratch files editors and atomic writers leave beside the real one."""
+    return bool(_TEMP.search(os.path.basename(path)))
+
+
+def relevant(path: str, watched: Iterable[str], model_path: str) -> bool:
+    """Does an event on ``path`` (absolute) call for a new apply?
+
+    ``watched`` holds the absolute paths of the model, every referenced file and
+    every symlink met while resolving them (see ``watch_loop.watched_paths``).
+    """
+    watched = set(watched) | {model_path}
+    if path in watched:
+        return True
+    if is_editor_temp(path):
+        return False
+    name = os.path.basename(path)
+    if name == "..data":  # Kubernetes ConfigMap/Secret volumes swap this symlink atomically
+        return os.path.dirname(path) in watch_dirs(watched)
+    prefix = path.rstrip(os.sep) + os.sep
+    return any(w.startswith(prefix) for w in watched)  # a directory (or a link to one) on the way
+
+
+def watch_dirs(watched: Iterable[str]) -> set[str]:
+    """The directories to watch (non-recursively): every watched path's parent."""
+    return {os.path.dirname(p) for p in watched}

@@ -1,0 +1,212 @@
+"""The effects of ``ctlplane watch``: a watchdog observer on the directories
+that hold the model, every file it references and every symlink met on the
+way, feeding a :class:`~ctlplane.watch.Debouncer`; one worker (the caller's
+thread) that applies when a burst is over, never two applies at once, and
+hands each outcome to an injected ``report`` as a :class:`Cycle`. Errors
+never stop the loop: the proxies keep their last good configuration (apply
+guarantees it) and the next save is tried again. Before each apply the
+watched set is recomputed from the model, so a newly referenced certificate
+is watched; an unloadable model keeps the previous set. watchdog is imported
+only here, and only when the loop starts.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ctlplane.apply import ApplyResult
+from ctlplane.errors import CtlplaneError, ModelError
+from ctlplane.watch import MAX_WAIT, QUIET, Debouncer, relevant, watch_dirs
+
+ApplyFn = Callable[[str], list[ApplyResult]]
+ReferencedFn = Callable[[str], Iterable[str]]
+TICK = 0.1  # seconds: the longest the idle loop waits before looking at the stop event again
+MAX_LINKS = 40  # like the kernel's ELOOP limit
+
+
+@dataclass(frozen=True)
+class Cycle:
+    """One apply of the watch loop: why it ran, what it did or the error, what is watched."""
+
+    trigger: str  # "start" or the path whose change caused it
+    results: tuple[ApplyResult, ...] = ()
+    error: CtlplaneError | None = None
+    watching: tuple[str, ...] = ()  # directories watched while this apply ran
+    unwatchable: tuple[str, ...] = field(default=())  # wanted directories that could not be watched
+
+
+def default_apply(path: str) -> list[ApplyResult]:
+    from ctlplane.apply import apply_model
+
+    return apply_model(path)
+
+
+def referenced_files(path: str) -> tuple[str, ...]:
+    """Absolute paths of the files the model reads (certificates, keys); raises ModelError if it cannot load.
+
+    When some referenced file is missing or unusable, its path is still returned, so that its
+    directory is watched and the file appearing triggers the next apply.
+    """
+    from ctlplane.model.assets import read_assets, resolve_path
+    from ctlplane.model.load import load_file
+    from ctlplane.model.service import HttpService
+
+    loaded = load_file(path)
+    try:
+        return read_assets(loaded).watched
+    except ModelError:
+        return tuple(str(resolve_path(loaded.base_dir, value))
+                     for svc in loaded.model.services if isinstance(svc, HttpService) and svc.tls
+                     for cert in svc.tls.certificates for value in (cert.cert, cert.key))
+
+
+def link_chain(path: str) -> list[str]:
+    """``path`` (absolute), every symlink met while resolving it, and where it finally leads."""
+    current = os.path.abspath(path)
+    chain = [current]
+    for _ in range(MAX_LINKS):
+        link = _first_link(current)
+        if link is None:
+            break
+        rest = os.path.relpath(current, link)
+        target = os.path.join(os.path.dirname(link), os.readlink(link))
+        current = os.path.normpath(os.path.join(target, rest) if rest != "." else target)
+        chain += [link, current]
+    return list(dict.fromkeys(chain))
+
+
+def _first_link(path: str) -> str | None:
+    parts = Path(path).parts
+    for i in range(2, len(parts) + 1):
+        prefix = os.path.join(*parts[:i])
+        if os.path.islink(prefix):
+            return prefix
+    return None
+
+
+def watched_paths(model_path: str, referenced: Iterable[str]) -> frozenset[str]:
+    return frozenset(p for f in (model_path, *referenced) for p in link_chain(f))
+
+
+def apply_once(model_path: str, apply: ApplyFn = default_apply, trigger: str = "start") -> Cycle:
+    """Run one apply and capture its outcome; nothing escapes but KeyboardInterrupt/SystemExit."""
+    try:
+        return Cycle(trigger, tuple(apply(model_path)))
+    except CtlplaneError as error:
+        return Cycle(trigger, error=error)
+    except Exception as exc:  # a long-running watcher reports a bug and keeps going
+        return Cycle(trigger, error=CtlplaneError(f"unexpected {type(exc).__name__}: {exc}"))
+
+
+def _event_types() -> list[type[Any]]:
+    from watchdog import events as e
+
+    # Not opened/closed_no_write (our own reads of the model) nor DirModified (any entry of the dir changed).
+    return [e.FileCreatedEvent, e.FileModifiedEvent, e.FileClosedEvent, e.FileAttribEvent, e.FileMovedEvent,
+            e.FileDeletedEvent, e.DirCreatedEvent, e.DirMovedEvent, e.DirDeletedEvent]
+
+
+class _Watcher:
+    """State shared by the observer thread (``on_event``) and the worker (everything else)."""
+
+    def __init__(self, model_path: str, apply: ApplyFn, referenced: ReferencedFn, debouncer: Debouncer,
+                 clock: Callable[[], float]) -> None:
+        self.model = os.path.abspath(model_path)
+        self.apply, self.referenced, self.debouncer, self.clock = apply, referenced, debouncer, clock
+        self.lock = threading.Lock()  # guards debouncer, trigger, stale
+        self.wake = threading.Event()
+        self.refs: tuple[str, ...] = ()
+        self.watched: frozenset[str] = frozenset({self.model})  # replaced whole; read without the lock
+        self.watches: dict[str, Any] = {}  # directory -> ObservedWatch
+        self.stale: set[str] = set()  # watched directories deleted or moved away since
+        self.trigger = "start"
+
+    def on_event(self, event: Any) -> None:
+        paths = [os.fsdecode(p) for p in (event.src_path, event.dest_path) if p]
+        if event.is_directory and event.event_type in ("deleted", "moved") and paths[0] in self.watches:
+            with self.lock:
+                self.stale.add(paths[0])
+        hit = next((p for p in paths if relevant(p, self.watched, self.model)), None)
+        if hit is not None:
+            with self.lock:
+                if not self.debouncer.pending:
+                    self.trigger = hit
+                self.debouncer.event(self.clock())
+            self.wake.set()
+
+    def next_burst(self, stop: threading.Event) -> str | None:
+        """Wait (at most TICK) for a burst to be due; return its trigger and start a new burst."""
+        with self.lock:
+            deadline = self.debouncer.deadline()
+        timeout = TICK if deadline is None else min(TICK, max(0.0, deadline - self.clock()))
+        if timeout > 0 and not stop.is_set():
+            self.wake.wait(timeout)
+            self.wake.clear()
+        with self.lock:
+            if not self.debouncer.due(self.clock()):
+                return None
+            self.debouncer.reset()
+            return self.trigger
+
+    def refresh(self, observer: Any, handler: Any) -> tuple[str, ...]:
+        """Recompute the watched paths and (re)schedule directories; return the unwatchable ones."""
+        try:
+            self.refs = tuple(self.referenced(self.model))
+        except CtlplaneError:
+            pass  # the model does not load: keep watching what it referenced last
+        self.watched = watched_paths(self.model, self.refs)
+        wanted = watch_dirs(self.watched)
+        with self.lock:
+            stale, self.stale = self.stale, set()
+        for directory in (set(self.watches) - wanted) | (stale & set(self.watches)):
+            try:
+                observer.unschedule(self.watches.pop(directory))
+            except (KeyError, OSError):
+                pass  # its emitter already ended with the directory
+        missing = []
+        for directory in sorted(wanted - set(self.watches)):
+            try:
+                self.watches[directory] = observer.schedule(handler, directory, event_filter=_event_types())
+            except OSError:
+                missing.append(directory)
+        return tuple(missing)
+
+    def cycle(self, trigger: str, observer: Any, handler: Any) -> Cycle:
+        missing = self.refresh(observer, handler)
+        done = apply_once(self.model, self.apply, trigger)
+        return Cycle(done.trigger, done.results, done.error, tuple(sorted(self.watches)), missing)
+
+
+def run_watch(model_path: str, *, stop: threading.Event, report: Callable[[Cycle], None],
+              apply: ApplyFn = default_apply, referenced: ReferencedFn = referenced_files,
+              quiet: float = QUIET, max_wait: float = MAX_WAIT, clock: Callable[[], float] = time.monotonic) -> None:
+    """Apply now, then after every relevant burst of changes, until ``stop`` is set.
+
+    Returns once the observer is stopped and joined. ``report`` runs on the caller's thread.
+    """
+    from watchdog.events import FileSystemEventHandler
+    from watchdog.observers import Observer
+
+    watcher = _Watcher(model_path, apply, referenced, Debouncer(quiet, max_wait), clock)
+
+    class Handler(FileSystemEventHandler):
+        def on_any_event(self, event: Any) -> None:
+            watcher.on_event(event)
+
+    handler, observer = Handler(), Observer()
+    observer.start()
+    try:
+        report(watcher.cycle("start", observer, handler))
+        while not stop.is_set():
+            trigger = watcher.next_burst(stop)
+            if trigger is not None and not stop.is_set():
+                report(watcher.cycle(trigger, observer, handler))
+    finally:
+        observer.stop()
+        observer.join()

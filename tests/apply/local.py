@@ -1,0 +1,99 @@
+"""Helpers for tests that apply models to real local proxies: echo backends
+as subprocesses, free loopback ports, a bounded background load that counts
+failures, and a fixture-friendly cleanup of every proxy a test started."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from tests.helpers import ROOT
+
+ECHO = ROOT / "integration" / "backend" / "echo.py"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Echo:
+    name: str
+    port: int
+    process: subprocess.Popen[str]
+
+
+def start_echo(name: str) -> Echo:
+    proc = subprocess.Popen([sys.executable, str(ECHO), "--name", name, "--http-port", "0", "--bind", "127.0.0.1"],
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    assert proc.stdout is not None
+    line = proc.stdout.readline()  # READY name=N http=ADDR:P
+    port = int(line.split("http=")[1].split()[0].rsplit(":", 1)[1])
+    return Echo(name, port, proc)
+
+
+def who(url: str, client: httpx.Client | None = None) -> str:
+    response = (client or httpx).get(url, timeout=5)
+    response.raise_for_status()
+    return str(response.json()["server"])
+
+
+@dataclass
+class Load:
+    """Sequential keep-alive requests in a thread: bounded by count and time, failures counted."""
+
+    url: str
+    max_requests: int = 20_000
+    max_seconds: float = 60.0
+    ok: int = 0
+    failed: int = 0
+    errors: list[str] = field(default_factory=list)
+    servers: dict[str, int] = field(default_factory=dict)
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _thread: threading.Thread | None = None
+
+    def __enter__(self) -> Load:
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+        deadline = time.monotonic() + 5
+        while self.ok == 0 and self.failed == 0 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return self
+
+    def _run(self) -> None:
+        deadline = time.monotonic() + self.max_seconds
+        with httpx.Client(timeout=5) as client:
+            for _ in range(self.max_requests):
+                if self._stop.is_set() or time.monotonic() > deadline:
+                    return
+                try:
+                    response = client.get(self.url)
+                    if response.status_code == 200:
+                        self.ok += 1
+                        name = response.json()["server"]
+                        self.servers[name] = self.servers.get(name, 0) + 1
+                    else:
+                        self.failed += 1
+                        self.errors.append(f"status {response.status_code}")
+                except httpx.HTTPError as exc:
+                    self.failed += 1
+                    self.errors.append(repr(exc))
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        if self._thread:
+            self._thread.join(timeout=10)
+
+
+def write_model(path: Path, text: str) -> Path:
+    path.write_text(text)
+    return path
