@@ -16,7 +16,7 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +38,7 @@ class Cycle:
     results: tuple[ApplyResult, ...] = ()
     error: CtlplaneError | None = None
     watching: tuple[str, ...] = ()  # directories watched while this apply ran
-    unwatchable: tuple[str, ...] = field(default=())  # wanted directories that could not be watched
+    unwatchable: tuple[str, ...] = ()  # wanted directories not watched (missing: an ancestor stands in)
 
 
 def default_apply(path: str) -> list[ApplyResult]:
@@ -77,8 +77,8 @@ def link_chain(path: str) -> list[str]:
         rest = os.path.relpath(current, link)
         target = os.path.join(os.path.dirname(link), os.readlink(link))
         current = os.path.normpath(os.path.join(target, rest) if rest != "." else target)
-        chain += [link, current]
-    return list(dict.fromkeys(chain))
+        chain.append(link)
+    return list(dict.fromkeys([*chain, current]))
 
 
 def _first_link(path: str) -> str | None:
@@ -88,6 +88,13 @@ def _first_link(path: str) -> str | None:
         if os.path.islink(prefix):
             return prefix
     return None
+
+
+def _existing(directory: str) -> str:
+    """``directory`` or, while it does not exist, its nearest existing ancestor (whose events say when it appears)."""
+    while not os.path.isdir(directory) and os.path.dirname(directory) != directory:
+        directory = os.path.dirname(directory)
+    return directory
 
 
 def watched_paths(model_path: str, referenced: Iterable[str]) -> frozenset[str]:
@@ -161,7 +168,7 @@ class _Watcher:
         except CtlplaneError:
             pass  # the model does not load: keep watching what it referenced last
         self.watched = watched_paths(self.model, self.refs)
-        wanted = watch_dirs(self.watched)
+        wanted = {_existing(d) for d in watch_dirs(self.watched)}
         with self.lock:
             stale, self.stale = self.stale, set()
         for directory in (set(self.watches) - wanted) | (stale & set(self.watches)):
@@ -169,7 +176,7 @@ class _Watcher:
                 observer.unschedule(self.watches.pop(directory))
             except (KeyError, OSError):
                 pass  # its emitter already ended with the directory
-        missing = []
+        missing = sorted(d for d in watch_dirs(self.watched) if _existing(d) != d)
         for directory in sorted(wanted - set(self.watches)):
             try:
                 self.watches[directory] = observer.schedule(handler, directory, event_filter=_event_types())

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 
 LABEL_PROXY = "org.ctlplane.proxy"
 LABEL_ENGINE = "org.ctlplane.engine"
+LABEL_STATE = "org.ctlplane.state-dir"  # with LABEL_PROXY: two models' proxies of the same name never collide
 STOP_SIGNALS = {"nginx": "SIGQUIT", "haproxy": "SIGUSR1"}  # graceful: finish in-flight requests
 
 
@@ -83,7 +84,7 @@ def container_spec(proxy: Proxy, state_dir: Path) -> ContainerSpec:
         working_dir=state,
         mount=state,
         network=runtime.network,  # type: ignore[union-attr]
-        labels={LABEL_PROXY: proxy.name, LABEL_ENGINE: proxy.engine},
+        labels={LABEL_PROXY: proxy.name, LABEL_ENGINE: proxy.engine, LABEL_STATE: state},
         stop_signal=STOP_SIGNALS.get(proxy.engine, "SIGTERM"),
     )
 
@@ -127,14 +128,15 @@ class ContainerHandle:
         return self._client
 
     def find(self) -> Any | None:
-        """The container by name, else by label; None when it does not exist."""
+        """The container by name, else by its proxy and state-directory labels; None when it does not exist."""
         with _docker_errors(f"looking up container {self.spec.name}"):
             try:
                 return self.client.containers.get(self.spec.name)
             except Exception as exc:
                 if not _is_not_found(exc):
                     raise
-            found = self.client.containers.list(all=True, filters={"label": f"{LABEL_PROXY}={self.proxy}"})
+            labels = [f"{key}={self.spec.labels[key]}" for key in (LABEL_PROXY, LABEL_STATE) if key in self.spec.labels]
+            found = self.client.containers.list(all=True, filters={"label": labels})
             return found[0] if found else None
 
     def running(self) -> Any | None:

@@ -3,7 +3,9 @@
 NGINX runs as ``nginx -p <state>/ -c <state>/config/nginx.conf`` and
 daemonizes; its master pid is in ``run/nginx.pid``. ``nginx -s reload`` does
 not report failures, so a reload is verified by the worker generation: new
-workers must appear under the master. A new ``[emerg]`` in the error log
+workers must appear under the master and every old worker must have closed
+its listeners (its title turns to "worker process is shutting down"), so that
+when reload returns, only the new configuration accepts connections. A new ``[emerg]`` in the error log
 (for example a port already in use) fails it at once.
 """
 
@@ -70,7 +72,9 @@ class LocalNginx:
                 return emerg
             now = self.generation()
             fresh = now.workers - before.workers
-            return Generation(now.master, fresh) if now.running and fresh else None
+            if not (now.running and fresh) or not all(procfs.shutting_down(pid) for pid in before.workers):
+                return None
+            return Generation(now.master, fresh)
 
         result = procfs.wait_for(outcome, RELOAD_TIMEOUT)
         if isinstance(result, Generation):

@@ -39,6 +39,17 @@ def children(pid: int) -> frozenset[int]:
     return frozenset(found)
 
 
+def shutting_down(pid: int) -> bool:
+    """True when an NGINX worker is gone or has taken the QUIT signal (it closes its listeners then)."""
+    if not alive(pid):
+        return True
+    try:
+        title = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return True
+    return b"shutting down" in title
+
+
 def read_pid(path: Path) -> int | None:
     try:
         text = path.read_text().strip()
