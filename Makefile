@@ -3,13 +3,14 @@ SHELL := /bin/bash
 PY    ?= python3
 VENV  := .venv
 BIN   := $(VENV)/bin
-APT_PACKAGES := nginx libnginx-mod-stream haproxy keepalived
+APT_PACKAGES := nginx libnginx-mod-stream haproxy keepalived curl
 SUDO  := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: help deps venv demo test golden schema wheel-test clean
+.PHONY: help deps venv demo down test golden schema clean
 
 help:
-	@echo "make demo     validate and render examples/quickstart.yaml for both engines"
+	@echo "make demo     bring up examples/quickstart.yaml: a local load balancer on http://127.0.0.1:8080/"
+	@echo "make down     stop what make demo started"
 	@echo "make test     unit, golden and real-binary tests"
 	@echo "make golden   re-bless golden files after an intended template change"
 	@echo "make schema   regenerate schemas/ctlplane.schema.json"
@@ -30,11 +31,17 @@ $(BIN)/ctlplane: pyproject.toml
 venv: $(BIN)/ctlplane
 
 demo: deps venv
+	$(BIN)/python examples/certs/generate.py
 	$(BIN)/ctlplane validate examples/quickstart.yaml
-	$(BIN)/ctlplane render examples/quickstart.yaml --out out/quickstart
-	@echo "--- out/quickstart/edge/nginx.conf (head) ---"; head -40 out/quickstart/edge/nginx.conf
+	$(BIN)/ctlplane apply examples/quickstart.yaml --yes
+	@for i in 1 2 3 4; do curl -s http://127.0.0.1:8080/ | grep -o 'Hello from [a-z]*'; done
+	@echo "edge: http://127.0.0.1:8080/   stats: http://127.0.0.1:8404/stats   stop: make down"
+
+down: venv
+	$(BIN)/ctlplane down examples/quickstart.yaml
 
 test: deps venv
+	$(BIN)/python examples/certs/generate.py
 	$(BIN)/pytest -n 2 tests
 
 golden: venv

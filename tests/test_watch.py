@@ -9,6 +9,7 @@ things settle"."""
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -330,6 +331,23 @@ def test_a_newly_referenced_file_becomes_watched(tmp_path: Path, fake: FakeApply
         (certs / "site.crt").write_text("pem")
         cycle = run.wait_cycles(count + 1)[count]
     assert cycle.trigger == str(certs / "site.crt")
+
+
+def test_a_referenced_directory_deleted_and_recreated_is_watched_again(tmp_path: Path, fake: FakeApply) -> None:
+    certs = tmp_path / "certs"
+    certs.mkdir()
+    (certs / "site.crt").write_text("pem 1")
+    model = tmp_path / "model.yaml"
+    model.write_text("v: 1\nref: certs/site.crt\n")
+    with start(model, fake) as run:
+        run.wait_cycles(1)
+        shutil.rmtree(certs)  # its inotify watch dies with it
+        certs.mkdir()
+        wait_until(lambda: len(run.cycles) >= 2 and str(certs) in run.cycles[-1].watching, 5.0, "a rescan")
+        count = len(run.cycles)
+        (certs / "site.crt").write_text("pem 2")
+        wait_until(lambda: any(c.trigger == str(certs / "site.crt") for c in run.cycles[count:]), 5.0,
+                   "the new certificate to trigger")
 
 
 def test_stop_ends_the_loop_promptly_and_joins_the_observer(tmp_path: Path, fake: FakeApply) -> None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import typer
 
-from ctlplane.cli import apply_cmd, plan_cmd, render_cmd, schema_cmd, validate_cmd
+from ctlplane.cli import apply_cmd, plan_cmd, render_cmd, schema_cmd, validate_cmd, watch_cmd
 
 app = typer.Typer(
     name="ctlplane",
@@ -22,6 +22,7 @@ app.command("plan")(plan_cmd.plan)
 app.command("schema")(schema_cmd.schema)
 app.command("apply")(apply_cmd.apply)
 app.command("down")(apply_cmd.down)
+app.command("watch")(watch_cmd.watch)
 
 
 def main() -> None:

@@ -9,6 +9,7 @@ that are empty, not text, or larger than :data:`MAX_BYTES`.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,7 +37,8 @@ class Loaded:
 
     @property
     def base_dir(self) -> Path:
-        return Path(self.file).resolve().parent
+        """The model's directory as the user named it (symlinks kept: a Kubernetes ``..data`` swap works)."""
+        return Path(os.path.abspath(self.file)).parent
 
 
 def load_file(path: str | Path) -> Loaded:
