@@ -134,3 +134,43 @@ def test_python_dash_m_and_version_of_commands() -> None:
     assert run.returncode == 0
     for verb in ("validate", "render", "plan", "schema"):
         assert verb in run.stdout
+
+
+def test_version_and_global_options() -> None:
+    from importlib import metadata
+
+    run = ctl("--version")
+    assert run.returncode == 0 and run.stdout == f"ctlplane {metadata.version('ctlplane')}\n"
+    help_text = ctl("--help").stdout
+    for option in ("--version", "--verbose", "--quiet", "--install-completion", "status"):
+        assert option in help_text
+    assert ctl("-v", "-q", "validate", str(MINIMAL)).returncode == 2  # usage error
+
+
+def test_quiet_and_verbose() -> None:
+    quiet = ctl("-q", "validate", str(MINIMAL), "--no-binaries")
+    assert quiet.returncode == 0 and quiet.stdout == "" and quiet.stderr == ""
+    bad = ROOT / "tests" / "model" / "invalid" / "unknown_pool.yaml"
+    verbose = ctl("-v", "validate", str(bad))
+    assert verbose.returncode == 1
+    assert verbose.stderr.splitlines()[0] == "error: invalid model" and "unknown pool 'nope'" in verbose.stderr
+
+
+def test_validate_several_models() -> None:
+    bad = ROOT / "tests" / "model" / "invalid" / "unknown_pool.yaml"
+    run = ctl("validate", str(MINIMAL), str(bad), "--no-binaries")
+    assert run.returncode == 1
+    assert f"ok: {MINIMAL} is valid" in run.stdout and "unknown pool 'nope'" in run.stderr
+    both = ctl("validate", str(MINIMAL), str(bad), "--no-binaries", "--output", "json")
+    payload = json.loads(both.stdout)
+    assert both.returncode == 1 and payload["ok"] is False
+    assert [(m["model"], m["ok"]) for m in payload["models"]] == [(str(MINIMAL), True), (str(bad), False)]
+
+
+def test_version_imports_no_heavy_package() -> None:
+    code = ("import sys; sys.argv=['ctlplane','--version']\nfrom ctlplane.cli import main\ntry: main()\n"
+            "except SystemExit: pass\nprint('HEAVY', sorted(m for m in ('docker','watchdog','cryptography',"
+            "'jinja2','pydantic','rich.table') if m in sys.modules))")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                         env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert "HEAVY []" in run.stdout, run.stdout + run.stderr

@@ -1,17 +1,19 @@
 """The command-line interface: a thin typer app. Each verb lives in its own
-module; this one wires them, and only the CLI chooses exit codes and formats.
-Heavy packages (docker, watchdog) are never imported for ``--help``.
+module; this one wires them and the global options (``--version``,
+``-v/--verbose``, ``-q/--quiet``; shell completion is typer's), and only the
+CLI chooses exit codes and formats. Heavy packages (docker, watchdog,
+pydantic, jinja2) are never imported for ``--help`` or ``--version``.
 """
 
 from __future__ import annotations
 
 import typer
 
-from ctlplane.cli import apply_cmd, plan_cmd, render_cmd, schema_cmd, validate_cmd, watch_cmd
+from ctlplane.cli import apply_cmd, output, plan_cmd, render_cmd, schema_cmd, status_cmd, validate_cmd, watch_cmd
 
 app = typer.Typer(
     name="ctlplane",
-    help="One declarative model for NGINX and HAProxy: validate, render, plan, apply.",
+    help="One declarative model for NGINX and HAProxy: validate, render, plan, apply, status.",
     no_args_is_help=True,
     add_completion=True,
     pretty_exceptions_enable=False,
@@ -22,7 +24,41 @@ app.command("plan")(plan_cmd.plan)
 app.command("schema")(schema_cmd.schema)
 app.command("apply")(apply_cmd.apply)
 app.command("down")(apply_cmd.down)
+app.command("status")(status_cmd.status)
 app.command("watch")(watch_cmd.watch)
+
+
+def version_text() -> str:
+    """``ctlplane <version>``: the installed distribution's, else the source tree's."""
+    from importlib import metadata
+
+    try:
+        version = metadata.version("ctlplane")
+    except metadata.PackageNotFoundError:
+        from ctlplane import __version__ as version
+    return f"ctlplane {version}"
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        typer.echo(version_text())
+        raise typer.Exit()
+
+
+@app.callback()
+def global_options(
+    version: bool = typer.Option(
+        False, "--version", callback=_show_version, is_eager=True, help="Print the version and exit."
+    ),
+    verbose: int = typer.Option(
+        0, "--verbose", "-v", count=True, show_default=False, help="Say more (details, error summaries)."
+    ),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Only results and errors: no progress or warnings."),
+) -> None:
+    """One declarative model for NGINX and HAProxy: validate, render, plan, apply, status."""
+    if verbose and quiet:
+        raise typer.BadParameter("-v and -q exclude each other")
+    output.set_verbosity(-1 if quiet else verbose)
 
 
 def main() -> None:

@@ -1,26 +1,43 @@
-"""``ctlplane validate MODEL``: stage 1 (model and files) then stage 2 (the real binaries)."""
+"""``ctlplane validate MODEL...``: stage 1 (model and files) then stage 2 (the real binaries).
+
+Several models may be given (as pre-commit passes the staged files): each is
+checked on its own, every problem is reported, and the exit code is 1 when
+any model is invalid. With one model, ``--output json`` prints that model's
+object; with several, ``{"ok": ..., "models": [...]}``.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import typer
 
-from ctlplane.cli.output import Format, emit_json, fail, in_ci, warn
+from ctlplane.cli.output import Format, emit_json, error_payload, in_ci, info, print_error, warn
 from ctlplane.errors import CtlplaneError
 
-MODEL = typer.Argument(..., help="The model file (YAML).", exists=False)
+MODELS = typer.Argument(..., help="One or more model files (YAML).", exists=False)
 
 
 def validate(
-    model: Path = MODEL,
+    models: list[Path] = MODELS,
     output: Format = typer.Option(Format.text, "--output", "-o", help="text or json."),
     binaries: bool = typer.Option(True, "--binaries/--no-binaries", help="Run nginx -t / haproxy -c / keepalived."),
     require_binaries: bool = typer.Option(
         False, "--require-binaries", help="Fail when a proxy binary is missing (always on when CI=true)."
     ),
 ) -> None:
-    """Check a model: exit 0 when valid, 1 with located messages otherwise."""
+    """Check models: exit 0 when all are valid, 1 with located messages otherwise."""
+    payloads = [_one(model, output, binaries, require_binaries) for model in models]
+    ok = all(p["ok"] for p in payloads)
+    if output is Format.json:
+        emit_json(payloads[0] if len(payloads) == 1 else {"ok": ok, "models": payloads})
+    if not ok:
+        raise typer.Exit(1)
+
+
+def _one(model: Path, output: Format, binaries: bool, require_binaries: bool) -> dict[str, Any]:
+    """Validate one model, print its text result, and return its JSON object."""
     from ctlplane.pipeline import binary_check, build, require_clean
 
     try:
@@ -28,12 +45,13 @@ def validate(
         findings = binary_check(result) if binaries else []
         require_clean(findings, allow_skipped=not (require_binaries or in_ci()))
     except CtlplaneError as error:
-        raise fail(error, output) from None
+        if output is Format.text:
+            print_error(error)
+        return {**error_payload(error), "model": str(model)}
     skipped = [f for f in findings if f.message.startswith(("skipped", "warning"))]
     warn(skipped, output)
     proxies = sorted(result.outputs)
-    if output is Format.json:
-        emit_json({"ok": True, "model": str(model), "proxies": proxies, "findings": [f.as_dict() for f in skipped]})
-    else:
+    if output is Format.text:
         stage = "model and binaries" if binaries else "model"
-        typer.echo(f"ok: {model} is valid ({stage}); proxies: {', '.join(proxies)}")
+        info(f"ok: {model} is valid ({stage}); proxies: {', '.join(proxies)}")
+    return {"ok": True, "model": str(model), "proxies": proxies, "findings": [f.as_dict() for f in skipped]}
