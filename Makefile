@@ -6,12 +6,14 @@ BIN   := $(VENV)/bin
 APT_PACKAGES := nginx libnginx-mod-stream haproxy keepalived curl
 SUDO  := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: help deps venv demo down test golden schema clean
+.PHONY: help deps docker-deps venv demo down test integration images golden schema clean
 
 help:
 	@echo "make demo     bring up examples/quickstart.yaml: a local load balancer on http://127.0.0.1:8080/"
 	@echo "make down     stop what make demo started"
 	@echo "make test     unit, golden and real-binary tests"
+	@echo "make integration  real traffic through real proxies in Docker (builds the image offline)"
+	@echo "make images   build the offline Docker image (debootstrap; cached by recipe hash)"
 	@echo "make golden   re-bless golden files after an intended template change"
 	@echo "make schema   regenerate schemas/ctlplane.schema.json"
 
@@ -43,6 +45,20 @@ down: venv
 test: deps venv
 	$(BIN)/python examples/certs/generate.py
 	$(BIN)/pytest -n 2 tests
+
+docker-deps:
+	@missing=""; for p in docker.io debootstrap; do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing >/dev/null; \
+	fi
+	$(SUDO) bash .ci/start-docker.sh
+
+images: docker-deps venv
+	$(BIN)/python -m integration.images.build
+
+integration: deps images
+	$(BIN)/pytest -n 2 integration
 
 golden: venv
 	CTLPLANE_BLESS=1 $(BIN)/pytest -q tests/test_golden.py

@@ -28,7 +28,7 @@ def driver_for(loaded: Loaded, proxy_name: str) -> Driver:
     if proxy.runtime.kind == "docker":
         from ctlplane.drivers.docker import docker_control
 
-        return Driver(proxy.name, proxy.engine, store, docker_control(proxy, state))
+        return Driver(proxy.name, proxy.engine, store, docker_control(proxy, state, _static_roots(loaded, proxy_name)))
     if proxy.engine == "nginx":
         from ctlplane.drivers.local_nginx import LocalNginx
 
@@ -36,3 +36,16 @@ def driver_for(loaded: Loaded, proxy_name: str) -> Driver:
     from ctlplane.drivers.local_haproxy import LocalHaproxy
 
     return Driver(proxy.name, proxy.engine, store, LocalHaproxy(state))
+
+
+def _static_roots(loaded: Loaded, proxy_name: str) -> tuple[str, ...]:
+    """The static directories a proxy serves (absolute), for container mounts."""
+    from ctlplane.model.assets import resolve_path
+    from ctlplane.model.service import HttpService
+
+    proxy = loaded.model.proxy(proxy_name)
+    roots = []
+    for svc in loaded.model.services:
+        if svc.name in proxy.services and isinstance(svc, HttpService):
+            roots += [str(resolve_path(loaded.base_dir, s.root).resolve()) for s in svc.static]
+    return tuple(roots)

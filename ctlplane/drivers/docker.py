@@ -49,13 +49,15 @@ class ContainerSpec:
     network: str | None
     labels: dict[str, str] = field(default_factory=dict)
     stop_signal: str = "SIGTERM"
+    read_only: tuple[str, ...] = ()  # host directories (static roots) mounted read-only at the same path
 
     def create_kwargs(self) -> dict[str, Any]:
         """Keyword arguments for ``client.containers.create``."""
         kwargs: dict[str, Any] = {
             "image": self.image, "command": list(self.command), "name": self.name, "detach": True,
             "working_dir": self.working_dir, "labels": dict(self.labels), "stop_signal": self.stop_signal,
-            "volumes": {self.mount: {"bind": self.mount, "mode": "rw"}},
+            "volumes": {self.mount: {"bind": self.mount, "mode": "rw"},
+                        **{path: {"bind": path, "mode": "ro"} for path in self.read_only}},
         }
         if self.network:
             kwargs["network"] = self.network
@@ -73,7 +75,7 @@ def engine_command(engine: str, state_dir: Path) -> tuple[str, ...]:
     raise DriverError(f"unknown engine {engine!r}", [Finding(f"no container command for {engine!r}", source="driver")])
 
 
-def container_spec(proxy: Proxy, state_dir: Path) -> ContainerSpec:
+def container_spec(proxy: Proxy, state_dir: Path, read_only: tuple[str, ...] = ()) -> ContainerSpec:
     """The container a docker-runtime proxy runs in."""
     runtime = proxy.runtime
     state = str(state_dir)
@@ -86,6 +88,7 @@ def container_spec(proxy: Proxy, state_dir: Path) -> ContainerSpec:
         network=runtime.network,  # type: ignore[union-attr]
         labels={LABEL_PROXY: proxy.name, LABEL_ENGINE: proxy.engine, LABEL_STATE: state},
         stop_signal=STOP_SIGNALS.get(proxy.engine, "SIGTERM"),
+        read_only=tuple(sorted(set(read_only))),
     )
 
 
@@ -102,7 +105,7 @@ def _docker_errors(what: str) -> Iterator[None]:
         yield
     except DriverError:
         raise
-    except Exception as exc:  # docker.errors.*, requests/urllib3 transport errors
+    except Exception as exc:  # noqa: BLE001 - docker.errors.*, requests/urllib3 transport errors
         text = getattr(exc, "explanation", None) or str(exc) or type(exc).__name__
         raise DriverError(f"docker: {what} failed", [Finding(f"{what}: {text}", source="driver")]) from None
 
@@ -131,13 +134,22 @@ class ContainerHandle:
         """The container by name, else by its proxy and state-directory labels; None when it does not exist."""
         with _docker_errors(f"looking up container {self.spec.name}"):
             try:
-                return self.client.containers.get(self.spec.name)
+                return self._checked(self.client.containers.get(self.spec.name))
             except Exception as exc:
                 if not _is_not_found(exc):
                     raise
             labels = [f"{key}={self.spec.labels[key]}" for key in (LABEL_PROXY, LABEL_STATE) if key in self.spec.labels]
             found = self.client.containers.list(all=True, filters={"label": labels})
             return found[0] if found else None
+
+    def _checked(self, container: Any) -> Any:
+        """A container found by name must mount the state directory at the same path, or apply would be blind."""
+        mounts = (getattr(container, "attrs", None) or {}).get("Mounts") or []
+        if not any(m.get("Destination") == self.spec.mount for m in mounts):
+            raise DriverError(f"container {self.spec.name} does not mount the state directory", [Finding(
+                f"container {self.spec.name} exists but has no mount at {self.spec.mount}: remove it, or name "
+                "another container in the model", source="driver")])
+        return container
 
     def running(self) -> Any | None:
         container = self.find()
@@ -177,21 +189,24 @@ class ContainerHandle:
             return None
         try:
             return dict(container.top())
-        except Exception:  # stopped between the lookup and the call
+        except Exception:  # noqa: BLE001 - stopped between the lookup and the call
             return None
 
-    def kill(self, signal: str) -> None:
+    def _require_running(self) -> Any:
         container = self.running()
         if container is None:
-            raise DriverError("container is not running", [Finding(f"{self.spec.name} is not running", source="driver")])
+            raise DriverError("container is not running",
+                              [Finding(f"{self.spec.name} is not running", source="driver")])
+        return container
+
+    def kill(self, signal: str) -> None:
+        container = self._require_running()
         with _docker_errors(f"sending {signal} to {self.spec.name}"):
             container.kill(signal=signal)
 
     def exec_detached(self, argv: list[str]) -> None:
         """Start a helper process (e.g. keepalived) inside the running container."""
-        container = self.running()
-        if container is None:
-            raise DriverError("container is not running", [Finding(f"{self.spec.name} is not running", source="driver")])
+        container = self._require_running()
         with _docker_errors(f"running {argv[0]} in {self.spec.name}"):
             container.exec_run(argv, detach=True)
 
@@ -206,7 +221,7 @@ class ContainerHandle:
             kwargs["tail"] = tail
         try:
             return bytes(container.logs(**kwargs)).decode("utf-8", "replace")
-        except Exception:
+        except Exception:  # noqa: BLE001 - logs are best effort (error reports)
             return ""
 
     def stop(self, timeout: float) -> None:
@@ -226,9 +241,13 @@ def now() -> float:
     return time.time()
 
 
-def docker_control(proxy: Proxy, state_dir: Path) -> Control:
-    """The Control of a proxy that runs in a Docker container."""
-    handle = ContainerHandle(container_spec(proxy, state_dir.resolve()), proxy.name)
+def docker_control(proxy: Proxy, state_dir: Path, read_only: tuple[str, ...] = ()) -> Control:
+    """The Control of a proxy that runs in a Docker container; ``read_only``: static roots to mount.
+
+    Mounts are fixed when the container is created: a changed set of static roots needs
+    ``ctlplane down`` and a new apply.
+    """
+    handle = ContainerHandle(container_spec(proxy, state_dir.resolve(), read_only), proxy.name)
     if proxy.engine == "nginx":
         from ctlplane.drivers.docker_nginx import DockerNginx
 

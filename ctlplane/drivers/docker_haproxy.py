@@ -22,8 +22,8 @@ from ctlplane.errors import DriverError, Finding
 START_TIMEOUT = 15.0
 RELOAD_TIMEOUT = 10.0
 STOP_TIMEOUT = 35.0  # hard-stop-after 30s bounds old workers
-_MASTER = re.compile(r"^(\d+)\s+master\s+(\d+)\s+\[failed: (\d+)\]", re.M)
-_WORKER = re.compile(r"^(\d+)\s+worker\b", re.M)
+_MASTER = re.compile(r"^(\d+)\s+master\s+(\d+)\s+\[failed: (\d+)\]", re.MULTILINE)
+_WORKER = re.compile(r"^(\d+)\s+worker\b", re.MULTILINE)
 
 Status = tuple[int, int, int, frozenset[int]]
 

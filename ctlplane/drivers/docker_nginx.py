@@ -4,13 +4,17 @@ The container's PID 1 is the NGINX master (``daemon off;``), so SIGHUP to
 the container reloads it and SIGQUIT stops it gracefully. The generation is
 read from the container's process table (``top``: host PIDs): the master is
 the ``nginx: master process`` entry and its workers are its children. As
-with a local NGINX, a reload is confirmed by new workers appearing, and a
+with a local NGINX, a reload is confirmed once new workers appear and every
+old worker is gone or titled "worker process is shutting down" (it closed
+its listeners, so only the new configuration accepts connections), and a
 new ``[emerg]`` in ``logs/error.log`` (on the mounted state directory) fails
 it at once.
 """
 
 from __future__ import annotations
 
+import re
+import time
 from pathlib import Path
 from typing import Any
 
@@ -22,29 +26,40 @@ from ctlplane.errors import DriverError, Finding
 START_TIMEOUT = 15.0
 RELOAD_TIMEOUT = 10.0
 STOP_TIMEOUT = 15.0
+SETTLE_QUIET = 1.0  # a failing reload retries bind() every 500 ms: done once the log is quiet this long
+_PID_PREFIX = re.compile(r"^\d+#\d+: ")
 
 
-def nginx_generation(top: dict[str, Any] | None) -> Generation:
-    """The master and its children from a ``docker top`` answer (``Titles`` + ``Processes``)."""
-    if not top or not top.get("Processes"):
-        return STOPPED
-    titles = list(top.get("Titles") or [])
+def processes(top: dict[str, Any] | None) -> dict[int, tuple[int, str]]:
+    """pid -> (parent pid, command line / title) from a ``docker top`` answer (``Titles`` + ``Processes``)."""
+    titles = list((top or {}).get("Titles") or [])
     try:
         pid_at, ppid_at, cmd_at = titles.index("PID"), titles.index("PPID"), titles.index("CMD")
     except ValueError:
-        return STOPPED
-    rows = [(int(row[pid_at]), int(row[ppid_at]), str(row[cmd_at])) for row in top["Processes"]]
-    masters = [pid for pid, _, cmd in rows if cmd.startswith("nginx: master process")]
+        return {}
+    return {int(row[pid_at]): (int(row[ppid_at]), str(row[cmd_at])) for row in (top or {}).get("Processes") or []}
+
+
+def nginx_generation(top: dict[str, Any] | None) -> Generation:
+    """The master and its children from a ``docker top`` answer."""
+    procs = processes(top)
+    masters = sorted(pid for pid, (_, cmd) in procs.items() if cmd.startswith("nginx: master process"))
     if not masters:
         return STOPPED
-    master = masters[0]
-    return Generation(master, frozenset(pid for pid, ppid, _ in rows if ppid == master))
+    return Generation(masters[0], frozenset(pid for pid, (ppid, _) in procs.items() if ppid == masters[0]))
+
+
+def old_workers_quiet(top: dict[str, Any] | None, old: frozenset[int]) -> bool:
+    """True when every old worker is gone or has taken the QUIT signal (its listeners are closed)."""
+    procs = processes(top)
+    return all(pid not in procs or "shutting down" in procs[pid][1] for pid in old)
 
 
 def emerg_findings(text: str) -> list[Finding]:
-    """The ``[emerg]``/``[alert]`` lines of an NGINX log (same rule as the local driver)."""
-    return [Finding(line.split("] ", 1)[-1], source="nginx") for line in text.splitlines()
-            if "[emerg]" in line or "[alert]" in line]
+    """The distinct ``[emerg]``/``[alert]`` messages of an NGINX log, without the ``pid#tid:`` prefix."""
+    messages = [_PID_PREFIX.sub("", line.split("] ", 1)[-1]) for line in text.splitlines()
+                if "[emerg]" in line or "[alert]" in line]
+    return [Finding(message, source="nginx") for message in dict.fromkeys(messages)]
 
 
 class DockerNginx:
@@ -90,21 +105,40 @@ class DockerNginx:
             emerg = emerg_findings(self._log_since(offset))
             if emerg:
                 return emerg
-            gen = self.generation()
+            top = self.handle.top()
+            gen = nginx_generation(top)
             fresh = gen.workers - before.workers
-            return Generation(gen.master, fresh) if gen.running and fresh else None
+            if not (gen.running and fresh) or not old_workers_quiet(top, before.workers):
+                return None
+            return Generation(gen.master, fresh)
 
+        started = time.monotonic()
         result = procfs.wait_for(outcome, RELOAD_TIMEOUT, interval=0.05)
         if isinstance(result, Generation):
             return result
-        raise DriverError("nginx rejected the reload; the old workers still serve",
-                          result or [Finding(f"no new worker generation within {RELOAD_TIMEOUT:g}s", source="nginx")])
+        findings = [Finding(f"no new worker generation within {RELOAD_TIMEOUT:g}s", source="nginx")]
+        if result:  # let the master finish the failed attempt, so that a following reload starts clean
+            self._settle(RELOAD_TIMEOUT - (time.monotonic() - started))
+            findings = emerg_findings(self._log_since(offset)) or findings
+        raise DriverError("nginx rejected the reload; the old workers still serve", findings)
 
     def runtime(self, commands: list[str]) -> None:
         raise DriverError("nginx has no runtime API", [Finding("runtime changes need a reload", source="nginx")])
 
     def stop(self) -> None:
         self.handle.stop(STOP_TIMEOUT)
+
+    def _settle(self, budget: float) -> None:
+        """Wait (at most ``budget`` seconds) until the error log has not grown for SETTLE_QUIET seconds."""
+        deadline = time.monotonic() + max(budget, SETTLE_QUIET)
+        size, quiet_since = self._log_size(), time.monotonic()
+        while time.monotonic() < deadline:
+            time.sleep(0.1)
+            now_size = self._log_size()
+            if now_size != size:
+                size, quiet_since = now_size, time.monotonic()
+            elif time.monotonic() - quiet_since >= SETTLE_QUIET:
+                return
 
     def _log_size(self) -> int:
         return self.error_log.stat().st_size if self.error_log.exists() else 0

@@ -4,6 +4,7 @@ the admin stats socket (``set server ...``). One short connection per command.
 
 from __future__ import annotations
 
+import os
 import socket
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +19,7 @@ def send(path: Path | str, command: str, timeout: float = 5.0) -> str:
     try:
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
             sock.settimeout(timeout)
-            sock.connect(str(path))
+            _connect(sock, Path(path))
             sock.sendall(command.encode() + b"\n")
             sock.shutdown(socket.SHUT_WR)  # one command: the CLI answers and closes
             chunks = []
@@ -30,6 +31,22 @@ def send(path: Path | str, command: str, timeout: float = 5.0) -> str:
     except OSError as exc:
         raise DriverError(f"HAProxy socket {path}: {exc}", [Finding(f"{command}: {exc}", source="haproxy")]) from None
     return b"".join(chunks).decode("utf-8", "replace")
+
+
+SUN_PATH_MAX = 107  # bytes a UNIX socket path may take (sockaddr_un.sun_path, with its NUL)
+
+
+def _connect(sock: socket.socket, path: Path) -> None:
+    """Connect to a UNIX socket, also when its path is longer than sun_path allows (deep state directories):
+    then through ``/proc/self/fd/<directory fd>/<name>``."""
+    if len(os.fsencode(path)) <= SUN_PATH_MAX:
+        sock.connect(str(path))
+        return
+    dirfd = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        sock.connect(f"/proc/self/fd/{dirfd}/{path.name}")
+    finally:
+        os.close(dirfd)
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,8 @@ from ctlplane.layout import CONFIG_DIR, RELEASES_DIR, RUNTIME_DIRS
 from ctlplane.render import Output
 from ctlplane.statedir import read_deployed
 
+WORKER_DIRS = ("tmp", "cache")
+
 
 def release_id(files: Output) -> str:
     """A content digest: the same files always give the same release id."""
@@ -43,8 +45,13 @@ class ReleaseStore:
         self.releases = state_dir / RELEASES_DIR
 
     def prepare(self) -> None:
+        """Create the layout. NGINX workers run unprivileged (nobody) and must reach tmp/ and cache/ (buffered
+        responses, cache files), so those two are 0711; the rest stays 0750."""
         for sub in (RELEASES_DIR, *RUNTIME_DIRS):
-            (self.state_dir / sub).mkdir(parents=True, exist_ok=True, mode=0o750)
+            path = self.state_dir / sub
+            path.mkdir(parents=True, exist_ok=True, mode=0o750)
+            if sub in WORKER_DIRS:
+                os.chmod(path, 0o711)
 
     @contextlib.contextmanager
     def lock(self) -> Iterator[None]:
