@@ -25,6 +25,7 @@ from ctlplane.layout import CONFIG_DIR
 START_TIMEOUT = 10.0
 RELOAD_TIMEOUT = 10.0
 STOP_TIMEOUT = 35.0  # hard-stop-after 30s bounds old workers
+MASTER_WAIT = 5.0  # the master CLI is briefly unreachable while the master re-executes
 _MASTER = re.compile(r"^(\d+)\s+master\s+(\d+)\s+\[failed: (\d+)\]", re.M)
 
 
@@ -79,12 +80,15 @@ class LocalHaproxy:
                           [Finding(f"no worker within {START_TIMEOUT:g}s", source="haproxy")])
 
     def reload(self, before: Generation) -> Generation:
-        status = self._status()
+        # While the master re-executes after a reload (ours or someone else's) its CLI refuses connections
+        # for a moment: wait for it, bounded, before judging.
+        status = procfs.wait_for(self._status, MASTER_WAIT)
         if status is None:
             raise DriverError("haproxy is not running", [Finding("master CLI not reachable", source="haproxy")])
         _, reloads, failed, _ = status
         offset = self.log.stat().st_size if self.log.exists() else 0
-        haproxy_api.send(self.master_sock, "reload")
+        if not procfs.wait_for(self._send_reload, MASTER_WAIT):
+            raise DriverError("haproxy master CLI refused the reload", [Finding("reload not sent", source="haproxy")])
 
         def outcome() -> Generation | bool | None:
             now = self._status()
@@ -101,6 +105,13 @@ class LocalHaproxy:
         why = "haproxy rejected the reload; the old workers still serve"
         raise DriverError(why, _alerts(self._log_since(offset)) or
                           [Finding(f"no new worker within {RELOAD_TIMEOUT:g}s", source="haproxy")])
+
+    def _send_reload(self) -> bool:
+        try:
+            haproxy_api.send(self.master_sock, "reload")
+        except DriverError:
+            return False
+        return True
 
     def runtime(self, commands: list[str]) -> None:
         for command in commands:

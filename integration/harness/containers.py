@@ -72,10 +72,11 @@ class Client:
     container: Any
 
     def load(self, requests: list[Request] | Request, *, count: int | None = None, concurrency: int = 4,
-             timeout: float = 5.0, deadline: float = 20.0, mode: str = "http", keepalive: bool = True) -> Traffic:
+             timeout: float = 5.0, deadline: float = 20.0, mode: str = "http", keepalive: bool = True,
+             retry: bool = True) -> Traffic:
         """Send ``count`` requests (cycling through ``requests``); at most ``deadline`` seconds."""
         return run_load(self.container, requests, count=count, concurrency=concurrency, timeout=timeout,
-                        deadline=deadline, mode=mode, keepalive=keepalive)
+                        deadline=deadline, mode=mode, keepalive=keepalive, retry=retry)
 
     def get(self, target: str, path: str = "/", headers: dict[str, str] | None = None) -> dict[str, Any]:
         """One HTTP GET with curl; returns {"status", "headers", "body"} (body parsed as JSON when it is)."""

@@ -8,13 +8,16 @@ The host calls ``python3 /opt/ctlplane-harness/load.py '<json spec>'`` through
      "requests": [{"target": "IP:PORT", "path": "/", "method": "GET",
                    "headers": {"Host": "..."}}, ...],   # cycled: request i uses requests[i % len]
      "count": N, "concurrency": C, "timeout": per-request seconds,
-     "deadline": seconds for the whole run, "keepalive": true}
+     "deadline": seconds for the whole run, "keepalive": true,
+     "retry": true}   # false: no second try on a failed keep-alive connection
 
 Every request is answered by a result ``[i, status, server, ms]``: ``server``
 is the ``X-Server`` response header (http) or the first line the backend
 sends (tcp, status 0); a failure gives status -1 and the error text as
-server. The run is bounded twice: at most ``count`` requests and at most
-``deadline`` seconds (requests not started by then are not sent).
+server (with ``"retry": false`` prefixed by ``reused connection:`` or ``new
+connection:``: whether the connection had already carried a request). The
+run is bounded twice: at most ``count`` requests and at most ``deadline``
+seconds (requests not started by then are not sent).
 """
 
 import http.client
@@ -30,10 +33,18 @@ def _split(target):
     return host, int(port)
 
 
+class ConnectionFailure(Exception):
+    """A failed request, saying whether its connection had carried a request before (retry disabled)."""
+
+    def __init__(self, reused, exc):
+        super().__init__(f"{'reused' if reused else 'new'} connection: {type(exc).__name__}: {exc}")
+
+
 class Worker:
     def __init__(self, spec):
         self.spec = spec
         self.conns = {}
+        self.served = {}  # target -> requests answered on its current connection
 
     def _conn(self, target):
         conn = self.conns.get(target)
@@ -48,19 +59,25 @@ class Worker:
         headers = dict(req.get("headers") or {})
         if not self.spec.get("keepalive", True):
             headers.setdefault("Connection", "close")
-        for attempt in (0, 1):  # a keep-alive connection the server closed is retried once
+        retry = self.spec.get("retry", True)
+        for attempt in (0, 1):  # a keep-alive connection the server closed is retried once (unless retry is false)
             conn = self._conn(target)
             try:
                 conn.request(req.get("method", "GET"), req.get("path", "/"), headers=headers)
                 resp = conn.getresponse()
                 resp.read()
+                self.served[target] = self.served.get(target, 0) + 1
                 if resp.getheader("Connection", "").lower() == "close" or not self.spec.get("keepalive", True):
                     conn.close()
                     self.conns.pop(target, None)
+                    self.served.pop(target, None)
                 return resp.status, resp.getheader("X-Server") or ""
             except (http.client.HTTPException, OSError) as exc:
                 conn.close()
                 self.conns.pop(target, None)
+                reused = self.served.pop(target, 0) > 0
+                if not retry:
+                    raise ConnectionFailure(reused, exc) from exc
                 if attempt or isinstance(exc, socket.timeout):
                     raise
 
@@ -97,6 +114,8 @@ def main(argv):
             started = time.monotonic()
             try:
                 status, server = send(requests[i % len(requests)])
+            except ConnectionFailure as exc:
+                status, server = -1, str(exc)
             except Exception as exc:  # noqa: BLE001 - every failure is a result
                 status, server = -1, f"{type(exc).__name__}: {exc}"
             ms = round((time.monotonic() - started) * 1000, 1)

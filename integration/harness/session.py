@@ -79,6 +79,10 @@ class DockerSession:
             except ValueError:  # not the main thread
                 pass
 
+    def _containers(self, filters: dict[str, str]) -> list[Any]:
+        """Containers matching ``filters``; one removed meanwhile (e.g. by a parallel run's sweep) is skipped."""
+        return list(self.client.containers.list(all=True, ignore_removed=True, filters=filters))
+
     def remove_container(self, container: Any) -> None:
         try:
             container.remove(force=True, v=True)
@@ -96,7 +100,7 @@ class DockerSession:
             pass
 
     def _sweep(self, run_filter: str) -> None:
-        for container in self.client.containers.list(all=True, filters={"label": run_filter}):
+        for container in self._containers({"label": run_filter}):
             self.remove_container(container)
         for network in self.client.networks.list(filters={"label": run_filter}):
             self.remove_network(network)
@@ -105,7 +109,7 @@ class DockerSession:
         """Remove every container and network of this run (idempotent)."""
         try:
             self._sweep(f"{LABEL_RUN}={self.run_id}")
-            for container in self.client.containers.list(all=True, filters={"name": f"ctlt-{self.run_id}-"}):
+            for container in self._containers({"name": f"ctlt-{self.run_id}-"}):
                 self.remove_container(container)
         except Exception:  # noqa: BLE001, S110 - the engine went away: nothing more to do
             pass
@@ -114,7 +118,7 @@ class DockerSession:
         """Remove resources of earlier runs on this host whose process is dead; return their run ids."""
         stale: set[str] = set()
         here = socket.gethostname()
-        objects = [*self.client.containers.list(all=True, filters={"label": LABEL_RUN}),
+        objects = [*self._containers({"label": LABEL_RUN}),
                    *self.client.networks.list(filters={"label": LABEL_RUN})]
         for obj in objects:
             labels = obj.attrs.get("Labels") or obj.attrs.get("Config", {}).get("Labels") or {}
@@ -123,15 +127,15 @@ class DockerSession:
                 stale.add(labels[LABEL_RUN])
         for run in sorted(stale):
             self._sweep(f"{LABEL_RUN}={run}")
-            for container in self.client.containers.list(all=True, filters={"name": f"ctlt-{run}-"}):
+            for container in self._containers({"name": f"ctlt-{run}-"}):
                 self.remove_container(container)
         return sorted(stale)
 
     def leftovers(self) -> list[str]:
         """Names of this run's containers and networks that still exist (should be empty after cleanup)."""
         mine = f"{LABEL_RUN}={self.run_id}"
-        names = [c.name for c in self.client.containers.list(all=True, filters={"name": f"ctlt-{self.run_id}-"})]
-        names += [c.name for c in self.client.containers.list(all=True, filters={"label": mine})]
+        names = [c.name for c in self._containers({"name": f"ctlt-{self.run_id}-"})]
+        names += [c.name for c in self._containers({"label": mine})]
         names += [n.name for n in self.client.networks.list(filters={"label": mine})]
         return sorted(set(names))
 

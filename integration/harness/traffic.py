@@ -77,14 +77,16 @@ class Traffic:
 
 
 def run_load(container: Any, requests: list[Request] | Request, *, count: int | None = None, concurrency: int = 4,
-             timeout: float = 5.0, deadline: float = 20.0, mode: str = "http", keepalive: bool = True) -> Traffic:
-    """Run the load script in ``container`` and return its results."""
+             timeout: float = 5.0, deadline: float = 20.0, mode: str = "http", keepalive: bool = True,
+             retry: bool = True) -> Traffic:
+    """Run the load script in ``container`` and return its results (``retry=False``: no second try on a
+    failed keep-alive connection, and each failure says whether its connection was reused)."""
     shapes = [requests] if isinstance(requests, Request) else list(requests)
     total = len(shapes) if count is None else count
     if not shapes or not 0 < total <= MAX_COUNT or not 0 < deadline <= MAX_DEADLINE:
         raise ValueError(f"load must be bounded: 1..{MAX_COUNT} requests, deadline 0..{MAX_DEADLINE}s")
     spec = {"mode": mode, "requests": [s.as_dict() for s in shapes], "count": total, "concurrency": concurrency,
-            "timeout": timeout, "deadline": deadline, "keepalive": keepalive}
+            "timeout": timeout, "deadline": deadline, "keepalive": keepalive, "retry": retry}
     result = container.exec_run(["python3", LOAD_SCRIPT, json.dumps(spec)], demux=True)
     out, err = (result.output[0] or b""), (result.output[1] or b"")
     if result.exit_code != 0:
