@@ -123,14 +123,26 @@ def _rolled_back(driver: Driver, step: str, error: CtlplaneError, previous: str 
 def apply_model(path: str, *, proxies: list[str] | None = None, strict_binaries: bool = True) -> list[ApplyResult]:
     """Load, validate (both stages) and apply a model file to every proxy (or the named ones), in model order.
 
-    Raises ModelError / ConfigTestError before anything is touched, ApplyError after a rollback. Proxies
-    before a failed one keep their new configuration; later ones are not touched.
+    The members of an HA pair are applied rolling, at the place of the pair's first member: the node that
+    holds no virtual IP first, verified serving, then the other (``ctlplane.pairs``). Results come in the
+    order the proxies were applied. Raises ModelError / ConfigTestError before anything is touched,
+    ApplyError after a rollback. Proxies before a failed one keep their new configuration; later ones are
+    not touched.
     """
     from ctlplane.drivers import driver_for
+    from ctlplane.pairs import apply_groups, apply_pair
     from ctlplane.pipeline import binary_check, build, require_clean
 
     result = build(path)
-    names = [p.name for p in result.loaded.model.proxies if proxies is None or p.name in proxies]
+    model = result.loaded.model
+    names = [p.name for p in model.proxies if proxies is None or p.name in proxies]
     findings = [f for name in names for f in binary_check(result, name)]
     require_clean(findings, allow_skipped=not strict_binaries)
-    return [apply_proxy(driver_for(result.loaded, name), result.outputs[name]) for name in names]
+    applied: list[ApplyResult] = []
+    for group in apply_groups(model, names):
+        if isinstance(group, str):
+            applied.append(apply_proxy(driver_for(result.loaded, group), result.outputs[group]))
+            continue
+        drivers = {n.proxy: driver_for(result.loaded, n.proxy) for n in group.nodes if n.proxy in names}
+        applied += apply_pair(model, group, drivers, result.outputs, apply_proxy)
+    return applied

@@ -5,7 +5,8 @@ the active release id (the digest of the configuration in use), whether the
 rendered model still matches that release (*drift*), HAProxy's per-server
 state from the runtime API (``show stat``: up/down, weight, current and total
 sessions, last check) and NGINX's ``stub_status`` counters when the proxy has
-an ``admin`` listener. Parsing is pure (``parse_show_stat``,
+an ``admin`` listener; for a member of an HA pair, the virtual IPs it holds and
+its VRRP state (``ctlplane.pairs``). Parsing is pure (``parse_show_stat``,
 ``parse_stub_status``, ``drift_paths``); :func:`read_status` is the one place
 that talks to sockets, and a probe that fails becomes a *problem* line, never
 an exception. Returns plain frozen data; the CLI decides how to show it.
@@ -18,12 +19,13 @@ import io
 import ipaddress
 import urllib.error
 import urllib.request
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from ctlplane.drivers.base import STOPPED, Driver
 from ctlplane.errors import CtlplaneError
 from ctlplane.model.proxy import Admin
+from ctlplane.pairs import NodeVrrp, pair_of, read_node
 from ctlplane.render import Output
 
 if TYPE_CHECKING:
@@ -96,6 +98,7 @@ class ProxyStatus:
     servers: tuple[ServerRow, ...] = ()
     stub: StubStatus | None = None
     problems: tuple[str, ...] = field(default_factory=tuple)
+    vrrp: NodeVrrp | None = None  # members of an HA pair: VIPs held and VRRP state
 
     @property
     def running(self) -> bool:
@@ -120,6 +123,7 @@ class ProxyStatus:
             "release": self.release, "drift": list(self.drift),
             "servers": [s.as_dict() for s in self.servers],
             "stub_status": asdict(self.stub) if self.stub else None, "problems": list(self.problems),
+            "vrrp": self.vrrp.as_dict() if self.vrrp else None,
         }
 
 
@@ -201,7 +205,7 @@ def read_status(driver: Driver, rendered: Output, admin: Admin | None, runtime: 
     if gen.running and driver.engine == "haproxy":
         servers = _haproxy_servers(driver, problems)
     if gen.running and driver.engine == "nginx" and admin is not None:
-        stub = _nginx_stub(admin, problems)
+        stub = _nginx_stub(driver, admin, problems)
     return ProxyStatus(
         proxy=driver.proxy, engine=driver.engine, runtime=runtime, master=gen.master,
         workers=tuple(sorted(gen.workers)), release=driver.store.active_release(),
@@ -223,7 +227,12 @@ def model_status(result: Build, proxies: list[str] | None = None) -> list[ProxyS
             found.append(ProxyStatus(proxy.name, proxy.engine, proxy.runtime.kind, None, (), None, (),
                                      problems=(f"no driver: {error.message}",)))
             continue
-        found.append(read_status(driver, result.outputs[proxy.name], proxy.admin, proxy.runtime.kind))
+        status = read_status(driver, result.outputs[proxy.name], proxy.admin, proxy.runtime.kind)
+        pair = pair_of(result.loaded.model, proxy.name)
+        if pair is not None:
+            status = replace(status, vrrp=read_node(driver, pair) if status.running else NodeVrrp(
+                pair.name, proxy.name, False))
+        found.append(status)
     return found
 
 
@@ -241,10 +250,14 @@ def _haproxy_servers(driver: Driver, problems: list[str]) -> tuple[ServerRow, ..
         return ()
 
 
-def _nginx_stub(admin: Admin, problems: list[str]) -> StubStatus | None:
+def _nginx_stub(driver: Driver, admin: Admin, problems: list[str]) -> StubStatus | None:
     url = admin_url(admin, "/status")
+    inside = getattr(driver.control, "fetch", None)  # docker: the admin listener is on the container's loopback
     try:
-        return parse_stub_status(fetch(url))
+        return parse_stub_status(inside(url) if inside else fetch(url))
+    except CtlplaneError as error:
+        problems.append(f"stub_status {url}: {error}")
+        return None
     except (OSError, ValueError) as exc:
         reason = exc.reason if isinstance(exc, urllib.error.URLError) else exc
         problems.append(f"stub_status {url}: {reason}")

@@ -2,7 +2,8 @@
 
 apply shows what will change per proxy (runtime or reload), asks on a terminal
 unless ``--yes`` (never waits in a pipeline), then applies each proxy as a
-transaction and prints one line per proxy.
+transaction and prints one line per proxy; the two members of an HA pair are
+applied rolling, passive node first (``ctlplane.pairs``).
 """
 
 from __future__ import annotations
@@ -23,10 +24,13 @@ def apply(
     output: Format = typer.Option(Format.text, "--output", "-o", help="text or json."),
 ) -> None:
     """Validate, then make every proxy of the model serve it (hot reload, verify, rollback on failure)."""
-    from ctlplane.apply import apply_proxy
+    from ctlplane.apply import ApplyResult, apply_proxy
     from ctlplane.drivers import driver_for
+    from ctlplane.drivers.base import Driver
+    from ctlplane.pairs import apply_groups, apply_pair
     from ctlplane.pipeline import binary_check, build, require_clean
     from ctlplane.plan import change_kind
+    from ctlplane.render import Output
 
     results = []
     try:
@@ -38,14 +42,26 @@ def apply(
         if output is Format.text:
             for name in names:
                 typer.echo(f"{name}: {kinds[name]}")
-        if all(k == "no change" for k in kinds.values()) and output is Format.text:
-            return
-        if not yes and sys.stdin.isatty() and not in_ci() and not typer.confirm("Apply these changes?"):
+        groups = apply_groups(result.loaded.model, names)
+        unchanged = all(k == "no change" for k in kinds.values())
+        if unchanged and output is Format.text and all(isinstance(g, str) for g in groups):
+            return  # pair members go on even so: apply brings a keepalived that died back
+        if not unchanged and not yes and sys.stdin.isatty() and not in_ci() and not typer.confirm(
+                "Apply these changes?"):
             raise typer.Exit(1)
-        for name in names:
-            results.append(apply_proxy(drivers[name], result.outputs[name]))
+
+        def apply_one(driver: Driver, files: Output) -> ApplyResult:
+            results.append(apply_proxy(driver, files))
             if output is Format.text:
                 typer.echo(results[-1].summary())
+            return results[-1]
+
+        for group in groups:  # HA pairs: rolling, passive node first
+            if isinstance(group, str):
+                apply_one(drivers[group], result.outputs[group])
+            else:
+                members = {n.proxy: drivers[n.proxy] for n in group.nodes if n.proxy in drivers}
+                apply_pair(result.loaded.model, group, members, result.outputs, apply_one)
     except ApplyError as error:
         if output is Format.json:
             emit_json({"ok": False, "applied": [r.as_dict() for r in results], "error": error.message,

@@ -2,8 +2,8 @@
 
 One overview row per proxy (engine, running or stopped, active release,
 master and workers, in sync or drift against the model), then HAProxy's
-servers (status, weight, sessions, last check) and NGINX's ``stub_status``
-counters. Tables for people (``-q``: the overview only; ``-v``: addresses
+servers (status, weight, sessions, last check), NGINX's ``stub_status``
+counters, and for HA pair members the VIPs each node holds and its VRRP state. Tables for people (``-q``: the overview only; ``-v``: addresses
 and check details), ``--output json`` for machines; ``--detailed-exitcode``
 exits 2 when a proxy drifts from the model or is stopped.
 """
@@ -22,7 +22,8 @@ if TYPE_CHECKING:
     from ctlplane.status import ProxyStatus
 
 COLOURS = {"in sync": "green", "UP": "green", "running": "green", "stopped": "red", "DOWN": "red",
-           "MAINT": "yellow", "DRAIN": "yellow", "drift:": "yellow"}
+           "MAINT": "yellow", "DRAIN": "yellow", "drift:": "yellow", "MASTER": "green", "FAULT": "red",
+           "keepalived": "red"}
 
 
 def _style(cell: str) -> str | None:
@@ -66,6 +67,9 @@ def tables(statuses: list[ProxyStatus], level: int = 0) -> list[Table]:
         [s.proxy, s.engine, "running" if s.running else "stopped", s.release or "-",
          str(s.master or "-"), _workers(s.workers, level), s.summary()] for s in statuses])
     found = [overview]
+    members = [s for s in statuses if s.vrrp is not None]
+    if members:
+        found.append(_pairs(members))
     if level < 0:
         return found
     for s in statuses:
@@ -79,6 +83,17 @@ def tables(statuses: list[ProxyStatus], level: int = 0) -> list[Table]:
         if s.problems:
             found.append(Table(f"{s.proxy}: could not read", ["PROBLEM"], [[p] for p in s.problems]))
     return found
+
+
+def _pairs(members: list[ProxyStatus]) -> Table:
+    """Per pair member: the VIPs its interfaces carry now and its VRRP state."""
+    rows = []
+    for s in members:
+        vrrp = s.vrrp
+        assert vrrp is not None
+        state = vrrp.state if not vrrp.problem else f"unknown ({vrrp.problem})"
+        rows.append([vrrp.pair, s.proxy, state, ", ".join(vrrp.held) or "-"])
+    return Table("pairs", ["PAIR", "NODE", "VRRP", "VIPS HELD"], rows)
 
 
 def _workers(workers: tuple[int, ...], level: int) -> str:

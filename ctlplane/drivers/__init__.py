@@ -28,7 +28,9 @@ def driver_for(loaded: Loaded, proxy_name: str) -> Driver:
     if proxy.runtime.kind == "docker":
         from ctlplane.drivers.docker import docker_control
 
-        return Driver(proxy.name, proxy.engine, store, docker_control(proxy, state, _static_roots(loaded, proxy_name)))
+        node = next((n for pair in loaded.model.pairs for n in pair.nodes if n.proxy == proxy_name), None)
+        return Driver(proxy.name, proxy.engine, store,
+                      docker_control(proxy, state, _static_roots(loaded, proxy_name), node))
     if proxy.engine == "nginx":
         from ctlplane.drivers.local_nginx import LocalNginx
 

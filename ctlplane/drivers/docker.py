@@ -11,8 +11,11 @@ description of that container; :class:`ContainerHandle` is the only place
 that calls the Docker SDK (imported lazily, so ``ctlplane --help`` never
 loads it) and turns every Docker failure into a DriverError. Engine
 specifics (generation, reload, runtime API) live in ``docker_nginx`` and
-``docker_haproxy``. Seam for HA pairs: keepalived can later run beside the
-engine through :meth:`ContainerHandle.exec_detached` once the container runs.
+``docker_haproxy``. A member of an HA pair gets the capabilities VRRP needs
+(NET_ADMIN, NET_RAW, NET_BROADCAST) and, when its pair node names an
+``address`` and the runtime a network, that fixed address; keepalived runs
+beside the engine through :meth:`ContainerHandle.exec_detached`
+(``docker_keepalived``).
 """
 
 from __future__ import annotations
@@ -29,12 +32,13 @@ from ctlplane.layout import CONFIG_DIR
 
 if TYPE_CHECKING:
     from ctlplane.drivers.base import Control
-    from ctlplane.model.proxy import Proxy
+    from ctlplane.model.proxy import PairNode, Proxy
 
 LABEL_PROXY = "org.ctlplane.proxy"
 LABEL_ENGINE = "org.ctlplane.engine"
 LABEL_STATE = "org.ctlplane.state-dir"  # with LABEL_PROXY: two models' proxies of the same name never collide
 STOP_SIGNALS = {"nginx": "SIGQUIT", "haproxy": "SIGUSR1"}  # graceful: finish in-flight requests
+VRRP_CAPS = ("NET_ADMIN", "NET_RAW", "NET_BROADCAST")  # keepalived: VIPs, raw VRRP sockets, gratuitous ARP
 
 
 @dataclass(frozen=True)
@@ -50,6 +54,8 @@ class ContainerSpec:
     labels: dict[str, str] = field(default_factory=dict)
     stop_signal: str = "SIGTERM"
     read_only: tuple[str, ...] = ()  # host directories (static roots) mounted read-only at the same path
+    cap_add: tuple[str, ...] = ()  # VRRP_CAPS for members of an HA pair
+    address: str | None = None  # fixed IPv4 address on ``network`` (a pair node's own address)
 
     def create_kwargs(self) -> dict[str, Any]:
         """Keyword arguments for ``client.containers.create``."""
@@ -61,6 +67,10 @@ class ContainerSpec:
         }
         if self.network:
             kwargs["network"] = self.network
+            if self.address:
+                kwargs["networking_config"] = {self.network: {"IPAMConfig": {"IPv4Address": self.address}}}
+        if self.cap_add:
+            kwargs["cap_add"] = list(self.cap_add)
         return kwargs
 
 
@@ -75,10 +85,12 @@ def engine_command(engine: str, state_dir: Path) -> tuple[str, ...]:
     raise DriverError(f"unknown engine {engine!r}", [Finding(f"no container command for {engine!r}", source="driver")])
 
 
-def container_spec(proxy: Proxy, state_dir: Path, read_only: tuple[str, ...] = ()) -> ContainerSpec:
-    """The container a docker-runtime proxy runs in."""
+def container_spec(proxy: Proxy, state_dir: Path, read_only: tuple[str, ...] = (),
+                   node: PairNode | None = None) -> ContainerSpec:
+    """The container a docker-runtime proxy runs in (``node``: its place in an HA pair, if any)."""
     runtime = proxy.runtime
     state = str(state_dir)
+    address = node.address if node is not None and runtime.network else None  # type: ignore[union-attr]
     return ContainerSpec(
         name=runtime.container,  # type: ignore[union-attr]
         image=runtime.image,  # type: ignore[union-attr]
@@ -89,6 +101,8 @@ def container_spec(proxy: Proxy, state_dir: Path, read_only: tuple[str, ...] = (
         labels={LABEL_PROXY: proxy.name, LABEL_ENGINE: proxy.engine, LABEL_STATE: state},
         stop_signal=STOP_SIGNALS.get(proxy.engine, "SIGTERM"),
         read_only=tuple(sorted(set(read_only))),
+        cap_add=VRRP_CAPS if node is not None else (),
+        address=address if address and ":" not in address else None,
     )
 
 
@@ -204,11 +218,24 @@ class ContainerHandle:
         with _docker_errors(f"sending {signal} to {self.spec.name}"):
             container.kill(signal=signal)
 
-    def exec_detached(self, argv: list[str]) -> None:
+    def exec_detached(self, argv: list[str], environment: dict[str, str] | None = None) -> None:
         """Start a helper process (e.g. keepalived) inside the running container."""
         container = self._require_running()
         with _docker_errors(f"running {argv[0]} in {self.spec.name}"):
-            container.exec_run(argv, detach=True)
+            container.exec_run(argv, detach=True, environment=environment)
+
+    def exec(self, argv: list[str]) -> tuple[int, str]:
+        """Run a short command inside the running container: (exit code, stdout and stderr)."""
+        container = self._require_running()
+        with _docker_errors(f"running {argv[0]} in {self.spec.name}"):
+            result = container.exec_run(argv)
+        return int(result.exit_code), bytes(result.output or b"").decode("utf-8", "replace")
+
+    def cap_add(self) -> list[str]:
+        """The capabilities the existing container was created with."""
+        container = self.find()
+        host = ((getattr(container, "attrs", None) or {}).get("HostConfig") or {}) if container is not None else {}
+        return list(host.get("CapAdd") or [])
 
     def logs(self, since: float | None = None, tail: int | None = None) -> str:
         container = self.find()
@@ -241,13 +268,15 @@ def now() -> float:
     return time.time()
 
 
-def docker_control(proxy: Proxy, state_dir: Path, read_only: tuple[str, ...] = ()) -> Control:
-    """The Control of a proxy that runs in a Docker container; ``read_only``: static roots to mount.
+def docker_control(proxy: Proxy, state_dir: Path, read_only: tuple[str, ...] = (),
+                   node: PairNode | None = None) -> Control:
+    """The Control of a proxy that runs in a Docker container; ``read_only``: static roots to mount;
+    ``node``: the proxy's node when it is a member of an HA pair.
 
-    Mounts are fixed when the container is created: a changed set of static roots needs
-    ``ctlplane down`` and a new apply.
+    Mounts, capabilities and the address are fixed when the container is created: a changed set of static
+    roots, or a proxy that joins a pair, needs ``ctlplane down`` and a new apply.
     """
-    handle = ContainerHandle(container_spec(proxy, state_dir.resolve(), read_only), proxy.name)
+    handle = ContainerHandle(container_spec(proxy, state_dir.resolve(), read_only, node), proxy.name)
     if proxy.engine == "nginx":
         from ctlplane.drivers.docker_nginx import DockerNginx
 

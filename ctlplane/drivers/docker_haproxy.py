@@ -7,16 +7,20 @@ the host through the mount. Generation, reload and its verification are the
 local driver's: ``show proc`` (PIDs as seen inside the container) must show
 the reload counter moving, no new failure and a worker that was not serving
 before. HAProxy logs to stderr, so its alerts are read from the container log.
+For HA pair members keepalived runs beside it (``docker_keepalived``): synced
+after every start and reload, stopped first on stop.
 """
 
 from __future__ import annotations
 
+import contextlib
 import re
 from pathlib import Path
 
 from ctlplane.drivers import haproxy_api, procfs
 from ctlplane.drivers.base import STOPPED, Generation
 from ctlplane.drivers.docker import ContainerHandle, now
+from ctlplane.drivers.docker_keepalived import DockerKeepalived
 from ctlplane.errors import DriverError, Finding
 
 START_TIMEOUT = 15.0
@@ -50,6 +54,7 @@ class DockerHaproxy:
     def __init__(self, handle: ContainerHandle, state_dir: Path) -> None:
         self.handle = handle
         self.state_dir = state_dir
+        self.keepalived = DockerKeepalived(handle, state_dir)
         self.master_sock = state_dir / "run" / "master.sock"
         self.admin_sock = state_dir / "run" / "admin.sock"
 
@@ -77,6 +82,7 @@ class DockerHaproxy:
 
         result = procfs.wait_for(up, START_TIMEOUT, interval=0.05)
         if isinstance(result, Generation):
+            self.keepalived.sync()  # pair members: keepalived runs the active release's keepalived.conf
             return result
         why = "haproxy exited" if result == "exited" else f"no worker within {START_TIMEOUT:g}s"
         raise DriverError(f"haproxy did not start in container {self.handle.spec.name}",
@@ -101,6 +107,7 @@ class DockerHaproxy:
 
         result = procfs.wait_for(outcome, RELOAD_TIMEOUT, interval=0.05)
         if isinstance(result, Generation):
+            self.keepalived.sync()  # pair members: keepalived runs the active release's keepalived.conf
             return result
         raise DriverError("haproxy rejected the reload; the old workers still serve",
                           alerts(self.handle.logs(since=since)) or
@@ -113,7 +120,10 @@ class DockerHaproxy:
                 raise DriverError(f"HAProxy refused {command!r}", [Finding(f"{command}: {answer}", source="haproxy")])
 
     def stop(self) -> None:
+        with contextlib.suppress(DriverError):
+            self.keepalived.stop()  # hand the virtual IPs to the peer before the proxy stops accepting
         self.handle.stop(STOP_TIMEOUT)
 
     def log_tail(self, lines: int = 40) -> str:
-        return self.handle.logs(tail=lines).rstrip("\n")
+        parts = [self.handle.logs(tail=lines).rstrip("\n"), self.keepalived.log_tail()]
+        return "\n".join(p for p in parts if p)

@@ -8,11 +8,13 @@ with a local NGINX, a reload is confirmed once new workers appear and every
 old worker is gone or titled "worker process is shutting down" (it closed
 its listeners, so only the new configuration accepts connections), and a
 new ``[emerg]`` in ``logs/error.log`` (on the mounted state directory) fails
-it at once.
+it at once. For HA pair members keepalived runs beside it (``docker_keepalived``):
+synced after every start and reload, stopped first on stop.
 """
 
 from __future__ import annotations
 
+import contextlib
 import re
 import time
 from pathlib import Path
@@ -21,6 +23,7 @@ from typing import Any
 from ctlplane.drivers import procfs
 from ctlplane.drivers.base import STOPPED, Generation
 from ctlplane.drivers.docker import ContainerHandle, now
+from ctlplane.drivers.docker_keepalived import DockerKeepalived
 from ctlplane.errors import DriverError, Finding
 
 START_TIMEOUT = 15.0
@@ -68,6 +71,7 @@ class DockerNginx:
     def __init__(self, handle: ContainerHandle, state_dir: Path) -> None:
         self.handle = handle
         self.state_dir = state_dir
+        self.keepalived = DockerKeepalived(handle, state_dir)
         self.error_log = state_dir / "logs" / "error.log"
 
     def generation(self) -> Generation:
@@ -89,6 +93,7 @@ class DockerNginx:
 
         result = procfs.wait_for(up, START_TIMEOUT, interval=0.05)
         if isinstance(result, Generation):
+            self.keepalived.sync()  # pair members: keepalived runs the active release's keepalived.conf
             return result
         text = self._log_since(offset) + "\n" + self.handle.logs(since=since)
         why = "nginx exited" if result == "exited" else f"no worker within {START_TIMEOUT:g}s"
@@ -115,6 +120,7 @@ class DockerNginx:
         started = time.monotonic()
         result = procfs.wait_for(outcome, RELOAD_TIMEOUT, interval=0.05)
         if isinstance(result, Generation):
+            self.keepalived.sync()  # pair members: keepalived runs the active release's keepalived.conf
             return result
         findings = [Finding(f"no new worker generation within {RELOAD_TIMEOUT:g}s", source="nginx")]
         if result:  # let the master finish the failed attempt, so that a following reload starts clean
@@ -125,7 +131,16 @@ class DockerNginx:
     def runtime(self, commands: list[str]) -> None:
         raise DriverError("nginx has no runtime API", [Finding("runtime changes need a reload", source="nginx")])
 
+    def fetch(self, url: str) -> str:
+        """GET ``url`` inside the container (its admin listener is usually on the container's loopback)."""
+        code, out = self.handle.exec(["curl", "-fsS", "--noproxy", "*", "--max-time", "2", url])
+        if code != 0:
+            raise DriverError(f"GET {url} failed", [Finding(out.strip() or f"curl exited {code}", source="nginx")])
+        return out
+
     def stop(self) -> None:
+        with contextlib.suppress(DriverError):
+            self.keepalived.stop()  # hand the virtual IPs to the peer before the proxy stops accepting
         self.handle.stop(STOP_TIMEOUT)
 
     def _settle(self, budget: float) -> None:
@@ -155,4 +170,5 @@ class DockerNginx:
         own = self._log_since(0).splitlines()[-lines:]
         container = self.handle.logs(tail=lines).splitlines()
         parts = ["\n".join(own)] + (["container output:\n" + "\n".join(container)] if container else [])
+        parts.append(self.keepalived.log_tail())
         return "\n".join(p for p in parts if p)
