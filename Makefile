@@ -6,7 +6,7 @@ BIN   := $(VENV)/bin
 APT_PACKAGES := nginx libnginx-mod-stream haproxy keepalived curl
 SUDO  := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: help deps docker-deps venv demo down test integration images golden schema clean
+.PHONY: help deps docker-deps venv demo down test integration images proof golden schema clean
 
 help:
 	@echo "make demo     bring up examples/quickstart.yaml: a local load balancer on http://127.0.0.1:8080/"
@@ -14,6 +14,7 @@ help:
 	@echo "make test     unit, golden and real-binary tests"
 	@echo "make integration  real traffic through real proxies in Docker (builds the image offline)"
 	@echo "make images   build the offline Docker image (debootstrap; cached by recipe hash)"
+	@echo "make proof    EXAMPLES (default 1000) generated models per engine through nginx -t / haproxy -c, plus the full hostile corpus"
 	@echo "make golden   re-bless golden files after an intended template change"
 	@echo "make schema   regenerate schemas/ctlplane.schema.json"
 
@@ -60,11 +61,15 @@ images: docker-deps venv
 integration: deps images
 	$(BIN)/pytest -n 2 integration
 
+proof: deps venv
+	$(BIN)/python tests/security/proof.py $(or $(EXAMPLES),1000)
+
 golden: venv
 	CTLPLANE_BLESS=1 $(BIN)/pytest -q tests/test_golden.py
 
 schema: venv
 	$(BIN)/ctlplane schema
+	$(BIN)/python docs/gen_reference.py
 
 clean:
 	rm -rf out build dist *.egg-info .pytest_cache

@@ -24,6 +24,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ctlplane.drivers.docker import VRRP_CAPS, ContainerHandle
+from ctlplane.drivers import logfile
 from ctlplane.errors import DriverError, Finding
 from ctlplane.layout import CONFIG_DIR
 
@@ -155,15 +156,10 @@ class DockerKeepalived:
         return code == 0
 
     def _log_size(self) -> int:
-        return self.log.stat().st_size if self.log.exists() else 0
+        return logfile.size(self.log)
 
     def _log_since(self, offset: int) -> str:
-        try:
-            with open(self.log, "rb") as handle:
-                handle.seek(offset)
-                return handle.read().decode("utf-8", "replace")
-        except OSError:
-            return ""
+        return logfile.since(self.log, offset)
 
     def log_tail(self, lines: int = 20) -> str:
         text = self._log_since(0).splitlines()[-lines:]

@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ctlplane.drivers import procfs
+from ctlplane.drivers import logfile, procfs
 from ctlplane.drivers.base import STOPPED, Generation
 from ctlplane.drivers.docker import ContainerHandle, now
 from ctlplane.drivers.docker_keepalived import DockerKeepalived
@@ -156,15 +156,10 @@ class DockerNginx:
                 return
 
     def _log_size(self) -> int:
-        return self.error_log.stat().st_size if self.error_log.exists() else 0
+        return logfile.size(self.error_log)
 
     def _log_since(self, offset: int) -> str:
-        try:
-            with open(self.error_log, "rb") as handle:
-                handle.seek(offset)
-                return handle.read().decode("utf-8", "replace")
-        except OSError:
-            return ""
+        return logfile.since(self.error_log, offset)
 
     def log_tail(self, lines: int = 40) -> str:
         own = self._log_since(0).splitlines()[-lines:]

@@ -16,7 +16,7 @@ import re
 import signal
 from pathlib import Path
 
-from ctlplane.drivers import haproxy_api, procfs
+from ctlplane.drivers import haproxy_api, logfile, procfs
 from ctlplane.drivers.base import STOPPED, Generation
 from ctlplane.drivers.process import find_binary, spawn
 from ctlplane.errors import DriverError, Finding
@@ -62,7 +62,7 @@ class LocalHaproxy:
     def start(self) -> Generation:
         argv = [self.binary, "-W", "-S", "unix@run/master.sock", "-f", f"{CONFIG_DIR}/haproxy.cfg",
                 "-p", "run/haproxy.pid"]
-        offset = self.log.stat().st_size if self.log.exists() else 0
+        offset = logfile.size(self.log)
         pid = spawn(argv, cwd=self.state_dir, log_path=self.log)
 
         def up() -> Generation | bool | None:
@@ -86,7 +86,7 @@ class LocalHaproxy:
         if status is None:
             raise DriverError("haproxy is not running", [Finding("master CLI not reachable", source="haproxy")])
         _, reloads, failed, _ = status
-        offset = self.log.stat().st_size if self.log.exists() else 0
+        offset = logfile.size(self.log)
         if not procfs.wait_for(self._send_reload, MASTER_WAIT):
             raise DriverError("haproxy master CLI refused the reload", [Finding("reload not sent", source="haproxy")])
 
@@ -131,12 +131,7 @@ class LocalHaproxy:
             procfs.wait_for(lambda: not procfs.alive(master), 5.0)
 
     def _log_since(self, offset: int) -> str:
-        try:
-            with open(self.log, "rb") as handle:
-                handle.seek(offset)
-                return handle.read().decode("utf-8", "replace")
-        except OSError:
-            return ""
+        return logfile.since(self.log, offset)
 
     def log_tail(self, lines: int = 12) -> str:
         return "\n".join(self._log_since(0).splitlines()[-lines:])

@@ -15,7 +15,7 @@ import os
 import signal
 from pathlib import Path
 
-from ctlplane.drivers import procfs
+from ctlplane.drivers import logfile, procfs
 from ctlplane.drivers.base import STOPPED, Generation
 from ctlplane.drivers.process import find_binary, run
 from ctlplane.errors import DriverError, Finding
@@ -61,7 +61,7 @@ class LocalNginx:
         return gen if gen.running and gen.workers else None
 
     def reload(self, before: Generation) -> Generation:
-        offset = self.error_log.stat().st_size if self.error_log.exists() else 0
+        offset = logfile.size(self.error_log)
         if before.master is None:
             raise DriverError("nginx is not running", [Finding("cannot reload a stopped nginx", source="nginx")])
         os.kill(before.master, signal.SIGHUP)
@@ -89,7 +89,7 @@ class LocalNginx:
         sizes: list[int] = []
 
         def quiet_enough() -> bool:
-            sizes.append(self.error_log.stat().st_size if self.error_log.exists() else 0)
+            sizes.append(logfile.size(self.error_log))
             window = int(quiet / 0.1)
             return len(sizes) > window and len(set(sizes[-window:])) == 1
 
@@ -109,12 +109,7 @@ class LocalNginx:
             procfs.wait_for(lambda: not procfs.alive(gen.master), 5.0)
 
     def _log_since(self, offset: int) -> str:
-        try:
-            with open(self.error_log, "rb") as handle:
-                handle.seek(offset)
-                return handle.read().decode("utf-8", "replace")
-        except OSError:
-            return ""
+        return logfile.since(self.error_log, offset)
 
     def log_tail(self, lines: int = 12) -> str:
         return "\n".join(self._log_since(0).splitlines()[-lines:])

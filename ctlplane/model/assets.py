@@ -1,35 +1,50 @@
-"""The files a model refers to: certificates, keys and static roots.
+"""The files a model refers to: certificates, keys, static roots and the
+proxies' state directories.
 
 This is the one place that reads them, so that rendering stays a pure
-function of (model, assets). Each certificate must exist, parse, match its
-key, and its key must not be readable by everyone; SNI names default to the
-certificate's subjectAltName DNS names. Paths are relative to the model file.
+function of (model, assets). Every path is confined: a relative path resolves
+against the model file's directory, symlinks are resolved, and the real path
+must lie inside an allowed base (the model file's directory plus the model's
+``files.allowed_bases``); ``..`` and NUL never pass the model's ``FilePath``
+type and are refused here again. A file is opened without following a final
+symlink and without blocking (a FIFO is refused, not waited on). Each
+certificate must parse and match its key, and a key readable by everyone is
+refused; only the certificates themselves are kept for the world-readable
+copy (another PEM block in the certificate file, such as a key, is dropped).
+SNI names default to the certificate's subjectAltName DNS names. A static
+root may not contain the model file, a private key or a state directory
+(NGINX would serve them), and no two proxies share or nest state directories.
 """
 
 from __future__ import annotations
 
 import os
 import stat
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import ExtensionOID
+from pydantic import TypeAdapter, ValidationError
 
 from ctlplane.errors import Finding, ModelError
-from ctlplane.model.load import Loaded, locate
+from ctlplane.model.load import Loaded, Loc, locate
 from ctlplane.model.root import Model
 from ctlplane.model.service import Certificate, HttpService
+from ctlplane.model.types import HostName
 
 MAX_PEM_BYTES = 1024 * 1024
+Report = Callable[[Loc, str], None]
+_HOST = TypeAdapter(HostName)
 
 
 @dataclass(frozen=True)
 class CertAsset:
     """A checked certificate/key pair: PEM bytes and the names it serves."""
 
-    cert_pem: bytes
+    cert_pem: bytes  # only CERTIFICATE blocks, leaf first
     key_pem: bytes
     hosts: tuple[str, ...]
 
@@ -48,31 +63,10 @@ def resolve_path(base: Path, value: str) -> Path:
     return path if path.is_absolute() else base / path
 
 
-def read_assets(loaded: Loaded) -> Assets:
-    """Check and read every referenced file, or raise ModelError listing each problem with its location."""
-    problems: list[Finding] = []
-    certs: dict[tuple[str, int], CertAsset] = {}
-    roots: dict[tuple[str, int], str] = {}
-    watched: list[str] = []
-    for k, svc in enumerate(loaded.model.services):
-        if not isinstance(svc, HttpService):
-            continue
-        for i, cert in enumerate(svc.tls.certificates if svc.tls else []):
-            loc = ("services", k, "tls", "certificates", i)
-            try:
-                certs[(svc.name, i)] = _cert_pair(loaded.base_dir, cert, watched)
-            except _Problem as p:
-                problems.append(locate((*loc, p.field), p.message, loaded.positions, loaded.file))
-        for i, static in enumerate(svc.static):
-            root = resolve_path(loaded.base_dir, static.root).resolve()
-            if not root.is_dir():
-                loc = ("services", k, "static", i, "root")
-                problems.append(locate(loc, f"static root {str(root)!r} is not a directory", loaded.positions,
-                                       loaded.file))
-            roots[(svc.name, i)] = str(root)
-    if problems:
-        raise ModelError("referenced files are not usable", problems)
-    return Assets(certs, roots, tuple(watched))
+def allowed_bases(loaded: Loaded) -> tuple[Path, ...]:
+    """The real directories the model's files may be in: the model's own, then ``files.allowed_bases``."""
+    bases = [str(loaded.base_dir), *loaded.model.files.allowed_bases]
+    return tuple(dict.fromkeys(Path(os.path.realpath(b)) for b in bases))
 
 
 class _Problem(Exception):
@@ -82,40 +76,157 @@ class _Problem(Exception):
         self.message = message
 
 
-def _read(base: Path, value: str, field_name: str, watched: list[str]) -> tuple[Path, bytes]:
-    path = resolve_path(base, value)
-    watched.append(str(path))
+def confine(base: Path, value: str, bases: tuple[Path, ...], field_name: str = "", what: str = "path") -> Path:
+    """The real path ``value`` (relative to ``base``) leads to, or a problem when it leaves ``bases``."""
+    if "\0" in value or ".." in value.split("/"):
+        raise _Problem(field_name, f"{what} {value!r} contains NUL or a '..' segment")
+    real = Path(os.path.realpath(os.path.normpath(resolve_path(base, value))))
+    if not any(real == b or real.is_relative_to(b) for b in bases):
+        where = ", ".join(repr(str(b)) for b in bases)
+        raise _Problem(field_name, f"{what} {value!r} leads to {str(real)!r}, outside the allowed directories "
+                                   f"({where}): move it there or add its directory to files.allowed_bases")
+    return real
+
+
+def read_assets(loaded: Loaded) -> Assets:
+    """Check and read every referenced file, or raise ModelError listing each problem with its location."""
+    problems: list[Finding] = []
+    bases = allowed_bases(loaded)
+    certs: dict[tuple[str, int], CertAsset] = {}
+    roots: dict[tuple[str, int], str] = {}
+    keys: list[Path] = []
+    watched: list[str] = []
+
+    def problem(loc: Loc, message: str) -> None:  # a Report
+        problems.append(locate(loc, message, loaded.positions, loaded.file))
+
+    for k, svc in enumerate(loaded.model.services):
+        if not isinstance(svc, HttpService):
+            continue
+        for i, cert in enumerate(svc.tls.certificates if svc.tls else []):
+            try:
+                certs[(svc.name, i)] = _cert_pair(loaded.base_dir, bases, cert, watched, keys)
+            except _Problem as p:
+                problem(("services", k, "tls", "certificates", i, p.field), p.message)
+        for i, static in enumerate(svc.static):
+            loc = ("services", k, "static", i, "root")
+            try:
+                root = confine(loaded.base_dir, static.root, bases)
+            except _Problem as p:
+                problem(loc, p.message)
+                continue
+            if not _is_dir(root):
+                problem(loc, f"static root {str(root)!r} is not a directory")
+            roots[(svc.name, i)] = str(root)
+    states = list(_state_dirs(loaded, bases, problem))
+    _no_exposure(loaded, roots, keys, states, problem)
+    if problems:
+        raise ModelError("referenced files are not usable", problems)
+    return Assets(certs, roots, tuple(watched))
+
+
+def _is_dir(path: Path) -> bool:
     try:
-        info = path.stat()
-        if not stat.S_ISREG(info.st_mode):
-            raise _Problem(field_name, f"{str(path)!r} is not a regular file")
-        if info.st_size > MAX_PEM_BYTES:
-            raise _Problem(field_name, f"{str(path)!r} is larger than 1 MiB")
-        return path, path.read_bytes()
+        return stat.S_ISDIR(os.stat(path).st_mode)
+    except (OSError, ValueError):  # missing, unreadable, or a name too long for the file system
+        return False
+
+
+def _state_dirs(loaded: Loaded, bases: tuple[Path, ...], problem: Report) -> Iterator[Path]:
+    """Each proxy's real state directory; two proxies may neither share one nor nest one in the other."""
+    from ctlplane.statedir import proxy_dir
+
+    seen: list[tuple[Path, str]] = []
+    for i, proxy in enumerate(loaded.model.proxies):
+        attr = "state_dir" if proxy.runtime.kind == "local" else "config_dir"
+        loc: Loc = ("proxies", i, "runtime", attr) if getattr(proxy.runtime, attr, None) else ("proxies", i, "name")
+        try:
+            real = confine(loaded.base_dir, str(proxy_dir(loaded, proxy.name)), bases, what="state directory")
+        except _Problem as p:
+            problem(loc, p.message)
+            continue
+        for other, name in seen:
+            if real == other or real.is_relative_to(other) or other.is_relative_to(real):
+                problem(loc, f"state directory {str(real)!r} of proxy {proxy.name!r} overlaps that of proxy "
+                             f"{name!r}: give each proxy its own directory")
+        seen.append((real, proxy.name))
+        yield real
+
+
+def _no_exposure(loaded: Loaded, roots: dict[tuple[str, int], str], keys: list[Path], states: list[Path],
+                 problem: Report) -> None:
+    """A static root must not contain the model file, a private key or a state directory."""
+    secrets = [("the model file", Path(os.path.realpath(loaded.file)))]
+    secrets += [("private key", k) for k in keys] + [("state directory", s) for s in states]
+    index = {s.name: k for k, s in enumerate(loaded.model.services)}
+    for (svc_name, i), root_text in roots.items():
+        root = Path(root_text)
+        for what, path in secrets:
+            if path == root or path.is_relative_to(root):
+                problem(("services", index[svc_name], "static", i, "root"),
+                        f"static root {root_text!r} contains {what} {str(path)!r}, which NGINX would serve: "
+                        "use a directory holding only public files")
+                break
+
+
+def _read(real: Path, field_name: str, *, secret: bool = False) -> bytes:
+    """A regular file's bytes (at most 1 MiB), opened without following a final symlink or blocking."""
+    flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+    try:
+        fd = os.open(real, flags)
     except FileNotFoundError:
-        raise _Problem(field_name, f"file {str(path)!r} does not exist") from None
+        raise _Problem(field_name, f"file {str(real)!r} does not exist") from None
     except PermissionError:
-        raise _Problem(field_name, f"file {str(path)!r} is not readable") from None
+        raise _Problem(field_name, f"file {str(real)!r} is not readable") from None
+    except OSError as exc:
+        raise _Problem(field_name, f"file {str(real)!r} cannot be opened: {exc.strerror}") from None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise _Problem(field_name, f"{str(real)!r} is not a regular file")
+        if info.st_size > MAX_PEM_BYTES:
+            raise _Problem(field_name, f"{str(real)!r} is larger than 1 MiB")
+        if secret and info.st_mode & stat.S_IROTH:
+            raise _Problem(field_name, f"private key {str(real)!r} is readable by everyone: chmod 600 it")
+        chunks = []
+        while chunk := os.read(fd, MAX_PEM_BYTES + 1 - sum(map(len, chunks))):
+            chunks.append(chunk)
+            if sum(map(len, chunks)) > MAX_PEM_BYTES:
+                raise _Problem(field_name, f"{str(real)!r} is larger than 1 MiB")
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
 
 
-def _cert_pair(base: Path, cert: Certificate, watched: list[str]) -> CertAsset:
-    _, cert_pem = _read(base, cert.cert, "cert", watched)
-    key_path, key_pem = _read(base, cert.key, "key", watched)
-    if os.stat(key_path).st_mode & stat.S_IROTH:
-        raise _Problem("key", f"private key {str(key_path)!r} is readable by everyone: chmod 600 it")
+def _cert_pair(base: Path, bases: tuple[Path, ...], cert: Certificate, watched: list[str],
+               keys: list[Path]) -> CertAsset:
+    watched += [str(resolve_path(base, cert.cert)), str(resolve_path(base, cert.key))]
+    key_path = confine(base, cert.key, bases, "key")
+    keys.append(key_path)
+    cert_pem = _read(confine(base, cert.cert, bases, "cert"), "cert")
+    key_pem = _read(key_path, "key", secret=True)
     try:
         chain = x509.load_pem_x509_certificates(cert_pem)
     except ValueError:
         raise _Problem("cert", "not a PEM certificate") from None
     try:
-        key = serialization.load_pem_private_key(key_pem, password=None)
+        # Only the public half is compared here; the proxy binaries load and check the key itself (stage 2),
+        # so the slow RSA consistency check (about 0.3 s per key) is left to them.
+        key = serialization.load_pem_private_key(key_pem, password=None, unsafe_skip_rsa_key_validation=True)
     except (ValueError, TypeError):
         raise _Problem("key", "not an unencrypted PEM private key") from None
     leaf = chain[0]
     if leaf.public_key().public_bytes(*_SPKI) != key.public_key().public_bytes(*_SPKI):
         raise _Problem("key", "the private key does not match the certificate")
     hosts = tuple(cert.hosts) or _san_names(leaf)
-    return CertAsset(cert_pem, key_pem, hosts)
+    for host in hosts:
+        try:
+            _HOST.validate_python(host)
+        except ValidationError:
+            raise _Problem("cert", f"the certificate names {host!r}, which is not a valid host name: "
+                                   "list its names in 'hosts'") from None
+    only_certs = b"".join(c.public_bytes(serialization.Encoding.PEM) for c in chain)
+    return CertAsset(only_certs, key_pem, hosts)
 
 
 _SPKI = (serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from ctlplane.model.engine_limits import pool_limits, service_limits
 from ctlplane.model.pool import Pool
 from ctlplane.model.root import CrossCheck, Model
 from ctlplane.model.service import HttpService, Route
@@ -31,12 +32,14 @@ def engine_problems(model: Model) -> Iterator[CrossCheck]:
             check = _nginx_service if proxy.engine == "nginx" else _haproxy_service
             if isinstance(svc, HttpService):
                 yield from check(proxy.name, k, svc)
+            yield from service_limits(proxy.engine, proxy.name, k, svc)
             for pool_name in _pools_of(svc):
                 if pool_name in pool_index and pool_name not in seen_pools:
                     seen_pools.add(pool_name)
                     i = pool_index[pool_name]
                     pool_check = _nginx_pool if proxy.engine == "nginx" else _haproxy_pool
                     yield from pool_check(proxy.name, i, model.pools[i])
+                    yield from pool_limits(proxy.engine, proxy.name, i, model.pools[i])
         if proxy.engine == "haproxy":
             yield from _haproxy_shared_pools(model, proxy.name, [service_index[n] for n in proxy.services
                                                                   if n in service_index])

@@ -24,7 +24,25 @@ from ctlplane.model.root import Model
 MAX_BYTES = 8 * 1024 * 1024
 Loc = tuple[str | int, ...]
 
-_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_BaseLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_STR = "tag:yaml.org,2002:str"
+_INT = "tag:yaml.org,2002:int"
+_RESOLVED: dict[str, str] = {}
+
+
+class _Loader(_BaseLoader):  # type: ignore[misc, valid-type]
+    """The safe loader with implicit scalar tags memoized: a large model repeats the same scalars (ports,
+    weights, keywords) thousands of times, and resolving each one runs a list of regular expressions."""
+
+    def resolve(self, kind: type, value: str, implicit: tuple[bool, bool]) -> str:
+        if kind is yaml.ScalarNode and implicit == (True, False):
+            tag = _RESOLVED.get(value)
+            if tag is None:
+                tag = super().resolve(kind, value, implicit)
+                if len(_RESOLVED) < 200_000:
+                    _RESOLVED[value] = tag
+            return tag
+        return super().resolve(kind, value, implicit)  # type: ignore[no-any-return]
 
 
 @dataclass(frozen=True)
@@ -109,6 +127,16 @@ def _convert(loader: Any, node: yaml.Node, loc: Loc, positions: dict, seen: set[
         return out
     if isinstance(node, yaml.SequenceNode):
         return [_convert(loader, item, (*loc, i), positions, seen, name) for i, item in enumerate(node.value)]
+    return _scalar(loader, node)
+
+
+def _scalar(loader: Any, node: yaml.Node) -> Any:
+    """Plain strings and decimal integers directly; every other tag through the safe constructor."""
+    value = node.value
+    if node.tag == _STR:
+        return value
+    if node.tag == _INT and value.isdigit() and (value[0] != "0" or value == "0"):
+        return int(value)
     return loader.construct_object(node)
 
 
@@ -161,7 +189,13 @@ def locate(loc: Loc, message: str, positions: dict[Loc, tuple[int, int]], name: 
     while anchor and anchor not in positions:
         anchor = anchor[:-1]
     line, col = positions.get(anchor, (None, None))
-    return Finding(message, file=name, line=line, column=col, path=field_path(tuple(kept)) or None)
+    return Finding(printable(message), file=name, line=line, column=col, path=field_path(tuple(kept)) or None)
+
+
+def printable(text: str) -> str:
+    """Control and line-break characters escaped: an error echoing user input stays one harmless line."""
+    return "".join(ch if ch.isprintable() or ch == " " else ch.encode("unicode_escape").decode("ascii")
+                   for ch in text)
 
 
 _TAGS = {"http", "tcp", "local", "docker", "round_robin", "weighted_round_robin", "least_connections", "random", "source_ip_hash", "hash",

@@ -8,16 +8,18 @@ can point at the YAML line.
 from __future__ import annotations
 
 import ipaddress
+import os
 from collections.abc import Iterator
-from typing import Literal
+from functools import cached_property
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import AfterValidator, Field, model_validator
 from pydantic_core import PydanticCustomError
 
 from ctlplane.model.pool import Pool
 from ctlplane.model.proxy import Pair, Proxy
 from ctlplane.model.service import HttpService, Service, TcpService
-from ctlplane.model.types import Frozen
+from ctlplane.model.types import FilePath, Frozen
 
 
 class CrossCheck(Exception):
@@ -29,6 +31,22 @@ class CrossCheck(Exception):
         self.message = message
 
 
+def _absolute_base(value: str) -> str:
+    if not value.startswith("/") or value == "/" or os.path.normpath(value) != value:
+        raise ValueError("must be an absolute, normalized directory other than '/'")
+    return value
+
+
+class Files(Frozen):
+    """Where the files a model names (certificates, keys, static roots, state directories) may live."""
+
+    allowed_bases: list[Annotated[FilePath, AfterValidator(_absolute_base)]] = Field(
+        default_factory=list,
+        description="Absolute directories that may hold the model's files besides the model file's own directory "
+        "(checked after resolving symlinks), e.g. /etc/letsencrypt.",
+    )
+
+
 class Model(Frozen):
     """A ctlplane model: pools, services, the proxies that run them and optional HA pairs."""
 
@@ -37,6 +55,7 @@ class Model(Frozen):
     services: list[Service] = Field(min_length=1, description="What the proxies listen on and route.")
     proxies: list[Proxy] = Field(min_length=1, description="The load balancers.")
     pairs: list[Pair] = Field(default_factory=list, description="HA pairs of proxies (keepalived).")
+    files: Files = Field(default_factory=Files, description="Directories the model's files may be read from.")
 
     @model_validator(mode="after")
     def _cross_references(self) -> Model:
@@ -50,14 +69,19 @@ class Model(Frozen):
             )
         return self
 
+    @cached_property
+    def _by_name(self) -> dict[str, dict[str, Any]]:
+        return {"pool": {p.name: p for p in self.pools}, "service": {s.name: s for s in self.services},
+                "proxy": {p.name: p for p in self.proxies}}
+
     def pool(self, name: str) -> Pool:
-        return next(p for p in self.pools if p.name == name)
+        return self._by_name["pool"][name]  # type: ignore[no-any-return]
 
     def service(self, name: str) -> HttpService | TcpService:
-        return next(s for s in self.services if s.name == name)
+        return self._by_name["service"][name]  # type: ignore[no-any-return]
 
     def proxy(self, name: str) -> Proxy:
-        return next(p for p in self.proxies if p.name == name)
+        return self._by_name["proxy"][name]  # type: ignore[no-any-return]
 
 
 def cross_check(model: Model) -> Iterator[CrossCheck]:
@@ -75,6 +99,14 @@ def _unique(model: Model) -> Iterator[CrossCheck]:
             if item.name in seen:
                 yield CrossCheck((kind, i, "name"), f"duplicate name {item.name!r} in {kind}")
             seen.add(item.name)
+    containers: set[str] = set()
+    for i, proxy in enumerate(model.proxies):
+        container = getattr(proxy.runtime, "container", None)
+        if container in containers:
+            yield CrossCheck(("proxies", i, "runtime", "container"), f"container {container!r} is already used by "
+                             "another proxy")
+        if container:
+            containers.add(container)
     for i, pool in enumerate(model.pools):
         seen = set()
         for j, server in enumerate(pool.servers):
@@ -159,28 +191,28 @@ def _listeners(model: Model) -> Iterator[CrossCheck]:
         key = "local" if proxy.runtime.kind == "local" else f"docker:{proxy.name}"
         groups.setdefault(key, []).append(i)
     for members in groups.values():
-        taken: list[tuple[str, int, str]] = []
+        taken: dict[int, list[tuple[str, str]]] = {}
         for i in members:
             yield from _proxy_sockets(model, i, taken)
 
 
-def _proxy_sockets(model: Model, i: int, taken: list[tuple[str, int, str]]) -> Iterator[CrossCheck]:
+def _proxy_sockets(model: Model, i: int, taken: dict[int, list[tuple[str, str]]]) -> Iterator[CrossCheck]:
     proxy = model.proxies[i]
-    names = {s.name for s in model.services}
+    index = {s.name: k for k, s in enumerate(model.services)}
     sockets: list[tuple[tuple[str | int, ...], str, int, str]] = []
     for name in proxy.services:
-        if name not in names:
+        if name not in index:
             continue
-        k = next(k for k, s in enumerate(model.services) if s.name == name)
+        k = index[name]
         for loc, addr, port in _service_sockets(model.services[k]):
             sockets.append((("services", k, *loc), addr, port, f"service {name!r}"))
     if proxy.admin:
         sockets.append((("proxies", i, "admin"), proxy.admin.address, proxy.admin.port, "the admin listener"))
     for loc, addr, port, what in sockets:
-        for other_addr, other_port, other in taken:
-            if port == other_port and _overlaps(addr, other_addr):
+        for other_addr, other in taken.get(port, []):
+            if _overlaps(addr, other_addr):
                 yield CrossCheck(loc, f"{addr}:{port} of {what} on proxy {proxy.name!r} collides with {other}")
-        taken.append((addr, port, f"{what} on proxy {proxy.name!r}"))
+        taken.setdefault(port, []).append((addr, f"{what} on proxy {proxy.name!r}"))
 
 
 def _pairs(model: Model) -> Iterator[CrossCheck]:

@@ -123,14 +123,14 @@ def _no_parent(value: str) -> str:
 
 FilePath = Annotated[
     str,
-    AfterValidator(_no_parent),
-    Field(
+    Field(  # before the validator, so that the JSON schema keeps the pattern
         pattern=r"^[A-Za-z0-9._/-][A-Za-z0-9._/+-]{0,1023}$",
         description=(
             "A file or directory path, absolute or relative to the model file: letters, digits and . _ / + - only."
         ),
         examples=["certs/www.pem", "/etc/ssl/private/www.key"],
     ),
+    AfterValidator(_no_parent),
 ]
 
 Port = Annotated[int, Field(ge=1, le=65535, description="A TCP port (1-65535).", examples=[443])]
@@ -147,10 +147,17 @@ Weight = Annotated[
 ]
 
 
+def _no_scope(value: str) -> str:
+    """IPv6 scope ids ('fe80::1%eth0') are refused: ``ipaddress`` accepts any text after '%'."""
+    if "%" in value:
+        raise ValueError("IPv6 scope ids ('%...') are not supported")
+    return value
+
+
 def _check_ip(value: Any) -> str:
     if not isinstance(value, str):
         raise ValueError("must be a string IP address")
-    return str(ipaddress.ip_address(value))
+    return str(ipaddress.ip_address(_no_scope(value)))
 
 
 ListenAddress = Annotated[
@@ -163,11 +170,14 @@ ListenAddress = Annotated[
 def _check_server_address(value: Any) -> str:
     if not isinstance(value, str):
         raise ValueError("must be a string: an IP address or a host name")
+    _no_scope(value)
     try:
         return str(ipaddress.ip_address(value))
     except ValueError:
         pass
     if re.fullmatch(rf"(?:{_LABEL}\.)*{_LABEL}", value) and len(value) <= 253:
+        if value.rsplit(".", 1)[-1].isdigit():
+            raise ValueError("is neither a valid IP address nor a host name (a host name's last label is not numeric)")
         return value
     raise ValueError("must be an IP address or a lowercase DNS host name")
 
@@ -182,7 +192,7 @@ ServerAddress = Annotated[
 def _check_cidr(value: Any) -> str:
     if not isinstance(value, str):
         raise ValueError("must be a string CIDR such as 10.0.0.0/8")
-    return str(ipaddress.ip_network(value, strict=True))
+    return str(ipaddress.ip_network(_no_scope(value), strict=True))
 
 
 Cidr = Annotated[
@@ -195,7 +205,7 @@ Cidr = Annotated[
 def _check_vip(value: Any) -> str:
     if not isinstance(value, str):
         raise ValueError("must be a string such as 192.0.2.10/24")
-    iface = ipaddress.ip_interface(value)
+    iface = ipaddress.ip_interface(_no_scope(value))
     if iface.version != 4:
         raise ValueError("VRRP virtual IPs must be IPv4 here")
     return str(iface)

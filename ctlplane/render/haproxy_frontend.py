@@ -15,6 +15,7 @@ without a default pool falls through to the ``notfound`` backend (404).
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 from dataclasses import dataclass
 
@@ -25,6 +26,7 @@ from ctlplane.render.haproxy_backend import backend_name, server_address
 from ctlplane.render.routing import ordered_routes
 
 NOTFOUND_BACKEND = "notfound"
+_CACHE_NAME_MAX = 32  # HAProxy 2.6 copies a cache name into char[33] and silently cuts a longer one
 _LIMIT_TABLE = ("100k", "30s")
 _HOST_FETCH = "req.hdr(host),host_only"  # lowercase, port removed, IPv6 literals kept
 
@@ -101,7 +103,12 @@ def frontend_name(svc_name: str) -> str:
 
 
 def cache_name(svc_name: str) -> str:
-    return f"c_{svc_name}"
+    """``c_<service>``; HAProxy keeps at most 32 characters of a cache name, so a longer one becomes
+    ``C_<first 21>_<8 hex of its SHA-256>`` (the capital C keeps it apart from every short name)."""
+    name = f"c_{svc_name}"
+    if len(name) <= _CACHE_NAME_MAX:
+        return name
+    return f"C_{svc_name[:21]}_{hashlib.sha256(svc_name.encode()).hexdigest()[:8]}"
 
 
 def crt_list_path(svc_name: str) -> str:

@@ -33,12 +33,15 @@ from ctlplane.render.haproxy_frontend import (
     needs_notfound,
 )
 
+# Mozilla's intermediate profile (guidelines v5.7); the DHE ciphers use the ffdhe2048 group that
+# tune.ssl.default-dh-param 2048 selects. The client's cipher order wins (server_preferred_order: false).
 SSL_CIPHERS = (
     "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:"
-    "ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305"
+    "ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305:"
+    "DHE-RSA-AES128-GCM-SHA256:DHE-RSA-AES256-GCM-SHA384:DHE-RSA-CHACHA20-POLY1305"
 )
 SSL_CIPHERSUITES = "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256"
-SSL_BIND_OPTIONS = "ssl-min-ver TLSv1.2 no-tls-tickets"
+SSL_BIND_OPTIONS = "prefer-client-ciphers ssl-min-ver TLSv1.2 no-tls-tickets"
 STATS_SOCKET = "unix@run/admin.sock"  # relative to the working directory; a bare relative path would be read as host
 _CRT_LIST_WORD = re.compile(r"[A-Za-z0-9*._/-]+")
 _MIB = 1024 * 1024
@@ -113,12 +116,11 @@ def pools_of(svc: HttpService | TcpService) -> list[str]:
 
 def build_view(model: Model, proxy: Proxy) -> View:
     services = services_of(model, proxy)
-    used = {name for svc in services for name in pools_of(svc)}
-    backends = tuple(
-        build_backend(pool, [s for s in services if pool.name in pools_of(s)])
-        for pool in model.pools
-        if pool.name in used
-    )
+    users: dict[str, list[HttpService | TcpService]] = {}
+    for svc in services:
+        for name in pools_of(svc):
+            users.setdefault(name, []).append(svc)
+    backends = tuple(build_backend(pool, users[pool.name]) for pool in model.pools if pool.name in users)
     return View(
         global_=_global(proxy),
         defaults=DefaultsView("5s", "60s", "60s", "10s", "10s", 2),

@@ -3,7 +3,8 @@ certificates and keys.
 
 The view (``nginx_view``) makes every decision; ``templates/nginx`` only
 prints it. Certificates are copied to ``certs/<service>-<index>.crt`` and
-``.key`` (keys mode 0600) and referenced by those relative paths. The
+``.key`` (keys mode 0600) and referenced by those relative paths; a proxy
+with TLS also gets ``dhparam.pem``, the RFC 7919 ffdhe2048 group. The
 runtime directories ``logs/``, ``tmp/`` and ``cache/`` are not rendered: the
 runner creates them in the staging and the deployed directory.
 """
@@ -16,7 +17,7 @@ from ctlplane.model.root import Model
 from ctlplane.model.service import HttpService
 from ctlplane.render import RenderedFile, text_file
 from ctlplane.render.env import render_template
-from ctlplane.render.nginx_http import cert_files
+from ctlplane.render.nginx_http import DHPARAM_FILE, FFDHE2048, cert_files
 from ctlplane.render.nginx_view import nginx_view
 
 ROOT = "nginx.conf"
@@ -24,7 +25,10 @@ ROOT = "nginx.conf"
 
 def render_nginx(model: Model, proxy: Proxy, assets: Assets) -> dict[str, RenderedFile]:
     """Every file of one NGINX proxy, keyed by path relative to its directory."""
-    files = {ROOT: text_file(render_template("nginx/nginx.conf.j2", conf=nginx_view(model, proxy, assets)))}
+    conf = nginx_view(model, proxy, assets)
+    files = {ROOT: text_file(render_template("nginx/nginx.conf.j2", conf=conf))}
+    if conf.http.tls_sessions:
+        files[DHPARAM_FILE] = RenderedFile(FFDHE2048, 0o644)
     for name in proxy.services:
         svc = model.service(name)
         if not isinstance(svc, HttpService) or svc.tls is None:

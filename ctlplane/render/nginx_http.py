@@ -25,10 +25,23 @@ from ctlplane.render.nginx_locations import Chains, Header, Location, locations
 from ctlplane.render.nginx_upstream import MapBlock, host_port
 from ctlplane.render.routing import host_matches, virtual_hosts
 
+# Mozilla's intermediate profile (guidelines v5.7): these ciphers for TLS 1.2, OpenSSL's TLS 1.3 suites, and
+# the RFC 7919 ffdhe2048 group for the DHE ciphers (a public constant, written as DHPARAM_FILE).
 CIPHERS_TLS12 = (
     "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:"
-    "ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305"
+    "ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305:"
+    "DHE-RSA-AES128-GCM-SHA256:DHE-RSA-AES256-GCM-SHA384:DHE-RSA-CHACHA20-POLY1305"
 )
+DHPARAM_FILE = "dhparam.pem"
+FFDHE2048 = b"""-----BEGIN DH PARAMETERS-----
+MIIBCAKCAQEA//////////+t+FRYortKmq/cViAnPTzx2LnFg84tNpWp4TZBFGQz
++8yTnc4kmz75fS/jY2MMddj2gbICrsRhetPfHtXV/WVhJDP1H18GbtCFY2VVPe0a
+87VXE15/V8k1mE8McODmi3fipona8+/och3xWKE2rec1MKzKT0g6eXq8CrGCsyT7
+YdEIqUuyyOP7uWrat2DX9GgdT0Kj3jlN9K5W7edjcrsZCwenyO4KbXCeAvzhzffi
+7MA0BM0oNC9hkXL+nOmFg/+OTxIy7vKBg8P+OxtMb61zO7X8vC7CIAXFjvGDfRaD
+ssbzSibBsu/6iGtCOGEoXJf//////////wIBAg==
+-----END DH PARAMETERS-----
+"""
 T = TypeVar("T")
 _NGINX_HIDES = {"server", "date"}  # NGINX never passes these from the backend (it sets its own)
 

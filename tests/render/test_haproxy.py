@@ -224,12 +224,12 @@ def test_global_and_defaults(model_dir: Path) -> None:
     glob = section(text, "global")
     for line in ("maxconn 2000", "nbthread 2", "stats socket unix@run/admin.sock mode 600 level admin expose-fd listeners",
                  "hard-stop-after 30s", "log stderr format raw local0 notice", "tune.ssl.default-dh-param 2048",
-                 "ssl-default-bind-options ssl-min-ver TLSv1.2 no-tls-tickets",
+                 "ssl-default-bind-options prefer-client-ciphers ssl-min-ver TLSv1.2 no-tls-tickets",
                  "ssl-default-bind-ciphersuites TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:"
                  "TLS_CHACHA20_POLY1305_SHA256"):
         assert f"    {line}\n" in glob + "\n"
     ciphers = re.search(r"ssl-default-bind-ciphers (\S+)", glob).group(1)  # type: ignore[union-attr]
-    assert all(c.startswith("ECDHE-") and ("GCM" in c or "CHACHA20" in c) for c in ciphers.split(":"))
+    assert all(c.startswith(("ECDHE-", "DHE-RSA-")) and ("GCM" in c or "CHACHA20" in c) for c in ciphers.split(":"))
     for banned in ("daemon", "lua-load", "external-check", "insecure-fork-wanted", "user ", "chroot"):
         assert banned not in text
     defaults = section(text, "defaults")

@@ -160,7 +160,7 @@ def test_render_is_deterministic(full_assets: Assets) -> None:
 def test_files_and_modes(full_assets: Assets) -> None:
     files = render(full_model(), full_assets)
     assert sorted(files) == ["certs/front-0.crt", "certs/front-0.key", "certs/front-1.crt", "certs/front-1.key",
-                             "nginx.conf"]
+                             "dhparam.pem", "nginx.conf"]
     assert files["certs/front-0.key"].mode == 0o600 and files["certs/front-0.crt"].mode == 0o644
     assert files["certs/front-1.key"].content == full_assets.certs[("front", 1)].key_pem
 

@@ -1,0 +1,128 @@
+"""Two benign models, one per engine, that together set every string field
+of the model at least once (``test_hostile.py`` checks that they do). Each
+hostile value is put into one of their slots in turn; the rendered result is
+compared with theirs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.security.world import World
+
+
+def nginx_model(world: World) -> dict[str, Any]:
+    www, wild, _ = world.certs
+    return {
+        "version": 1,
+        "pools": [
+            {"name": "web", "balance": {"strategy": "hash", "key": "header", "name": "X-Tenant"},
+             "health": {"passive": {"max_fails": 2, "window": "10s"}},
+             "servers": [{"name": "w1", "address": "10.0.0.1", "port": 8080},
+                         {"name": "w2", "address": "10.0.0.2", "port": 8080, "state": "drain"}]},
+            {"name": "api", "balance": {"strategy": "round_robin"}, "persistence": {"type": "cookie", "cookie": "SRV"},
+             "servers": [{"name": "a1", "address": "2001:db8::1", "port": 9000, "weight": 3}]},
+            {"name": "ck", "balance": {"strategy": "hash", "key": "cookie", "name": "session"},
+             "servers": [{"name": "c1", "address": "10.0.1.1", "port": 80}]},
+            {"name": "rnd", "balance": {"strategy": "random"},
+             "servers": [{"name": "r1", "address": "10.0.2.1", "port": 80, "state": "disabled"},
+                         {"name": "r2", "address": "10.0.2.2", "port": 80}]},
+            {"name": "src", "balance": {"strategy": "source_ip_hash"},
+             "servers": [{"name": "s1", "address": "10.0.3.1", "port": 80}]},
+            {"name": "db", "balance": {"strategy": "weighted_round_robin"},
+             "persistence": {"type": "source_ip", "expire": "30m"},
+             "servers": [{"name": "d1", "address": "10.0.4.1", "port": 5432}]},
+            {"name": "lc", "balance": {"strategy": "least_connections"},
+             "servers": [{"name": "l1", "address": "10.0.5.1", "port": 6379},
+                         {"name": "l2", "address": "10.0.5.2", "port": 6379, "backup": True}]},
+        ],
+        "services": [
+            {"name": "front", "mode": "http", "listen": {"address": "0.0.0.0", "port": 8443},
+             "routes": [
+                 {"host": "api.example.com", "path_prefix": "/api/", "pool": "api"},
+                 {"host": "*.example.org", "path_prefix": "/v2", "header": {"name": "X-Tenant", "value": "gold"},
+                  "pool": "web"},
+                 {"path_prefix": "/v2", "pool": "ck"},
+             ],
+             "default_pool": "rnd",
+             "tls": {"certificates": [{"cert": www.cert, "key": www.key},
+                                      {"cert": wild.cert, "key": wild.key, "hosts": ["shop.example.org"]}],
+                     "min_version": "1.2", "redirect_http_port": 8080,
+                     "hsts": {"max_age": "365d", "include_subdomains": True}},
+             "compression": {"types": ["text/css", "application/json"], "min_length": "1k"},
+             "cache": {"max_size": "100m", "valid": "60s", "key": "uri"},
+             "static": [{"path_prefix": "/assets/", "root": world.static[0]}],
+             "access": {"allow": ["10.0.0.0/8"], "deny": ["10.1.0.0/16"]},
+             "limits": {"connections_per_client": 20, "requests_per_second": 10, "burst": 5},
+             "timeouts": {"connect": "2s", "client": "30s", "server": "45s"},
+             "retries": {"attempts": 2, "on_status": [502]},
+             "hide_response_headers": ["X-Powered-By", "X-Backend"]},
+            {"name": "plain", "mode": "http", "listen": {"address": "127.0.0.1", "port": 8081},
+             "routes": [{"path_prefix": "/s", "pool": "src"}], "default_pool": "src"},
+            {"name": "sql", "mode": "tcp", "listen": {"address": "127.0.0.1", "port": 5432}, "pool": "db",
+             "access": {"deny": ["192.0.2.0/24"]}, "limits": {"connections_per_client": 5}},
+            {"name": "kv", "mode": "tcp", "listen": {"address": "127.0.0.1", "port": 6379}, "pool": "lc"},
+        ],
+        "proxies": [
+            {"name": "edge", "engine": "nginx", "runtime": {"kind": "local", "state_dir": "state/edge"},
+             "services": ["front", "plain", "sql", "kv"], "workers": "auto", "admin": {"address": "127.0.0.1",
+                                                                                       "port": 9000}},
+        ],
+        "files": {"allowed_bases": [str(world.base / "certs")]},
+    }
+
+
+def haproxy_model(world: World) -> dict[str, Any]:
+    www, _, api = world.certs
+    return {
+        "version": 1,
+        "pools": [
+            {"name": "app", "balance": {"strategy": "least_connections"},
+             "health": {"active": {"type": "http", "path": "/healthz", "expect_status": 204, "interval": "3s"},
+                        "passive": {"max_fails": 3, "window": "5s"}},
+             "servers": [{"name": "a1", "address": "10.0.0.1", "port": 8080, "weight": 0},
+                         {"name": "a2", "address": "10.0.0.2", "port": 8080, "backup": True, "state": "drain"}]},
+            {"name": "sticky", "balance": {"strategy": "hash", "key": "uri"},
+             "persistence": {"type": "cookie", "cookie": "LB"},
+             "servers": [{"name": "s1", "address": "10.0.1.1", "port": 80, "max_connections": 100}]},
+            {"name": "tcpp", "balance": {"strategy": "source_ip_hash"},
+             "health": {"active": {"type": "tcp", "interval": "2s"}},
+             "persistence": {"type": "source_ip", "expire": "10m"},
+             "servers": [{"name": "t1", "address": "10.0.2.1", "port": 5672, "state": "disabled"},
+                         {"name": "t2", "address": "10.0.2.2", "port": 5672}]},
+        ],
+        "services": [
+            {"name": "shop", "mode": "http", "listen": {"address": "0.0.0.0", "port": 443},
+             "routes": [{"host": "api.test", "path_prefix": "/v1/", "pool": "sticky"},
+                        {"path_prefix": "/cart", "header": {"name": "X-Beta", "value": "on"}, "pool": "sticky"}],
+             "default_pool": "app",
+             "tls": {"certificates": [{"cert": api.cert, "key": api.key},
+                                      {"cert": www.cert, "key": www.key, "hosts": ["www.example.com"]}],
+                     "min_version": "1.3", "redirect_http_port": 80, "hsts": {"max_age": "1d", "preload": True}},
+             "compression": {"types": ["text/plain"]},
+             "cache": {"max_size": "64m", "valid": "30s", "key": "host_uri"},
+             "access": {"allow": ["0.0.0.0/0"], "deny": ["203.0.113.0/24"]},
+             "limits": {"connections_per_client": 100, "requests_per_second": 50, "status": 429},
+             "timeouts": {"connect": "3s", "client": "20s", "server": "40s"},
+             "retries": {"attempts": 1, "on_status": [503, 504]},
+             "hide_response_headers": ["X-Debug"]},
+            {"name": "mq", "mode": "tcp", "listen": {"address": "127.0.0.1", "port": 5672}, "pool": "tcpp"},
+        ],
+        "proxies": [
+            {"name": name, "engine": "haproxy", "services": ["shop", "mq"], "workers": 2,
+             "runtime": {"kind": "docker", "container": f"c-{name}", "image": "haproxy:2.6",
+                         "network": "lbnet", "config_dir": f"state/{name}"},
+             "admin": {"address": "127.0.0.1", "port": 8404}}
+            for name in ("h1", "h2")
+        ],
+        "pairs": [
+            {"name": "ha", "mode": "active_passive",
+             "nodes": [{"proxy": "h1", "interface": "eth0", "address": "192.0.2.11"},
+                       {"proxy": "h2", "interface": "eth0", "address": "192.0.2.12"}],
+             "virtual_ips": [{"address": "192.0.2.100/24", "router_id": 51, "owner": "h1"}],
+             "unicast": True, "auth_password": "secret1", "advert_interval": "1s",
+             "check": {"interval": "2s", "timeout": "1s"}},
+        ],
+    }
+
+
+BASES = {"nginx": nginx_model, "haproxy": haproxy_model}
