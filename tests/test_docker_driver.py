@@ -26,7 +26,8 @@ from ctlplane.drivers.docker import (
     docker_control,
     engine_command,
 )
-from ctlplane.drivers.docker_haproxy import DockerHaproxy, parse_show_proc
+from ctlplane.drivers.docker_haproxy import DockerHaproxy
+from ctlplane.drivers.haproxy_api import parse_show_proc
 from ctlplane.drivers.docker_nginx import DockerNginx, emerg_findings, nginx_generation
 from ctlplane.errors import DriverError
 from ctlplane.model.proxy import Proxy

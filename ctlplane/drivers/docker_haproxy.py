@@ -14,7 +14,6 @@ after every start and reload, stopped first on stop.
 from __future__ import annotations
 
 import contextlib
-import re
 from pathlib import Path
 
 from ctlplane.drivers import haproxy_api, procfs
@@ -26,27 +25,6 @@ from ctlplane.errors import DriverError, Finding
 START_TIMEOUT = 15.0
 RELOAD_TIMEOUT = 10.0
 STOP_TIMEOUT = 35.0  # hard-stop-after 30s bounds old workers
-_MASTER = re.compile(r"^(\d+)\s+master\s+(\d+)\s+\[failed: (\d+)\]", re.MULTILINE)
-_WORKER = re.compile(r"^(\d+)\s+worker\b", re.MULTILINE)
-
-Status = tuple[int, int, int, frozenset[int]]
-
-
-def parse_show_proc(text: str) -> Status | None:
-    """(master pid, reloads, failed reloads, current workers) from ``show proc``; None if there is no master."""
-    master = _MASTER.search(text)
-    if not master:
-        return None
-    current = text.split("# old workers")[0]
-    workers = frozenset(int(m.group(1)) for m in _WORKER.finditer(current))
-    return int(master.group(1)), int(master.group(2)), int(master.group(3)), workers
-
-
-def alerts(text: str) -> list[Finding]:
-    """The ``[ALERT]`` lines of HAProxy output (same rule as the local driver)."""
-    return [Finding(line.split(" : ", 1)[-1].strip(), source="haproxy") for line in text.splitlines()
-            if line.startswith("[ALERT]") and "Fatal errors" not in line and "Error(s) found" not in line]
-
 
 class DockerHaproxy:
     """Control of one HAProxy master that is PID 1 of its container."""
@@ -58,11 +36,8 @@ class DockerHaproxy:
         self.master_sock = state_dir / "run" / "master.sock"
         self.admin_sock = state_dir / "run" / "admin.sock"
 
-    def _status(self) -> Status | None:
-        try:
-            return parse_show_proc(haproxy_api.send(self.master_sock, "show proc", timeout=2.0))
-        except DriverError:
-            return None
+    def _status(self) -> haproxy_api.Status | None:
+        return haproxy_api.master_status(self.master_sock)
 
     def generation(self) -> Generation:
         if self.handle.running() is None:
@@ -86,38 +61,20 @@ class DockerHaproxy:
             return result
         why = "haproxy exited" if result == "exited" else f"no worker within {START_TIMEOUT:g}s"
         raise DriverError(f"haproxy did not start in container {self.handle.spec.name}",
-                          alerts(self.handle.logs(since=since)) or [Finding(why, source="haproxy")])
+                          haproxy_api.alerts(self.handle.logs(since=since)) or [Finding(why, source="haproxy")])
 
     def reload(self, before: Generation) -> Generation:
-        status = self._status()
-        if status is None:
-            raise DriverError("haproxy is not running", [Finding("master CLI not reachable", source="haproxy")])
-        _, reloads, failed, _ = status
         since = now()
-        haproxy_api.send(self.master_sock, "reload")
-
-        def outcome() -> Generation | bool | None:
-            current = self._status()
-            if current is None or current[1] <= reloads:
-                return None
-            if current[2] > failed:
-                return True
-            fresh = current[3] - before.workers
-            return Generation(current[0], fresh) if fresh else None
-
-        result = procfs.wait_for(outcome, RELOAD_TIMEOUT, interval=0.05)
-        if isinstance(result, Generation):
+        result = haproxy_api.reload_master(self.master_sock, before.workers, RELOAD_TIMEOUT)
+        if isinstance(result, tuple):
             self.keepalived.sync()  # pair members: keepalived runs the active release's keepalived.conf
-            return result
+            return Generation(result[0], result[3] - before.workers)
         raise DriverError("haproxy rejected the reload; the old workers still serve",
-                          alerts(self.handle.logs(since=since)) or
+                          haproxy_api.alerts(self.handle.logs(since=since)) or
                           [Finding(f"no new worker within {RELOAD_TIMEOUT:g}s", source="haproxy")])
 
     def runtime(self, commands: list[str]) -> None:
-        for command in commands:
-            answer = haproxy_api.send(self.admin_sock, command).strip()
-            if answer and answer not in ("New server registered.", "Server deleted."):
-                raise DriverError(f"HAProxy refused {command!r}", [Finding(f"{command}: {answer}", source="haproxy")])
+        haproxy_api.run_admin(self.admin_sock, commands)
 
     def stop(self) -> None:
         with contextlib.suppress(DriverError):

@@ -5,6 +5,7 @@ the admin stats socket (``set server ...``). One short connection per command.
 from __future__ import annotations
 
 import os
+import re
 import socket
 from dataclasses import dataclass
 from pathlib import Path
@@ -73,3 +74,79 @@ def show_proc(master_socket: Path | str) -> list[Proc]:
         if len(parts) >= 3 and parts[0].isdigit() and parts[1] in ("master", "worker"):
             procs.append(Proc(int(parts[0]), parts[1], int(parts[2]) if parts[2].isdigit() else 0, old))
     return procs
+
+
+# ------------------------------------------------------------------ the master CLI protocol, for every driver
+
+_MASTER = re.compile(r"^(\d+)\s+master\s+(\d+)\s+\[failed: (\d+)\]", re.MULTILINE)
+_WORKER = re.compile(r"^(\d+)\s+worker\b", re.MULTILINE)
+MASTER_WAIT = 5.0  # the master CLI is briefly unreachable while the master re-executes
+RUNTIME_OK = ("New server registered.", "Server deleted.")
+
+Status = tuple[int, int, int, frozenset[int]]  # master pid, reloads, failed reloads, current workers
+
+
+def parse_show_proc(text: str) -> Status | None:
+    """(master pid, reloads, failed reloads, current workers) from ``show proc``; None if there is no master."""
+    master = _MASTER.search(text)
+    if not master:
+        return None
+    current = text.split("# old workers")[0]
+    workers = frozenset(int(m.group(1)) for m in _WORKER.finditer(current))
+    return int(master.group(1)), int(master.group(2)), int(master.group(3)), workers
+
+
+def master_status(master_socket: Path) -> Status | None:
+    try:
+        return parse_show_proc(send(master_socket, "show proc", timeout=2.0))
+    except DriverError:
+        return None
+
+
+def reload_master(master_socket: Path, before: frozenset[int], timeout: float) -> Status | bool:
+    """Ask the master to reload and wait for the verdict that 2.6's CLI does not give: the new status when a
+    new worker serves, True when the master counted a failed reload, False when nothing came in time.
+
+    Waits (bounded) for a master that is still re-executing after an earlier reload before sending.
+    """
+    from ctlplane.drivers import procfs
+
+    status = procfs.wait_for(lambda: master_status(master_socket), MASTER_WAIT)
+    if status is None:
+        raise DriverError("haproxy is not running", [Finding("master CLI not reachable", source="haproxy")])
+    _, reloads, failed, _ = status
+
+    def sent() -> bool:
+        try:
+            send(master_socket, "reload")
+        except DriverError:
+            return False
+        return True
+
+    if not procfs.wait_for(sent, MASTER_WAIT):
+        raise DriverError("haproxy master CLI refused the reload", [Finding("reload not sent", source="haproxy")])
+
+    def outcome() -> Status | bool | None:
+        now = master_status(master_socket)
+        if now is None or now[1] <= reloads:
+            return None
+        if now[2] > failed:
+            return True
+        return now if now[3] - before else None
+
+    result = procfs.wait_for(outcome, timeout, interval=0.05)
+    return False if result is None else result
+
+
+def run_admin(admin_socket: Path, commands: list[str]) -> None:
+    """Runtime-API commands, in order; the first one HAProxy answers with anything but success raises."""
+    for command in commands:
+        answer = send(admin_socket, command).strip()
+        if answer and answer not in RUNTIME_OK:
+            raise DriverError(f"HAProxy refused {command!r}", [Finding(f"{command}: {answer}", source="haproxy")])
+
+
+def alerts(text: str) -> list[Finding]:
+    """The ``[ALERT]`` lines of HAProxy output, without the closing summary lines."""
+    return [Finding(line.split(" : ", 1)[-1].strip(), source="haproxy") for line in text.splitlines()
+            if line.startswith("[ALERT]") and "Fatal errors" not in line and "Error(s) found" not in line]

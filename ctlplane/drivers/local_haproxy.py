@@ -12,7 +12,6 @@ serving before must appear. Listening sockets pass to the new workers
 from __future__ import annotations
 
 import os
-import re
 import signal
 from pathlib import Path
 
@@ -25,8 +24,6 @@ from ctlplane.layout import CONFIG_DIR
 START_TIMEOUT = 10.0
 RELOAD_TIMEOUT = 10.0
 STOP_TIMEOUT = 35.0  # hard-stop-after 30s bounds old workers
-MASTER_WAIT = 5.0  # the master CLI is briefly unreachable while the master re-executes
-_MASTER = re.compile(r"^(\d+)\s+master\s+(\d+)\s+\[failed: (\d+)\]", re.M)
 
 
 class LocalHaproxy:
@@ -40,18 +37,8 @@ class LocalHaproxy:
         self.pid_file = self.state_dir / "run" / "haproxy.pid"
         self.log = self.state_dir / "logs" / "haproxy.log"
 
-    def _status(self) -> tuple[int, int, int, frozenset[int]] | None:
-        """(master pid, reloads, failed reloads, current workers) from ``show proc``, None if not reachable."""
-        try:
-            text = haproxy_api.send(self.master_sock, "show proc", timeout=2.0)
-        except DriverError:
-            return None
-        master = _MASTER.search(text)
-        if not master:
-            return None
-        current = text.split("# old workers")[0]
-        workers = frozenset(int(m.group(1)) for m in re.finditer(r"^(\d+)\s+worker\b", current, re.M))
-        return int(master.group(1)), int(master.group(2)), int(master.group(3)), workers
+    def _status(self) -> haproxy_api.Status | None:
+        return haproxy_api.master_status(self.master_sock)
 
     def generation(self) -> Generation:
         status = self._status()
@@ -76,48 +63,20 @@ class LocalHaproxy:
             return result
         if procfs.alive(pid):
             os.kill(pid, signal.SIGTERM)
-        raise DriverError("haproxy did not start", _alerts(self._log_since(offset)) or
+        raise DriverError("haproxy did not start", haproxy_api.alerts(self._log_since(offset)) or
                           [Finding(f"no worker within {START_TIMEOUT:g}s", source="haproxy")])
 
     def reload(self, before: Generation) -> Generation:
-        # While the master re-executes after a reload (ours or someone else's) its CLI refuses connections
-        # for a moment: wait for it, bounded, before judging.
-        status = procfs.wait_for(self._status, MASTER_WAIT)
-        if status is None:
-            raise DriverError("haproxy is not running", [Finding("master CLI not reachable", source="haproxy")])
-        _, reloads, failed, _ = status
         offset = logfile.size(self.log)
-        if not procfs.wait_for(self._send_reload, MASTER_WAIT):
-            raise DriverError("haproxy master CLI refused the reload", [Finding("reload not sent", source="haproxy")])
-
-        def outcome() -> Generation | bool | None:
-            now = self._status()
-            if now is None or now[1] <= reloads:
-                return None
-            if now[2] > failed:
-                return True
-            fresh = now[3] - before.workers
-            return Generation(now[0], fresh) if fresh else None
-
-        result = procfs.wait_for(outcome, RELOAD_TIMEOUT)
-        if isinstance(result, Generation):
-            return result
+        result = haproxy_api.reload_master(self.master_sock, before.workers, RELOAD_TIMEOUT)
+        if isinstance(result, tuple):
+            return Generation(result[0], result[3] - before.workers)
         why = "haproxy rejected the reload; the old workers still serve"
-        raise DriverError(why, _alerts(self._log_since(offset)) or
+        raise DriverError(why, haproxy_api.alerts(self._log_since(offset)) or
                           [Finding(f"no new worker within {RELOAD_TIMEOUT:g}s", source="haproxy")])
 
-    def _send_reload(self) -> bool:
-        try:
-            haproxy_api.send(self.master_sock, "reload")
-        except DriverError:
-            return False
-        return True
-
     def runtime(self, commands: list[str]) -> None:
-        for command in commands:
-            answer = haproxy_api.send(self.admin_sock, command).strip()
-            if answer and answer not in ("New server registered.", "Server deleted."):
-                raise DriverError(f"HAProxy refused {command!r}", [Finding(f"{command}: {answer}", source="haproxy")])
+        haproxy_api.run_admin(self.admin_sock, commands)
 
     def stop(self) -> None:
         status = self._status()
@@ -136,7 +95,3 @@ class LocalHaproxy:
     def log_tail(self, lines: int = 12) -> str:
         return "\n".join(self._log_since(0).splitlines()[-lines:])
 
-
-def _alerts(text: str) -> list[Finding]:
-    return [Finding(line.split(" : ", 1)[-1].strip(), source="haproxy") for line in text.splitlines()
-            if line.startswith("[ALERT]") and "Fatal errors" not in line and "Error(s) found" not in line]
