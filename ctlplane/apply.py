@@ -93,10 +93,13 @@ def _rolled_back(driver: Driver, step: str, error: CtlplaneError, previous: str 
             restore = f"restored release {previous}"
         else:
             restore = f"release {previous} still active"
+        now = driver.control.generation()
         if step == "activate":
             pass  # the processes never saw the new release
+        elif step == "reload" and now.running and not now.workers - before.workers:
+            restore += " (the old workers never stopped serving it)"  # rejected reload: reloading again would
+            # only make NGINX drop its idle keep-alive connections once more
         elif before.running:
-            now = driver.control.generation()
             if now.running:
                 driver.control.reload(now)
                 restore += " and reloaded onto it"

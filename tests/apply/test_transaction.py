@@ -92,11 +92,22 @@ def test_failed_first_start_leaves_nothing_running() -> None:
 
 def test_a_restore_that_fails_too_is_reported_as_such() -> None:
     driver, _ = running()
+    driver.state.fail = {"runtime"}  # runtime commands may have half-applied: the restore must reload
     driver.state.fail_always = {"reload"}
     with pytest.raises(ApplyError) as caught:
-        apply_proxy(driver, NEW_RELOAD)
+        apply_proxy(driver, NEW_RUNTIME)
     assert caught.value.rolled_back is False
     assert "restore failed" in caught.value.message
+
+
+def test_a_rejected_reload_is_not_followed_by_another_reload() -> None:
+    driver, old_release = running()
+    driver.state.fail = {"reload"}
+    with pytest.raises(ApplyError) as caught:
+        apply_proxy(driver, NEW_RELOAD)
+    assert driver.state.events == ["lock", "stage", "activate", "reload", "activate"]  # no second reload
+    assert driver.state.active == old_release and driver.state.serving == old_release
+    assert "never stopped serving" in caught.value.message
 
 
 def test_old_releases_are_pruned_to_current_and_previous() -> None:
