@@ -3,10 +3,10 @@ SHELL := /bin/bash
 PY    ?= python3
 VENV  := .venv
 BIN   := $(VENV)/bin
-APT_PACKAGES := nginx libnginx-mod-stream haproxy keepalived curl
+APT_PACKAGES := nginx libnginx-mod-stream haproxy keepalived curl wrk
 SUDO  := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: help deps docker-deps venv demo down test integration images proof golden schema clean
+.PHONY: help deps docker-deps venv demo down test integration images proof bench golden schema clean
 
 help:
 	@echo "make demo     bring up examples/quickstart.yaml: a local load balancer on http://127.0.0.1:8080/"
@@ -15,6 +15,7 @@ help:
 	@echo "make integration  real traffic through real proxies in Docker (builds the image offline)"
 	@echo "make images   build the offline Docker image (debootstrap; cached by recipe hash)"
 	@echo "make proof    EXAMPLES (default 1000) generated models per engine through nginx -t / haproxy -c, plus the full hostile corpus"
+	@echo "make bench    benchmarks (scale, edit latency, data plane, reload, start-up) into docs/benchmarks.md"
 	@echo "make golden   re-bless golden files after an intended template change"
 	@echo "make schema   regenerate schemas/ctlplane.schema.json"
 
@@ -63,6 +64,9 @@ integration: deps images
 
 proof: deps venv
 	$(BIN)/python tests/security/proof.py $(or $(EXAMPLES),1000)
+
+bench: deps venv
+	$(BIN)/python bench/run_all.py
 
 golden: venv
 	CTLPLANE_BLESS=1 $(BIN)/pytest -q tests/test_golden.py

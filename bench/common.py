@@ -304,3 +304,64 @@ def machine_note() -> str:
     wrk = version(["wrk", "--version"]).split(" [")[0].replace(" Copyright (C) 2012 Will Glozer", "")
     return (f"{os.cpu_count()} cores, Linux {platform.release()}, Python {platform.python_version()}, "
             f"{nginx}, {haproxy}, {wrk}")
+
+
+# --- models and docs for the issue-7 benchmarks ----------------------------------------------------------------
+
+def scale_model_text(engine: str, services: int, servers: int = 10, base_port: int = 20000,
+                     routed: str = "", extra_pools: str = "") -> str:
+    """``services`` HTTP services, each with its own pool of ``servers`` loopback IP servers (no DNS names).
+    Service i listens on 127.0.0.1:(base_port + i). With ``routed`` (a YAML flow mapping for one more service)
+    and ``extra_pools`` (YAML pool items), one real service can be added in front of echo backends."""
+    lines = ["pools:"]
+    for i in range(services):
+        lines.append(f"  - name: p{i}\n    servers:")
+        for j in range(servers):
+            lines.append(f"      - {{name: s{j}, address: 127.{1 + i // 250}.{i % 250}.{1 + j}, port: 9}}")
+    if extra_pools:
+        lines.append(extra_pools.rstrip("\n"))
+    lines.append("services:")
+    names = []
+    for i in range(services):
+        lines.append(f"  - {{name: svc{i}, mode: http, listen: {{address: 127.0.0.1, port: {base_port + i}}}, "
+                     f"default_pool: p{i}}}")
+        names.append(f"svc{i}")
+    if routed:
+        lines.append(f"  - {routed}")
+        names.append(routed.split("name: ", 1)[1].split(",", 1)[0])
+    lines.append(f"proxies:\n  - {{name: lb, engine: {engine}, services: [{', '.join(names)}], workers: 1}}")
+    return "\n".join(lines) + "\n"
+
+
+def best_of(runs: int, action: Callable[[], object]) -> float:
+    """The shortest wall time (seconds) of ``runs`` calls of ``action``."""
+    best = math.inf
+    for _ in range(runs):
+        started = time.perf_counter()
+        action()
+        best = min(best, time.perf_counter() - started)
+    return best
+
+
+def docs_header(command: str) -> str:
+    """The 'Command / Machine' lines every docs section starts with."""
+    import datetime
+
+    return (f"Command: `{command}` ({datetime.date.today().isoformat()})  \n"
+            f"Machine: {machine_note()}; 1-min load average at the start {os.getloadavg()[0]:.2f}")
+
+
+def free_port_block(count: int, start: int = 20000, stop: int = 60000) -> int:
+    """The first port p in [start, stop) such that p .. p+count-1 are all free on 127.0.0.1 right now."""
+    base = start
+    while base + count <= stop:
+        for offset in range(count):
+            with socket.socket() as sock:
+                try:
+                    sock.bind((LOOPBACK, base + offset))
+                except OSError:
+                    base += offset + 1
+                    break
+        else:
+            return base
+    raise RuntimeError(f"no {count} consecutive free ports between {start} and {stop}")

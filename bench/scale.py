@@ -1,0 +1,160 @@
+"""Scale: ctlplane's own time against the proxy's own config check, as the model grows.
+
+For 10, 100 and 1,000 HTTP services of 10 loopback-IP servers each, per engine:
+ctlplane's in-process work (``load_file`` + ``read_assets`` + ``render_all``,
+best of N) and the engine's config test on the same output
+(``ctlplane.validate.check_output``: ``nginx -t`` / ``haproxy -c`` on a staged
+copy, best of N). Prints the ratio ctlplane/proxy per size, the growth ratio
+between sizes, and a cProfile top-10 (by tottime) of ctlplane at the largest
+size, so the cause of any gap is measured rather than guessed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import pstats
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import ROOT, best_of, docs_header, replace_section, scale_model_text, table  # noqa: E402
+
+from ctlplane.model.assets import read_assets  # noqa: E402
+from ctlplane.model.load import load_file  # noqa: E402
+from ctlplane.render import render_all  # noqa: E402
+from ctlplane.validate import check_output, is_error  # noqa: E402
+
+HEADING = "## Scale"
+DOCS = ROOT / "docs" / "benchmarks.md"
+HEADERS = ["engine", "services x servers", "model KiB", "ctlplane ms", "proxy check ms", "ctlplane / proxy",
+           "ctlplane growth (x size)", "proxy growth"]
+
+
+def build(path: Path) -> dict:
+    loaded = load_file(path)
+    return render_all(loaded.model, read_assets(loaded))
+
+
+def measure(engine: str, services: int, workdir: Path, runs: int) -> tuple[Path, float, float]:
+    path = workdir / f"{engine}-{services}.yaml"
+    path.write_text(scale_model_text(engine, services))
+    ours = best_of(runs, lambda: build(path))
+    files = build(path)["lb"]
+    findings = [f for f in check_output(engine, files) if is_error(f)]
+    if findings:
+        raise RuntimeError(f"{engine} rejected the generated config: {findings[0].message}")
+    theirs = best_of(runs, lambda: check_output(engine, files))
+    return path, ours, theirs
+
+
+def profile(path: Path, top: int = 10) -> str:
+    prof = cProfile.Profile()
+    prof.enable()
+    build(path)
+    prof.disable()
+    out = io.StringIO()
+    stats = pstats.Stats(prof, stream=out)
+    stats.sort_stats("tottime").print_stats(top)
+    text = out.getvalue()
+    body = text[text.index("ncalls"):] if "ncalls" in text else text
+    total = f"{stats.total_tt:.3f} s total (under the profiler)"  # type: ignore[attr-defined]
+    return total + "\n" + "\n".join(line.replace(str(ROOT) + "/", "") for line in body.rstrip().splitlines())
+
+
+def cumulative(path: Path) -> str:
+    """Share of the profiled time spent under YAML parsing, pydantic validation and Jinja rendering."""
+    prof = cProfile.Profile()
+    prof.enable()
+    build(path)
+    prof.disable()
+    stats = pstats.Stats(prof).stats  # type: ignore[attr-defined]
+    total = sum(v[2] for v in stats.values())
+    parts = {"load_file (all of loading)": ("model/load.py", "load_file"),
+             "  parse_yaml (C YAML parser + node walk for positions)": ("model/load.py", "parse_yaml"),
+             "  validate_data (pydantic Model + cross checks)": ("model/load.py", "validate_data"),
+             "read_assets": ("model/assets.py", "read_assets"),
+             "render_all (views + Jinja)": ("render/__init__.py", "render_all"),
+             "  Jinja Template.render": ("jinja2/environment.py", "render")}
+    lines = []
+    for label, (file, func) in parts.items():
+        cum = max((v[3] for (f, _, fn), v in stats.items() if fn == func and f.endswith(file)), default=0.0)
+        lines.append(f"{label}: {cum:.3f} s cumulative ({cum / total * 100:.0f}% of {total:.3f} s)")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", default="10,100,1000", help="numbers of services (10 servers each)")
+    parser.add_argument("--runs", type=int, default=3, help="best of N (default 3)")
+    parser.add_argument("--engines", default="nginx,haproxy")
+    parser.add_argument("--quick", action="store_true", help="best of 2")
+    parser.add_argument("--markdown", action="store_true")
+    parser.add_argument("--write-docs", action="store_true")
+    args = parser.parse_args(argv)
+    args.markdown = args.markdown or args.write_docs
+    runs = 2 if args.quick else max(1, min(args.runs, 10))
+    sizes = [int(s) for s in args.sizes.split(",")]
+    command = "python bench/scale.py " + " ".join(sys.argv[1:] if argv is None else argv)
+    header = docs_header(command.strip())
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="ctlplane-scale-") as tmp:
+        largest = None
+        warm = Path(tmp) / "warm.yaml"  # compile the templates and import lazily loaded modules before timing
+        for engine in args.engines.split(","):
+            warm.write_text(scale_model_text(engine, 2))
+            build(warm)
+        for engine in args.engines.split(","):
+            previous = None
+            for size in sizes:
+                print(f"scale: {engine} {size} services", file=sys.stderr, flush=True)
+                path, ours, theirs = measure(engine, size, Path(tmp), runs)
+                growth = ("-", "-") if previous is None else (
+                    f"{ours / previous[0]:.1f}x ({size // previous[2]}x)", f"{theirs / previous[1]:.1f}x")
+                rows.append([engine, f"{size} x 10", f"{path.stat().st_size / 1024:.0f}", f"{ours * 1000:.0f}",
+                             f"{theirs * 1000:.0f}", f"{ours / theirs:.2f}", *growth])
+                previous = (ours, theirs, size)
+                largest = path
+        assert largest is not None
+        prof, shares = profile(largest), cumulative(largest)
+    fence = "```" if args.markdown else ""
+    out = [table(HEADERS, rows, markdown=args.markdown), "",
+           f"Where ctlplane's time goes at the largest size ({largest.name.split('.')[0]}), cumulative:", "",
+           fence, shares, fence, "", "cProfile top 10 by tottime:", "", fence, prof, fence]
+    text = "\n".join(line for line in out if line is not None)
+    if args.markdown:
+        text = header + f"  \nBest of {runs}; ctlplane in-process (`load_file` + `read_assets` + `render_all`), the proxy " \
+            "check via `ctlplane.validate.check_output` (stage the files in a temp dir, run `nginx -t` / `haproxy -c`).\n\n" \
+            + text
+    print(text)
+    if args.write_docs:
+        replace_section(DOCS, HEADING, DOC_INTRO + "\n\n" + text + "\n\n" + DOC_NOTES)
+        print(f"wrote the '{HEADING}' section of {DOCS.relative_to(ROOT)}", file=sys.stderr)
+    return 0
+
+
+DOC_INTRO = """\
+Models of 10, 100 and 1,000 HTTP services x 10 servers (loopback IP addresses, no DNS names), one proxy.
+Targets from the issue: ctlplane's own time at most 1x the proxy's own config check at 1,000 services /
+10,000 servers, and at most 11x the time for 10x the size."""
+
+DOC_NOTES = """\
+Reading it: ctlplane's own time grows linearly with the model (about 10x for 10x the size: the growth
+target is met), but at 1,000 services / 10,000 servers it is several times the proxy's own config test, so
+the "at most 1x" target is missed. The profile above says where the time goes: about half is loading —
+`parse_yaml` uses libyaml's C parser, but the Python callbacks it makes (the loader's tag `resolve`, one call
+per scalar, ~89,000) and the Python walk that records a line/column for every value (`_convert`) cost more
+than the parse itself; then pydantic and the cross checks, where parsing 10,000 IP addresses with
+`ipaddress` stands out — and the other half is rendering (Jinja: one partial call per server and per
+backend). What would close the gap, none of it done here: record positions lazily (walk the YAML nodes
+only when validation fails, or accept a JSON model with no positions — a fast path), resolve tags in C
+(plain `CSafeLoader` without the Python override), validate addresses with a compiled pattern instead of
+`ipaddress`, cache the rendered text of pools and services that did not change since the last apply (keyed
+by a hash of their model), and print server lines from one template loop rather than a partial per
+server. A compiled YAML parser alone would not be enough: the C parser is already in use."""
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,104 @@
+"""CLI start-up: wall time of short ctlplane commands, and what importing costs.
+
+Best of N (subprocess, wall clock) for ``ctlplane --help``, ``ctlplane
+validate tests/model/valid/minimal.yaml --no-binaries`` and the same validation
+with the proxies' own config tests; then ``python -X importtime`` of the
+validate command, top imports by cumulative time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import ROOT, best_of, docs_header, replace_section, table  # noqa: E402
+
+HEADING = "## CLI start-up"
+DOCS = ROOT / "docs" / "benchmarks.md"
+MINIMAL = "tests/model/valid/minimal.yaml"
+CTLPLANE = str(Path(sys.executable).with_name("ctlplane"))
+COMMANDS = {
+    "ctlplane --help": [CTLPLANE, "--help"],
+    f"ctlplane validate {MINIMAL} --no-binaries": [CTLPLANE, "validate", MINIMAL, "--no-binaries"],
+    f"ctlplane validate {MINIMAL}": [CTLPLANE, "validate", MINIMAL],
+    "python -c pass (interpreter floor)": [sys.executable, "-c", "pass"],
+}
+
+
+def run(argv: list[str]) -> None:
+    subprocess.run(argv, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=60, check=False)
+
+
+def importtime(top: int) -> list[list[object]]:
+    """``-X importtime`` of the validate command: the top imports by cumulative microseconds."""
+    code = ("import sys; sys.argv=['ctlplane','validate',%r,'--no-binaries']\n"
+            "from ctlplane.cli import main\ntry:\n    main()\nexcept SystemExit:\n    pass\n") % MINIMAL
+    done = subprocess.run([sys.executable, "-X", "importtime", "-c", code], cwd=ROOT, capture_output=True,
+                          text=True, timeout=60, check=False)
+    rows = []
+    for line in done.stderr.splitlines():
+        match = re.match(r"import time:\s+(\d+) \|\s+(\d+) \|(\s*)(\S+)", line)
+        if match:
+            depth = (len(match.group(3)) - 1) // 2
+            rows.append((int(match.group(2)), int(match.group(1)), depth, match.group(4)))
+    total = sum(r[0] for r in rows if r[2] == 0)
+    rows = [r for r in rows if r[2] == 0]  # top-level imports only: their cumulative times add up
+    rows.sort(reverse=True)
+    return [[name, f"{cum / 1000:.1f}", f"{cum / total * 100:.0f}%"] for cum, _, _, name in rows[:top]] + \
+        [["(all top-level imports)", f"{total / 1000:.1f}", "100%"]]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--runs", type=int, default=5, help="best of N (default 5)")
+    parser.add_argument("--quick", action="store_true", help="best of 3")
+    parser.add_argument("--top", type=int, default=12)
+    parser.add_argument("--markdown", action="store_true")
+    parser.add_argument("--write-docs", action="store_true")
+    args = parser.parse_args(argv)
+    args.markdown = args.markdown or args.write_docs
+    runs = 3 if args.quick else max(1, min(args.runs, 20))
+    command = "python bench/startup.py " + " ".join(sys.argv[1:] if argv is None else argv)
+    header = docs_header(command.strip())
+    if main_module_missing():
+        raise SystemExit("ctlplane.cli has no main(): adjust bench/startup.py")
+    rows = [[label, f"{best_of(runs, lambda a=argv_: run(a)) * 1000:.0f}"] for label, argv_ in COMMANDS.items()]
+    imports = importtime(args.top)
+    text = "\n".join([table(["command", f"best of {runs}, ms"], rows, markdown=args.markdown), "",
+                      "Top-level imports of `ctlplane validate --no-binaries` (`python -X importtime`), cumulative:", "",
+                      table(["module", "ms", "share"], imports, markdown=args.markdown)])
+    if args.markdown:
+        text = header + "\n\n" + text
+    print(text)
+    if args.write_docs:
+        replace_section(DOCS, HEADING, DOC_INTRO + "\n\n" + text + "\n\n" + DOC_NOTES)
+        print(f"wrote the '{HEADING}' section of {DOCS.relative_to(ROOT)}", file=sys.stderr)
+    return 0
+
+
+def main_module_missing() -> bool:
+    import importlib
+
+    return not hasattr(importlib.import_module("ctlplane.cli"), "main")
+
+
+DOC_INTRO = """\
+Wall time of short commands, each a fresh process (the installed `ctlplane` entry point in the venv), best
+of N; `python -c pass` is the interpreter's own floor on this machine."""
+
+DOC_NOTES = """\
+Reading it: `ctlplane validate` on a tiny model takes several times the interpreter's own start-up, and
+the import profile shows that most of it is importing (the profile's own overhead inflates its total): the
+pipeline (pydantic builds the model's validators at import), typer (with rich), and the renderers
+(`ctlplane.render.haproxy`, `.nginx`, with Jinja) which `validate` imports even with `--no-binaries`.
+Running the proxies' config tests adds about 100 ms (one `nginx -t` / `haproxy -c` process each).
+What would cut it: import the renderers and typer's rich help lazily (only when a command needs them),
+and build pydantic schemas lazily (`defer_build`)."""
+
+if __name__ == "__main__":
+    sys.exit(main())
