@@ -40,10 +40,17 @@ Runtime = Annotated[LocalRuntime | DockerRuntime, Field(discriminator="kind")]
 
 
 class Admin(Frozen):
-    """An internal listener: health endpoint (/healthz), stats and, later, metrics. Loopback by default."""
+    """An internal listener: health endpoint (/healthz) and stats (metrics: see Metrics). Loopback by default."""
 
     address: ListenAddress = "127.0.0.1"
     port: Port
+
+
+class Metrics(Frozen):
+    """An internal listener serving /metrics: Prometheus text (HAProxy), stub_status counters (NGINX)."""
+
+    address: ListenAddress = Field("127.0.0.1", description="Address to listen on (loopback by default).")
+    port: Port = Field(description="Port to listen on.")
 
 
 class Proxy(Frozen):
@@ -60,6 +67,14 @@ class Proxy(Frozen):
         4096, ge=64, le=1_000_000, description="Most concurrent connections: per worker (NGINX) or per process (HAProxy)."
     )
     admin: Admin | None = Field(None, description="Internal listener for /healthz and stats (needed in HA pairs).")
+    metrics: Metrics | None = Field(
+        None, description="Opt-in /metrics listener: Prometheus (HAProxy) or stub_status text (NGINX)."
+    )
+    access_log: Literal["default", "json"] = Field(
+        "default",
+        description="Access log format: the engine's default, or one JSON object per request with the same fields "
+        "on both engines (client, host, path, status, upstream, upstream_time_ms, total_time_ms).",
+    )
 
     @model_validator(mode="after")
     def _workers_range(self) -> Proxy:

@@ -208,6 +208,8 @@ def _proxy_sockets(model: Model, i: int, taken: dict[int, list[tuple[str, str]]]
             sockets.append((("services", k, *loc), addr, port, f"service {name!r}"))
     if proxy.admin:
         sockets.append((("proxies", i, "admin"), proxy.admin.address, proxy.admin.port, "the admin listener"))
+    if proxy.metrics:
+        sockets.append((("proxies", i, "metrics"), proxy.metrics.address, proxy.metrics.port, "the metrics listener"))
     for loc, addr, port, what in sockets:
         for other_addr, other in taken.get(port, []):
             if _overlaps(addr, other_addr):

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from ctlplane.layout import CONFIG_DIR
 from ctlplane.model.service import HttpService, Route, TcpService
 from ctlplane.model.types import format_duration
+from ctlplane.render.access_log import HAPROXY_FORMAT, HAPROXY_SAVE_VARS
 from ctlplane.render.haproxy_backend import backend_name, server_address
 from ctlplane.render.routing import ordered_routes
 
@@ -96,6 +97,8 @@ class Frontend:
     hsts: str | None
     routes: tuple[UseBackend, ...]
     default_backend: str
+    log_format: str | None  # the JSON access log's log-format (a fixed constant), or None for option httplog
+    save_vars: tuple[tuple[str, str], ...]  # (variable, fetch) saved at request time for log_format
 
 
 def frontend_name(svc_name: str) -> str:
@@ -125,8 +128,10 @@ def cert_path(svc_name: str, index: int) -> str:
     return f"certs/{svc_name}-{index}.pem"
 
 
-def build_frontend(svc: HttpService | TcpService) -> Frontend:
+def build_frontend(svc: HttpService | TcpService, json_log: bool = False) -> Frontend:
+    """``json_log``: HTTP requests are logged as JSON (``ctlplane.render.access_log``); TCP keeps tcplog."""
     http = isinstance(svc, HttpService)
+    json_http = json_log and http
     return Frontend(
         name=frontend_name(svc.name),
         mode="http" if http else "tcp",
@@ -143,6 +148,8 @@ def build_frontend(svc: HttpService | TcpService) -> Frontend:
         hsts=_hsts(svc) if isinstance(svc, HttpService) else None,
         routes=tuple(_use_backend(r) for r in ordered_routes(svc)) if isinstance(svc, HttpService) else (),
         default_backend=_default_backend(svc),
+        log_format=HAPROXY_FORMAT if json_http else None,
+        save_vars=HAPROXY_SAVE_VARS if json_http else (),
     )
 
 

@@ -5,7 +5,9 @@ Owns the process-wide settings (master-worker friendly ``global``: no
 reloads, ``hard-stop-after``, Mozilla-intermediate TLS defaults, logging
 to stderr at ``notice`` so only failed requests, raised to ``err`` by
 ``option log-separate-errors``, and state changes are logged), the
-``defaults``, the cache sections, the admin listener, and which pools and
+``defaults``, the cache sections, the admin and metrics listeners (the
+latter HAProxy's built-in Prometheus exporter), the log level (``info``
+when the JSON access log is on, so every request is logged), and which pools and
 services belong to the proxy. Frontends and backends are built by
 ``haproxy_frontend`` and ``haproxy_backend``; the crt-list files by
 ``crt_lists`` here. Templates only print what this module returns.
@@ -101,6 +103,7 @@ class View:
     backends: tuple[Backend, ...]
     notfound: bool
     admin: AdminView | None
+    metrics: AdminView | None  # the Prometheus exporter's listener, or None
 
 
 def services_of(model: Model, proxy: Proxy) -> list[HttpService | TcpService]:
@@ -125,10 +128,11 @@ def build_view(model: Model, proxy: Proxy) -> View:
         global_=_global(proxy),
         defaults=DefaultsView("5s", "60s", "60s", "10s", "10s", 2),
         caches=tuple(_cache(s) for s in services if isinstance(s, HttpService) and s.cache),
-        frontends=tuple(build_frontend(s) for s in services),
+        frontends=tuple(build_frontend(s, json_log=proxy.access_log == "json") for s in services),
         backends=backends,
         notfound=any(needs_notfound(s) for s in services),
-        admin=_admin(proxy),
+        admin=_listener(proxy.admin.address, proxy.admin.port) if proxy.admin else None,
+        metrics=_listener(proxy.metrics.address, proxy.metrics.port) if proxy.metrics else None,
     )
 
 
@@ -138,18 +142,15 @@ def _global(proxy: Proxy) -> GlobalView:
         nbthread=proxy.workers if isinstance(proxy.workers, int) else None,
         stats_socket=STATS_SOCKET,
         hard_stop_after="30s",
-        log_level="notice",
+        log_level="info" if proxy.access_log == "json" else "notice",
         ssl_ciphers=SSL_CIPHERS,
         ssl_ciphersuites=SSL_CIPHERSUITES,
         ssl_bind_options=SSL_BIND_OPTIONS,
     )
 
 
-def _admin(proxy: Proxy) -> AdminView | None:
-    if proxy.admin is None:
-        return None
-    v6 = ipaddress.ip_address(proxy.admin.address).version == 6
-    return AdminView(server_address(proxy.admin.address, proxy.admin.port), v6)
+def _listener(address: str, port: int) -> AdminView:
+    return AdminView(server_address(address, port), ipaddress.ip_address(address).version == 6)
 
 
 def _cache(svc: HttpService) -> CacheView:

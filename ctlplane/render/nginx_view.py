@@ -5,7 +5,9 @@ Selects the proxy's services and the pools they use (in model order), builds
 the upstreams, maps, zones and server blocks through the ``nginx_*`` modules,
 and sizes the hash tables NGINX builds at start (server names, variables,
 maps, proxy headers) so long names never fail the config test. The stream
-module is loaded from a constant path, and only when a tcp service runs.
+module is loaded from a constant path, and only when a tcp service runs. The opt-in metrics
+server (``stub_status`` at /metrics) and JSON access log (``access_log``) are
+chosen here too.
 """
 
 from __future__ import annotations
@@ -16,6 +18,14 @@ from ctlplane.model.assets import Assets
 from ctlplane.model.proxy import Proxy
 from ctlplane.model.root import Model
 from ctlplane.model.service import HttpService, TcpService
+from ctlplane.render.access_log import (
+    NGINX_FORMAT,
+    NGINX_FORMAT_NAME,
+    NGINX_MS_LARGE,
+    NGINX_MS_MAPS,
+    NGINX_MS_SMALL,
+    MsMap,
+)
 from ctlplane.render.nginx_http import CachePath, HttpServer, RedirectServer, http_service
 from ctlplane.render.nginx_stream import StreamServer, stream_server
 from ctlplane.render.nginx_upstream import MapBlock, Upstream, host_port, sticky_maps, upstream
@@ -72,6 +82,20 @@ class HashSizes:
 
 
 @dataclass(frozen=True)
+class JsonLog:
+    """The fixed pieces of the JSON access log (``ctlplane.render.access_log``)."""
+
+    name: str
+    format: str
+    ms_maps: tuple[MsMap, ...]
+    ms_small: str
+    ms_large: str
+
+
+JSON_LOG = JsonLog(NGINX_FORMAT_NAME, NGINX_FORMAT, NGINX_MS_MAPS, NGINX_MS_SMALL, NGINX_MS_LARGE)
+
+
+@dataclass(frozen=True)
 class HttpBlock:
     hashes: HashSizes
     mime_types: tuple[tuple[str, str], ...]
@@ -84,6 +108,8 @@ class HttpBlock:
     servers: tuple[HttpServer, ...]
     redirects: tuple[RedirectServer, ...]
     admin: str | None  # the admin listener, or None
+    metrics: str | None  # the metrics listener (stub_status at /metrics), or None
+    json_log: JsonLog | None  # the JSON access log, or None for the default one
 
 
 @dataclass(frozen=True)
@@ -164,6 +190,8 @@ def nginx_view(model: Model, proxy: Proxy, assets: Assets) -> NginxConf:
         servers=servers,
         redirects=tuple(b.redirect for b in blocks if b.redirect),
         admin=host_port(proxy.admin.address, proxy.admin.port) if proxy.admin else None,
+        metrics=host_port(proxy.metrics.address, proxy.metrics.port) if proxy.metrics else None,
+        json_log=JSON_LOG if proxy.access_log == "json" else None,
     )
     tcp = [stream_server(s) for s in services if isinstance(s, TcpService)]
     stream = None

@@ -65,7 +65,8 @@ def nginx_model(world: World) -> dict[str, Any]:
         "proxies": [
             {"name": "edge", "engine": "nginx", "runtime": {"kind": "local", "state_dir": "state/edge"},
              "services": ["front", "plain", "sql", "kv"], "workers": "auto", "admin": {"address": "127.0.0.1",
-                                                                                       "port": 9000}},
+                                                                                       "port": 9000},
+             "metrics": {"address": "127.0.0.1", "port": 9100}, "access_log": "json"},
         ],
         "files": {"allowed_bases": [str(world.base / "certs")]},
     }
@@ -111,7 +112,8 @@ def haproxy_model(world: World) -> dict[str, Any]:
             {"name": name, "engine": "haproxy", "services": ["shop", "mq"], "workers": 2,
              "runtime": {"kind": "docker", "container": f"c-{name}", "image": "haproxy:2.6",
                          "network": "lbnet", "config_dir": f"state/{name}"},
-             "admin": {"address": "127.0.0.1", "port": 8404}}
+             "admin": {"address": "127.0.0.1", "port": 8404},
+             "metrics": {"address": "127.0.0.1", "port": 8405}, "access_log": "json"}
             for name in ("h1", "h2")
         ],
         "pairs": [

@@ -285,6 +285,10 @@ def proxy(draw: Any, engine: str, name: str, services: list[str], ports_: Ports,
     if docker or draw(st.booleans()):
         data["admin"] = {"port": ports_.take()}
         maybe(draw, data["admin"], "address", listen_addresses())
+    if ports_.values and draw(st.booleans()):  # a spare port (none left in an HA pair's shared pool)
+        data["metrics"] = {"port": ports_.take()}
+        maybe(draw, data["metrics"], "address", listen_addresses())
+    maybe(draw, data, "access_log", st.sampled_from(["default", "json"]))
     return data
 
 

@@ -31,6 +31,7 @@ HAPROXY_CODE = {"lua-load", "lua-load-per-thread", "lua-prepend-path", "external
                 "insecure-setuid-wanted", "ssl-engine", "ssl-provider", "ssl-provider-path", "ssl-propquery",
                 "setenv", "presetenv", "resetenv", "unsetenv", "program", "use-service", "51degrees-data-file",
                 "wurfl-data-file", "deviceatlas-json-file", "module-path", "module-load"}
+HAPROXY_METRICS_LINE = "http-request use-service prometheus-exporter if { path /metrics }"
 HAPROXY_SECTIONS = {"global", "defaults", "frontend", "backend", "listen", "cache", "userlist", "peers",
                     "resolvers", "program", "ring", "http-errors", "mailers"}
 
@@ -158,6 +159,8 @@ def haproxy_code_loading(text: str) -> list[str]:
         plain = [w for w, quoted in words if not quoted]
         if words and line[0] not in " \t" and words[0][0] not in HAPROXY_SECTIONS:
             bad.append(f"unknown section: {line}")
+        if line.strip() == HAPROXY_METRICS_LINE:  # the built-in exporter of the metrics listener, no code loaded
+            continue
         if any(w in HAPROXY_CODE or w.startswith("lua") for w in plain):
             bad.append(line)
     return bad

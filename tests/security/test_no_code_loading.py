@@ -32,7 +32,7 @@ from ctlplane.model import types as model_types
 from ctlplane.model.root import Model
 from ctlplane.render import nginx_view
 from tests.helpers import ROOT
-from tests.security.structure import HAPROXY_CODE, NGINX_CODE
+from tests.security.structure import HAPROXY_CODE, HAPROXY_METRICS_LINE, NGINX_CODE
 
 PARSERS = {model_types._check_ip, model_types._check_server_address, model_types._check_cidr,
            model_types._check_vip}
@@ -96,6 +96,7 @@ def test_templates_hold_no_code_loading_directive_but_the_stream_module() -> Non
     templates = sorted(TEMPLATES.rglob("*.j2"))
     assert len(templates) > 20
     load_module_lines = []
+    metrics_lines: list[str] = []
     for path in templates:
         engine = path.parent.name
         words = NGINX_CODE if engine == "nginx" else HAPROXY_CODE if engine == "haproxy" else {"script"}
@@ -103,6 +104,9 @@ def test_templates_hold_no_code_loading_directive_but_the_stream_module() -> Non
             first = line.split(None, 1)[0] if line.strip() else ""
             if first == "load_module":
                 load_module_lines.append((path.relative_to(TEMPLATES).as_posix(), line.strip()))
+                continue
+            if engine == "haproxy" and line.strip() == HAPROXY_METRICS_LINE:  # the built-in exporter, fixed text
+                metrics_lines.append(path.relative_to(TEMPLATES).as_posix())
                 continue
             if engine == "keepalived" and first == "script":
                 assert line.strip() == 'script "{{ v.script.command }}"', line  # checked against a regex
@@ -112,6 +116,7 @@ def test_templates_hold_no_code_loading_directive_but_the_stream_module() -> Non
             assert not tokens & words, f"{path.relative_to(TEMPLATES)}:{number}: {line.strip()}"
             assert "lua" not in plain.lower(), f"{path.relative_to(TEMPLATES)}:{number}: {line.strip()}"
     assert load_module_lines == [("nginx/nginx.conf.j2", "load_module {{ module }};")]
+    assert metrics_lines == ["haproxy/_metrics.j2"]
     assert "{% for module in conf.load_modules %}" in (TEMPLATES / "nginx" / "nginx.conf.j2").read_text()
 
 
