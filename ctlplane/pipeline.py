@@ -8,6 +8,7 @@ running the proxies' config tests in a private directory.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
 
 from ctlplane.errors import ConfigTestError, Finding
@@ -34,11 +35,23 @@ class Build:
         return {proxy: self.outputs[proxy]}
 
 
-def build(path: str | Path) -> Build:
-    """Stage 1: load and validate the model and its files, then render. Raises ModelError."""
+LARGE_MODEL_SERVERS = 1000
+
+
+def build(path: str | Path, progress: Callable[[str], None] | None = None) -> Build:
+    """Stage 1: load and validate the model and its files, then render. Raises ModelError.
+
+    ``progress`` (the CLI's) hears about the long steps of a large model; the library never prints.
+    """
     loaded = load_file(path)
     assets = read_assets(loaded)
-    return Build(loaded, assets, render_all(loaded.model, assets))
+    servers = sum(len(p.servers) for p in loaded.model.pools)
+    if progress and servers >= LARGE_MODEL_SERVERS:
+        progress(f"rendering {len(loaded.model.proxies)} proxies with {servers} servers")
+    result = Build(loaded, assets, render_all(loaded.model, assets))
+    if progress and servers >= LARGE_MODEL_SERVERS:
+        progress(f"rendered {sum(len(o) for o in result.outputs.values())} files")
+    return result
 
 
 def binary_check(result: Build, proxy: str | None = None) -> list[Finding]:

@@ -174,3 +174,22 @@ def test_version_imports_no_heavy_package() -> None:
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
                          env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert "HEAVY []" in run.stdout, run.stdout + run.stderr
+
+
+def test_quiet_silences_informational_lines(tmp_path: Path) -> None:
+    run = ctl("-q", "render", str(MINIMAL), "--out", str(tmp_path / "out"))
+    assert run.returncode == 0 and run.stdout == "" and run.stderr == ""
+    assert (tmp_path / "out" / "lb" / "nginx.conf").is_file()
+
+
+def test_large_render_reports_progress_with_verbose(tmp_path: Path) -> None:
+    servers = "\n".join(f"      - {{name: s{i}, address: 10.0.{i // 250}.{i % 250 + 1}, port: 80}}" for i in range(1000))
+    model = tmp_path / "big.yaml"
+    model.write_text(f"pools:\n  - name: web\n    servers:\n{servers}\nservices:\n"
+                     "  - {name: front, mode: http, listen: {port: 8080}, default_pool: web}\n"
+                     "proxies:\n  - {name: lb, engine: nginx, services: [front]}\n")
+    run = ctl("-v", "render", str(model), "--out", str(tmp_path / "out"))
+    assert run.returncode == 0, run.stderr
+    assert "... rendering 1 proxies with 1000 servers" in run.stderr
+    quiet = ctl("-q", "render", str(model), "--out", str(tmp_path / "out2"))
+    assert "rendering" not in quiet.stderr

@@ -36,3 +36,19 @@ def test_schema_is_valid_json_schema() -> None:
     import jsonschema
 
     jsonschema.Draft202012Validator.check_schema(json.loads(schema_text()))
+
+
+def test_every_field_has_an_example_that_the_schema_accepts() -> None:
+    import jsonschema
+
+    schema = schema_dict()
+    classes = {"Model": schema, **schema["$defs"]}  # type: ignore[dict-item]
+    missing, invalid = [], []
+    for cls, node in classes.items():
+        for name, prop in (node.get("properties") or {}).items():
+            if not prop.get("examples"):
+                missing.append(f"{cls}.{name}")
+                continue
+            checker = jsonschema.Draft202012Validator({**prop, "$defs": schema["$defs"]})
+            invalid += [f"{cls}.{name}: {e.message}" for ex in prop["examples"] for e in checker.iter_errors(ex)]
+    assert missing == [] and invalid == []

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import typer
 
-from ctlplane.cli.output import Format, emit_json, fail, in_ci
+from ctlplane.cli.output import Format, emit_json, fail, in_ci, info, progress
 from ctlplane.errors import ApplyError, CtlplaneError
 
 
@@ -34,14 +34,14 @@ def apply(
 
     results = []
     try:
-        result = build(model)
+        result = build(model, progress=progress)
         names = [p.name for p in result.loaded.model.proxies if not proxy or p.name in proxy]
         require_clean([f for n in names for f in binary_check(result, n)], allow_skipped=False)
         drivers = {n: driver_for(result.loaded, n) for n in names}
         kinds = {n: change_kind(drivers[n], result.outputs[n]) for n in names}
         if output is Format.text:
             for name in names:
-                typer.echo(f"{name}: {kinds[name]}")
+                info(f"{name}: {kinds[name]}")
         groups = apply_groups(result.loaded.model, names)
         unchanged = all(k == "no change" for k in kinds.values())
         if unchanged and output is Format.text and all(isinstance(g, str) for g in groups):
@@ -90,6 +90,6 @@ def down(
             control = driver_for(loaded, p.name).control
             was = control.generation().running
             control.stop()
-            typer.echo(f"{p.name}: {'stopped' if was else 'not running'}")
+            info(f"{p.name}: {'stopped' if was else 'not running'}")
     except CtlplaneError as error:
         raise fail(error, Format.text) from None

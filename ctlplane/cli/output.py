@@ -46,6 +46,12 @@ def info(message: str) -> None:
         typer.echo(message)
 
 
+def progress(message: str) -> None:
+    """A progress line on stderr for long work: shown on a terminal or with ``-v``, never with ``-q``."""
+    if _verbosity > 0 or (_verbosity == 0 and sys.stderr.isatty()):
+        typer.echo(f"... {message}", err=True)
+
+
 @dataclass(frozen=True)
 class Table:
     """A titled table of text cells."""

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from ctlplane.cli.output import Format, colour, emit_json, fail
+from ctlplane.cli.output import Format, colour, emit_json, fail, info, progress
 from ctlplane.errors import CtlplaneError
 
 
@@ -25,7 +25,7 @@ def plan(
     from ctlplane.statedir import proxy_dir
 
     try:
-        result = build(model)
+        result = build(model, progress=progress)
         if proxy is not None and proxy not in result.outputs:
             raise CtlplaneError(f"no proxy named {proxy!r} in {model}")
         plans = [plan_proxy(name, files, ReleaseStore(proxy_dir(result.loaded, name)).deployed())
@@ -46,7 +46,7 @@ def _show(p: object) -> None:
 
     assert isinstance(p, ProxyPlan)
     if not p.changed:
-        typer.echo(f"{p.proxy}: no changes")
+        info(f"{p.proxy}: no changes")
         return
     typer.secho(f"{p.proxy}: {len(p.changes)} file(s) would change", bold=colour())
     for change in p.changes:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from ctlplane.cli.output import Format, fail
+from ctlplane.cli.output import Format, fail, info, progress
 from ctlplane.errors import CtlplaneError
 
 
@@ -20,11 +20,11 @@ def render(
     from ctlplane.pipeline import build
 
     try:
-        result = build(model)
+        result = build(model, progress=progress)
         if proxy is not None and proxy not in result.outputs:
             raise CtlplaneError(f"no proxy named {proxy!r} in {model}")
         for name, files in result.only(proxy).items():
             write_tree(out / name, files)
-            typer.echo(f"rendered {name}: {len(files)} file(s) in {out / name}")
+            info(f"rendered {name}: {len(files)} file(s) in {out / name}")
     except CtlplaneError as error:
         raise fail(error, Format.text) from None

@@ -13,7 +13,7 @@ from typing import Any
 
 import typer
 
-from ctlplane.cli.output import Format, emit_json, error_payload, in_ci, info, print_error, warn
+from ctlplane.cli.output import Format, emit_json, error_payload, in_ci, info, print_error, progress, warn
 from ctlplane.errors import CtlplaneError
 
 MODELS = typer.Argument(..., help="One or more model files (YAML).", exists=False)
@@ -41,7 +41,7 @@ def _one(model: Path, output: Format, binaries: bool, require_binaries: bool) ->
     from ctlplane.pipeline import binary_check, build, require_clean
 
     try:
-        result = build(model)
+        result = build(model, progress=progress)
         findings = binary_check(result) if binaries else []
         require_clean(findings, allow_skipped=not (require_binaries or in_ci()))
     except CtlplaneError as error:

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from ctlplane.cli.output import colour, finding_line
+from ctlplane.cli.output import colour, finding_line, info
 from ctlplane.watch import MAX_WAIT, QUIET
 
 if TYPE_CHECKING:
@@ -55,7 +55,7 @@ def _reporter() -> Callable[[Cycle], None]:
     def report(cycle: Cycle) -> None:
         if cycle.watching != last[0]:
             last[0] = cycle.watching
-            typer.echo(f"watching: {', '.join(cycle.watching)}")
+            info(f"watching: {', '.join(cycle.watching)}")
         show_cycle(cycle)
 
     return report
@@ -64,7 +64,7 @@ def _reporter() -> Callable[[Cycle], None]:
 def show_cycle(cycle: Cycle) -> None:
     """Print one cycle: what triggered it, one line per proxy, or the located error."""
     if cycle.trigger != "start":
-        typer.echo(f"changed: {cycle.trigger}")
+        info(f"changed: {cycle.trigger}")
     for directory in cycle.unwatchable:
         _err(f"warning: cannot watch {directory} (missing?)", "yellow")
     for result in cycle.results:

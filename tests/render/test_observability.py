@@ -149,4 +149,5 @@ def test_live_metrics_and_json_log(engine: str, tmp_path: Path, echo: Echo, stop
     assert entry["status"] == 200
     assert entry["upstream"] == f"127.0.0.1:{echo.port}"
     assert isinstance(entry["upstream_time_ms"], int) and entry["upstream_time_ms"] >= 0
-    assert isinstance(entry["total_time_ms"], int) and entry["total_time_ms"] >= entry["upstream_time_ms"]
+    # nginx rounds each time separately to whole milliseconds, so the total may read 1 ms under the upstream time
+    assert isinstance(entry["total_time_ms"], int) and entry["total_time_ms"] >= entry["upstream_time_ms"] - 1
