@@ -193,3 +193,9 @@ def test_large_render_reports_progress_with_verbose(tmp_path: Path) -> None:
     assert "... rendering 1 proxies with 1000 servers" in run.stderr
     quiet = ctl("-q", "render", str(model), "--out", str(tmp_path / "out2"))
     assert "rendering" not in quiet.stderr
+
+
+def test_shell_completion_script_is_offered() -> None:
+    run = ctl("--show-completion", "bash")
+    assert run.returncode == 0, run.stderr
+    assert "complete" in run.stdout and "COMP_WORDS" in run.stdout

@@ -9,6 +9,8 @@ is modest in CI; ``make proof`` runs many more (CTLPLANE_PROOF_EXAMPLES).
 
 from __future__ import annotations
 
+import os
+
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -18,7 +20,10 @@ from tests.security.checks import EXAMPLES, prove
 from tests.security.strategies import models
 from tests.security.world import World
 
-SETTINGS = settings(max_examples=EXAMPLES, deadline=None, database=None, print_blob=True,
+# In CI the examples are derandomized (fixed by the test's name): every run checks the same models, so a
+# result is reproducible; `make proof` draws fresh random models at a larger count.
+IN_CI = os.environ.get("CI", "").lower() == "true"
+SETTINGS = settings(max_examples=EXAMPLES, deadline=None, database=None, print_blob=True, derandomize=IN_CI,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
                                            HealthCheck.function_scoped_fixture, HealthCheck.filter_too_much])
 
