@@ -104,8 +104,9 @@ CookieName = Annotated[
 MimeType = Annotated[
     str,
     Field(
-        pattern=r"^[a-z]+/[a-z0-9][a-z0-9.+-]{0,63}$",
-        description="A MIME type such as text/html.",
+        pattern=r"^[a-z]{1,20}/[a-z0-9][a-z0-9.+-]{0,24}$",
+        description="A MIME type such as text/html (at most 46 characters: NGINX hashes gzip_types in 64-byte "
+        "buckets).",
         examples=["text/html", "application/json"],
     ),
 ]

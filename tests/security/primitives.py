@@ -18,7 +18,7 @@ PATH = r"/[A-Za-z0-9._~/-]{0,40}"
 HEADER = r"[A-Za-z][A-Za-z0-9-]{0,63}"
 HEADER_VALUE = r"[A-Za-z0-9][A-Za-z0-9._:/@+=,-]{0,127}"
 COOKIE = r"[A-Za-z][A-Za-z0-9_]{0,63}"
-MIME = r"[a-z]{1,12}/[a-z0-9][a-z0-9.+-]{0,63}"
+MIME = r"[a-z]{1,12}/[a-z0-9][a-z0-9.+-]{0,24}"
 IFNAME = r"[a-zA-Z][a-zA-Z0-9_.-]{0,14}"
 NGINX_NO_BACKUP = {"hash", "source_ip_hash", "random"}
 STRATEGIES = ("round_robin", "weighted_round_robin", "least_connections", "random", "source_ip_hash", "hash")

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from tests.helpers import need_binary
@@ -24,6 +24,7 @@ from tests.security.world import World
 # result is reproducible; `make proof` draws fresh random models at a larger count.
 IN_CI = os.environ.get("CI", "").lower() == "true"
 SETTINGS = settings(max_examples=EXAMPLES, deadline=None, database=None, print_blob=True, derandomize=IN_CI,
+                    phases=[Phase.explicit, Phase.generate] if IN_CI else list(Phase),
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
                                            HealthCheck.function_scoped_fixture, HealthCheck.filter_too_much])
 
