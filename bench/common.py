@@ -365,3 +365,14 @@ def free_port_block(count: int, start: int = 20000, stop: int = 60000) -> int:
         else:
             return base
     raise RuntimeError(f"no {count} consecutive free ports between {start} and {stop}")
+
+
+DOCS = ROOT / "docs" / "benchmarks.md"
+
+
+def publish(text: str, heading: str, intro: str, notes: str, *, write_docs: bool) -> None:
+    """Print a benchmark's table; with ``write_docs``, also replace its section of docs/benchmarks.md."""
+    print(text)
+    if write_docs:
+        replace_section(DOCS, heading, intro + "\n\n" + text + "\n\n" + notes)
+        print(f"wrote the '{heading}' section of {DOCS.relative_to(ROOT)}", file=sys.stderr)

@@ -22,8 +22,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import (ROOT, Echo, Wrk, WrkResult, cleanup_on_exit, docs_header, free_port, quietly,  # noqa: E402
-                    replace_section, start_echo, stop_process, table)
+from common import (publish, Echo, Wrk, WrkResult, cleanup_on_exit, docs_header, free_port, quietly,  # noqa: E402
+                    start_echo, stop_process, table)
 from edit_latency import who  # noqa: E402
 
 from ctlplane.apply import apply_model  # noqa: E402
@@ -33,7 +33,6 @@ from ctlplane.model.load import load_file  # noqa: E402
 from ctlplane.render import render_all  # noqa: E402
 
 HEADING = "## Data plane"
-DOCS = ROOT / "docs" / "benchmarks.md"
 KINDS = ("direct (one echo backend)", "ctlplane generated", "hand-tuned", "generated, access_log off")
 HEADERS = ["engine", "target", "requests", "req/s", "p50 ms", "p99 ms", "failed", "generated / tuned req/s"]
 
@@ -204,10 +203,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.markdown:
         text = (header + f"  \nLoad: `wrk -t1 -c{args.connections} -d{seconds}s --latency` (keep-alive), {rounds} "
                 "interleaved round(s) per target; req/s over all rounds, p50/p99 the median of the rounds.\n\n" + text)
-    print(text)
-    if args.write_docs:
-        replace_section(DOCS, HEADING, DOC_INTRO + "\n\n" + text + "\n\n" + DOC_NOTES)
-        print(f"wrote the '{HEADING}' section of {DOCS.relative_to(ROOT)}", file=sys.stderr)
+    publish(text, HEADING, DOC_INTRO, DOC_NOTES, write_docs=args.write_docs)
     return 0
 
 

@@ -22,15 +22,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import (ROOT, Echo, cleanup_on_exit, docs_header, free_port, free_port_block, p50_p95_ms,  # noqa: E402
-                    percentile, quietly, replace_section, scale_model_text, start_echo, table)
+from common import (publish, Echo, cleanup_on_exit, docs_header, free_port, free_port_block, p50_p95_ms,  # noqa: E402
+                    percentile, quietly, scale_model_text, start_echo, table)
 
 from ctlplane.drivers import driver_for  # noqa: E402
 from ctlplane.model.load import load_file  # noqa: E402
 from ctlplane.watch_loop import Cycle, run_watch  # noqa: E402
 
 HEADING = "## Edit-to-traffic latency"
-DOCS = ROOT / "docs" / "benchmarks.md"
 POLL_S = 0.010
 HEADERS = ["engine", "model", "edits", "switched", "latency p50 / p95 ms", "min / max ms", "target p50",
            "verdict"]
@@ -153,10 +152,7 @@ def main(argv: list[str] | None = None) -> int:
     text = table(HEADERS, rows, markdown=args.markdown)
     if args.markdown:
         text = header + "\n\n" + text
-    print(text)
-    if args.write_docs:
-        replace_section(DOCS, HEADING, DOC_INTRO + "\n\n" + text + "\n\n" + DOC_NOTES)
-        print(f"wrote the '{HEADING}' section of {DOCS.relative_to(ROOT)}", file=sys.stderr)
+    publish(text, HEADING, DOC_INTRO, DOC_NOTES, write_docs=args.write_docs)
     return 0
 
 

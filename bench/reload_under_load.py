@@ -25,8 +25,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import (ROOT, Echo, Wrk, WrkResult, cleanup_on_exit, free_port, machine_note,  # noqa: E402
-                    every, p50_p95_ms, quietly, replace_section, split, standard_error, start_echo, table)
+from common import (publish, Echo, Wrk, WrkResult, cleanup_on_exit, free_port, machine_note,  # noqa: E402
+                    every, p50_p95_ms, quietly, split, standard_error, start_echo, table)
 
 from ctlplane.apply import apply_model  # noqa: E402
 from ctlplane.drivers import driver_for, haproxy_api, procfs  # noqa: E402
@@ -35,7 +35,6 @@ from ctlplane.errors import DriverError  # noqa: E402
 from ctlplane.model.load import load_file  # noqa: E402
 
 HEADING = "## Reload under load"
-DOCS = ROOT / "docs" / "benchmarks.md"
 KINDS = ("bare reload (baseline)", "ctlplane: reload change", "ctlplane: weight change")
 LEAD_S = 1.5  # load runs alone before the first operation
 TAIL_S = 2.0  # and after the last one
@@ -334,10 +333,7 @@ def main(argv: list[str] | None = None) -> int:
             runs += totals.values()
             proxy.driver.control.stop()
     text = report(runs, args, command.strip(), seconds, load)
-    print(text)
-    if args.write_docs:
-        replace_section(DOCS, HEADING, DOC_INTRO + "\n\n" + text + "\n\n" + DOC_NOTES)
-        print(f"wrote the '{HEADING}' section of {DOCS.relative_to(ROOT)}", file=sys.stderr)
+    publish(text, HEADING, DOC_INTRO, DOC_NOTES, write_docs=args.write_docs)
     return 0
 
 

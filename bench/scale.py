@@ -21,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import ROOT, best_of, docs_header, replace_section, scale_model_text, table  # noqa: E402
+from common import publish, ROOT, best_of, docs_header, scale_model_text, table  # noqa: E402
 
 from ctlplane.model.assets import read_assets  # noqa: E402
 from ctlplane.model.load import load_file  # noqa: E402
@@ -29,7 +29,6 @@ from ctlplane.render import render_all  # noqa: E402
 from ctlplane.validate import check_output, is_error  # noqa: E402
 
 HEADING = "## Scale"
-DOCS = ROOT / "docs" / "benchmarks.md"
 HEADERS = ["engine", "services x servers", "model KiB", "ctlplane ms", "proxy check ms", "ctlplane / proxy",
            "ctlplane growth (x size)", "proxy growth"]
 
@@ -129,10 +128,7 @@ def main(argv: list[str] | None = None) -> int:
         text = header + f"  \nBest of {runs}; ctlplane in-process (`load_file` + `read_assets` + `render_all`), the proxy " \
             "check via `ctlplane.validate.check_output` (stage the files in a temp dir, run `nginx -t` / `haproxy -c`).\n\n" \
             + text
-    print(text)
-    if args.write_docs:
-        replace_section(DOCS, HEADING, DOC_INTRO + "\n\n" + text + "\n\n" + DOC_NOTES)
-        print(f"wrote the '{HEADING}' section of {DOCS.relative_to(ROOT)}", file=sys.stderr)
+    publish(text, HEADING, DOC_INTRO, DOC_NOTES, write_docs=args.write_docs)
     return 0
 
 

@@ -16,10 +16,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import ROOT, best_of, docs_header, replace_section, table  # noqa: E402
+from common import publish, ROOT, best_of, docs_header, table  # noqa: E402
 
 HEADING = "## CLI start-up"
-DOCS = ROOT / "docs" / "benchmarks.md"
 MINIMAL = "tests/model/valid/minimal.yaml"
 CTLPLANE = str(Path(sys.executable).with_name("ctlplane"))
 COMMANDS = {
@@ -74,10 +73,7 @@ def main(argv: list[str] | None = None) -> int:
                       table(["module", "ms", "share"], imports, markdown=args.markdown)])
     if args.markdown:
         text = header + "\n\n" + text
-    print(text)
-    if args.write_docs:
-        replace_section(DOCS, HEADING, DOC_INTRO + "\n\n" + text + "\n\n" + DOC_NOTES)
-        print(f"wrote the '{HEADING}' section of {DOCS.relative_to(ROOT)}", file=sys.stderr)
+    publish(text, HEADING, DOC_INTRO, DOC_NOTES, write_docs=args.write_docs)
     return 0
 
 
