@@ -1,151 +1,110 @@
-"""Apply: make one running proxy match its rendered files, as a small transaction.
+"""``apply`` and ``down`` for a whole model: validate, plan, then apply proxy by proxy.
 
-Under the proxy's lock: if the active release already holds these bytes and
-the proxy runs, nothing happens (no reload, same PIDs). Otherwise the new
-release is staged, activated atomically, and then the proxy is started,
-changed through its runtime API (HAProxy, when only server weights/states
-differ), or reloaded and verified. On any failure the previous release —
-the last-known-good — is activated again and the proxy reloaded onto it,
-and the error says which step failed and whether the restore worked.
+:func:`prepare` builds the model (or takes a built one), runs the real
+binaries' config tests, and plans every selected proxy (what serves now, what
+would change). :func:`apply_prepared` applies the plan in model order, each
+proxy as a transaction (``transaction.apply_proxy``) that is a compare-and-swap
+on what was planned: when a proxy changed between the plan and its turn (a
+concurrent apply), it is left alone with a clear error. The two members of an
+HA pair are applied rolling under the pair's one lock (``pairs``). Results are
+reported as they come, so the CLI can print them. :func:`down_model` stops
+proxies under the same locks, so a rollback never restarts what ``down`` just
+stopped.
 """
 
 from __future__ import annotations
 
-import time
-from dataclasses import dataclass, field
-from typing import Literal
+import contextlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
 
-from ctlplane.drivers.base import Driver, Generation
-from ctlplane.errors import ApplyError, CtlplaneError, Finding
+from ctlplane.drivers import Driver, driver_for
+from ctlplane.drivers.control import Step, no_step
+from ctlplane.model.load import Loaded
+from ctlplane.pipeline import Build, binary_check, build, require_clean
 from ctlplane.render import Output
-from ctlplane.runtime_plan import runtime_commands
-
-Outcome = Literal["unchanged", "started", "runtime", "reloaded"]
+from ctlplane.state.locks import file_lock
+from ctlplane.state.paths import proxy_dir
+from ctlplane.transaction import ApplyResult, Planned, apply_proxy, plan_change
 
 
 @dataclass(frozen=True)
-class ApplyResult:
-    """What one apply did to one proxy."""
+class Prepared:
+    """A built, binary-checked model and the plan of each selected proxy."""
 
-    proxy: str
-    outcome: Outcome
-    seconds: float
-    release: str | None
-    commands: list[str] = field(default_factory=list)
+    build: Build
+    names: tuple[str, ...]
+    drivers: dict[str, Driver]
+    plans: dict[str, Planned]
 
-    def summary(self) -> str:
-        what = {"unchanged": "unchanged", "started": "started", "reloaded": "reloaded",
-                "runtime": f"{len(self.commands)} runtime change(s), no reload"}[self.outcome]
-        return f"{self.proxy}: {what} ({self.seconds * 1000:.0f} ms)"
-
-    def as_dict(self) -> dict[str, object]:
-        return {"proxy": self.proxy, "outcome": self.outcome, "seconds": round(self.seconds, 4),
-                "release": self.release, "commands": self.commands}
+    @property
+    def changed(self) -> bool:
+        return any(p.change.kind != "none" for p in self.plans.values())
 
 
-def apply_proxy(driver: Driver, files: Output) -> ApplyResult:
-    """Make ``driver``'s proxy serve ``files`` (already validated); raise ApplyError after a rollback."""
-    started = time.monotonic()
-    with driver.store.lock():
-        deployed = driver.store.deployed()
-        before = driver.control.generation()
-        new = {rel: f.content for rel, f in files.items()}
-        if deployed == new and before.running:
-            return ApplyResult(driver.proxy, "unchanged", time.monotonic() - started, driver.store.active_release())
-        commands = runtime_commands(driver.engine, deployed, new) if before.running else None
-        previous = driver.store.active_release()
-        step = "stage"
-        try:
-            release = driver.store.stage(files)
-            step = "activate"
-            driver.store.activate(release)
-            step = "start" if not before.running else "reload" if commands is None else "runtime"
-            outcome = _serve(driver, before, commands)
-        except CtlplaneError as error:
-            if step == "stage":  # nothing was activated: the proxy never saw the new files
-                raise ApplyError(f"{driver.proxy}: staging the release failed; nothing changed",
-                                 error.findings) from None
-            raise _rolled_back(driver, step, error, previous, before) from None
-        driver.store.prune({release} | ({previous} if previous else set()))
-    return ApplyResult(driver.proxy, outcome, time.monotonic() - started, release, commands or [])
+def prepare(source: str | Path | Build, *, proxies: list[str] | None = None, strict_binaries: bool = True,
+            progress: Callable[[str], None] | None = None) -> Prepared:
+    """Load (unless built already), check with the real binaries and plan; raise before anything is touched."""
+    built = source if isinstance(source, Build) else build(source, progress)
+    names = tuple(p.name for p in built.loaded.model.proxies if not proxies or p.name in proxies)
+    require_clean([f for name in names for f in binary_check(built, name)], allow_skipped=not strict_binaries)
+    drivers = {name: driver_for(built.loaded, name) for name in names}
+    plans = {name: plan_change(drivers[name], built.outputs[name]) for name in names}
+    return Prepared(built, names, drivers, plans)
 
 
-def _serve(driver: Driver, before: Generation, commands: list[str] | None) -> Outcome:
-    if not before.running:
-        driver.control.start()
-        return "started"
-    if commands is not None:
-        driver.control.runtime(commands)
-        return "runtime"
-    driver.control.reload(before)
-    return "reloaded"
+def apply_prepared(prepared: Prepared, *, report: Callable[[ApplyResult], None] | None = None,
+                   step: Step = no_step) -> list[ApplyResult]:
+    """Apply every planned proxy in model order (pairs rolling); raise ApplyError at the first failure."""
+    from ctlplane.pairs import apply_groups, apply_pair, pair_lock_path
 
+    model, outputs = prepared.build.loaded.model, prepared.build.outputs
+    results: list[ApplyResult] = []
 
-def _rolled_back(driver: Driver, step: str, error: CtlplaneError, previous: str | None,
-                 before: Generation) -> ApplyError:
-    """Go back to the last-known-good release and say what happened."""
-    where = f"{driver.proxy}: {step} failed"
-    try:
-        if previous is None:
-            restore = "nothing to restore (first deploy)"
-        elif driver.store.active_release() != previous:
-            driver.store.activate(previous)
-            restore = f"restored release {previous}"
-        else:
-            restore = f"release {previous} still active"
-        now = driver.control.generation()
-        if step == "activate":
-            pass  # the processes never saw the new release
-        elif step == "reload" and now.running and not now.workers - before.workers:
-            restore += " (the old workers never stopped serving it)"  # rejected reload: reloading again would
-            # only make NGINX drop its idle keep-alive connections once more
-        elif before.running:
-            if now.running:
-                driver.control.reload(now)
-                restore += " and reloaded onto it"
-            else:
-                driver.control.start()
-                restore += " and started it again"
-        elif driver.control.generation().running:
-            driver.control.stop()
-    except CtlplaneError as second:
-        findings = [*error.findings, *second.findings,
-                    Finding(f"{where}, and restoring last-known-good failed too: {second.message}", source="driver")]
-        failed = ApplyError(f"{where}; restore failed", findings)
-        failed.rolled_back = False
-        return failed
-    tail = driver.control.log_tail()
-    findings = [*error.findings, Finding(f"{where}: {error.message}; {restore}", source="driver")]
-    if tail:
-        findings.append(Finding("proxy log:\n" + tail, source=driver.engine))
-    result = ApplyError(f"{where}; {restore}", findings)
-    result.rolled_back = True
-    return result
+    def apply_one(driver: Driver, files: Output) -> ApplyResult:
+        result = apply_proxy(driver, files, expect=prepared.plans[driver.proxy].serving, step=step)
+        results.append(result)
+        if report is not None:
+            report(result)
+        return result
 
-
-def apply_model(path: str, *, proxies: list[str] | None = None, strict_binaries: bool = True) -> list[ApplyResult]:
-    """Load, validate (both stages) and apply a model file to every proxy (or the named ones), in model order.
-
-    The members of an HA pair are applied rolling, at the place of the pair's first member: the node that
-    holds no virtual IP first, verified serving, then the other (``ctlplane.pairs``). Results come in the
-    order the proxies were applied. Raises ModelError / ConfigTestError before anything is touched,
-    ApplyError after a rollback. Proxies before a failed one keep their new configuration; later ones are
-    not touched.
-    """
-    from ctlplane.drivers import driver_for
-    from ctlplane.pairs import apply_groups, apply_pair
-    from ctlplane.pipeline import binary_check, build, require_clean
-
-    result = build(path)
-    model = result.loaded.model
-    names = [p.name for p in model.proxies if proxies is None or p.name in proxies]
-    findings = [f for name in names for f in binary_check(result, name)]
-    require_clean(findings, allow_skipped=not strict_binaries)
-    applied: list[ApplyResult] = []
-    for group in apply_groups(model, names):
+    for group in apply_groups(model, list(prepared.names)):
         if isinstance(group, str):
-            applied.append(apply_proxy(driver_for(result.loaded, group), result.outputs[group]))
+            apply_one(prepared.drivers[group], outputs[group])
             continue
-        drivers = {n.proxy: driver_for(result.loaded, n.proxy) for n in group.nodes if n.proxy in names}
-        applied += apply_pair(model, group, drivers, result.outputs, apply_proxy)
-    return applied
+        members = {n.proxy: prepared.drivers[n.proxy] for n in group.nodes if n.proxy in prepared.drivers}
+        state_dirs = {n.proxy: proxy_dir(prepared.build.loaded, n.proxy).resolve() for n in group.nodes}
+        apply_pair(model, group, members, outputs, apply_one, pair_lock_path(state_dirs, group))
+    return results
+
+
+def apply_model(source: str | Path | Build, *, proxies: list[str] | None = None, strict_binaries: bool = True,
+                step: Step = no_step) -> list[ApplyResult]:
+    """Validate (both stages), plan and apply a model to every proxy (or the named ones), in model order.
+
+    Raises ModelError / ConfigTestError before anything is touched, ApplyError after a rollback. Proxies
+    before a failed one keep their new configuration; later ones are not touched.
+    """
+    return apply_prepared(prepare(source, proxies=proxies, strict_binaries=strict_binaries), step=step)
+
+
+def down_model(loaded: Loaded, proxies: list[str] | None = None) -> list[tuple[str, bool]]:
+    """Stop the selected proxies (each under its lock, pair members under the pair's); (name, was running)."""
+    from ctlplane.pairs import pair_lock_path, pair_of
+
+    stopped = []
+    for proxy in loaded.model.proxies:
+        if proxies and proxy.name not in proxies:
+            continue
+        driver = driver_for(loaded, proxy.name)
+        pair = pair_of(loaded.model, proxy.name)
+        lock = None
+        if pair is not None:
+            lock = pair_lock_path({n.proxy: proxy_dir(loaded, n.proxy).resolve() for n in pair.nodes}, pair)
+        with file_lock(lock) if lock else contextlib.nullcontext(), driver.store.lock():
+            was = driver.control.observe().running
+            driver.control.stop()
+        stopped.append((proxy.name, was))
+    return stopped
+

@@ -9,6 +9,9 @@ prints or exits.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal
+
+Severity = Literal["error", "warning", "skipped"]
 
 
 @dataclass(frozen=True)
@@ -21,6 +24,11 @@ class Finding:
     column: int | None = None
     path: str | None = None  # dotted field path in the model, e.g. "pools[0].servers[1].port"
     source: str = "model"  # model | nginx | haproxy | keepalived | driver
+    severity: Severity = "error"  # warning: the binary only warned; skipped: the check could not run
+
+    @property
+    def is_error(self) -> bool:
+        return self.severity == "error"
 
     def where(self) -> str:
         parts = [p for p in (self.file, self.line, self.column) if p is not None]
@@ -31,10 +39,11 @@ class Finding:
 
     def one_line(self) -> str:
         where = self.where()
-        return f"{where}: {self.message}" if where else self.message
+        text = self.message if self.is_error else f"{self.severity}: {self.message}"
+        return f"{where}: {text}" if where else text
 
     def as_dict(self) -> dict[str, object]:
-        return {k: v for k, v in self.__dict__.items() if v is not None}
+        return {k: v for k, v in self.__dict__.items() if v is not None and (k != "severity" or v != "error")}
 
 
 @dataclass

@@ -4,11 +4,12 @@
 holding fewer (the passive one) is applied first and the active one last;
 when nobody holds any (first deploy, both down), the VIPs' owner goes first
 so it wins the first election even without preemption. :func:`read_node` is
-the effectful reader: for a Docker pair member it runs ``ip -o addr show``
-and asks keepalived for its JSON state dump inside the container, and
+the effectful reader: through the member's ``vrrp`` capability (keepalived on
+its Host) it reads ``ip -o addr show`` and keepalived's JSON state dump, and
 :func:`parse_snapshot` turns that into :class:`NodeVrrp` (the VIPs the
 kernel carries, each VRRP instance's state). :func:`apply_pair` applies
-the two nodes one after the other under a pair lock: the first is applied,
+the two nodes one after the other under the pair's one lock (whichever
+members are selected): the first is applied,
 its keepalived brought in line, and its admin ``/healthz`` must answer
 before the second is touched; any failure stops there. The two nodes are
 never reloading at the same time.
@@ -17,27 +18,27 @@ never reloading at the same time.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import ipaddress
 import json
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 from ctlplane.errors import ApplyError, CtlplaneError, Finding
 from ctlplane.model.proxy import Pair, Proxy
+from ctlplane.state.layout import PAIR_LOCK
+from ctlplane.state.locks import file_lock
 
 if TYPE_CHECKING:
-    from ctlplane.drivers.base import Driver
+    from ctlplane.drivers import Driver
     from ctlplane.model.root import Model
     from ctlplane.render import Output
 
 R = TypeVar("R")
 KEEPALIVED_STATES = {0: "INIT", 1: "BACKUP", 2: "MASTER", 3: "FAULT"}
 SERVING_TIMEOUT = 15.0
-PAIR_LOCK = "run/pair.lock"
 
 
 @dataclass(frozen=True)
@@ -165,13 +166,13 @@ def parse_snapshot(pair: Pair, proxy: str, text: str) -> NodeVrrp:
 
 
 def read_node(driver: Driver, pair: Pair) -> NodeVrrp:
-    """What one pair member's container says now (a failure is a ``problem``, never an exception)."""
-    keepalived = getattr(driver.control, "keepalived", None)
-    if keepalived is None:
+    """What one pair member's host says now (a failure is a ``problem``, never an exception)."""
+    vrrp = driver.control.vrrp
+    if vrrp is None:
         return NodeVrrp(pair.name, driver.proxy, False, problem="keepalived is run by ctlplane in docker proxies only")
     for attempt in (0, 1):  # the JSON dump may be read while keepalived still writes it: once more
         try:
-            node = parse_snapshot(pair, driver.proxy, keepalived.snapshot())
+            node = parse_snapshot(pair, driver.proxy, vrrp.snapshot())
         except CtlplaneError as error:
             return NodeVrrp(pair.name, driver.proxy, False, problem=error.message)
         if node.problem is None or attempt:
@@ -187,17 +188,12 @@ def health_url(proxy: Proxy) -> str:
 
 
 def serving(driver: Driver, proxy: Proxy) -> bool:
-    """One GET of the proxy's admin ``/healthz``: inside its container for docker, from this host otherwise."""
-    keepalived = getattr(driver.control, "keepalived", None)
+    """One GET of the proxy's admin ``/healthz`` from its own host (inside its container for docker)."""
     try:
-        if keepalived is not None:
-            return bool(keepalived.probe(health_url(proxy)))
-        from ctlplane.status import fetch
-
-        fetch(health_url(proxy))
-        return True
-    except (CtlplaneError, OSError, ValueError):
+        status, _ = driver.control.host.http_get(health_url(proxy))
+    except CtlplaneError:
         return False
+    return status == 200
 
 
 def wait_serving(driver: Driver, proxy: Proxy, timeout: float = SERVING_TIMEOUT) -> None:
@@ -210,35 +206,22 @@ def wait_serving(driver: Driver, proxy: Proxy, timeout: float = SERVING_TIMEOUT)
 
 
 def sync_keepalived(driver: Driver) -> None:
-    """Bring a docker pair member's keepalived in line with its active release (also after 'unchanged')."""
-    keepalived = getattr(driver.control, "keepalived", None)
-    if keepalived is None:
+    """Bring a pair member's keepalived in line with its active release (also after 'unchanged')."""
+    if driver.control.vrrp is None:
         return
     try:
-        keepalived.sync()
+        driver.control.vrrp.sync()
     except CtlplaneError as error:
-        raise ApplyError(f"{driver.proxy}: keepalived failed", error.findings) from None
+        raise ApplyError(f"{driver.proxy}: keepalived failed", error.findings) from error
 
 
-@contextlib.contextmanager
-def pair_lock(driver: Driver) -> Iterator[None]:
-    """Serialize rolling applies of one pair across processes (a file in the first node's run/)."""
-    state = getattr(driver.store, "state_dir", None)
-    if state is None:
-        yield
-        return
-    path = Path(state) / PAIR_LOCK
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+def pair_lock_path(state_dirs: Mapping[str, Path], pair: Pair) -> Path:
+    """One lock per pair, whichever members an apply selects: in the run/ of its first node in model order."""
+    return state_dirs[pair.nodes[0].proxy] / PAIR_LOCK
 
 
 def apply_pair(model: Model, pair: Pair, drivers: Mapping[str, Driver], outputs: Mapping[str, Output],
-               apply_one: Callable[[Driver, Output], R], *,
+               apply_one: Callable[[Driver, Output], R], lock: Path, *,
                read: Callable[[Driver, Pair], NodeVrrp] = read_node,
                verify: Callable[[Driver, Proxy], None] = wait_serving) -> list[R]:
     """Apply the selected members of ``pair`` (keys of ``drivers``) one at a time, passive first.
@@ -246,7 +229,7 @@ def apply_pair(model: Model, pair: Pair, drivers: Mapping[str, Driver], outputs:
     Each node is applied, its keepalived synced and its ``/healthz`` verified before the next is touched;
     an ApplyError on the first stops before the second (which is named in the error). Results in apply order.
     """
-    with pair_lock(drivers[next(n.proxy for n in pair.nodes if n.proxy in drivers)]):
+    with file_lock(lock):
         held = {name: len(read(driver, pair).held) for name, driver in drivers.items()}
         order = [n for n in rolling_order(pair, held) if n in drivers]
         results: list[R] = []
@@ -256,7 +239,7 @@ def apply_pair(model: Model, pair: Pair, drivers: Mapping[str, Driver], outputs:
                 sync_keepalived(drivers[name])
                 verify(drivers[name], model.proxy(name))
             except ApplyError as error:
-                raise _stopped(pair, error, order[i + 1:]) from None
+                raise _stopped(pair, error, order[i + 1:]) from error
     return results
 
 

@@ -64,8 +64,6 @@ def binary_check(result: Build, proxy: str | None = None) -> list[Finding]:
 
 def require_clean(findings: list[Finding], *, allow_skipped: bool) -> None:
     """Raise ConfigTestError when a stage-2 finding is an error (or a skip, unless allowed)."""
-    errors = [f for f in findings if not f.message.startswith("warning")]
-    if allow_skipped:
-        errors = [f for f in errors if not f.message.startswith("skipped")]
+    errors = [f for f in findings if f.is_error or (f.severity == "skipped" and not allow_skipped)]
     if errors:
         raise ConfigTestError("a proxy refused the rendered configuration", errors)

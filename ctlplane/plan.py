@@ -1,7 +1,9 @@
-"""Plans: a pure comparison of rendered files against the deployed ones.
+"""Plans: a pure comparison of rendered files against the ones the proxy serves.
 
-A plan lists, per proxy, each file added, changed or removed with a unified
-diff. Secret files (keys) never show their content, only a digest change.
+A plan lists, per proxy, how the change reaches it (``decide``: no change,
+start, runtime or reload) and each file added, changed or removed with a
+unified diff against the release the workers serve. Secret files (keys) never
+show their content, only a digest change.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import Literal
 
+from ctlplane.decide import Change
 from ctlplane.render import Output
 
 
@@ -25,13 +28,15 @@ class FileChange:
 class ProxyPlan:
     proxy: str
     changes: list[FileChange] = field(default_factory=list)
+    change: Change = Change("none")
 
     @property
     def changed(self) -> bool:
-        return bool(self.changes)
+        return bool(self.changes) or self.change.kind != "none"
 
     def as_dict(self) -> dict[str, object]:
-        return {"proxy": self.proxy, "changed": self.changed,
+        return {"proxy": self.proxy, "changed": self.changed, "how": self.change.kind,
+                "summary": self.change.describe(), "commands": list(self.change.commands),
                 "changes": [{"path": c.path, "kind": c.kind, "diff": c.diff} for c in self.changes]}
 
 
@@ -48,8 +53,8 @@ def _diff(path: str, old: bytes | None, new: bytes | None, secret: bool) -> str:
     return "".join(line if line.endswith("\n") else line + "\n" for line in lines)
 
 
-def plan_proxy(proxy: str, rendered: Output, deployed: dict[str, bytes]) -> ProxyPlan:
-    """What writing ``rendered`` over ``deployed`` would change."""
+def plan_proxy(proxy: str, rendered: Output, deployed: dict[str, bytes], change: Change = Change("none")) -> ProxyPlan:
+    """What writing ``rendered`` over ``deployed`` would change (and how it reaches the proxy: ``change``)."""
     changes: list[FileChange] = []
     for path in sorted(set(rendered) | set(deployed)):
         new = rendered.get(path)
@@ -61,21 +66,5 @@ def plan_proxy(proxy: str, rendered: Output, deployed: dict[str, bytes]) -> Prox
             changes.append(FileChange(path, "added", _diff(path, None, new.content, secret)))
         elif old != new.content:
             changes.append(FileChange(path, "changed", _diff(path, old, new.content, secret)))
-    return ProxyPlan(proxy, changes)
+    return ProxyPlan(proxy, changes, change)
 
-
-def change_kind(driver: object, rendered: Output) -> str:
-    """How applying ``rendered`` would reach the proxy: no change, start, runtime (no reload) or reload."""
-    from ctlplane.drivers.base import Driver
-    from ctlplane.runtime_plan import runtime_commands
-
-    assert isinstance(driver, Driver)
-    deployed = driver.store.deployed()
-    new = {rel: f.content for rel, f in rendered.items()}
-    running = driver.control.generation().running
-    if deployed == new:
-        return "no change" if running else "start (files unchanged, proxy not running)"
-    if not running:
-        return "start"
-    commands = runtime_commands(driver.engine, deployed, new)
-    return f"runtime ({len(commands)} command(s), no reload)" if commands else "reload"

@@ -1,15 +1,19 @@
 """Live status: what each proxy of a model is doing right now, read from the proxies themselves.
 
-For every proxy it gathers the serving generation (master and worker pids),
-the active release id (the digest of the configuration in use), whether the
-rendered model still matches that release (*drift*), HAProxy's per-server
-state from the runtime API (``show stat``: up/down, weight, current and total
-sessions, last check) and NGINX's ``stub_status`` counters when the proxy has
-an ``admin`` listener; for a member of an HA pair, the virtual IPs it holds and
-its VRRP state (``ctlplane.pairs``). Parsing is pure (``parse_show_stat``,
-``parse_stub_status``, ``drift_paths``); :func:`read_status` is the one place
-that talks to sockets, and a probe that fails becomes a *problem* line, never
-an exception. Returns plain frozen data; the CLI decides how to show it.
+For every proxy it gathers the serving processes (master and worker pids),
+the release the workers themselves report serving (never a file ctlplane
+wrote), the release the ``config`` symlink names (an apply that was
+interrupted or failed leaves them apart, and status says so), whether the
+rendered model is that serving release (*in sync*) or not (*drift*, with
+the files that differ), workers of a dead master still serving (*orphaned*),
+a master that cannot be driven (*problem*), HAProxy's per-server state from
+the runtime API (``show stat``) and NGINX's ``stub_status`` counters when
+the proxy has an ``admin`` listener; for a member of an HA pair, the virtual
+IPs it holds and its VRRP state (``ctlplane.pairs``). Parsing is pure
+(``parse_show_stat``, ``parse_stub_status``, ``drift_paths``); every probe
+goes through the proxy's driver, and one that fails becomes a *problem*
+line, never an exception. Returns plain frozen data; the CLI decides how to
+show it.
 """
 
 from __future__ import annotations
@@ -17,22 +21,21 @@ from __future__ import annotations
 import csv
 import io
 import ipaddress
-import urllib.error
-import urllib.request
 from dataclasses import asdict, dataclass, field, replace
 from typing import TYPE_CHECKING
 
-from ctlplane.drivers.base import STOPPED, Driver
+from ctlplane.drivers import Driver
+from ctlplane.drivers.control import STOPPED, RuntimeApi
 from ctlplane.errors import CtlplaneError
 from ctlplane.model.proxy import Admin
 from ctlplane.pairs import NodeVrrp, pair_of, read_node
 from ctlplane.render import Output
+from ctlplane.render.release import release_id
+from ctlplane.transaction import serving_release
 
 if TYPE_CHECKING:
     from ctlplane.pipeline import Build
 
-HTTP_TIMEOUT = 2.0
-SOCKET_TIMEOUT = 2.0
 BACKEND_PREFIX = "be_"  # HAProxy backends are named be_<pool> (render/haproxy_backend.py)
 
 
@@ -93,12 +96,16 @@ class ProxyStatus:
     runtime: str
     master: int | None
     workers: tuple[int, ...]
-    release: str | None
-    drift: tuple[str, ...]  # rendered files that differ from the active release (added, changed or removed)
+    release: str | None  # what the workers serve (with recorded runtime changes); None: stopped or unknown
+    drift: tuple[str, ...]  # rendered files that differ from the serving release (added, changed or removed)
     servers: tuple[ServerRow, ...] = ()
     stub: StubStatus | None = None
     problems: tuple[str, ...] = field(default_factory=tuple)
     vrrp: NodeVrrp | None = None  # members of an HA pair: VIPs held and VRRP state
+    rendered: str | None = None  # the release the model renders to
+    active: str | None = None  # the release ``config`` names (what the next start or reload loads)
+    orphans: tuple[int, ...] = ()  # workers of a dead master that still serve
+    blocked: str | None = None  # a master ctlplane cannot drive (does not answer, stopped)
 
     @property
     def running(self) -> bool:
@@ -106,22 +113,35 @@ class ProxyStatus:
 
     @property
     def state(self) -> str:
-        """``stopped``, ``drift`` or ``in sync``."""
+        """``problem``, ``orphaned``, ``stopped``, ``unknown``, ``drift`` or ``in sync``."""
+        if self.blocked:
+            return "problem"
         if not self.running:
-            return "stopped"
-        return "drift" if self.drift else "in sync"
+            return "orphaned" if self.orphans else "stopped"
+        if self.release is None:
+            return "unknown"
+        return "in sync" if self.release == self.rendered and not self.drift else "drift"
 
     def summary(self) -> str:
-        if self.state == "drift":
-            return f"drift: {len(self.drift)} file(s) differ (run ctlplane plan)"
-        return self.state
+        text = {
+            "problem": f"problem: {self.blocked}",
+            "orphaned": f"orphaned: {len(self.orphans)} worker(s) of a dead master still serve (apply replaces them)",
+            "stopped": "stopped",
+            "unknown": "unknown: the workers do not say which release they serve (run ctlplane apply)",
+            "drift": f"drift: {len(self.drift)} file(s) differ (run ctlplane plan)",
+            "in sync": "in sync",
+        }[self.state]
+        if self.running and self.active and self.active != self.release:
+            text += f"; release {self.active} was activated but never verified serving (an apply was interrupted " \
+                    "or failed)"
+        return text
 
     def as_dict(self) -> dict[str, object]:
         return {
             "proxy": self.proxy, "engine": self.engine, "runtime": self.runtime, "running": self.running,
             "state": self.state, "summary": self.summary(), "master": self.master, "workers": list(self.workers),
-            "release": self.release, "drift": list(self.drift),
-            "servers": [s.as_dict() for s in self.servers],
+            "release": self.release, "rendered": self.rendered, "active": self.active, "drift": list(self.drift),
+            "orphans": list(self.orphans), "servers": [s.as_dict() for s in self.servers],
             "stub_status": asdict(self.stub) if self.stub else None, "problems": list(self.problems),
             "vrrp": self.vrrp.as_dict() if self.vrrp else None,
         }
@@ -169,8 +189,8 @@ def parse_stub_status(text: str) -> StubStatus:
         words = lines[3]
         values = {words[i].rstrip(":").lower(): int(words[i + 1]) for i in range(0, len(words) - 1, 2)}
         return StubStatus(active, accepts, handled, requests, values["reading"], values["writing"], values["waiting"])
-    except (IndexError, ValueError, KeyError):
-        raise ValueError(f"not stub_status output: {text[:80]!r}") from None
+    except (IndexError, ValueError, KeyError) as exc:
+        raise ValueError(f"not stub_status output: {text[:80]!r}") from exc
 
 
 def admin_url(admin: Admin, path: str) -> str:
@@ -185,31 +205,28 @@ def admin_url(admin: Admin, path: str) -> str:
     return f"http://{host}:{admin.port}{path}"
 
 
-def fetch(url: str, timeout: float = HTTP_TIMEOUT) -> str:
-    """GET ``url`` directly (stdlib only, never through an http_proxy); raise OSError/ValueError on failure."""
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-    with opener.open(url, timeout=timeout) as response:  # noqa: S310 - our own admin listener
-        return str(response.read(65536).decode("utf-8", "replace"))
-
-
 def read_status(driver: Driver, rendered: Output, admin: Admin | None, runtime: str = "local") -> ProxyStatus:
-    """Probe one proxy: generation, active release, drift, and its engine's live counters."""
+    """Probe one proxy: processes, the release its workers serve, drift, and its engine's live counters."""
     problems: list[str] = []
     try:
-        gen = driver.control.generation()
+        seen = driver.control.observe()
     except CtlplaneError as error:  # e.g. Docker unreachable: report, do not fail the whole status
         problems.append(f"cannot read the processes: {error.message}")
-        gen = STOPPED
+        seen = STOPPED
+    serving = serving_release(driver.store, seen)
+    served = driver.store.read(serving)
+    drift = drift_paths(rendered, {p: f.content for p, f in (served or {}).items()}) if serving else ()
     servers: tuple[ServerRow, ...] = ()
     stub: StubStatus | None = None
-    if gen.running and driver.engine == "haproxy":
-        servers = _haproxy_servers(driver, problems)
-    if gen.running and driver.engine == "nginx" and admin is not None:
+    if seen.running and not seen.problem and driver.control.runtime_api is not None:
+        servers = _servers(driver.control.runtime_api, problems)
+    if seen.running and not seen.problem and driver.engine == "nginx" and admin is not None:
         stub = _nginx_stub(driver, admin, problems)
     return ProxyStatus(
-        proxy=driver.proxy, engine=driver.engine, runtime=runtime, master=gen.master,
-        workers=tuple(sorted(gen.workers)), release=driver.store.active_release(),
-        drift=drift_paths(rendered, driver.store.deployed()), servers=servers, stub=stub, problems=tuple(problems),
+        proxy=driver.proxy, engine=driver.engine, runtime=runtime, master=seen.master,
+        workers=tuple(sorted(seen.workers)), release=serving, drift=drift, servers=servers, stub=stub,
+        problems=tuple(problems), rendered=release_id(rendered), active=driver.store.active_release(),
+        orphans=tuple(sorted(seen.orphans)), blocked=seen.problem,
     )
 
 
@@ -236,15 +253,9 @@ def model_status(result: Build, proxies: list[str] | None = None) -> list[ProxyS
     return found
 
 
-def _haproxy_servers(driver: Driver, problems: list[str]) -> tuple[ServerRow, ...]:
-    from ctlplane.drivers import haproxy_api
-
-    sock = getattr(driver.control, "admin_sock", None)
-    if sock is None:
-        problems.append("no runtime API socket known for this proxy")
-        return ()
+def _servers(api: RuntimeApi, problems: list[str]) -> tuple[ServerRow, ...]:
     try:
-        return parse_show_stat(haproxy_api.send(sock, "show stat", timeout=SOCKET_TIMEOUT))
+        return parse_show_stat(api.query("show stat"))
     except CtlplaneError as error:
         problems.append(f"runtime API: {error.message}")
         return ()
@@ -252,13 +263,13 @@ def _haproxy_servers(driver: Driver, problems: list[str]) -> tuple[ServerRow, ..
 
 def _nginx_stub(driver: Driver, admin: Admin, problems: list[str]) -> StubStatus | None:
     url = admin_url(admin, "/status")
-    inside = getattr(driver.control, "fetch", None)  # docker: the admin listener is on the container's loopback
     try:
-        return parse_stub_status(inside(url) if inside else fetch(url))
+        status, body = driver.control.host.http_get(url)
+        if status != 200:
+            raise ValueError(f"HTTP {status}")
+        return parse_stub_status(body)
     except CtlplaneError as error:
-        problems.append(f"stub_status {url}: {error}")
-        return None
-    except (OSError, ValueError) as exc:
-        reason = exc.reason if isinstance(exc, urllib.error.URLError) else exc
-        problems.append(f"stub_status {url}: {reason}")
-        return None
+        problems.append(f"stub_status {url}: {error.message}")
+    except ValueError as exc:
+        problems.append(f"stub_status {url}: {exc}")
+    return None

@@ -6,9 +6,9 @@ and ``tmp/``), runs that engine's own config test on it through the one
 subprocess seam, removes the directory, and maps every message back to the
 *rendered* file and line (the staging prefix is stripped). Nothing outside the
 staging directory is ever named on a command line. A finding is an error unless
-its message starts with ``warning: `` (the binary only warned, or the complaint
-depends on the validating host, not the config) or ``skipped: `` (the binary is
-not installed); the caller decides what is fatal. The ``runner`` parameter is
+its severity is ``warning`` (the binary only warned, or the complaint depends on
+the validating host, not the config) or ``skipped`` (the binary is not
+installed); the caller decides what is fatal. The ``runner`` parameter is
 the seam for running the checks elsewhere (e.g. inside a container) later.
 """
 
@@ -25,20 +25,18 @@ from pathlib import PurePosixPath
 
 from ctlplane.drivers import process
 from ctlplane.drivers.process import Completed, MissingBinary, Runner
-from ctlplane.layout import CONFIG_DIR, RUNTIME_DIRS
-from ctlplane.errors import DriverError, Finding
+from ctlplane.state.layout import CONFIG_DIR, NO_SERVER_STATE, RUNTIME_DIRS, SERVER_STATE
+from ctlplane.errors import DriverError, Finding, Severity
 from ctlplane.render import RenderedFile
 
 ENGINES = ("nginx", "haproxy", "keepalived")
 ROOT_FILE = {"nginx": "nginx.conf", "haproxy": "haproxy.cfg", "keepalived": "keepalived.conf"}
-WARNING = "warning: "
-SKIPPED = "skipped: "
 TIMEOUT = 60.0
 
 
 def is_error(finding: Finding) -> bool:
     """True unless the finding is only a warning or a skipped check."""
-    return not finding.message.startswith((WARNING, SKIPPED))
+    return finding.is_error
 
 
 def binary_status() -> dict[str, str | None]:
@@ -115,17 +113,18 @@ def check_proxy_outputs(
 
 
 def _skipped(engine: str, root: str) -> Finding:
-    return Finding(f"{SKIPPED}{engine} not installed: stage-2 check skipped", file=root, source=engine)
+    return Finding(f"{engine} not installed: stage-2 check skipped", file=root, source=engine, severity="skipped")
 
 
 def _stage(files: Mapping[str, RenderedFile]) -> str:
     """A fresh 0700 directory laid out like a state directory: ``config/`` holding exactly ``files`` (with
-    their modes) and the empty runtime directories (see ``ctlplane.layout``)."""
+    their modes) and the empty runtime directories (see ``ctlplane.state.layout``)."""
     stage = tempfile.mkdtemp(prefix="ctlplane-check-")
     try:
         os.chmod(stage, 0o700)
         for sub in (CONFIG_DIR, *RUNTIME_DIRS):
             os.mkdir(os.path.join(stage, sub), 0o700)
+        _write(stage, SERVER_STATE, RenderedFile(NO_SERVER_STATE, 0o600))
         for rel, rendered in sorted(files.items()):
             _write(os.path.join(stage, CONFIG_DIR), rel, rendered)
     except BaseException:
@@ -201,8 +200,8 @@ def _parse_nginx(lines: list[str], root: str, files: Mapping[str, RenderedFile])
         at = _NGINX_AT.match(message)
         if at:
             message, file, number = at.group(1), _relative(at.group(2), root), int(at.group(3))
-        prefix = WARNING if level == "warn" else ""
-        found.append(Finding(prefix + message, file=file, line=number, source="nginx"))
+        severity: Severity = "warning" if level == "warn" else "error"
+        found.append(Finding(message, file=file, line=number, source="nginx", severity=severity))
     return found, False
 
 
@@ -230,8 +229,8 @@ def _parse_haproxy(lines: list[str], root: str, files: Mapping[str, RenderedFile
         if at:
             file, number = _relative(at.group(1), root), int(at.group(2))
             text = _HAPROXY_AT.sub("", text).strip()
-        prefix = WARNING if level == "WARNING" else ""
-        found.append(Finding(prefix + text, file=file, line=number, source="haproxy"))
+        severity: Severity = "warning" if level == "WARNING" else "error"
+        found.append(Finding(text, file=file, line=number, source="haproxy", severity=severity))
     return found, False
 
 
@@ -245,10 +244,11 @@ def _parse_keepalived(lines: list[str], root: str, files: Mapping[str, RenderedF
             file, number, message = _relative(at.group(1) or "", root), int(at.group(2)), at.group(3)
         elif (named := _KEEPALIVED_NAMED.match(message)) is not None:
             number = _block_line(content, named.group(1))
+        severity: Severity = "error"
         if _host_dependent(message):
-            host_explained = True
-            message = f"{WARNING}depends on the validating host, not the config: {message}"
-        found.append(Finding(message, file=file, line=number, source="keepalived"))
+            host_explained, severity = True, "warning"
+            message = f"depends on the validating host, not the config: {message}"
+        found.append(Finding(message, file=file, line=number, source="keepalived", severity=severity))
     return found, host_explained
 
 

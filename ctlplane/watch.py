@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 QUIET = 0.2  # seconds without events before applying: editor saves and k8s swaps finish well within it
 MAX_WAIT = 2.0  # seconds: a continuous stream of events still applies at least this often
+RECONCILE = 30.0  # seconds without a change after which the watcher checks the proxies again
 
 # vim: .name.swp/.swx/.swpx (any .sw? suffix), the 4913 write test, name~ backups;
 # emacs: .#name lock links and #name# autosaves; generic: *.tmp, *.part, *.bak.

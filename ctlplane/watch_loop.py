@@ -20,12 +20,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ctlplane.apply import ApplyResult
 from ctlplane.errors import CtlplaneError, ModelError
-from ctlplane.watch import MAX_WAIT, QUIET, Debouncer, relevant, watch_dirs
+from ctlplane.transaction import ApplyResult
+from ctlplane.watch import MAX_WAIT, QUIET, RECONCILE, Debouncer, relevant, watch_dirs
 
 ApplyFn = Callable[[str], list[ApplyResult]]
 ReferencedFn = Callable[[str], Iterable[str]]
+RECONCILE_TRIGGER = "reconcile"
 TICK = 0.1  # seconds: the longest the idle loop waits before looking at the stop event again
 MAX_LINKS = 40  # like the kernel's ELOOP limit
 
@@ -103,8 +104,13 @@ def watched_paths(model_path: str, referenced: Iterable[str]) -> frozenset[str]:
 
 def apply_once(model_path: str, apply: ApplyFn = default_apply, trigger: str = "start") -> Cycle:
     """Run one apply and capture its outcome; nothing escapes but KeyboardInterrupt/SystemExit."""
+    return guarded(trigger, lambda: Cycle(trigger, tuple(apply(model_path))))
+
+
+def guarded(trigger: str, work: Callable[[], Cycle]) -> Cycle:
+    """``work()``, with every error turned into a Cycle that reports it (a watcher never dies of one)."""
     try:
-        return Cycle(trigger, tuple(apply(model_path)))
+        return work()
     except CtlplaneError as error:
         return Cycle(trigger, error=error)
     except Exception as exc:  # a long-running watcher reports a bug and keeps going
@@ -123,9 +129,11 @@ class _Watcher:
     """State shared by the observer thread (``on_event``) and the worker (everything else)."""
 
     def __init__(self, model_path: str, apply: ApplyFn, referenced: ReferencedFn, debouncer: Debouncer,
-                 clock: Callable[[], float]) -> None:
+                 clock: Callable[[], float], reconcile: float = RECONCILE) -> None:
         self.model = os.path.abspath(model_path)
         self.apply, self.referenced, self.debouncer, self.clock = apply, referenced, debouncer, clock
+        self.reconcile = reconcile
+        self.last = clock()
         self.lock = threading.Lock()  # guards debouncer, trigger, stale
         self.wake = threading.Event()
         self.refs: tuple[str, ...] = ()
@@ -165,8 +173,8 @@ class _Watcher:
         """Recompute the watched paths and (re)schedule directories; return the unwatchable ones."""
         try:
             self.refs = tuple(self.referenced(self.model))
-        except CtlplaneError:
-            pass  # the model does not load: keep watching what it referenced last
+        except Exception:  # noqa: BLE001 - the model does not load, or a file cannot be read: keep watching
+            pass  # what it referenced last (the model itself always); the apply reports what is wrong
         self.watched = watched_paths(self.model, self.refs)
         wanted = {_existing(d) for d in watch_dirs(self.watched)}
         with self.lock:
@@ -185,22 +193,34 @@ class _Watcher:
         return tuple(missing)
 
     def cycle(self, trigger: str, observer: Any, handler: Any) -> Cycle:
-        missing = self.refresh(observer, handler)
-        done = apply_once(self.model, self.apply, trigger)
-        return Cycle(done.trigger, done.results, done.error, tuple(sorted(self.watches)), missing)
+        self.last = self.clock()
+
+        def work() -> Cycle:
+            missing = self.refresh(observer, handler)
+            done = apply_once(self.model, self.apply, trigger)
+            return Cycle(done.trigger, done.results, done.error, tuple(sorted(self.watches)), missing)
+
+        return guarded(trigger, work)
+
+    def reconcile_due(self) -> bool:
+        """No change for ``reconcile`` seconds: time to look at the proxies again (one killed by hand comes
+        back; logs are rotated)."""
+        return self.reconcile > 0 and self.clock() - self.last >= self.reconcile
 
 
 def run_watch(model_path: str, *, stop: threading.Event, report: Callable[[Cycle], None],
               apply: ApplyFn = default_apply, referenced: ReferencedFn = referenced_files,
-              quiet: float = QUIET, max_wait: float = MAX_WAIT, clock: Callable[[], float] = time.monotonic) -> None:
-    """Apply now, then after every relevant burst of changes, until ``stop`` is set.
+              quiet: float = QUIET, max_wait: float = MAX_WAIT, clock: Callable[[], float] = time.monotonic,
+              reconcile: float = RECONCILE) -> None:
+    """Apply now, then after every relevant burst of changes, and every ``reconcile`` seconds without one
+    (0: never), until ``stop`` is set.
 
     Returns once the observer is stopped and joined. ``report`` runs on the caller's thread.
     """
     from watchdog.events import FileSystemEventHandler
     from watchdog.observers import Observer
 
-    watcher = _Watcher(model_path, apply, referenced, Debouncer(quiet, max_wait), clock)
+    watcher = _Watcher(model_path, apply, referenced, Debouncer(quiet, max_wait), clock, reconcile)
 
     class Handler(FileSystemEventHandler):
         def on_any_event(self, event: Any) -> None:
@@ -212,6 +232,8 @@ def run_watch(model_path: str, *, stop: threading.Event, report: Callable[[Cycle
         report(watcher.cycle("start", observer, handler))
         while not stop.is_set():
             trigger = watcher.next_burst(stop)
+            if trigger is None and watcher.reconcile_due():
+                trigger = RECONCILE_TRIGGER
             if trigger is not None and not stop.is_set():
                 report(watcher.cycle(trigger, observer, handler))
     finally:

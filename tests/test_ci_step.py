@@ -53,7 +53,7 @@ def test_workflow_shape() -> None:
     found = steps()
     assert list(found) == ["install", "validate", "baseline", "plan"]
     assert "ctlplane validate" in found["validate"]["run"]
-    assert "ctlplane plan \"$model\" --detailed-exitcode --output json" in found["plan"]["run"]
+    assert "ctlplane plan \"$model\" --against \"$RUNNER_TEMP/ctlplane-base-render/$model\" --detailed-exitcode" in found["plan"]["run"]
     for step in found.values():  # expressions go through env:, never into a script (no injection)
         assert "${{" not in step["run"]
     comment = workflow["jobs"]["ctlplane"]["steps"][-1]

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import ROOT, example_certs
+from tests.apply.local import free_port
+from tests.helpers import ROOT, example_certs, need_binary
 
 MINIMAL = ROOT / "tests" / "model" / "valid" / "minimal.yaml"
 
@@ -73,33 +74,29 @@ def test_render_unknown_proxy(tmp_path: Path) -> None:
     assert run.returncode == 1 and "no proxy named 'nope'" in run.stderr
 
 
-def _deploy(model: Path) -> None:
-    """Make the current rendering of ``model`` the active release, as apply would."""
-    from ctlplane.drivers.releases import ReleaseStore
-    from ctlplane.pipeline import build
-
-    result = build(model)
-    for name, files in result.outputs.items():
-        store = ReleaseStore(model.parent / ".ctlplane" / name)
-        store.activate(store.stage(files))
-
-
 def test_plan_detailed_exitcode(tmp_path: Path) -> None:
+    """2 while the proxy does not serve the model (not running, then a changed port), 0 once it does."""
+    need_binary("nginx")
+    port = free_port()
     model = tmp_path / "model.yaml"
-    model.write_text(MINIMAL.read_text())
+    text = MINIMAL.read_text().replace("listen: {port: 8080}", f"listen: {{address: 127.0.0.1, port: {port}}}")
+    model.write_text(text)
     first = ctl("plan", str(model), "--detailed-exitcode")
     assert first.returncode == 2, first.stderr
-    assert "+++ rendered/nginx.conf" in first.stdout
-    _deploy(model)  # then nothing changes
-    second = ctl("plan", str(model), "--detailed-exitcode")
-    assert second.returncode == 0, second.stdout + second.stderr
-    assert "lb: no changes" in second.stdout
-    model.write_text(MINIMAL.read_text().replace("port: 9001", "port: 9002"))
-    third = ctl("plan", str(model), "--detailed-exitcode", "--output", "json")
-    assert third.returncode == 2
-    payload = json.loads(third.stdout)
-    assert payload["changed"] is True
-    assert "9002" in payload["proxies"][0]["changes"][0]["diff"]
+    assert "lb: start" in first.stdout and "+++ rendered/nginx.conf" in first.stdout
+    try:
+        assert ctl("apply", str(model), "--yes").returncode == 0
+        second = ctl("plan", str(model), "--detailed-exitcode")
+        assert second.returncode == 0, second.stdout + second.stderr
+        assert "lb: no changes" in second.stdout
+        model.write_text(text.replace("port: 9001", "port: 9002"))
+        third = ctl("plan", str(model), "--detailed-exitcode", "--output", "json")
+        assert third.returncode == 2
+        payload = json.loads(third.stdout)
+        assert payload["changed"] is True and payload["proxies"][0]["how"] == "reload"
+        assert "9002" in payload["proxies"][0]["changes"][0]["diff"]
+    finally:
+        ctl("down", str(model))
 
 
 def test_plan_error_exit_code_is_1() -> None:

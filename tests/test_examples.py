@@ -39,7 +39,7 @@ def _check(loaded: Loaded) -> None:
         need_binary(engine)
     if loaded.model.pairs:
         need_binary("keepalived")
-    errors = [f.one_line() for f in binary_check(result) if not f.message.startswith("warning")]
+    errors = [f.one_line() for f in binary_check(result) if f.severity != "warning"]
     assert not errors, "\n".join(errors)
 
 

@@ -12,18 +12,20 @@ from typing import Any
 
 import pytest
 
-from ctlplane.apply import apply_proxy
 from ctlplane.cli.status_cmd import tables
-from ctlplane.drivers.docker import VRRP_CAPS, container_spec
-from ctlplane.drivers.docker_keepalived import has_vrrp_caps, keepalived_command, launch_argv
-from ctlplane.drivers.fake import FakeDriver
+from ctlplane.drivers import Driver, container_spec
+from ctlplane.drivers.container import VRRP_CAPS, has_vrrp_caps, launch_command
+from ctlplane.drivers.keepalived import KeepalivedControl, keepalived_command
 from ctlplane.errors import ApplyError, DriverError
 from ctlplane.model.proxy import Pair, Proxy
 from ctlplane.model.root import Model
 from ctlplane.pairs import (NodeVrrp, VrrpInstance, apply_groups, apply_pair, parse_addresses, parse_instances,
-                            parse_snapshot, rolling_order)
+                            pair_lock_path, parse_snapshot, rolling_order)
 from ctlplane.render import text_file
+from ctlplane.render.release import release_id, seal
 from ctlplane.status import ProxyStatus
+from ctlplane.transaction import apply_proxy
+from tests.apply.fakes import HAPROXY_HEAD, fake_driver
 
 MODEL: dict[str, Any] = {
     "pools": [{"name": "app", "servers": [{"name": "a1", "address": "10.0.0.5", "port": 8080}]}],
@@ -89,14 +91,14 @@ def test_apply_groups_put_the_pair_at_its_first_member() -> None:
 
 # --- the rolling apply over fake drivers ----------------------------------------------------------
 
-FILES = {"haproxy.cfg": text_file("global\n", 0o644), "keepalived.conf": text_file("vrrp\n", 0o644)}
+FILES = seal({"haproxy.cfg": text_file(HAPROXY_HEAD), "keepalived.conf": text_file("vrrp\n", 0o644)})
 
 
 def node_state(name: str, held: int) -> NodeVrrp:
     return NodeVrrp("edge", name, True, ("10.0.0.100/24",) * held)
 
 
-def run_pair(drivers: dict[str, FakeDriver], held: dict[str, int], log: list[str],
+def run_pair(drivers: dict[str, Driver], held: dict[str, int], log: list[str],
              healthy: set[str] | None = None) -> list[Any]:
     def verify(driver: Any, proxy: Proxy) -> None:
         log.append(f"verify {proxy.name}")
@@ -107,51 +109,69 @@ def run_pair(drivers: dict[str, FakeDriver], held: dict[str, int], log: list[str
         log.append(f"apply {driver.proxy}")
         return apply_proxy(driver, files)
 
-    return apply_pair(model(), model().pairs[0], drivers, {n: FILES for n in drivers}, apply_one,
+    lock = next(iter(drivers.values())).store.state_dir.parent / "pair.lock"
+    return apply_pair(model(), model().pairs[0], drivers, {n: FILES for n in drivers}, apply_one, lock,
                       read=lambda d, p: node_state(d.proxy, held.get(d.proxy, 0)), verify=verify)
 
 
-def fakes(**state: Any) -> dict[str, FakeDriver]:
-    return {name: FakeDriver.make(name, "haproxy", **state.get(name, {})) for name in ("lb1", "lb2")}
+def fakes(tmp_path: Path, failing: str | None = None) -> dict[str, Driver]:
+    found = {}
+    for name in ("lb1", "lb2"):
+        found[name], host = fake_driver(tmp_path, "haproxy", name=name, vrrp=True)
+        if name == failing:
+            host.faults.add("start")
+    return found
 
 
-def test_rolling_apply_passive_first_each_verified_before_the_next() -> None:
-    drivers, log = fakes(), []
+def events(driver: Driver) -> list[str]:
+    return driver.control.host.events  # type: ignore[attr-defined, no-any-return]
+
+
+def test_rolling_apply_passive_first_each_verified_before_the_next(tmp_path: Path) -> None:
+    drivers, log = fakes(tmp_path), []
     results = run_pair(drivers, {"lb1": 1}, log)
     assert log == ["apply lb2", "verify lb2", "apply lb1", "verify lb1"]
     assert [(r.proxy, r.outcome) for r in results] == [("lb2", "started"), ("lb1", "started")]
+    assert all("spawn keepalived" in events(d) for d in drivers.values())  # synced beside each proxy
 
 
-def test_a_failed_apply_on_the_first_node_stops_before_the_second() -> None:
-    drivers, log = fakes(lb2={"fail": {"start"}}), []
+def test_a_failed_apply_on_the_first_node_stops_before_the_second(tmp_path: Path) -> None:
+    drivers, log = fakes(tmp_path, failing="lb2"), []
     with pytest.raises(ApplyError) as info:
         run_pair(drivers, {"lb1": 1}, log)
     assert log == ["apply lb2"]
-    assert drivers["lb1"].state.events == []  # never even locked
+    assert events(drivers["lb1"]) == []  # never touched
     assert "stopped before lb1, which was not touched" in str(info.value)
 
 
-def test_a_first_node_that_does_not_serve_stops_the_rollout() -> None:
-    drivers, log = fakes(), []
+def test_a_first_node_that_does_not_serve_stops_the_rollout(tmp_path: Path) -> None:
+    drivers, log = fakes(tmp_path), []
     with pytest.raises(ApplyError) as info:
         run_pair(drivers, {"lb1": 1}, log, healthy={"lb1"})
     assert info.value.message == "lb2: applied, but its /healthz does not answer"
-    assert log == ["apply lb2", "verify lb2"] and drivers["lb1"].state.events == []
+    assert log == ["apply lb2", "verify lb2"] and events(drivers["lb1"]) == []
     assert "stopped before lb1" in str(info.value)
 
 
-def test_a_failure_on_the_second_node_keeps_the_first() -> None:
-    drivers, log = fakes(lb1={"fail": {"start"}}), []
+def test_a_failure_on_the_second_node_keeps_the_first(tmp_path: Path) -> None:
+    drivers, log = fakes(tmp_path, failing="lb1"), []
     with pytest.raises(ApplyError) as info:
         run_pair(drivers, {"lb1": 1}, log)
     assert log == ["apply lb2", "verify lb2", "apply lb1"]
-    assert drivers["lb2"].state.serving is not None and "stopped before" not in str(info.value)
+    assert drivers["lb2"].control.observe().release == release_id(FILES) and "stopped before" not in str(info.value)
 
 
-def test_only_the_selected_member_is_applied() -> None:
-    drivers, log = {"lb1": FakeDriver.make("lb1", "haproxy")}, []
-    run_pair(drivers, {}, log)  # type: ignore[arg-type]
+def test_only_the_selected_member_is_applied(tmp_path: Path) -> None:
+    drivers, log = {"lb1": fakes(tmp_path)["lb1"]}, []
+    run_pair(drivers, {}, log)
     assert log == ["apply lb1", "verify lb1"]
+
+
+def test_the_pair_lock_is_the_same_whichever_members_are_selected(tmp_path: Path) -> None:
+    """Defect 10: `apply --proxy lb2` and a full apply must serialize on one lock."""
+    dirs = {"lb1": tmp_path / "a", "lb2": tmp_path / "b"}
+    assert pair_lock_path(dirs, pair()) == pair_lock_path(dict(reversed(list(dirs.items()))), pair()) == \
+        tmp_path / "a" / "run" / "pair.lock"
 
 
 # --- what the containers say ----------------------------------------------------------------------
@@ -218,20 +238,21 @@ def test_pair_members_get_vrrp_capabilities_and_their_node_address(tmp_path: Pat
 
 def test_keepalived_runs_on_the_active_release_with_its_files_under_the_state_dir(tmp_path: Path) -> None:
     command = keepalived_command(tmp_path)
-    assert command[:2] == ("keepalived", f"--use-file={tmp_path}/config/keepalived.conf")
+    assert command[:2] == ["keepalived", f"--use-file={tmp_path}/config/keepalived.conf"]
     assert {"--dont-fork", "--log-console", "--vrrp"} <= set(command)
     assert f"--pid={tmp_path}/run/keepalived.pid" in command
-    assert launch_argv(tmp_path)[:4] == ["sh", "-c", 'exec "$@" >>"$0" 2>&1', f"{tmp_path}/logs/keepalived.log"]
+    assert launch_command(["keepalived"], tmp_path / "logs" / "keepalived.log")[:4] == (
+        "sh", "-c", 'exec "$@" >>"$0" 2>&1', f"{tmp_path}/logs/keepalived.log")
     assert has_vrrp_caps(["CAP_NET_ADMIN", "CAP_NET_RAW", "CAP_NET_BROADCAST"]) and has_vrrp_caps(["ALL"])
     assert not has_vrrp_caps(["NET_ADMIN"]) and not has_vrrp_caps(None)
 
 
 def test_keepalived_without_net_admin_is_refused_with_advice(tmp_path: Path) -> None:
-    from ctlplane.drivers.docker import ContainerHandle
-    from ctlplane.drivers.docker_keepalived import DockerKeepalived
+    from ctlplane.drivers.container import ContainerHost
 
     class Container:
         status = "running"
+        labels: dict[str, str] = {}
         attrs = {"Mounts": [{"Destination": str(tmp_path)}], "HostConfig": {"CapAdd": None}}
 
         def exec_run(self, argv: list[str], **_: Any) -> Any:
@@ -240,8 +261,8 @@ def test_keepalived_without_net_admin_is_refused_with_advice(tmp_path: Path) -> 
     class Client:
         containers = type("C", (), {"get": staticmethod(lambda name: Container())})()
 
-    handle = ContainerHandle(container_spec(model().proxy("lb1"), tmp_path), "lb1", lambda: Client())
+    host = ContainerHost(container_spec(model().proxy("lb1"), tmp_path), "lb1", lambda: Client())
     (tmp_path / "config").mkdir()
     (tmp_path / "config" / "keepalived.conf").write_text("vrrp\n")
     with pytest.raises(DriverError, match="run 'ctlplane down' for this proxy and apply again"):
-        DockerKeepalived(handle, tmp_path).sync()
+        KeepalivedControl(host, tmp_path).sync()

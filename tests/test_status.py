@@ -128,10 +128,10 @@ def test_json_for_machines(live: dict[str, object]) -> None:
     loaded = load_file(live["model"])
     for entry in (hp, ng):
         driver = driver_for(loaded, entry["proxy"])
-        gen = driver.control.generation()
+        gen = driver.control.observe()
         assert entry["state"] == "in sync" and entry["drift"] == [] and entry["problems"] == []
         assert entry["master"] == gen.master and entry["workers"] == sorted(gen.workers) and len(gen.workers) == 1
-        assert entry["release"] == driver.store.active_release()
+        assert entry["release"] == gen.release == entry["rendered"] == entry["active"] == driver.store.active_release()
     servers = {s["server"]: s for s in hp["servers"]}
     assert {n: (s["up"], s["weight"], s["pool"]) for n, s in servers.items()} == {
         "a1": (True, 3, "app"), "a2": (True, 1, "app"), "dead": (False, 2, "app")}
@@ -139,7 +139,8 @@ def test_json_for_machines(live: dict[str, object]) -> None:
     assert servers["dead"]["check_status"].startswith("L4")
     # NGINX: its own pid file names the master; stub_status counted our 5 requests (and this probe)
     pid_file = Path(live["model"]).parent / ".ctlplane" / "ng" / "run" / "nginx.pid"
-    assert ng["master"] == int(pid_file.read_text()) and set(ng["workers"]) == set(procfs.children(ng["master"]))
+    children = {p.pid for p in procfs.processes().values() if p.ppid == ng["master"]}
+    assert ng["master"] == int(pid_file.read_text()) and set(ng["workers"]) == children
     stub = ng["stub_status"]
     assert stub["requests"] >= 6 and stub["accepts"] >= 1 and stub["active"] >= 1
     assert stub["accepts"] == stub["handled"]
@@ -272,9 +273,9 @@ def test_drift_paths_and_admin_url() -> None:
 
 def test_states_and_tables_by_verbosity() -> None:
     row = ServerRow("be_app", "a1", "UP", 3, 0, 4, "L7OK", "200", 1, "Layer7 check passed", "", "127.0.0.1:1")
-    running = ProxyStatus("hp", "haproxy", "local", 10, (11,), "abc", (), servers=(row,))
+    running = ProxyStatus("hp", "haproxy", "local", 10, (11,), "abc", (), servers=(row,), rendered="abc")
     drifted = ProxyStatus("ng", "nginx", "local", 20, (21, 22), "def", ("nginx.conf", "certs/a.key"),
-                          stub=StubStatus(1, 2, 2, 3, 0, 1, 0))
+                          stub=StubStatus(1, 2, 2, 3, 0, 1, 0), rendered="fed")
     stopped = ProxyStatus("x", "nginx", "docker", None, (), None, (), problems=("cannot read the processes: boom",))
     assert [s.summary() for s in (running, drifted, stopped)] == [
         "in sync", "drift: 2 file(s) differ (run ctlplane plan)", "stopped"]

@@ -112,7 +112,7 @@ def test_nginx_warning_is_marked_and_not_an_error() -> None:
     twice = NGINX_OK.replace("    server {", "    server { listen 127.0.0.1:18080; server_name a; }\n    server {")
     twice = twice.replace("        location /", "        server_name a;\n        location /")
     findings = check_output("nginx", {"nginx.conf": text_file(twice)})
-    assert [f.message for f in findings] == ['warning: conflicting server name "a" on 127.0.0.1:18080, ignored']
+    assert [f.one_line() for f in findings] == ['nginx.conf: warning: conflicting server name "a" on 127.0.0.1:18080, ignored']
     assert errors_only(findings) == []
 
 
@@ -155,7 +155,7 @@ def test_haproxy_alert_points_at_rendered_file_and_line() -> None:
 def test_haproxy_warning_is_marked_and_joined() -> None:
     need("haproxy")
     findings = check_output("haproxy", {"haproxy.cfg": text_file(HAPROXY_OK.replace("    timeout server 30s\n", ""))})
-    assert len(findings) == 1 and findings[0].message.startswith("warning: missing timeouts for backend 'be'.")
+    assert len(findings) == 1 and findings[0].one_line().startswith("haproxy.cfg: warning: missing timeouts for backend 'be'.")
     assert "'client', 'connect', 'server'" in findings[0].message  # continuation lines joined
     assert errors_only(findings) == []
 
@@ -231,7 +231,8 @@ def test_staging_dir_is_private_holds_only_the_files_and_is_removed() -> None:
     files = {"haproxy.cfg": text_file(HAPROXY_OK), "certs/www.key": RenderedFile(b"k", 0o600)}
     assert check_output("haproxy", files, runner=spy, binary="/bin/haproxy") == []
     assert spy.modes == {".": 0o700, "logs": 0o700, "tmp": 0o700, "cache": 0o700, "run": 0o700, "config": 0o700,
-                         "config/certs": 0o700, "config/haproxy.cfg": 0o644, "config/certs/www.key": 0o600}
+                         "config/certs": 0o700, "config/haproxy.cfg": 0o644, "config/certs/www.key": 0o600,
+                         "run/server-state": 0o600}
     [(argv, cwd)] = spy.calls
     assert argv == ["/bin/haproxy", "-c", "-f", f"{spy.stage}/config/haproxy.cfg"] and cwd == str(spy.stage)
     assert spy.stage is not None and not spy.stage.exists()
@@ -280,13 +281,13 @@ def test_missing_binary_gives_one_skipped_finding(monkeypatch: pytest.MonkeyPatc
     monkeypatch.setattr(process, "find_binary", lambda name, extra_dirs=(): None)
     assert validate.binary_status() == {"nginx": None, "haproxy": None, "keepalived": None}
     [finding] = check_output("keepalived", {"keepalived.conf": text_file("")})
-    assert finding.message == "skipped: keepalived not installed: stage-2 check skipped"
+    assert finding.one_line() == "keepalived.conf: skipped: keepalived not installed: stage-2 check skipped"
     assert finding.source == "keepalived" and not is_error(finding)
 
 
 def test_binary_vanishing_at_run_time_is_skipped(tmp_path: Path) -> None:
     [finding] = check_output("nginx", {"nginx.conf": text_file("")}, binary=str(tmp_path / "nginx"))
-    assert finding.message.startswith("skipped: nginx not installed")
+    assert finding.severity == "skipped" and finding.message.startswith("nginx not installed")
 
 
 def test_find_binary_uses_path_then_sbin(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

@@ -470,4 +470,4 @@ def test_watch_end_to_end_with_a_real_nginx(tmp_path: Path) -> None:
         for echo in echoes.values():
             echo.process.terminate()
             echo.process.wait(5)
-    assert not driver_for(loaded, "lb").control.generation().running
+    assert not driver_for(loaded, "lb").control.observe().running

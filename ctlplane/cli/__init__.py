@@ -61,5 +61,13 @@ def global_options(
     output.set_verbosity(-1 if quiet else verbose)
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
 def main() -> None:
+    """SIGTERM acts like Ctrl-C: an apply rolls back, temporary files are removed (``watch`` stops cleanly)."""
+    import signal
+
+    signal.signal(signal.SIGTERM, _interrupt)
     app()

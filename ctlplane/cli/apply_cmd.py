@@ -1,20 +1,32 @@
 """``ctlplane apply MODEL`` and ``ctlplane down MODEL``: make the running proxies match the model, or stop them.
 
-apply shows what will change per proxy (runtime or reload), asks on a terminal
-unless ``--yes`` (never waits in a pipeline), then applies each proxy as a
-transaction and prints one line per proxy; the two members of an HA pair are
-applied rolling, passive node first (``ctlplane.pairs``).
+apply shows what will change per proxy (start, runtime or reload), asks on a
+terminal unless ``--yes`` (never waits in a pipeline), then applies each proxy
+as a transaction (a compare-and-swap on what was shown) and prints one line
+per proxy, with the bad news about its pools when it has servers down
+(``--wait-healthy SECONDS`` waits for every pool to have a server up and
+exits 3 otherwise). Ctrl-C and SIGTERM roll the proxy being applied back and
+exit 130. The two members of an HA pair are applied rolling, passive node
+first (``ctlplane.pairs``).
 """
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from ctlplane.cli.output import Format, emit_json, fail, in_ci, info, progress
 from ctlplane.errors import ApplyError, CtlplaneError
+
+if TYPE_CHECKING:
+    from ctlplane.apply import Prepared
+    from ctlplane.transaction import ApplyResult
+
+HEALTH_GLANCE = 3.0  # seconds a plain apply waits for the first health checks of what it started or reloaded
+UNHEALTHY = 3
 
 
 def apply(
@@ -22,46 +34,26 @@ def apply(
     yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
     proxy: list[str] = typer.Option(None, "--proxy", help="Apply only this proxy (repeatable)."),
     output: Format = typer.Option(Format.text, "--output", "-o", help="text or json."),
+    wait_healthy: float = typer.Option(
+        0.0, "--wait-healthy", min=0.0, help="Wait up to SECONDS for every pool to have a server up; exit 3 if not."),
 ) -> None:
     """Validate, then make every proxy of the model serve it (hot reload, verify, rollback on failure)."""
-    from ctlplane.apply import ApplyResult, apply_proxy
-    from ctlplane.drivers import driver_for
-    from ctlplane.drivers.base import Driver
-    from ctlplane.pairs import apply_groups, apply_pair
-    from ctlplane.pipeline import binary_check, build, require_clean
-    from ctlplane.plan import change_kind
-    from ctlplane.render import Output
+    from ctlplane.apply import apply_prepared, prepare
 
-    results = []
+    results: list[ApplyResult] = []
     try:
-        result = build(model, progress=progress)
-        names = [p.name for p in result.loaded.model.proxies if not proxy or p.name in proxy]
-        require_clean([f for n in names for f in binary_check(result, n)], allow_skipped=False)
-        drivers = {n: driver_for(result.loaded, n) for n in names}
-        kinds = {n: change_kind(drivers[n], result.outputs[n]) for n in names}
+        prepared = prepare(model, proxies=proxy or None, progress=progress)
         if output is Format.text:
-            for name in names:
-                info(f"{name}: {kinds[name]}")
-        groups = apply_groups(result.loaded.model, names)
-        unchanged = all(k == "no change" for k in kinds.values())
-        if unchanged and output is Format.text and all(isinstance(g, str) for g in groups):
+            for name, planned in prepared.plans.items():
+                info(f"{name}: {planned.change.describe()}")
+        pairs = bool(prepared.build.loaded.model.pairs)
+        if not prepared.changed and output is Format.text and not pairs and not wait_healthy:
             return  # pair members go on even so: apply brings a keepalived that died back
-        if not unchanged and not yes and sys.stdin.isatty() and not in_ci() and not typer.confirm(
+        if prepared.changed and not yes and sys.stdin.isatty() and not in_ci() and not typer.confirm(
                 "Apply these changes?"):
             raise typer.Exit(1)
-
-        def apply_one(driver: Driver, files: Output) -> ApplyResult:
-            results.append(apply_proxy(driver, files))
-            if output is Format.text:
-                typer.echo(results[-1].summary())
-            return results[-1]
-
-        for group in groups:  # HA pairs: rolling, passive node first
-            if isinstance(group, str):
-                apply_one(drivers[group], result.outputs[group])
-            else:
-                members = {n.proxy: drivers[n.proxy] for n in group.nodes if n.proxy in drivers}
-                apply_pair(result.loaded.model, group, members, result.outputs, apply_one)
+        apply_prepared(prepared, report=lambda r: _report(r, results, output))
+        healthy = _health(prepared, results, wait_healthy, output)
     except ApplyError as error:
         if output is Format.json:
             emit_json({"ok": False, "applied": [r.as_dict() for r in results], "error": error.message,
@@ -70,8 +62,40 @@ def apply(
         raise fail(error, output) from None
     except CtlplaneError as error:
         raise fail(error, output) from None
+    except KeyboardInterrupt as interrupt:
+        for note in getattr(interrupt, "__notes__", []):
+            typer.secho(f"interrupted: {note}", err=True)
+        raise typer.Exit(130) from None
     if output is Format.json:
-        emit_json({"ok": True, "applied": [r.as_dict() for r in results]})
+        emit_json({"ok": True, "applied": [r.as_dict() for r in results], "healthy": healthy})
+    if wait_healthy and not healthy:
+        raise typer.Exit(UNHEALTHY)
+
+
+def _report(result: ApplyResult, results: list[ApplyResult], output: Format) -> None:
+    results.append(result)
+    if output is Format.text and result.outcome == "unchanged":
+        info(result.summary())
+    elif output is Format.text:
+        typer.echo(result.summary())
+
+
+def _health(prepared: Prepared, results: list[ApplyResult], wait_healthy: float, output: Format) -> bool:
+    """Report pools without a server up on the proxies this apply touched (all, with --wait-healthy)."""
+    from ctlplane.health import wait_health
+
+    touched = {r.proxy for r in results if r.outcome != "unchanged"}
+    healthy = True
+    for name in prepared.names:
+        if name not in touched and not wait_healthy:
+            continue
+        found = wait_health(prepared.drivers[name], prepared.build.loaded.model, wait_healthy or HEALTH_GLANCE,
+                            until_healthy=bool(wait_healthy))
+        if not found.healthy:
+            healthy = False
+            if output is Format.text:
+                typer.secho(f"{name}: but {found.summary()}", err=True, fg="yellow")
+    return healthy
 
 
 def down(
@@ -79,17 +103,11 @@ def down(
     proxy: list[str] = typer.Option(None, "--proxy", help="Stop only this proxy (repeatable)."),
 ) -> None:
     """Stop the proxies that apply started for this model."""
-    from ctlplane.drivers import driver_for
+    from ctlplane.apply import down_model
     from ctlplane.model.load import load_file
 
     try:
-        loaded = load_file(model)
-        for p in loaded.model.proxies:
-            if proxy and p.name not in proxy:
-                continue
-            control = driver_for(loaded, p.name).control
-            was = control.generation().running
-            control.stop()
-            info(f"{p.name}: {'stopped' if was else 'not running'}")
+        for name, was in down_model(load_file(model), proxy or None):
+            info(f"{name}: {'stopped' if was else 'not running'}")
     except CtlplaneError as error:
         raise fail(error, Format.text) from None

@@ -128,10 +128,10 @@ def fail(error: CtlplaneError, fmt: Format, code: int = 1) -> typer.Exit:
 
 
 def warn(findings: list[Finding], fmt: Format) -> None:
-    """Warnings on stderr (text only; ``-q`` silences them)."""
+    """Warnings and skipped checks on stderr, each saying which (text only; ``-q`` silences them)."""
     if fmt is Format.text and _verbosity >= 0:
         for f in findings:
-            typer.secho(f"warning: {finding_line(f)}", err=True, fg="yellow" if colour() else None)
+            typer.secho(finding_line(f), err=True, fg="yellow" if colour() else None)
 
 
 def in_ci() -> bool:

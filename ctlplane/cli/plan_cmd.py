@@ -1,13 +1,19 @@
-"""``ctlplane plan MODEL``: per proxy, what would change against what is deployed."""
+"""``ctlplane plan MODEL``: per proxy, how the change would reach it and what would change against what serves."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from ctlplane.cli.output import Format, colour, emit_json, fail, info, progress
 from ctlplane.errors import CtlplaneError
+
+if TYPE_CHECKING:
+    from ctlplane.pipeline import Build
+    from ctlplane.plan import ProxyPlan
+    from ctlplane.render import Output
 
 
 def plan(
@@ -17,19 +23,18 @@ def plan(
     detailed_exitcode: bool = typer.Option(
         False, "--detailed-exitcode", help="Exit 0 when nothing changes, 2 when something would, 1 on error."
     ),
+    against: Path | None = typer.Option(
+        None, "--against", help="Compare with DIR/<proxy>/ (as `ctlplane render --out DIR` wrote it, e.g. the base "
+        "branch's rendering in CI) instead of what the running proxies serve."),
 ) -> None:
-    """Show a unified diff per proxy of the rendered files against the deployed ones."""
+    """Show per proxy how applying would reach it and a unified diff against the release it serves."""
     from ctlplane.pipeline import build
-    from ctlplane.plan import plan_proxy
-    from ctlplane.drivers.releases import ReleaseStore
-    from ctlplane.statedir import proxy_dir
 
     try:
         result = build(model, progress=progress)
         if proxy is not None and proxy not in result.outputs:
             raise CtlplaneError(f"no proxy named {proxy!r} in {model}")
-        plans = [plan_proxy(name, files, ReleaseStore(proxy_dir(result.loaded, name)).deployed())
-                 for name, files in result.only(proxy).items()]
+        plans = [_plan(result, name, files, against) for name, files in result.only(proxy).items()]
     except CtlplaneError as error:
         raise fail(error, output) from None
     if output is Format.json:
@@ -41,14 +46,32 @@ def plan(
         raise typer.Exit(2)
 
 
-def _show(p: object) -> None:
-    from ctlplane.plan import ProxyPlan
+def _plan(result: Build, name: str, files: Output, against: Path | None) -> ProxyPlan:
+    """One proxy's plan: against the release its workers serve, or against a rendered directory."""
+    from ctlplane.decide import decide
+    from ctlplane.drivers import driver_for
+    from ctlplane.plan import plan_proxy
+    from ctlplane.render.release import seal
+    from ctlplane.state.fsio import read_tree
+    from ctlplane.transaction import plan_change
 
-    assert isinstance(p, ProxyPlan)
+    if against is not None:
+        base = read_tree(against / name)  # resealed: a CI job may have rewritten paths in it
+        served = seal(base) if base else None
+        change = decide(served, files, served is not None, result.engines[name])
+    else:
+        driver = driver_for(result.loaded, name)
+        planned = plan_change(driver, files)
+        served, change = driver.store.read(planned.serving), planned.change
+    return plan_proxy(name, files, {p: f.content for p, f in (served or {}).items()}, change)
+
+
+def _show(p: ProxyPlan) -> None:
     if not p.changed:
         info(f"{p.proxy}: no changes")
         return
-    typer.secho(f"{p.proxy}: {len(p.changes)} file(s) would change", bold=colour())
+    files = f", {len(p.changes)} file(s) would change" if p.changes else ""
+    typer.secho(f"{p.proxy}: {p.change.describe()}{files}", bold=colour())
     for change in p.changes:
         for line in change.diff.splitlines():
             fg = "green" if line.startswith("+") else "red" if line.startswith("-") else None

@@ -16,7 +16,7 @@ def render(
     proxy: str | None = typer.Option(None, "--proxy", help="Render only this proxy."),
 ) -> None:
     """Render the configs of every proxy (or one) into OUT/<proxy>/."""
-    from ctlplane.fsio import write_tree
+    from ctlplane.state.fsio import write_tree
     from ctlplane.pipeline import build
 
     try:

@@ -48,7 +48,7 @@ def _one(model: Path, output: Format, binaries: bool, require_binaries: bool) ->
         if output is Format.text:
             print_error(error)
         return {**error_payload(error), "model": str(model)}
-    skipped = [f for f in findings if f.message.startswith(("skipped", "warning"))]
+    skipped = [f for f in findings if not f.is_error]
     warn(skipped, output)
     proxies = sorted(result.outputs)
     if output is Format.text:

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from ctlplane.cli.output import colour, finding_line, info
-from ctlplane.watch import MAX_WAIT, QUIET
+from ctlplane.watch import MAX_WAIT, QUIET, RECONCILE
 
 if TYPE_CHECKING:
     from ctlplane.watch_loop import Cycle
@@ -32,6 +32,9 @@ def watch(
     max_wait: float = typer.Option(MAX_WAIT, "--max-wait", min=0.0,
                                    help="Apply at least this often (seconds) while changes keep coming."),
     once: bool = typer.Option(False, "--once", help="Apply once and exit (1 when the apply failed)."),
+    reconcile: float = typer.Option(RECONCILE, "--reconcile", min=0.0,
+                                    help="Without changes, check the proxies this often (seconds; 0: never): one "
+                                    "that was stopped by hand is started again."),
 ) -> None:
     """Apply MODEL, then re-apply whenever it or a certificate/key it references changes."""
     from ctlplane.watch_loop import apply_once, run_watch
@@ -44,7 +47,8 @@ def watch(
         return
     stop = threading.Event()
     with stop_on_signals(stop):
-        run_watch(str(model), stop=stop, report=_reporter(), quiet=quiet_period, max_wait=max_wait)
+        run_watch(str(model), stop=stop, report=_reporter(), quiet=quiet_period, max_wait=max_wait,
+                  reconcile=reconcile)
     typer.echo("watch: stopped")
 
 
@@ -63,12 +67,14 @@ def _reporter() -> Callable[[Cycle], None]:
 
 def show_cycle(cycle: Cycle) -> None:
     """Print one cycle: what triggered it, one line per proxy, or the located error."""
-    if cycle.trigger != "start":
+    routine = cycle.trigger == "reconcile"
+    if cycle.trigger not in ("start", "reconcile"):
         info(f"changed: {cycle.trigger}")
     for directory in cycle.unwatchable:
         _err(f"warning: cannot watch {directory} (missing?)", "yellow")
     for result in cycle.results:
-        typer.echo(result.summary())
+        if not (routine and result.outcome == "unchanged"):
+            typer.echo(result.summary())
     if cycle.error is not None:
         lines = [finding_line(f) for f in cycle.error.findings] or [cycle.error.message]
         for line in lines:

@@ -1,43 +1,96 @@
-"""Drivers: everything that touches the world outside the pure model/render core.
+"""Drivers: everything that touches a proxy's processes, sockets and containers.
 
-``process`` is the single place in the package that starts a subprocess;
-``releases`` keeps a proxy's files as atomic releases; ``local_nginx`` and
-``local_haproxy`` control proxies on this host, ``docker`` in containers
-(imported only when a model uses it), and ``fake`` scripts failures for tests.
-``driver_for`` picks the driver a model's proxy needs.
+A :class:`Driver` pairs a proxy's release store (``ctlplane.state.releases``)
+with its engine control (``nginx``, ``haproxy``; ``keepalived`` beside pair
+members), written once on the Host seam (``host``): ``local`` for this
+machine, ``container`` for a Docker container (the SDK is imported only when a
+model uses it), ``fake`` for tests. ``process`` is the single place in the
+package that starts a subprocess. :func:`driver_for` builds the driver a
+model's proxy needs.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from ctlplane.drivers.base import Driver
+    from pathlib import Path
+
+    from ctlplane.drivers.container import ContainerSpec
+    from ctlplane.drivers.control import Control
+    from ctlplane.drivers.host import Host
     from ctlplane.model.load import Loaded
+    from ctlplane.model.proxy import PairNode, Proxy
+    from ctlplane.state.releases import ReleaseStore
+
+
+@dataclass
+class Driver:
+    """Everything apply needs for one proxy: its releases on disk and its serving processes."""
+
+    proxy: str
+    engine: str
+    store: ReleaseStore
+    control: Control
+
+
+def control_for(engine: str, host: Host, state_dir: Path, binary: str, vrrp: bool = False) -> Control:
+    """The engine control of one proxy on ``host`` (with keepalived beside it for a pair member)."""
+    from ctlplane.drivers.haproxy import HaproxyControl
+    from ctlplane.drivers.keepalived import KeepalivedControl
+    from ctlplane.drivers.nginx import NginxControl
+
+    keepalived = KeepalivedControl(host, state_dir) if vrrp else None
+    cls = NginxControl if engine == "nginx" else HaproxyControl
+    return cls(host, state_dir, binary, keepalived)
 
 
 def driver_for(loaded: Loaded, proxy_name: str) -> Driver:
-    """The driver of one proxy of a loaded model (docker is imported only when needed)."""
-    from ctlplane.drivers.base import Driver
-    from ctlplane.drivers.releases import ReleaseStore
-    from ctlplane.statedir import proxy_dir
+    """The driver of one proxy of a loaded model."""
+    from ctlplane.drivers.host import Host
+    from ctlplane.drivers.process import find_binary
+    from ctlplane.state.paths import proxy_dir
+    from ctlplane.state.releases import ReleaseStore
 
     proxy = loaded.model.proxy(proxy_name)
-    state = proxy_dir(loaded, proxy_name)
-    store = ReleaseStore(state)
+    state = proxy_dir(loaded, proxy_name).resolve()
+    node = next((n for pair in loaded.model.pairs for n in pair.nodes if n.proxy == proxy_name), None)
+    host: Host
     if proxy.runtime.kind == "docker":
-        from ctlplane.drivers.docker import docker_control
+        from ctlplane.drivers.container import ContainerHost
 
-        node = next((n for pair in loaded.model.pairs for n in pair.nodes if n.proxy == proxy_name), None)
-        return Driver(proxy.name, proxy.engine, store,
-                      docker_control(proxy, state, _static_roots(loaded, proxy_name), node))
-    if proxy.engine == "nginx":
-        from ctlplane.drivers.local_nginx import LocalNginx
+        host = ContainerHost(container_spec(proxy, state, _static_roots(loaded, proxy_name), node), proxy.name)
+        binary = proxy.engine
+    else:
+        from ctlplane.drivers.local import LocalHost
 
-        return Driver(proxy.name, proxy.engine, store, LocalNginx(state))
-    from ctlplane.drivers.local_haproxy import LocalHaproxy
+        host = LocalHost()
+        binary = find_binary(proxy.engine) or proxy.engine
+    vrrp = node is not None and proxy.runtime.kind == "docker"  # local pair members: keepalived is not run
+    return Driver(proxy.name, proxy.engine, ReleaseStore(state), control_for(proxy.engine, host, state, binary, vrrp))
 
-    return Driver(proxy.name, proxy.engine, store, LocalHaproxy(state))
+
+def container_spec(proxy: Proxy, state_dir: Path, read_only: tuple[str, ...] = (),
+                   node: PairNode | None = None) -> ContainerSpec:
+    """The container a docker-runtime proxy runs in (``node``: its place in an HA pair, if any).
+
+    Mounts, capabilities and the address are fixed when the container is created: a changed set of static
+    roots, or a proxy that joins a pair, needs ``ctlplane down`` and a new apply.
+    """
+    from ctlplane.drivers.container import LABEL_ENGINE, LABEL_PROXY, LABEL_STATE, STOP_SIGNALS, VRRP_CAPS, \
+        ContainerSpec
+    from ctlplane.model.proxy import DockerRuntime
+
+    runtime = proxy.runtime
+    assert isinstance(runtime, DockerRuntime)
+    address = node.address if node is not None and runtime.network else None
+    return ContainerSpec(
+        name=runtime.container, image=runtime.image, mount=str(state_dir), network=runtime.network,
+        labels={LABEL_PROXY: proxy.name, LABEL_ENGINE: proxy.engine, LABEL_STATE: str(state_dir)},
+        stop_signal=STOP_SIGNALS.get(proxy.engine, "SIGTERM"), read_only=tuple(sorted(set(read_only))),
+        cap_add=VRRP_CAPS if node is not None else (), address=address if address and ":" not in address else None,
+    )
 
 
 def _static_roots(loaded: Loaded, proxy_name: str) -> tuple[str, ...]:

@@ -1,119 +1,206 @@
-"""A fake driver for tests of the apply logic: releases and processes in
-memory, with a failure scripted at any step.
+"""A simulated Host for tests: NGINX, HAProxy and keepalived processes that react to
+the same argv, signals and CLI commands as the real ones, without running anything.
 
-``FakeDriver.make(fail={"reload"})`` raises DriverError the first time that
-step runs (``fail_always`` keeps failing, e.g. to make a restore fail too).
-``events`` records every call in order, so a test can check the whole path
-an apply took and the end state it left.
+The engine controls, apply, status and pairs run unchanged on it; only the
+processes, signals, sockets and HTTP answers are simulated (files are real:
+tests give it a temporary state directory). A simulated master loads the
+release ``config`` names, its workers run in that release's directory (NGINX)
+or report it in ``show info`` (HAProxy), so the release the workers report
+is as true as on a real host. ``faults`` scripts what goes wrong: ``start``
+(the engine exits at once with an ``[emerg]``/``[ALERT]``), ``reload`` (the
+master refuses: a bind error), ``runtime`` (the admin socket refuses), ``hang``
+(the master CLI does not answer), ``health:<url>`` (a GET fails). ``kill(pid)``
+is SIGKILL: an NGINX master's workers then become orphans, as on Linux.
+``events`` records every launch, signal and command.
 """
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
+import os
+import signal
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
-from ctlplane.drivers.base import STOPPED, Driver, Generation
-from ctlplane.drivers.releases import release_id
+from ctlplane.drivers.host import LocalFiles, Proc
+from ctlplane.drivers.process import Completed
 from ctlplane.errors import DriverError, Finding
-from ctlplane.render import Output
 
-STEPS = ("lock", "stage", "activate", "start", "reload", "runtime", "stop")
+STOPPING = {signal.SIGTERM, signal.SIGINT, signal.SIGKILL}
+GRACEFUL = {"nginx": signal.SIGQUIT, "haproxy": signal.SIGUSR1}  # NGINX takes SIGUSR1 as "reopen the logs"
 
 
 @dataclass
-class FakeState:
-    releases: dict[str, dict[str, bytes]] = field(default_factory=dict)
-    active: str | None = None
-    generation: Generation = STOPPED
-    next_pid: int = 100
-    fail: set[str] = field(default_factory=set)
-    fail_always: set[str] = field(default_factory=set)
-    events: list[str] = field(default_factory=list)
-    runtime_log: list[str] = field(default_factory=list)
-    serving: str | None = None  # the release the running processes loaded
+class Sim:
+    """One simulated engine instance (its master, workers and counters)."""
 
-    def step(self, name: str) -> None:
-        self.events.append(name)
-        if name in self.fail_always or name in self.fail:
-            self.fail.discard(name)
-            raise DriverError(f"scripted failure at {name}", [Finding(f"fake {name} failed", source="driver")])
-
-    def new_generation(self) -> Generation:
-        self.next_pid += 10
-        return Generation(self.next_pid, frozenset({self.next_pid + 1, self.next_pid + 2}))
+    engine: str
+    argv: tuple[str, ...]
+    cwd: str
+    log: Path
+    master: int
+    workers: list[int] = field(default_factory=list)
+    reloads: int = 0
+    failed: int = 0
+    env: dict[int, str] = field(default_factory=dict)  # HAProxy worker -> release it loaded
 
 
-class FakeStore:
-    def __init__(self, state: FakeState) -> None:
-        self.state = state
+class FakeHost(LocalFiles):
+    """Processes, signals, sockets and HTTP in memory; files on the real file system."""
 
-    @contextlib.contextmanager
-    def lock(self) -> Iterator[None]:
-        self.state.step("lock")
-        yield
+    label = "fake host"
+    vrrp_capable = True
 
-    def deployed(self) -> dict[str, bytes]:
-        return dict(self.state.releases.get(self.state.active or "", {}))
+    def __init__(self) -> None:
+        self.procs: dict[int, Proc] = {}
+        self.sims: dict[int, Sim] = {}
+        self.next_pid = 100
+        self.faults: set[str] = set()
+        self.events: list[str] = []
+        self.runtime_log: list[str] = []
+        self.http: dict[str, tuple[int, str]] = {}
+        self.noise: list[str] = []  # lines other processes append to an engine's log at every reload
 
-    def active_release(self) -> str | None:
-        return self.state.active
+    # ------------------------------------------------------------------ helpers
 
-    def stage(self, files: Output) -> str:
-        self.state.step("stage")
-        rid = release_id(files)
-        self.state.releases[rid] = {k: v.content for k, v in files.items()}
-        return rid
+    def _pid(self) -> int:
+        self.next_pid += 1
+        return self.next_pid
 
-    def activate(self, release: str) -> None:
-        self.state.step("activate")
-        self.state.active = release
+    def _add(self, ppid: int, cmdline: str, cwd: str) -> int:
+        pid = self._pid()
+        self.procs[pid] = Proc(pid, ppid, "S", cmdline, cwd)
+        return pid
 
-    def prune(self, keep: set[str]) -> None:
-        self.state.releases = {k: v for k, v in self.state.releases.items() if k in keep}
+    def _release_dir(self, sim: Sim) -> str:
+        config = Path(sim.cwd) / "config"
+        return str(Path(sim.cwd) / os.readlink(config)) if config.is_symlink() else sim.cwd
 
+    def _spawn_workers(self, sim: Sim) -> None:
+        release = self._release_dir(sim)
+        for _ in range(2 if sim.engine == "nginx" else 1):
+            if sim.engine == "nginx":
+                sim.workers.append(self._add(sim.master, "nginx: worker process", release))
+            else:
+                pid = self._add(sim.master, " ".join(sim.argv), sim.cwd)
+                sim.env[pid] = os.path.basename(release)
+                sim.workers.append(pid)
 
-class FakeControl:
-    def __init__(self, state: FakeState) -> None:
-        self.state = state
+    def _retire_workers(self, sim: Sim, keep: int = 0) -> None:
+        for pid in sim.workers[:len(sim.workers) - keep]:
+            self.procs.pop(pid, None)
+        sim.workers = sim.workers[len(sim.workers) - keep:]
 
-    def generation(self) -> Generation:
-        return self.state.generation
+    def _write(self, path: Path, line: str) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "a") as handle:
+            handle.write(line + "\n")
 
-    def start(self) -> Generation:
-        self.state.step("start")
-        self.state.generation = self.state.new_generation()
-        self.state.serving = self.state.active
-        return self.state.generation
+    # ------------------------------------------------------------------ Host
 
-    def reload(self, before: Generation) -> Generation:
-        self.state.step("reload")
-        self.state.generation = Generation(before.master, self.state.new_generation().workers)
-        self.state.serving = self.state.active
-        return self.state.generation
+    def launch(self, argv: Sequence[str], *, cwd: Path, log: Path) -> None:
+        engine = os.path.basename(argv[0])
+        self.events.append(f"launch {engine}")
+        if "start" in self.faults:
+            self.faults.discard("start")
+            self._write(log, "2026/01/01 00:00:00 [emerg] 1#1: bind() failed (98: Address already in use)"
+                        if engine == "nginx" else "[ALERT]    (1) : Starting frontend fe: cannot bind socket")
+            return
+        title = f"nginx: master process {' '.join(argv)}" if engine == "nginx" else " ".join(argv)
+        sim = Sim(engine, tuple(argv), str(cwd), log, 0)
+        sim.master = self._add(1, title, str(cwd))
+        self.sims[sim.master] = sim
+        self._spawn_workers(sim)
 
-    def runtime(self, commands: list[str]) -> None:
-        self.state.step("runtime")
-        self.state.runtime_log.extend(commands)
-        self.state.serving = self.state.active
+    def spawn(self, argv: Sequence[str], *, cwd: Path, log: Path, env: Mapping[str, str] | None = None) -> None:
+        self.events.append(f"spawn {os.path.basename(argv[0])}")
+        self._add(1, " ".join(argv), str(cwd))
 
-    def stop(self) -> None:
-        self.state.step("stop")
-        self.state.generation = STOPPED
-        self.state.serving = None
+    def run(self, argv: Sequence[str], *, timeout: float = 10.0) -> Completed:
+        self.events.append("run " + " ".join(argv))
+        return Completed(tuple(argv), 0, "", "", 0.0)
 
-    def log_tail(self, lines: int = 40) -> str:
+    def processes(self) -> dict[int, Proc]:
+        return dict(self.procs)
+
+    def signal(self, pid: int, signum: int) -> bool:
+        if pid not in self.procs:
+            return False
+        self.events.append(f"signal {signal.Signals(signum).name} {pid}")
+        sim = self.sims.get(pid)
+        if sim is not None and signum == signal.SIGHUP:
+            self._nginx_reload(sim)
+        elif signum in STOPPING or (sim is not None and signum == GRACEFUL[sim.engine]) or (
+                sim is None and signum == signal.SIGQUIT):
+            self.kill(pid, orphan=signum == signal.SIGKILL)
+        return True
+
+    def kill(self, pid: int, orphan: bool = True) -> None:
+        """The process dies; an NGINX master killed this way leaves its workers running (orphans)."""
+        sim = self.sims.pop(pid, None)
+        self.procs.pop(pid, None)
+        if sim is None:
+            return
+        for worker in sim.workers:
+            if orphan and sim.engine == "nginx" and worker in self.procs:
+                self.procs[worker] = Proc(worker, 1, "S", self.procs[worker].cmdline, self.procs[worker].cwd)
+            else:
+                self.procs.pop(worker, None)
+
+    def _nginx_reload(self, sim: Sim) -> None:
+        for line in self.noise:
+            self._write(sim.log, line)
+        if "reload" in self.faults:
+            self.faults.discard("reload")
+            self._write(sim.log, f"2026/01/01 00:00:00 [emerg] {sim.master}#{sim.master}: bind() to 127.0.0.1:1 "
+                                 "failed (98: Address already in use)")
+            return
+        old = len(sim.workers)
+        self._spawn_workers(sim)
+        self._retire_workers(sim, keep=len(sim.workers) - old)
+
+    def available(self) -> bool:
+        return True
+
+    def retire(self, timeout: float) -> None:
+        self.events.append("retire")
+
+    def http_get(self, url: str, timeout: float = 2.0) -> tuple[int, str]:
+        if f"health:{url}" in self.faults:
+            raise DriverError(f"GET {url} failed", [Finding(f"GET {url}: connection refused", source="driver")])
+        return self.http.get(url, (200, "ok"))
+
+    def request(self, socket: Path, command: str, timeout: float = 5.0) -> str:
+        sim = next((s for s in self.sims.values() if str(socket).startswith(s.cwd + "/")), None)
+        if sim is None or "hang" in self.faults:
+            raise DriverError(f"HAProxy socket {socket}: connection refused", [Finding(command, source="haproxy")])
+        self.events.append(f"{socket.name} {command}")
+        if socket.name == "admin.sock":
+            return self._admin(command)
+        if command == "show proc":
+            lines = [f"{sim.master} master {sim.reloads} [failed: {sim.failed}] 0d00h00m01s 2.6"]
+            return "\n".join(["#<PID> <type> <reloads>", *lines, "# workers",
+                              *[f"{w} worker 0 0d00h00m01s 2.6" for w in reversed(sim.workers)]]) + "\n"
+        if command == "reload":
+            sim.reloads += 1
+            if "reload" in self.faults:
+                self.faults.discard("reload")
+                sim.failed += 1
+                self._write(sim.log, "[ALERT]    (1) : Starting frontend fe: cannot bind socket")
+            else:
+                self._spawn_workers(sim)
+                self._retire_workers(sim, keep=1)
+            return ""
+        if command.startswith("@!") and command.endswith(" show info"):
+            worker = int(command[2:].split()[0])
+            return f"Name: HAProxy\ndescription: ctlplane release {sim.env[worker]}\n" if worker in sim.env else ""
+        return "Unknown command.\n"
+
+    def _admin(self, command: str) -> str:
+        if command.startswith("show"):
+            return "1\n# be_id be_name srv_id srv_name\n" if command == "show servers state" else ""
+        if "runtime" in self.faults:
+            self.faults.discard("runtime")
+            return "No such server.\n"
+        self.runtime_log.append(command)
         return ""
-
-
-class FakeDriver(Driver):
-    """A Driver over one FakeState."""
-
-    @classmethod
-    def make(cls, proxy: str = "p", engine: str = "nginx", **state: object) -> FakeDriver:
-        fake_state = FakeState(**state)  # type: ignore[arg-type]
-        return cls(proxy, engine, FakeStore(fake_state), FakeControl(fake_state))
-
-    @property
-    def state(self) -> FakeState:
-        return self.store.state  # type: ignore[attr-defined, no-any-return]

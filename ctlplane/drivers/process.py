@@ -114,10 +114,12 @@ def find_binary(name: str, extra_dirs: Sequence[str] = SBIN_DIRS) -> str | None:
     return None
 
 
-def spawn(argv: list[str], *, cwd: str | os.PathLike[str], log_path: str | os.PathLike[str]) -> int:
-    """Start a long-running daemon detached from us (own session, stdin closed, output to ``log_path``).
+def spawn(argv: list[str], *, cwd: str | os.PathLike[str], log_path: str | os.PathLike[str],
+          env: Mapping[str, str] | None = None) -> int:
+    """Start a long-running daemon detached from us (own session, stdin closed, output appended to ``log_path``;
+    ``env`` is added to our environment).
 
-    Returns its pid. The child outlives this process; the local drivers track it by pid file and socket.
+    Returns its pid. The child outlives this process; the controls find it again by its command line.
     """
     if not isinstance(argv, (list, tuple)) or not argv or not all(isinstance(a, str) for a in argv):
         raise TypeError("argv must be a non-empty list of strings")
@@ -125,7 +127,7 @@ def spawn(argv: list[str], *, cwd: str | os.PathLike[str], log_path: str | os.Pa
         with open(log_path, "ab") as log:
             proc = subprocess.Popen(  # noqa: S603 - argv list, no shell
                 list(argv), cwd=cwd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                start_new_session=True, close_fds=True,
+                start_new_session=True, close_fds=True, env={**os.environ, **env} if env else None,
             )
     except FileNotFoundError as exc:
         raise _failure(MissingBinary, argv, f"not installed or not found ({exc.filename or argv[0]})") from exc

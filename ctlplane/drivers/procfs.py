@@ -1,6 +1,5 @@
-"""Reading process facts from /proc: is a pid alive (zombies count as dead),
-which processes are a master's children, and waiting for a condition with a
-deadline instead of sleeping a fixed time.
+"""Reading processes from this machine's /proc (zombies count as dead), and
+waiting for a condition with a deadline instead of sleeping a fixed time.
 """
 
 from __future__ import annotations
@@ -8,54 +7,41 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import TypeVar
+
+from ctlplane.drivers.host import Proc
 
 T = TypeVar("T")
 
 
-def _stat(pid: int) -> list[str] | None:
+def read_proc(pid: int) -> Proc | None:
+    """One process from /proc/<pid> (None when it is gone)."""
+    base = f"/proc/{pid}"
     try:
-        raw = Path(f"/proc/{pid}/stat").read_text()
+        with open(f"{base}/stat", "rb") as handle:
+            raw = handle.read().decode("utf-8", "replace")
+        with open(f"{base}/cmdline", "rb") as handle:
+            argv = handle.read()
     except OSError:
         return None
-    return raw[raw.rindex(")") + 2:].split()  # after "pid (comm) "
+    fields = raw[raw.rindex(")") + 2:].split()  # after "pid (comm) "
+    try:
+        cwd: str | None = os.readlink(f"{base}/cwd")
+    except OSError:
+        cwd = None
+    cmdline = argv.replace(b"\0", b" ").decode("utf-8", "replace").strip()
+    return Proc(pid, int(fields[1]), fields[0], cmdline, cwd)
 
 
-def alive(pid: int | None) -> bool:
-    if not pid:
-        return False
-    fields = _stat(pid)
-    return fields is not None and fields[0] not in ("Z", "X")
-
-
-def children(pid: int) -> frozenset[int]:
-    found = set()
+def processes() -> dict[int, Proc]:
+    """Every live (not zombie) process of this machine."""
+    found = {}
     for entry in os.listdir("/proc"):
         if entry.isdigit():
-            fields = _stat(int(entry))
-            if fields is not None and fields[1] == str(pid) and fields[0] not in ("Z", "X"):
-                found.add(int(entry))
-    return frozenset(found)
-
-
-def shutting_down(pid: int) -> bool:
-    """True when an NGINX worker is gone or has taken the QUIT signal (it closes its listeners then)."""
-    if not alive(pid):
-        return True
-    try:
-        title = Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
-        return True
-    return b"shutting down" in title
-
-
-def read_pid(path: Path) -> int | None:
-    try:
-        text = path.read_text().strip()
-    except OSError:
-        return None
-    return int(text) if text.isdigit() else None
+            proc = read_proc(int(entry))
+            if proc is not None and not proc.dead:
+                found[proc.pid] = proc
+    return found
 
 
 def wait_for(check: Callable[[], T | None], timeout: float, interval: float = 0.02) -> T | None:

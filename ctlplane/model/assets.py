@@ -134,7 +134,7 @@ def _is_dir(path: Path) -> bool:
 
 def _state_dirs(loaded: Loaded, bases: tuple[Path, ...], problem: Report) -> Iterator[Path]:
     """Each proxy's real state directory; two proxies may neither share one nor nest one in the other."""
-    from ctlplane.statedir import proxy_dir
+    from ctlplane.state.paths import proxy_dir
 
     seen: list[tuple[Path, str]] = []
     for i, proxy in enumerate(loaded.model.proxies):
@@ -174,12 +174,12 @@ def _read(real: Path, field_name: str, *, secret: bool = False) -> bytes:
     flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
     try:
         fd = os.open(real, flags)
-    except FileNotFoundError:
-        raise _Problem(field_name, f"file {str(real)!r} does not exist") from None
-    except PermissionError:
-        raise _Problem(field_name, f"file {str(real)!r} is not readable") from None
+    except FileNotFoundError as exc:
+        raise _Problem(field_name, f"file {str(real)!r} does not exist") from exc
+    except PermissionError as exc:
+        raise _Problem(field_name, f"file {str(real)!r} is not readable") from exc
     except OSError as exc:
-        raise _Problem(field_name, f"file {str(real)!r} cannot be opened: {exc.strerror}") from None
+        raise _Problem(field_name, f"file {str(real)!r} cannot be opened: {exc.strerror}") from exc
     try:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
@@ -207,14 +207,14 @@ def _cert_pair(base: Path, bases: tuple[Path, ...], cert: Certificate, watched: 
     key_pem = _read(key_path, "key", secret=True)
     try:
         chain = x509.load_pem_x509_certificates(cert_pem)
-    except ValueError:
-        raise _Problem("cert", "not a PEM certificate") from None
+    except ValueError as exc:
+        raise _Problem("cert", "not a PEM certificate") from exc
     try:
         # Only the public half is compared here; the proxy binaries load and check the key itself (stage 2),
         # so the slow RSA consistency check (about 0.3 s per key) is left to them.
         key = serialization.load_pem_private_key(key_pem, password=None, unsafe_skip_rsa_key_validation=True)
-    except (ValueError, TypeError):
-        raise _Problem("key", "not an unencrypted PEM private key") from None
+    except (ValueError, TypeError) as exc:
+        raise _Problem("key", "not an unencrypted PEM private key") from exc
     leaf = chain[0]
     if leaf.public_key().public_bytes(*_SPKI) != key.public_key().public_bytes(*_SPKI):
         raise _Problem("key", "the private key does not match the certificate")
@@ -222,9 +222,9 @@ def _cert_pair(base: Path, bases: tuple[Path, ...], cert: Certificate, watched: 
     for host in hosts:
         try:
             _HOST.validate_python(host)
-        except ValidationError:
+        except ValidationError as exc:
             raise _Problem("cert", f"the certificate names {host!r}, which is not a valid host name: "
-                                   "list its names in 'hosts'") from None
+                                   "list its names in 'hosts'") from exc
     only_certs = b"".join(c.public_bytes(serialization.Encoding.PEM) for c in chain)
     return CertAsset(only_certs, key_pem, hosts)
 
@@ -239,6 +239,3 @@ def _san_names(leaf: x509.Certificate) -> tuple[str, ...]:
         return ()
     return tuple(n.lower() for n in san.get_values_for_type(x509.DNSName))
 
-
-def no_assets_needed(model: Model) -> bool:
-    return not any(isinstance(s, HttpService) and (s.tls or s.static) for s in model.services)

@@ -65,7 +65,7 @@ def load_file(path: str | Path) -> Loaded:
     try:
         raw = Path(path).read_bytes() if Path(path).stat().st_size <= MAX_BYTES else None
     except OSError as exc:
-        raise ModelError("cannot read model", [Finding(f"cannot read: {exc.strerror or exc}", file=name)]) from None
+        raise ModelError("cannot read model", [Finding(f"cannot read: {exc.strerror or exc}", file=name)]) from exc
     if raw is None:
         raise ModelError("model too large", [Finding(f"file is larger than {MAX_BYTES // 1024**2} MiB", file=name)])
     return load_bytes(raw, name)
@@ -80,7 +80,7 @@ def load_bytes(raw: bytes, name: str = "<model>") -> Loaded:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise ModelError("not UTF-8", [Finding(f"not UTF-8 text (byte {exc.start})", file=name)]) from None
+        raise ModelError("not UTF-8", [Finding(f"not UTF-8 text (byte {exc.start})", file=name)]) from exc
     data, positions = parse_yaml(text, name)
     return Loaded(validate_data(data, positions, name), name, positions)
 
@@ -98,9 +98,9 @@ def parse_yaml(text: str, name: str) -> tuple[Any, dict[Loc, tuple[int, int]]]:
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (None, None)
         msg = f"YAML syntax error: {exc.problem or exc.context}"
-        raise ModelError("YAML syntax error", [Finding(msg, file=name, line=line, column=col)]) from None
+        raise ModelError("YAML syntax error", [Finding(msg, file=name, line=line, column=col)]) from exc
     except yaml.YAMLError as exc:
-        raise ModelError("YAML error", [Finding(f"YAML error: {exc}", file=name)]) from None
+        raise ModelError("YAML error", [Finding(f"YAML error: {exc}", file=name)]) from exc
     finally:
         loader.dispose()
     if not isinstance(data, dict):
@@ -149,7 +149,7 @@ def validate_data(data: dict[str, Any], positions: dict[Loc, tuple[int, int]], n
     try:
         model = Model.model_validate(data)
     except ValidationError as exc:
-        raise ModelError("invalid model", [f for e in exc.errors() for f in _findings(e, positions, name)]) from None
+        raise ModelError("invalid model", [f for e in exc.errors() for f in _findings(e, positions, name)]) from exc
     problems = [locate(p.loc, p.message, positions, name) for p in engine_problems(model)]
     if problems:
         raise ModelError("the model asks for something an engine cannot do", problems)

@@ -40,17 +40,16 @@ def render_proxy(model: Model, proxy_name: str, assets: Assets) -> Output:
     from ctlplane.render.haproxy import render_haproxy
     from ctlplane.render.keepalived import render_keepalived_for
     from ctlplane.render.nginx import render_nginx
+    from ctlplane.render.release import seal
 
     proxy = model.proxy(proxy_name)
     engine = render_nginx if proxy.engine == "nginx" else render_haproxy
     files = dict(engine(model, proxy, assets))
     files.update(render_keepalived_for(model, proxy))
-    return dict(sorted(files.items()))
+    return dict(sorted(seal(files).items()))
 
 
 def render_all(model: Model, assets: Assets) -> dict[str, Output]:
     """Every proxy's files, keyed by proxy name."""
     return {p.name: render_proxy(model, p.name, assets) for p in model.proxies}
 
-
-ROOT_FILE = {"nginx": "nginx.conf", "haproxy": "haproxy.cfg"}

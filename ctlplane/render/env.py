@@ -11,6 +11,7 @@ from pathlib import Path
 import jinja2
 
 from ctlplane.render.filters import FILTERS
+from ctlplane.render.release import RELEASE_TOKEN
 
 
 def template_dir() -> Path:
@@ -35,6 +36,7 @@ def environment() -> jinja2.Environment:
         keep_trailing_newline=True,
     )
     env.filters.update(FILTERS)
+    env.globals["RELEASE_TOKEN"] = RELEASE_TOKEN
     return env
 
 

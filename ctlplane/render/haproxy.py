@@ -19,7 +19,6 @@ from ctlplane.render.env import render_template
 from ctlplane.render.haproxy_view import build_view, cert_files, crt_list_word, crt_lists
 
 CONFIG_FILE = "haproxy.cfg"
-ADMIN_SOCKET = "admin.sock"
 
 
 def render_haproxy(model: Model, proxy: Proxy, assets: Assets) -> Output:

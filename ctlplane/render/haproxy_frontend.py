@@ -19,7 +19,7 @@ import hashlib
 import ipaddress
 from dataclasses import dataclass
 
-from ctlplane.layout import CONFIG_DIR
+from ctlplane.state.layout import CONFIG_DIR
 from ctlplane.model.service import HttpService, Route, TcpService
 from ctlplane.model.types import format_duration
 from ctlplane.render.access_log import HAPROXY_FORMAT, HAPROXY_SAVE_VARS

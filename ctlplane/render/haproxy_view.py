@@ -189,9 +189,9 @@ def cert_files(model: Model, proxy: Proxy, assets: Assets) -> dict[str, bytes]:
 def _asset(assets: Assets, svc_name: str, index: int) -> CertAsset:
     try:
         return assets.certs[(svc_name, index)]
-    except KeyError:
+    except KeyError as exc:
         raise RenderError("certificate not read", [Finding(
-            f"service {svc_name!r} certificate {index} was not read (read_assets first)", source="haproxy")]) from None
+            f"service {svc_name!r} certificate {index} was not read (read_assets first)", source="haproxy")]) from exc
 
 
 def crt_list_word(value: object) -> str:

@@ -10,10 +10,10 @@ workers).
 from __future__ import annotations
 
 from ctlplane.drivers import driver_for
-from ctlplane.drivers.base import Generation
+from ctlplane.drivers.control import Observation as Generation
 from ctlplane.model.load import load_file
 from integration.harness.deploy import Deployment
 
 
 def generation(deployment: Deployment) -> Generation:
-    return driver_for(load_file(deployment.model_path), deployment.proxy).control.generation()
+    return driver_for(load_file(deployment.model_path), deployment.proxy).control.observe()

@@ -69,7 +69,7 @@ def setup(engine: str, tmp_path: Path, echoes: dict[str, Echo], stop_after: list
 
 def generation(model: Path):
     loaded = load_file(model)
-    return driver_for(loaded, "lb").control.generation()
+    return driver_for(loaded, "lb").control.observe()
 
 
 @pytest.mark.parametrize("engine", ENGINES)

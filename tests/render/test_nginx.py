@@ -44,7 +44,7 @@ def nginx_test(directory: Path, files: dict[str, RenderedFile]) -> None:
     from ctlplane.validate import check_output
 
     binary = need_binary("nginx")
-    findings = [f for f in check_output("nginx", files, binary=binary) if not f.message.startswith("warning")]
+    findings = [f for f in check_output("nginx", files, binary=binary) if f.severity != "warning"]
     assert findings == [], "\n".join(f.one_line() for f in findings) + "\n" + files["nginx.conf"].content.decode()
 
 

@@ -26,7 +26,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from ctlplane.drivers.releases import ReleaseStore
+from ctlplane.state.releases import ReleaseStore
 from ctlplane.errors import Finding, ModelError
 from ctlplane.model.assets import Assets, read_assets
 from ctlplane.model.load import load_file

@@ -1,0 +1,295 @@
+"""A Docker container as a Host, through the Docker SDK only.
+
+A docker proxy's state directory lives on this machine and is bind-mounted as
+a *directory* at the same path inside its container, so the relative
+``config`` symlink, ``logs/`` and the UNIX sockets in ``run/`` mean the same
+on both sides and files are read here directly. The container is found by
+name or by the labels ``org.ctlplane.proxy`` + ``org.ctlplane.state-dir``;
+:meth:`ContainerHost.launch` creates it from the runtime's image with the
+engine as PID 1 (its output appended to the engine's log in ``logs/``), or
+starts it again. Processes are listed inside the container (its own PID
+namespace: PID 1 is the master), signals reach PID 1 through the engine and
+any other process through ``kill`` inside, helpers (keepalived) start with a
+detached exec, HTTP requests are made from inside the container (an admin
+listener is usually on its loopback). :class:`ContainerSpec` is the pure
+description of the container; every Docker failure becomes a DriverError.
+"""
+
+from __future__ import annotations
+
+import signal as signals
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from ctlplane.drivers import haproxy_api
+from ctlplane.drivers.host import LocalFiles, Proc
+from ctlplane.drivers.process import Completed
+from ctlplane.errors import DriverError, Finding
+
+LABEL_PROXY = "org.ctlplane.proxy"
+LABEL_ENGINE = "org.ctlplane.engine"
+LABEL_STATE = "org.ctlplane.state-dir"  # with LABEL_PROXY: two models' proxies of the same name never collide
+STOP_SIGNALS = {"nginx": "SIGQUIT", "haproxy": "SIGUSR1"}  # what `docker stop` sends: finish in-flight requests
+VRRP_CAPS = ("NET_ADMIN", "NET_RAW", "NET_BROADCAST")
+LOG_OPTIONS = {"max-size": "10m", "max-file": "3"}  # the engine logs to the state dir; keep Docker's own log small
+_APPEND = 'exec "$@" >>"$0" 2>&1'  # sh -c: run argv with its output appended to $0
+_PS = ('cd /proc && for p in [0-9]*; do s=$(cat "$p/stat" 2>/dev/null) || continue; '
+       'u=$(stat -c %u "$p" 2>/dev/null); '
+       'printf "%s\\t%s\\t%s\\t%s\\t" "$p" "$u" "$(readlink "$p/cwd" 2>/dev/null)" "$s"; '
+       'tr "\\0" " " < "$p/cmdline" 2>/dev/null; echo; done')
+_CWD = 'for p in "$@"; do printf "%s\\t%s\\n" "$p" "$(readlink "/proc/$p/cwd" 2>/dev/null)"; done'
+
+
+@dataclass(frozen=True)
+class ContainerSpec:
+    """Everything needed to create a proxy's container (plain data, no Docker objects)."""
+
+    name: str
+    image: str
+    mount: str  # host directory, mounted read-write at the same path (also the working directory)
+    network: str | None
+    labels: dict[str, str] = field(default_factory=dict)
+    stop_signal: str = "SIGTERM"
+    read_only: tuple[str, ...] = ()  # host directories mounted read-only at the same path
+    cap_add: tuple[str, ...] = ()  # VRRP_CAPS for members of an HA pair
+    address: str | None = None  # fixed IPv4 address on ``network`` (a pair node's own address)
+    command: tuple[str, ...] = ()
+
+    def create_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments for ``client.containers.create``."""
+        kwargs: dict[str, Any] = {
+            "image": self.image, "command": list(self.command), "name": self.name, "detach": True,
+            "working_dir": self.mount, "labels": dict(self.labels), "stop_signal": self.stop_signal,
+            "volumes": {self.mount: {"bind": self.mount, "mode": "rw"},
+                        **{path: {"bind": path, "mode": "ro"} for path in self.read_only}},
+            "log_config": {"type": "json-file", "config": dict(LOG_OPTIONS)},
+        }
+        if self.network:
+            kwargs["network"] = self.network
+            if self.address:
+                kwargs["networking_config"] = {self.network: {"IPAMConfig": {"IPv4Address": self.address}}}
+        if self.cap_add:
+            kwargs["cap_add"] = list(self.cap_add)
+        return kwargs
+
+
+def launch_command(argv: Sequence[str], log: Path) -> tuple[str, ...]:
+    """PID 1 of the container: ``argv`` (after ``exec``) with its output appended to ``log``."""
+    return ("sh", "-c", _APPEND, str(log), *argv)
+
+
+def parse_processes(text: str) -> tuple[dict[int, Proc], dict[int, int]]:
+    """The in-container process listing (``pid<TAB>uid<TAB>cwd<TAB>stat<TAB>cmdline`` lines): the processes,
+    and the owner of each one whose working directory could not be read (another user's, without ptrace)."""
+    found: dict[int, Proc] = {}
+    unread: dict[int, int] = {}
+    for line in text.splitlines():
+        parts = line.split("\t", 4)
+        if len(parts) != 5 or not parts[0].isdigit() or ")" not in parts[3]:
+            continue
+        fields = parts[3][parts[3].rindex(")") + 2:].split()
+        if len(fields) < 2 or fields[0] in ("Z", "X"):
+            continue
+        pid = int(parts[0])
+        found[pid] = Proc(pid, int(fields[1]), fields[0], parts[4].strip(), parts[2] or None)
+        if not parts[2] and parts[1].isdigit() and parts[1] != "0":
+            unread[pid] = int(parts[1])
+    return found, unread
+
+
+def _signal_name(signum: int) -> str:
+    try:
+        return signals.Signals(signum).name
+    except ValueError:
+        return str(signum)  # a realtime signal (keepalived's state dump)
+
+
+def has_vrrp_caps(cap_add: list[str] | None) -> bool:
+    """Whether a container's ``HostConfig.CapAdd`` grants what VRRP needs (Docker may prefix ``CAP_``)."""
+    granted = {c.upper().removeprefix("CAP_") for c in cap_add or []}
+    return "ALL" in granted or set(VRRP_CAPS) <= granted
+
+
+def docker_client() -> Any:
+    import docker
+
+    return docker.from_env(timeout=60)
+
+
+@contextmanager
+def docker_errors(what: str) -> Iterator[None]:
+    """Translate Docker SDK and transport failures into DriverError (keeping the cause)."""
+    try:
+        yield
+    except DriverError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - docker.errors.*, requests/urllib3 transport errors
+        text = getattr(exc, "explanation", None) or str(exc) or type(exc).__name__
+        raise DriverError(f"docker: {what} failed", [Finding(f"{what}: {text}", source="driver")]) from exc
+
+
+def _is_not_found(exc: Exception) -> bool:
+    return type(exc).__name__ in ("NotFound", "ImageNotFound") or getattr(exc, "status_code", None) == 404
+
+
+class ContainerHost(LocalFiles):
+    """The container of one docker-runtime proxy, looked up afresh on every call."""
+
+    def __init__(self, spec: ContainerSpec, proxy: str, client_factory: Callable[[], Any] = docker_client) -> None:
+        self.spec = spec
+        self.proxy = proxy
+        self.label = f"container {spec.name}"
+        self._factory = client_factory
+        self._client: Any = None
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            with docker_errors("connecting to the Docker engine"):
+                self._client = self._factory()
+        return self._client
+
+    # ------------------------------------------------------------------ the container itself
+
+    def find(self) -> Any | None:
+        """The container by name, else by its proxy and state-directory labels; None when it does not exist."""
+        with docker_errors(f"looking up container {self.spec.name}"):
+            try:
+                return self._checked(self.client.containers.get(self.spec.name))
+            except Exception as exc:
+                if not _is_not_found(exc):
+                    raise
+            labels = [f"{key}={self.spec.labels[key]}" for key in (LABEL_PROXY, LABEL_STATE) if key in self.spec.labels]
+            found = self.client.containers.list(all=True, filters={"label": labels})
+            return found[0] if found else None
+
+    def _checked(self, container: Any) -> Any:
+        """A container found by name must mount the state directory at the same path, or apply would be blind."""
+        mounts = (getattr(container, "attrs", None) or {}).get("Mounts") or []
+        if not any(m.get("Destination") == self.spec.mount for m in mounts):
+            raise DriverError(f"container {self.spec.name} does not mount the state directory", [Finding(
+                f"container {self.spec.name} exists but has no mount at {self.spec.mount}: remove it, or name "
+                "another container in the model", source="driver")])
+        return container
+
+    def _running(self) -> Any | None:
+        container = self.find()
+        return container if container is not None and container.status == "running" else None
+
+    def _require_running(self) -> Any:
+        container = self._running()
+        if container is None:
+            raise DriverError("container is not running", [Finding(f"{self.spec.name} is not running", source="driver")])
+        return container
+
+    def available(self) -> bool:
+        return self._running() is not None
+
+    @property
+    def vrrp_capable(self) -> bool:
+        container = self.find()
+        host = ((getattr(container, "attrs", None) or {}).get("HostConfig") or {}) if container is not None else {}
+        return has_vrrp_caps(list(host.get("CapAdd") or []))
+
+    def launch(self, argv: Sequence[str], *, cwd: Path, log: Path) -> None:
+        """Start the container with ``argv`` as PID 1: create it, start it, or re-create a stopped one that
+        ctlplane made with another command."""
+        spec = replace(self.spec, command=launch_command(argv, log))
+        container = self.find()
+        with docker_errors(f"starting container {spec.name}"):
+            if container is not None and container.status != "running" and self._stale(container, spec):
+                container.remove(force=True)
+                container = None
+            if container is None:
+                container = self._create(spec)
+            if container.status != "running":
+                container.start()
+
+    def _stale(self, container: Any, spec: ContainerSpec) -> bool:
+        made_by_us = (container.labels or {}).get(LABEL_PROXY) == self.proxy
+        command = ((getattr(container, "attrs", None) or {}).get("Config") or {}).get("Cmd") or []
+        return made_by_us and list(command) != list(spec.command)
+
+    def _create(self, spec: ContainerSpec) -> Any:
+        try:
+            return self.client.containers.create(**spec.create_kwargs())
+        except Exception as exc:
+            if type(exc).__name__ == "ImageNotFound":
+                raise DriverError(f"docker: image {spec.image} not found", [Finding(
+                    f"image {spec.image} is not on this Docker engine: build or pull it first", source="driver")]) from exc
+            raise
+
+    def retire(self, timeout: float) -> None:
+        """Stop the container (if its main process still runs) and remove it when ctlplane created it."""
+        container = self.find()
+        if container is None:
+            return
+        with docker_errors(f"stopping container {self.spec.name}"):
+            container.reload()
+            if container.status == "running":
+                container.stop(timeout=int(timeout))
+            if (container.labels or {}).get(LABEL_PROXY) == self.proxy:
+                container.remove(force=True)
+
+    # ------------------------------------------------------------------ processes
+
+    def _exec(self, argv: Sequence[str], *, detach: bool = False, env: Mapping[str, str] | None = None,
+              workdir: str | None = None, user: str = "") -> tuple[int, str]:
+        container = self._require_running()
+        with docker_errors(f"running {argv[0]} in {self.spec.name}"):
+            result = container.exec_run(list(argv), detach=detach, environment=dict(env or {}), workdir=workdir,
+                                        user=user)
+        if detach:
+            return 0, ""
+        return int(result.exit_code), bytes(result.output or b"").decode("utf-8", "replace")
+
+    def spawn(self, argv: Sequence[str], *, cwd: Path, log: Path, env: Mapping[str, str] | None = None) -> None:
+        self._exec(["sh", "-c", _APPEND, str(log), *argv], detach=True, env=env, workdir=str(cwd))
+
+    def run(self, argv: Sequence[str], *, timeout: float = 10.0) -> Completed:
+        started = time.monotonic()
+        code, out = self._exec(argv)
+        return Completed(tuple(argv), code, out, "", time.monotonic() - started)
+
+    def processes(self) -> dict[int, Proc]:
+        """Listed inside the container. A root exec may not read the working directory of another user's
+        process (no CAP_SYS_PTRACE in a container): those are read again by an exec as their owner."""
+        if self._running() is None:
+            return {}
+        try:
+            found, unread = parse_processes(self._exec(["sh", "-c", _PS])[1])
+            for uid in sorted(set(unread.values())):
+                pids = [str(pid) for pid, owner in unread.items() if owner == uid]
+                for line in self._exec(["sh", "-c", _CWD, "cwd", *pids], user=str(uid))[1].splitlines():
+                    pid, _, cwd = line.partition("\t")
+                    if pid.isdigit() and int(pid) in found and cwd:
+                        found[int(pid)] = replace(found[int(pid)], cwd=cwd)
+            return found
+        except DriverError:
+            return {}  # stopped between the lookup and the exec
+
+    def signal(self, pid: int, signum: int) -> bool:
+        if pid == 1:  # the engine is PID 1: signals from inside its namespace would not reach it
+            container = self._running()
+            if container is None:
+                return False
+            with docker_errors(f"signalling {self.spec.name}"):
+                container.kill(signal=_signal_name(signum))
+            return True
+        code, _ = self._exec(["kill", f"-{signum}", str(pid)])  # by number: realtime signals have no name
+        return code == 0
+
+    def http_get(self, url: str, timeout: float = 2.0) -> tuple[int, str]:
+        code, out = self._exec(["curl", "-sS", "--noproxy", "*", "--max-time", f"{timeout:g}",
+                                "-w", "\n%{http_code}", url])
+        body, _, status = out.rpartition("\n")
+        if code != 0 or not status.strip().isdigit():
+            raise DriverError(f"GET {url} failed", [Finding(out.strip() or f"curl exited {code}", source="driver")])
+        return int(status), body
+
+    def request(self, socket: Path, command: str, timeout: float = 5.0) -> str:
+        return haproxy_api.send(socket, command, timeout)

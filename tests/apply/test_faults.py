@@ -1,0 +1,156 @@
+"""Faults met by real local proxies on loopback: a stale pid file naming an unrelated process (as after a
+reboot), a master that does not answer (SIGSTOP for 15 s), orphaned NGINX workers of a master killed with
+SIGKILL, and server states that only the running HAProxy knows, which must survive a reload."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from ctlplane.apply import apply_model, down_model
+from ctlplane.drivers import driver_for
+from ctlplane.drivers.procfs import processes, wait_for
+from ctlplane.errors import ApplyError
+from ctlplane.model.load import load_file
+from ctlplane.pipeline import build
+from ctlplane.status import model_status
+from tests.apply.local import Echo, Load, free_port, start_echo, who
+from tests.apply.test_local import model_text
+from tests.helpers import need_binary
+
+ENGINES = ["nginx", "haproxy"]
+
+
+@pytest.fixture
+def echoes() -> Iterator[dict[str, Echo]]:
+    started = {name: start_echo(name) for name in ("a1", "a2", "b1")}
+    yield started
+    for e in started.values():
+        e.process.terminate()
+        e.process.wait(5)
+
+
+@pytest.fixture
+def model(tmp_path: Path) -> Iterator[Path]:
+    path = tmp_path / "model.yaml"
+    yield path
+    if path.exists():
+        for pid in [p.pid for p in processes().values() if p.state == "T"]:
+            os.kill(pid, signal.SIGCONT)
+        down_model(load_file(path))
+
+
+def write(path: Path, engine: str, port: int, echoes: dict[str, Echo], pool: str = "a", extra: str = "") -> Path:
+    path.write_text(model_text(engine, port, {"a": [echoes["a1"], echoes["a2"]], "b": [echoes["b1"]]}, pool,
+                               extra_server=extra))
+    return path
+
+
+def state(path: Path) -> str:
+    return model_status(build(path))[0].state
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_a_stale_pid_file_naming_another_process_is_not_trusted(engine: str, model: Path,
+                                                                 echoes: dict[str, Echo]) -> None:
+    """Defect 2: the master died without cleanup; its pid file now names an unrelated process."""
+    need_binary(engine)
+    port = free_port()
+    write(model, engine, port, echoes)
+    apply_model(model)
+    seen = driver_for(load_file(model), "lb").control.observe()
+    for pid in (seen.master, *seen.workers):
+        os.kill(pid, signal.SIGKILL)
+    assert wait_for(lambda: not driver_for(load_file(model), "lb").control.observe().running, 5)
+    stranger = subprocess.Popen(["sleep", "300"])
+    try:
+        pid_file = model.parent / ".ctlplane" / "lb" / "run" / f"{engine}.pid"
+        pid_file.write_text(f"{stranger.pid}\n")
+        assert state(model) == "stopped"
+        assert [r.outcome for r in apply_model(model)] == ["started"]
+        assert who(f"http://127.0.0.1:{port}/") in ("a1", "a2") and state(model) == "in sync"
+        down_model(load_file(model))
+        assert stranger.poll() is None  # down never signalled the stranger
+    finally:
+        stranger.kill()
+        stranger.wait()
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_a_master_that_does_not_answer_blocks_apply_and_never_gets_a_twin(engine: str, model: Path,
+                                                                          echoes: dict[str, Echo]) -> None:
+    """Defect 4: a master that does not answer (stopped for 15 s) is a problem, not a stopped proxy."""
+    need_binary(engine)
+    port = free_port()
+    write(model, engine, port, echoes)
+    apply_model(model)
+    master = driver_for(load_file(model), "lb").control.observe().master
+    assert master is not None
+    os.kill(master, signal.SIGSTOP)
+    stopped_at = time.monotonic()
+    try:
+        write(model, engine, port, echoes, pool="b")
+        assert state(model) == "problem"
+        with pytest.raises(ApplyError, match="nothing changed"):
+            apply_model(model)
+        masters = [p for p in processes().values() if p.pid == master or
+                   (p.ppid == 1 and str(model.parent) in (p.cwd or "") + p.cmdline and "master" in p.cmdline)]
+        assert [p.pid for p in masters] == [master]  # no second master was started beside it
+        time.sleep(max(0.0, 15 - (time.monotonic() - stopped_at)))
+    finally:
+        os.kill(master, signal.SIGCONT)
+    assert [r.outcome for r in apply_model(model)] == ["reloaded"]
+    assert wait_for(lambda: who(f"http://127.0.0.1:{port}/") == "b1", 5)
+    assert state(model) == "in sync"
+
+
+def test_orphaned_nginx_workers_are_seen_and_replaced(model: Path, echoes: dict[str, Echo]) -> None:
+    """Defect 12: SIGKILL to the NGINX master leaves its workers serving; status says so, apply recovers."""
+    need_binary("nginx")
+    port = free_port()
+    write(model, "nginx", port, echoes)
+    apply_model(model)
+    seen = driver_for(load_file(model), "lb").control.observe()
+    os.kill(seen.master, signal.SIGKILL)
+    assert who(f"http://127.0.0.1:{port}/") in ("a1", "a2")  # the orphans still serve
+    [status] = model_status(build(model))
+    assert status.state == "orphaned" and set(status.orphans) == set(seen.workers)
+    write(model, "nginx", port, echoes, pool="b")
+    assert [r.outcome for r in apply_model(model)] == ["started"]
+    assert who(f"http://127.0.0.1:{port}/") == "b1" and state(model) == "in sync"
+    assert not set(seen.workers) & set(processes())
+
+
+def test_haproxy_keeps_server_states_across_a_reload(model: Path, echoes: dict[str, Echo]) -> None:
+    """Defect 8: what only the running HAProxy knows survives a reload: a server an operator put in
+    maintenance through the admin socket, and a server its health checks marked down."""
+    need_binary("haproxy")
+    port = free_port()
+    dead = free_port()
+    checked = "{name: dead, address: 127.0.0.1, port: %d}" % dead
+    text = write(model, "haproxy", port, echoes, extra=checked).read_text()
+    model.write_text(text.replace("    servers:", "    health: {active: {type: tcp, interval: 1s, rise: 1, fall: 1}}\n"
+                                                "    servers:", 1))
+    apply_model(model)
+    driver = driver_for(load_file(model), "lb")
+    api = driver.control.runtime_api
+    assert api is not None
+    api.send(["set server be_a/a2 state maint"])
+
+    def rows() -> dict[str, str]:
+        return {s.server: s.status for s in model_status(build(model))[0].servers if s.pool == "a"}
+    assert wait_for(lambda: rows().get("dead") == "DOWN", 10), rows()
+    url = f"http://127.0.0.1:{port}/"
+    with Load(url) as load:
+        model.write_text(model.read_text().replace("workers: 1", "workers: 1, max_connections: 2048"))
+        assert [r.outcome for r in apply_model(model)] == ["reloaded"]
+        after = rows()
+        served = {who(url) for _ in range(20)}
+    assert after["a2"] == "MAINT" and after["dead"] == "DOWN", after
+    assert served == {"a1"} and load.failed == 0, (served, load.errors[:5])

@@ -1,0 +1,254 @@
+"""Unit tests of the Docker container as a Host, with a fake Docker client: the container description,
+lookup, creation and re-creation, error translation, the in-container process listing, signals, helpers and
+HTTP through exec. No Docker engine is needed (the integration suite runs the same code against a real one)."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import docker.errors
+import pytest
+
+from ctlplane.drivers import container_spec, control_for
+from ctlplane.drivers.container import (LABEL_ENGINE, LABEL_PROXY, LABEL_STATE, ContainerHost, launch_command,
+                                        parse_processes)
+from ctlplane.drivers.haproxy import HaproxyControl
+from ctlplane.drivers.nginx import NginxControl
+from ctlplane.errors import DriverError
+from ctlplane.model.proxy import Proxy
+
+
+class FakeContainer:
+    def __init__(self, name: str, labels: dict[str, str] | None = None, status: str = "created",
+                 mount: str | None = None, command: list[str] | None = None) -> None:
+        self.name, self.labels, self.status = name, labels or {}, status
+        mount = mount or (labels or {}).get(LABEL_STATE)
+        self.attrs: dict[str, Any] = {"Mounts": [{"Source": mount, "Destination": mount}] if mount else [],
+                                      "Config": {"Cmd": command or []}, "HostConfig": {"CapAdd": None}}
+        self.signals: list[str] = []
+        self.execs: list[tuple[list[str], dict[str, Any]]] = []
+        self.answers: dict[str, tuple[int, bytes]] = {}
+        self.stopped = self.removed = False
+
+    def start(self) -> None:
+        self.status = "running"
+
+    def reload(self) -> None:
+        pass
+
+    def kill(self, signal: str) -> None:
+        self.signals.append(signal)
+
+    def exec_run(self, argv: list[str], **kwargs: Any) -> Any:
+        self.execs.append((argv, kwargs))
+        code, out = next((v for k, v in self.answers.items() if k in " ".join(argv)), (0, b""))
+        return type("Result", (), {"exit_code": code, "output": out})()
+
+    def stop(self, timeout: int) -> None:
+        self.stopped, self.status = True, "exited"
+
+    def remove(self, force: bool = False) -> None:
+        self.removed = True
+
+
+class FakeContainers:
+    def __init__(self) -> None:
+        self.by_name: dict[str, FakeContainer] = {}
+        self.created: list[dict[str, Any]] = []
+        self.list_filters: list[dict[str, Any]] = []
+        self.fail_get: Exception | None = None
+        self.missing_image = False
+
+    def get(self, name: str) -> FakeContainer:
+        if self.fail_get:
+            raise self.fail_get
+        if name not in self.by_name:
+            raise docker.errors.NotFound(f"No such container: {name}")
+        return self.by_name[name]
+
+    def list(self, all: bool = False, filters: dict[str, Any] | None = None) -> list[FakeContainer]:
+        self.list_filters.append(filters or {})
+        wanted = set((filters or {}).get("label", []))
+        return [c for c in self.by_name.values() if wanted <= {f"{k}={v}" for k, v in c.labels.items()}]
+
+    def create(self, **kwargs: Any) -> FakeContainer:
+        if self.missing_image:
+            raise docker.errors.ImageNotFound("no such image")
+        self.created.append(kwargs)
+        container = FakeContainer(kwargs["name"], kwargs["labels"], command=kwargs["command"])
+        self.by_name[container.name] = container
+        return container
+
+
+class FakeClient:
+    def __init__(self) -> None:
+        self.containers = FakeContainers()
+
+
+def make_proxy(engine: str = "nginx", network: str | None = "labnet") -> Proxy:
+    runtime = {"kind": "docker", "container": "lbc", **({"network": network} if network else {})}
+    return Proxy.model_validate({"name": "lb", "engine": engine, "runtime": runtime, "services": ["web"]})
+
+
+def host_for(tmp_path: Path, engine: str = "nginx") -> tuple[ContainerHost, FakeClient]:
+    client = FakeClient()
+    return ContainerHost(container_spec(make_proxy(engine), tmp_path), "lb", lambda: client), client
+
+
+# --- the container description ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("engine", "stop_signal"), [("nginx", "SIGQUIT"), ("haproxy", "SIGUSR1")])
+def test_spec_mounts_the_state_directory_at_the_same_path(tmp_path: Path, engine: str, stop_signal: str) -> None:
+    kwargs = container_spec(make_proxy(engine), tmp_path).create_kwargs()
+    assert kwargs["name"] == "lbc" and kwargs["image"] == "ctlplane-base:latest"
+    assert kwargs["volumes"] == {str(tmp_path): {"bind": str(tmp_path), "mode": "rw"}}
+    assert kwargs["working_dir"] == str(tmp_path) and kwargs["network"] == "labnet"
+    assert kwargs["labels"] == {LABEL_PROXY: "lb", LABEL_ENGINE: engine, LABEL_STATE: str(tmp_path)}
+    assert kwargs["stop_signal"] == stop_signal and kwargs["detach"] is True
+    assert kwargs["log_config"]["config"]["max-size"] == "10m"  # the engine logs to the state dir
+
+
+def test_spec_without_network(tmp_path: Path) -> None:
+    assert "network" not in container_spec(make_proxy(network=None), tmp_path).create_kwargs()
+
+
+def test_the_engine_is_pid_1_with_its_output_appended_to_its_log(tmp_path: Path) -> None:
+    host, client = host_for(tmp_path, "haproxy")
+    control = control_for("haproxy", host, tmp_path, "haproxy")
+    assert isinstance(control, HaproxyControl)
+    host.launch(control.argv(), cwd=tmp_path, log=tmp_path / "logs" / "haproxy.log")
+    [created] = client.containers.created
+    assert created["command"] == ["sh", "-c", 'exec "$@" >>"$0" 2>&1', f"{tmp_path}/logs/haproxy.log", "haproxy",
+                                  "-W", "-S", "unix@run/master.sock", "-f", f"{tmp_path}/config/haproxy.cfg",
+                                  "-p", "run/haproxy.pid"]
+    nginx = control_for("nginx", host, tmp_path, "nginx")
+    assert isinstance(nginx, NginxControl) and nginx.argv()[-2:] == ["-g", "daemon off;"]
+
+
+def test_importing_the_drivers_does_not_import_the_docker_sdk() -> None:
+    code = ("import sys, ctlplane.drivers, ctlplane.drivers.container, ctlplane.drivers.nginx; "
+            "print('docker' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "False"
+
+
+# --- finding, creating, stopping ----------------------------------------------------------------
+
+
+def test_find_by_name_then_by_labels(tmp_path: Path) -> None:
+    host, client = host_for(tmp_path)
+    assert host.find() is None
+    assert client.containers.list_filters[-1] == {"label": [f"{LABEL_PROXY}=lb", f"{LABEL_STATE}={tmp_path}"]}
+    other = FakeContainer("renamed", {LABEL_PROXY: "lb", LABEL_STATE: str(tmp_path)})
+    client.containers.by_name["renamed"] = other
+    client.containers.by_name["same-proxy-other-model"] = FakeContainer("x", {LABEL_PROXY: "lb", LABEL_STATE: "/else"})
+    assert host.find() is other
+    named = FakeContainer("lbc", mount=str(tmp_path))
+    client.containers.by_name["lbc"] = named
+    assert host.find() is named
+
+
+def test_a_container_found_by_name_must_mount_the_state_directory(tmp_path: Path) -> None:
+    host, client = host_for(tmp_path)
+    client.containers.by_name["lbc"] = FakeContainer("lbc", mount="/somewhere/else")
+    with pytest.raises(DriverError, match=f"has no mount at {tmp_path}"):
+        host.find()
+
+
+def test_launch_creates_once_restarts_and_recreates_a_stale_one(tmp_path: Path) -> None:
+    host, client = host_for(tmp_path)
+    host.launch(["nginx"], cwd=tmp_path, log=tmp_path / "l")
+    container = client.containers.by_name["lbc"]
+    assert container.status == "running" and len(client.containers.created) == 1
+    container.status = "exited"
+    host.launch(["nginx"], cwd=tmp_path, log=tmp_path / "l")
+    assert container.status == "running" and len(client.containers.created) == 1
+    container.status = "exited"  # made by an older ctlplane with another command: replaced, not reused
+    host.launch(["nginx", "-g", "daemon off;"], cwd=tmp_path, log=tmp_path / "l")
+    assert container.removed and len(client.containers.created) == 2
+
+
+def test_missing_image_and_engine_errors_become_driver_errors(tmp_path: Path) -> None:
+    host, client = host_for(tmp_path)
+    client.containers.missing_image = True
+    with pytest.raises(DriverError, match="build or pull it first") as info:
+        host.launch(["nginx"], cwd=tmp_path, log=tmp_path / "l")
+    assert info.value.message == "docker: image ctlplane-base:latest not found"
+    assert isinstance(info.value.__cause__, docker.errors.ImageNotFound)  # the cause is kept
+    client.containers.fail_get = docker.errors.APIError("engine broke")
+    with pytest.raises(DriverError, match="looking up container lbc: engine broke"):
+        host.find()
+
+    def no_engine() -> Any:
+        raise docker.errors.DockerException("Error while fetching server API version")
+
+    with pytest.raises(DriverError, match="connecting to the Docker engine"):
+        ContainerHost(host.spec, "lb", no_engine).find()
+
+
+def test_retire_removes_only_containers_ctlplane_created(tmp_path: Path) -> None:
+    host, client = host_for(tmp_path)
+    host.launch(["nginx"], cwd=tmp_path, log=tmp_path / "l")
+    ours = client.containers.by_name["lbc"]
+    host.retire(5)
+    assert ours.stopped and ours.removed
+    foreign = FakeContainer("lbc", {}, status="running", mount=str(tmp_path))
+    client.containers.by_name["lbc"] = foreign
+    host.retire(5)
+    assert foreign.stopped and not foreign.removed
+
+
+# --- processes, signals, helpers, HTTP -----------------------------------------------------------
+
+LISTING = (
+    "1\t0\t/s\t1 (nginx) S 0 1 1 0\tnginx: master process nginx -p /s/ -c /s/config/nginx.conf \n"
+    "7\t65534\t\t7 (nginx) S 1 1 1 0\tnginx: worker process \n"
+    "8\t0\t/\t8 (sh) Z 1 1 1 0\t\n"
+    "9\t0\t\t9 (keep alive d) S 1 1 1 0\tkeepalived --use-file=/s/config/keepalived.conf \n"
+    "garbage line\n"
+)
+
+
+def test_the_in_container_process_listing_is_parsed() -> None:
+    procs, unread = parse_processes(LISTING)
+    assert sorted(procs) == [1, 7, 9]  # the zombie and the garbage are dropped
+    assert procs[7].ppid == 1 and procs[7].cwd is None and procs[7].cmdline == "nginx: worker process"
+    assert procs[9].cwd is None and procs[9].argv0 == "keepalived"
+    assert unread == {7: 65534}  # root in a container may not read another user's cwd: asked again as its owner
+
+
+def test_signals_reach_pid_1_through_the_engine_and_others_through_kill(tmp_path: Path) -> None:
+    host, client = host_for(tmp_path)
+    host.launch(["nginx"], cwd=tmp_path, log=tmp_path / "l")
+    container = client.containers.by_name["lbc"]
+    assert host.signal(1, signal.SIGHUP) and container.signals == ["SIGHUP"]
+    assert host.signal(9, signal.SIGTERM)
+    assert container.execs[-1][0] == ["kill", "-15", "9"]
+    assert host.signal(9, 36) and container.execs[-1][0] == ["kill", "-36", "9"]  # keepalived's realtime signal
+    container.answers["readlink \"/proc/$p/cwd\""] = (0, b"7\t/s/releases/abc\n")
+    container.answers["cd /proc"] = (0, LISTING.encode())
+    procs = host.processes()
+    assert sorted(procs) == [1, 7, 9] and procs[7].cwd == "/s/releases/abc"
+    assert container.execs[-1][1]["user"] == "65534" and container.execs[-1][0][-1] == "7"
+    container.status = "exited"
+    assert host.processes() == {} and not host.signal(1, signal.SIGHUP)
+
+
+def test_helpers_start_detached_and_http_goes_through_curl_inside(tmp_path: Path) -> None:
+    host, client = host_for(tmp_path)
+    host.launch(["nginx"], cwd=tmp_path, log=tmp_path / "l")
+    container = client.containers.by_name["lbc"]
+    host.spawn(["keepalived", "--dont-fork"], cwd=tmp_path, log=tmp_path / "k.log", env={"TMPDIR": "/t"})
+    argv, kwargs = container.execs[-1]
+    assert argv == [*launch_command(["keepalived", "--dont-fork"], tmp_path / "k.log")]
+    assert kwargs["detach"] is True and kwargs["environment"] == {"TMPDIR": "/t"}
+    container.answers["curl"] = (0, b"Active connections: 1\n\n200")
+    assert host.http_get("http://127.0.0.1:8404/status") == (200, "Active connections: 1\n")
+    container.answers["curl"] = (7, b"curl: (7) Failed to connect")
+    with pytest.raises(DriverError, match="Failed to connect"):
+        host.http_get("http://127.0.0.1:1/")

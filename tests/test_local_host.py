@@ -1,0 +1,37 @@
+"""This machine as a Host: detached daemons that outlive ctlplane and leave no zombies behind in a
+long-running watcher (defect 11: reap() was never called), processes read from /proc with their working
+directory, signals to processes that are gone."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from pathlib import Path
+
+from ctlplane.drivers.local import LocalHost
+from ctlplane.drivers.procfs import read_proc, wait_for
+
+
+def test_a_daemon_that_dies_is_reaped_not_left_a_zombie(tmp_path: Path) -> None:
+    host = LocalHost()
+    host.launch(["sh", "-c", "exec sleep 0.2"], cwd=tmp_path, log=tmp_path / "out.log")
+    mine = [p for p in host.processes().values() if p.cmdline == "sleep 0.2"]
+    assert len(mine) == 1 and mine[0].cwd == str(tmp_path) and mine[0].ppid == os.getpid()
+    pid = mine[0].pid
+    time.sleep(0.5)
+    assert pid not in host.processes()
+    found = read_proc(pid)
+    assert found is None, f"left as a zombie: {found}"  # reaped by processes()
+
+
+def test_daemons_run_in_their_own_session(tmp_path: Path) -> None:
+    host = LocalHost()
+    host.launch(["sleep", "5"], cwd=tmp_path, log=tmp_path / "out.log")
+    [pid] = [p.pid for p in host.processes().values() if p.cmdline == "sleep 5"]
+    try:
+        assert os.getsid(pid) == pid != os.getsid(0)  # a new session: a kill of our process group spares it
+    finally:
+        os.kill(pid, signal.SIGKILL)
+        assert wait_for(lambda: pid not in host.processes(), 5)
+    assert not host.signal(pid, signal.SIGTERM)  # gone: False, not an exception
