@@ -6,12 +6,13 @@ BIN   := $(VENV)/bin
 APT_PACKAGES := nginx libnginx-mod-stream haproxy keepalived curl wrk
 SUDO  := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: help deps docker-deps venv demo down test integration images proof bench golden schema clean
+.PHONY: help deps docker-deps venv demo down test lint integration images proof bench golden schema clean
 
 help:
 	@echo "make demo     bring up examples/quickstart.yaml: a local load balancer on http://127.0.0.1:8080/"
 	@echo "make down     stop what make demo started"
-	@echo "make test     unit, golden and real-binary tests"
+	@echo "make test     ruff, mypy, then unit, golden and real-binary tests"
+	@echo "make lint     ruff and mypy only"
 	@echo "make integration  real traffic through real proxies in Docker (builds the image offline)"
 	@echo "make images   build the offline Docker image (debootstrap; cached by recipe hash)"
 	@echo "make proof    EXAMPLES (default 1000) generated models per engine through nginx -t / haproxy -c, plus the full hostile corpus"
@@ -44,9 +45,13 @@ demo: deps venv
 down: venv
 	$(BIN)/ctlplane down examples/quickstart.yaml
 
-test: deps venv
+test: deps venv lint
 	$(BIN)/python examples/certs/generate.py
 	$(BIN)/pytest -n 2 tests
+
+lint: venv
+	$(BIN)/ruff check ctlplane tests integration bench docs
+	$(BIN)/mypy
 
 docker-deps:
 	@missing=""; for p in docker.io debootstrap; do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \

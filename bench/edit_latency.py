@@ -99,7 +99,8 @@ def run_engine(engine: str, filler: int, edits: int, timeout: float, echoes: dic
                 time.sleep(POLL_S)
             else:
                 print(f"{engine}: edit {i} not visible after {timeout:g}s", file=sys.stderr)
-            wait(lambda: len(cycles) > seen, timeout, "the cycle report")  # the next edit starts after this apply
+            # the next edit starts after this apply
+            wait(lambda before=seen: len(cycles) > before, timeout, "the cycle report")
             print(f"{engine} {filler}: edit {i + 1}/{edits}: "
                   f"{latencies[-1] * 1000 if latencies else float('nan'):.0f} ms", file=sys.stderr, flush=True)
     finally:

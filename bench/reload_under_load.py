@@ -30,7 +30,7 @@ from common import (publish, Echo, Wrk, WrkResult, cleanup_on_exit, free_port, m
 
 from ctlplane.apply import apply_model  # noqa: E402
 from ctlplane.drivers import driver_for, haproxy_api, procfs  # noqa: E402
-from ctlplane.drivers.base import Driver  # noqa: E402
+from ctlplane.drivers import Driver  # noqa: E402
 from ctlplane.errors import DriverError  # noqa: E402
 from ctlplane.model.load import load_file  # noqa: E402
 
@@ -135,16 +135,21 @@ def start_proxy(engine: str, workdir: Path, echoes: dict[str, Echo]) -> Proxy:
 
 def old_generations_gone(proxy: Proxy) -> bool:
     """No NGINX worker / HAProxy process of an earlier generation is still draining."""
-    gen = proxy.driver.control.generation()
+    gen = proxy.driver.control.observe()
     if gen.master is None:
         return False
     if proxy.engine == "nginx":
-        return not any(procfs.shutting_down(pid) and procfs.alive(pid) for pid in procfs.children(gen.master))
-    sock = proxy.driver.control.master_sock  # type: ignore[attr-defined]
+        procs = procfs.processes()
+        return not any("shutting down" in procs[pid].cmdline for pid in gen.workers if pid in procs)
     try:
-        return not any(p.old for p in haproxy_api.show_proc(sock))
-    except Exception:  # noqa: BLE001 - the master may be re-executing
+        answer = haproxy_api.send(master_socket(proxy), "show proc")
+    except DriverError:  # the master may be re-executing
         return False
+    return "# old workers" not in answer or not answer.split("# old workers", 1)[1].strip()
+
+
+def master_socket(proxy: Proxy) -> Path:
+    return proxy.driver.store.state_dir / "run" / "master.sock"
 
 
 def settle(proxy: Proxy) -> None:
@@ -157,13 +162,13 @@ def operation(proxy: Proxy, kind: str, run: Run) -> Callable[[int], None]:
 
     def bare(i: int) -> None:
         if proxy.engine == "nginx":
-            master = proxy.driver.control.generation().master
+            master = proxy.driver.control.observe().master
             assert master is not None
             os.kill(master, signal.SIGHUP)
             run.outcomes["SIGHUP"] += 1
         else:
             # the master re-executes itself on reload and refuses connections meanwhile: retry, bounded
-            sock = proxy.driver.control.master_sock  # type: ignore[attr-defined]
+            sock = master_socket(proxy)
             deadline = time.monotonic() + 5.0
             while True:
                 try:

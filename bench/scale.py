@@ -125,8 +125,9 @@ def main(argv: list[str] | None = None) -> int:
            fence, shares, fence, "", "cProfile top 10 by tottime:", "", fence, prof, fence]
     text = "\n".join(line for line in out if line is not None)
     if args.markdown:
-        text = header + f"  \nBest of {runs}; ctlplane in-process (`load_file` + `read_assets` + `render_all`), the proxy " \
-            "check via `ctlplane.validate.check_output` (stage the files in a temp dir, run `nginx -t` / `haproxy -c`).\n\n" \
+        text = header + f"  \nBest of {runs}; ctlplane in-process (`load_file` + `read_assets` + `render_all`), " \
+            "the proxy check via `ctlplane.validate.check_output` (stage the files in a temp dir, run `nginx -t` / " \
+            "`haproxy -c`).\n\n" \
             + text
     publish(text, HEADING, DOC_INTRO, DOC_NOTES, write_docs=args.write_docs)
     return 0

@@ -69,7 +69,8 @@ def main(argv: list[str] | None = None) -> int:
     rows = [[label, f"{best_of(runs, lambda a=argv_: run(a)) * 1000:.0f}"] for label, argv_ in COMMANDS.items()]
     imports = importtime(args.top)
     text = "\n".join([table(["command", f"best of {runs}, ms"], rows, markdown=args.markdown), "",
-                      "Top-level imports of `ctlplane validate --no-binaries` (`python -X importtime`), cumulative:", "",
+                      "Top-level imports of `ctlplane validate --no-binaries` (`python -X importtime`), "
+                      "cumulative:", "",
                       table(["module", "ms", "share"], imports, markdown=args.markdown)])
     if args.markdown:
         text = header + "\n\n" + text

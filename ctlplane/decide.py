@@ -34,6 +34,9 @@ class Change:
         return f"{text} ({self.why})" if self.why else text
 
 
+NO_CHANGE = Change("none")
+
+
 def decide(serving: Output | None, new: Output, running: bool, engine: str, *, why: str = "") -> Change:
     """How to go from ``serving`` (the running release's files; None: unknown) to ``new``."""
     if not running:

@@ -134,8 +134,8 @@ def parse_instances(text: str) -> tuple[VrrpInstance, ...]:
     for entry in entries:
         data = entry.get("data") or {}
         vips = tuple(str(v).split()[0] for v in data.get("vips") or [])
-        found.append(VrrpInstance(str(data.get("iname", "?")), KEEPALIVED_STATES.get(data.get("state"), "UNKNOWN"),
-                                  int(data.get("effective_priority", 0)), vips))
+        state = KEEPALIVED_STATES.get(int(data.get("state", -1)), "UNKNOWN")
+        found.append(VrrpInstance(str(data.get("iname", "?")), state, int(data.get("effective_priority", 0)), vips))
     return tuple(sorted(found, key=lambda i: i.name))
 
 

@@ -13,7 +13,7 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import Literal
 
-from ctlplane.decide import Change
+from ctlplane.decide import NO_CHANGE, Change
 from ctlplane.render import Output
 
 
@@ -28,7 +28,7 @@ class FileChange:
 class ProxyPlan:
     proxy: str
     changes: list[FileChange] = field(default_factory=list)
-    change: Change = Change("none")
+    change: Change = NO_CHANGE
 
     @property
     def changed(self) -> bool:
@@ -53,7 +53,7 @@ def _diff(path: str, old: bytes | None, new: bytes | None, secret: bool) -> str:
     return "".join(line if line.endswith("\n") else line + "\n" for line in lines)
 
 
-def plan_proxy(proxy: str, rendered: Output, deployed: dict[str, bytes], change: Change = Change("none")) -> ProxyPlan:
+def plan_proxy(proxy: str, rendered: Output, deployed: dict[str, bytes], change: Change = NO_CHANGE) -> ProxyPlan:
     """What writing ``rendered`` over ``deployed`` would change (and how it reaches the proxy: ``change``)."""
     changes: list[FileChange] = []
     for path in sorted(set(rendered) | set(deployed)):

@@ -69,7 +69,8 @@ def runtime_commands(engine: str, deployed: dict[str, bytes], new: dict[str, byt
     """The runtime-API commands equivalent to replacing ``deployed`` by ``new``, or None if a reload is needed."""
     if engine != "haproxy" or "haproxy.cfg" not in deployed or "haproxy.cfg" not in new:
         return None
-    if {k: v for k, v in deployed.items() if k != "haproxy.cfg"} != {k: v for k, v in new.items() if k != "haproxy.cfg"}:
+    others = [{k: v for k, v in files.items() if k != "haproxy.cfg"} for files in (deployed, new)]
+    if others[0] != others[1]:
         return None
     old_parsed = parse_servers(deployed["haproxy.cfg"].decode())
     new_parsed = parse_servers(new["haproxy.cfg"].decode())

@@ -144,7 +144,8 @@ def _serve(driver: Driver, planned: Planned, release: str, step: Step) -> Outcom
 def _rolled_back(driver: Driver, at: str, exc: BaseException, good: str | None, before: Observation) -> ApplyError:
     """Go back to the last-known-good release and say what happened."""
     where = f"{driver.proxy}: {at} failed"
-    cause = exc.findings if isinstance(exc, CtlplaneError) else [Finding(f"{type(exc).__name__}: {exc}", source="driver")]
+    cause = (exc.findings if isinstance(exc, CtlplaneError)
+             else [Finding(f"{type(exc).__name__}: {exc}", source="driver")])
     reason = exc.message if isinstance(exc, CtlplaneError) else type(exc).__name__
     if at == "stage":
         return ApplyError(f"{where}: {reason}; nothing changed", cause)

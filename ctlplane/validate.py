@@ -107,7 +107,7 @@ def check_proxy_outputs(
         results = list(pool.map(lambda job: check_output(job[1], job[2], runner=runner), jobs))
     return [
         replace(f, file=f"{name}/{f.file}" if f.file and not f.file.startswith("/") else f.file)
-        for (name, _, _), found in zip(jobs, results)
+        for (name, _, _), found in zip(jobs, results, strict=True)
         for f in found
     ]
 

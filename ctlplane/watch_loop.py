@@ -113,7 +113,7 @@ def guarded(trigger: str, work: Callable[[], Cycle]) -> Cycle:
         return work()
     except CtlplaneError as error:
         return Cycle(trigger, error=error)
-    except Exception as exc:  # a long-running watcher reports a bug and keeps going
+    except Exception as exc:  # noqa: BLE001 - a long-running watcher reports a bug and keeps going
         return Cycle(trigger, error=CtlplaneError(f"unexpected {type(exc).__name__}: {exc}"))
 
 
@@ -173,7 +173,7 @@ class _Watcher:
         """Recompute the watched paths and (re)schedule directories; return the unwatchable ones."""
         try:
             self.refs = tuple(self.referenced(self.model))
-        except Exception:  # noqa: BLE001 - the model does not load, or a file cannot be read: keep watching
+        except Exception:  # noqa: BLE001, S110 - the model does not load, or a file cannot be read: keep watching
             pass  # what it referenced last (the model itself always); the apply reports what is wrong
         self.watched = watched_paths(self.model, self.refs)
         wanted = {_existing(d) for d in watch_dirs(self.watched)}

@@ -53,12 +53,12 @@ def test_sni_selects_the_certificate_and_https_sends_hsts(engine: str, lab: Lab,
              ("other.example.test", "a.example.test"), (None, "a.example.test")]  # unknown / no SNI: the first
     results = handshakes(lab.client, pki.ca_pem,
                          [Handshake(target, sni=sni, host=sni or "a.example.test") for sni, _ in cases])
-    for (sni, want), got in zip(cases, results):
+    for (sni, want), got in zip(cases, results, strict=True):
         assert got.ok, (sni, got.error)
         assert got.san == [want] and got.subject_cn in (None, want), (sni, got)
         assert got.status == 200 and got.headers.get("x-server") == "a", (sni, got.status, got.headers)
         assert got.headers.get("strict-transport-security") == HSTS, (sni, got.headers)
-    print(f"\n{engine}: SNI -> certificate {[(sni, r.san, r.version) for (sni, _), r in zip(cases, results)]}")
+    print(f"\n{engine}: SNI -> certificate {[(sni, r.san, r.version) for (sni, _), r in zip(cases, results, strict=True)]}")
 
 
 def test_plain_http_redirects_to_https(engine: str, lab: Lab, deployer: Deployer, pki: Pki) -> None:
@@ -83,7 +83,7 @@ def test_old_protocols_and_weak_ciphers_are_refused(engine: str, lab: Lab, deplo
                                                         "ECDHE-RSA-AES128-GCM-SHA256"),
         "tls1.3": Handshake(target, sni, "TLSv1_3", "TLSv1_3"),
     }
-    got = dict(zip(probes, handshakes(lab.client, pki.ca_pem, list(probes.values()))))
+    got = dict(zip(probes, handshakes(lab.client, pki.ca_pem, list(probes.values())), strict=True))
     for name, alert in (("tls1.0", PROTOCOL_ALERT), ("tls1.1", PROTOCOL_ALERT), ("weak AES128-SHA", CIPHER_ALERT)):
         assert refused_with(got[name], alert), (name, got[name])
     assert got["tls1.2"].ok and got["tls1.2"].version == "TLSv1.2", got["tls1.2"]

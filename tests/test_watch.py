@@ -203,7 +203,7 @@ def watching(model: Path, **options: Any) -> Iterator[Run]:
     def target() -> None:
         try:
             run_watch(str(model), stop=run.stop, report=run.cycles.append, **options)
-        except BaseException as exc:  # surfaced by wait_cycles / the end of the block
+        except BaseException as exc:  # noqa: BLE001 - surfaced by wait_cycles / the end of the block
             run.crashed.append(exc)
 
     run.thread = threading.Thread(target=target, name="watch-under-test", daemon=True)

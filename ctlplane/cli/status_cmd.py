@@ -3,7 +3,8 @@
 One overview row per proxy (engine, running or stopped, active release,
 master and workers, in sync or drift against the model), then HAProxy's
 servers (status, weight, sessions, last check), NGINX's ``stub_status``
-counters, and for HA pair members the VIPs each node holds and its VRRP state. Tables for people (``-q``: the overview only; ``-v``: addresses
+counters, and for HA pair members the VIPs each node holds and its VRRP state.
+Tables for people (``-q``: the overview only; ``-v``: addresses
 and check details), ``--output json`` for machines; ``--detailed-exitcode``
 exits 2 when a proxy drifts from the model or is stopped.
 """

@@ -48,7 +48,6 @@ def control_for(engine: str, host: Host, state_dir: Path, binary: str, vrrp: boo
 
 def driver_for(loaded: Loaded, proxy_name: str) -> Driver:
     """The driver of one proxy of a loaded model."""
-    from ctlplane.drivers.host import Host
     from ctlplane.drivers.process import find_binary
     from ctlplane.state.paths import proxy_dir
     from ctlplane.state.releases import ReleaseStore
@@ -57,6 +56,7 @@ def driver_for(loaded: Loaded, proxy_name: str) -> Driver:
     state = proxy_dir(loaded, proxy_name).resolve()
     node = next((n for pair in loaded.model.pairs for n in pair.nodes if n.proxy == proxy_name), None)
     host: Host
+    binary: str
     if proxy.runtime.kind == "docker":
         from ctlplane.drivers.container import ContainerHost
 

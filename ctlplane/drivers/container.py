@@ -183,7 +183,8 @@ class ContainerHost(LocalFiles):
     def _require_running(self) -> Any:
         container = self._running()
         if container is None:
-            raise DriverError("container is not running", [Finding(f"{self.spec.name} is not running", source="driver")])
+            raise DriverError("container is not running",
+                              [Finding(f"{self.spec.name} is not running", source="driver")])
         return container
 
     def available(self) -> bool:
@@ -219,8 +220,8 @@ class ContainerHost(LocalFiles):
             return self.client.containers.create(**spec.create_kwargs())
         except Exception as exc:
             if type(exc).__name__ == "ImageNotFound":
-                raise DriverError(f"docker: image {spec.image} not found", [Finding(
-                    f"image {spec.image} is not on this Docker engine: build or pull it first", source="driver")]) from exc
+                why = f"image {spec.image} is not on this Docker engine: build or pull it first"
+                raise DriverError(f"docker: image {spec.image} not found", [Finding(why, source="driver")]) from exc
             raise
 
     def retire(self, timeout: float) -> None:

@@ -71,11 +71,22 @@ class Vrrp(Protocol):
 class Control(Protocol):
     """One proxy's serving processes."""
 
-    engine: str
-    host: Host
-    state_dir: Path
-    runtime_api: RuntimeApi | None
-    vrrp: Vrrp | None
+    @property
+    def engine(self) -> str: ...
+
+    @property
+    def host(self) -> Host: ...
+
+    @property
+    def state_dir(self) -> Path: ...
+
+    @property
+    def runtime_api(self) -> RuntimeApi | None:
+        """HAProxy's admin socket; None for engines without a runtime API."""
+
+    @property
+    def vrrp(self) -> Vrrp | None:
+        """keepalived beside a pair member; None otherwise."""
 
     def observe(self) -> Observation:
         """The processes now, the release the current workers loaded, problems and orphans."""

@@ -51,7 +51,10 @@ class Host(Protocol):
     """The place one proxy runs in (this machine, a container, a simulation)."""
 
     label: str  # for messages: "this host", "container lb"
-    vrrp_capable: bool  # may run keepalived with VIPs (root here; NET_ADMIN etc. in a container)
+
+    @property
+    def vrrp_capable(self) -> bool:
+        """May run keepalived with virtual IPs (root here; NET_ADMIN etc. in a container)."""
 
     def launch(self, argv: Sequence[str], *, cwd: Path, log: Path) -> None:
         """Start the proxy's main process detached from ctlplane (a container: create/start it with ``argv``)."""

@@ -20,6 +20,7 @@ from __future__ import annotations
 import re
 import signal
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from ctlplane.drivers import procfs
@@ -137,9 +138,9 @@ class NginxControl:
 
     def _stop_started(self) -> None:
         """A start that failed verification: take down whatever it left, so nothing half-started serves."""
-        now = self.observe()
-        if now.running:
-            self._stop_master(now.master)
+        master = self.observe().master
+        if master is not None:
+            self._stop_master(master)
 
     def reload(self, before: Observation, release: str, step: Step = no_step) -> Observation:
         if before.master is None:
@@ -197,9 +198,12 @@ class NginxControl:
 
     def _stop_pids(self, pids: frozenset[int], graceful: float) -> None:
         """SIGQUIT (finish in-flight requests), then SIGTERM, then SIGKILL, each bounded."""
+        def gone(left: set[int]) -> Callable[[], bool]:
+            return lambda: not left & set(self.host.processes())
+
         for signum, wait in ((signal.SIGQUIT, graceful), (signal.SIGTERM, 5.0), (signal.SIGKILL, 5.0)):
-            alive = [pid for pid in pids if self.host.signal(pid, signum)]
-            if not alive or procfs.wait_for(lambda: not set(alive) & set(self.host.processes()), wait, 0.05):
+            alive = {pid for pid in pids if self.host.signal(pid, signum)}
+            if not alive or procfs.wait_for(gone(alive), wait, 0.05):
                 return
 
     def log_tail(self, lines: int = 40) -> str:

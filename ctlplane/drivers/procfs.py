@@ -44,7 +44,7 @@ def processes() -> dict[int, Proc]:
     return found
 
 
-def wait_for(check: Callable[[], T | None], timeout: float, interval: float = 0.02) -> T | None:
+def wait_for(check: Callable[[], T], timeout: float, interval: float = 0.02) -> T:
     """Call ``check`` until it returns something truthy or ``timeout`` seconds pass; return the last result."""
     deadline = time.monotonic() + timeout
     while True:

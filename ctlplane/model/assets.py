@@ -31,7 +31,6 @@ from pydantic import TypeAdapter, ValidationError
 
 from ctlplane.errors import Finding, ModelError
 from ctlplane.model.load import Loaded, Loc, locate
-from ctlplane.model.root import Model
 from ctlplane.model.service import Certificate, HttpService
 from ctlplane.model.types import HostName
 
@@ -188,7 +187,7 @@ def _read(real: Path, field_name: str, *, secret: bool = False) -> bytes:
             raise _Problem(field_name, f"{str(real)!r} is larger than 1 MiB")
         if secret and info.st_mode & stat.S_IROTH:
             raise _Problem(field_name, f"private key {str(real)!r} is readable by everyone: chmod 600 it")
-        chunks = []
+        chunks: list[bytes] = []
         while chunk := os.read(fd, MAX_PEM_BYTES + 1 - sum(map(len, chunks))):
             chunks.append(chunk)
             if sum(map(len, chunks)) > MAX_PEM_BYTES:
@@ -237,5 +236,6 @@ def _san_names(leaf: x509.Certificate) -> tuple[str, ...]:
         san = leaf.extensions.get_extension_for_oid(ExtensionOID.SUBJECT_ALTERNATIVE_NAME).value
     except x509.ExtensionNotFound:
         return ()
+    assert isinstance(san, x509.SubjectAlternativeName)
     return tuple(n.lower() for n in san.get_values_for_type(x509.DNSName))
 

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from ctlplane.model.engine_limits import pool_limits, service_limits
 from ctlplane.model.pool import Pool
 from ctlplane.model.root import CrossCheck, Model
-from ctlplane.model.service import HttpService, Route
+from ctlplane.model.service import HttpService, Route, TcpService
 
 _NGINX_NO_BACKUP = {"hash", "source_ip_hash", "random"}
 _HAPROXY_CACHE_MAX = 4095 * 1024**2
@@ -45,18 +45,19 @@ def engine_problems(model: Model) -> Iterator[CrossCheck]:
                                                                   if n in service_index])
 
 
-def _pools_of(svc: object) -> list[str]:
+def _pools_of(svc: HttpService | TcpService) -> list[str]:
     if isinstance(svc, HttpService):
         names = [r.pool for r in svc.routes] + ([svc.default_pool] if svc.default_pool else [])
         return list(dict.fromkeys(names))
-    return [svc.pool]  # type: ignore[attr-defined]
+    return [svc.pool]
 
 
 def _nginx_pool(proxy: str, i: int, pool: Pool) -> Iterator[CrossCheck]:
     where = f"on proxy {proxy!r} (nginx)"
     if pool.health.active is not None:
-        yield CrossCheck(("pools", i, "health", "active"), f"active health checks are not in NGINX open source {where}: "
-                         "use health.passive, or engine haproxy")
+        yield CrossCheck(("pools", i, "health", "active"),
+                         f"active health checks are not in NGINX open source {where}: use health.passive, or engine "
+                         "haproxy")
     strategy = pool.balance.strategy
     for j, server in enumerate(pool.servers):
         if server.weight == 0:
@@ -96,10 +97,10 @@ def _nginx_service(proxy: str, k: int, svc: HttpService) -> Iterator[CrossCheck]
             continue
         if route.header is None:
             continue
-        for static in sorted(served, key=len, reverse=True):
-            if route.path_prefix.startswith(static) and not _falls_back_before(svc, route, len(static)):
+        for prefix in sorted(served, key=len, reverse=True):
+            if route.path_prefix.startswith(prefix) and not _falls_back_before(svc, route, len(prefix)):
                 yield CrossCheck(("services", k, "routes", j, "header"), f"NGINX cannot fall back from a header "
-                                 f"route to the static content at {static!r} {where}: add a route without header "
+                                 f"route to the static content at {prefix!r} {where}: add a route without header "
                                  f"for {route.path_prefix!r}, or move the static prefix")
                 break
 

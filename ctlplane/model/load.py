@@ -12,10 +12,11 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 from pydantic import ValidationError
+from pydantic_core import ErrorDetails
 
 from ctlplane.errors import Finding, ModelError
 from ctlplane.model.engines import engine_problems
@@ -23,14 +24,18 @@ from ctlplane.model.root import Model
 
 MAX_BYTES = 8 * 1024 * 1024
 Loc = tuple[str | int, ...]
+Positions = dict[Loc, tuple[int, int]]  # field path -> (line, column)
 
-_BaseLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+if TYPE_CHECKING:
+    _BaseLoader = yaml.SafeLoader
+else:  # libyaml's C parser when PyYAML was built with it
+    _BaseLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _STR = "tag:yaml.org,2002:str"
 _INT = "tag:yaml.org,2002:int"
 _RESOLVED: dict[str, str] = {}
 
 
-class _Loader(_BaseLoader):  # type: ignore[misc, valid-type]
+class _Loader(_BaseLoader):
     """The safe loader with implicit scalar tags memoized: a large model repeats the same scalars (ports,
     weights, keywords) thousands of times, and resolving each one runs a list of regular expressions."""
 
@@ -38,11 +43,11 @@ class _Loader(_BaseLoader):  # type: ignore[misc, valid-type]
         if kind is yaml.ScalarNode and implicit == (True, False):
             tag = _RESOLVED.get(value)
             if tag is None:
-                tag = super().resolve(kind, value, implicit)
+                tag = super().resolve(kind, value, implicit)  # type: ignore[no-untyped-call]  # untyped in types-PyYAML
                 if len(_RESOLVED) < 200_000:
                     _RESOLVED[value] = tag
             return tag
-        return super().resolve(kind, value, implicit)  # type: ignore[no-any-return]
+        return str(super().resolve(kind, value, implicit))  # type: ignore[no-untyped-call]  # as above
 
 
 @dataclass(frozen=True)
@@ -108,7 +113,7 @@ def parse_yaml(text: str, name: str) -> tuple[Any, dict[Loc, tuple[int, int]]]:
     return data, positions
 
 
-def _convert(loader: Any, node: yaml.Node, loc: Loc, positions: dict, seen: set[int], name: str) -> Any:
+def _convert(loader: Any, node: yaml.Node, loc: Loc, positions: Positions, seen: set[int], name: str) -> Any:
     if id(node) in seen:
         raise ModelError("alias", [_at(node, "YAML anchors and aliases are not allowed in a model", name)])
     seen.add(id(node))
@@ -156,7 +161,7 @@ def validate_data(data: dict[str, Any], positions: dict[Loc, tuple[int, int]], n
     return model
 
 
-def _findings(error: dict[str, Any], positions: dict, name: str) -> list[Finding]:
+def _findings(error: ErrorDetails, positions: Positions, name: str) -> list[Finding]:
     ctx = error.get("ctx") or {}
     if error["type"] == "cross_reference":
         return [locate(tuple(loc), msg, positions, name) for loc, msg in ctx["all"]]
@@ -164,14 +169,14 @@ def _findings(error: dict[str, Any], positions: dict, name: str) -> list[Finding
     return [locate(loc, _message(error), positions, name)]
 
 
-def _message(error: dict[str, Any]) -> str:
+def _message(error: ErrorDetails) -> str:
     kind, loc = error["type"], error["loc"]
     last = loc[-1] if loc else ""
     if kind == "extra_forbidden":
         return f"unknown field {last!r}"
     if kind == "missing":
         return f"missing required field {last!r}"
-    message = error["msg"]
+    message = str(error["msg"])
     return message[len("Value error, "):] if message.startswith("Value error, ") else message
 
 
@@ -198,8 +203,9 @@ def printable(text: str) -> str:
                    for ch in text)
 
 
-_TAGS = {"http", "tcp", "local", "docker", "round_robin", "weighted_round_robin", "least_connections", "random", "source_ip_hash", "hash",
-         "cookie", "source_ip", "function-after", "function-before", "function-wrap", "function-plain"}
+_TAGS = {"http", "tcp", "local", "docker", "round_robin", "weighted_round_robin", "least_connections", "random",
+         "source_ip_hash", "hash", "cookie", "source_ip", "function-after", "function-before", "function-wrap",
+         "function-plain"}
 
 
 def field_path(loc: Loc) -> str:

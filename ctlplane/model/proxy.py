@@ -64,7 +64,8 @@ class Proxy(Frozen):
         "auto", description="NGINX worker processes / HAProxy threads ('auto': one per core)."
     )
     max_connections: int = Field(
-        4096, ge=64, le=1_000_000, description="Most concurrent connections: per worker (NGINX) or per process (HAProxy)."
+        4096, ge=64, le=1_000_000,
+        description="Most concurrent connections: per worker (NGINX) or per process (HAProxy).",
     )
     admin: Admin | None = Field(None, description="Internal listener for /healthz and stats (needed in HA pairs).")
     metrics: Metrics | None = Field(
@@ -112,7 +113,8 @@ class Pair(Frozen):
     """Two proxies behind VRRP virtual IPs: active-passive (one VIP) or active-active (one VIP per node)."""
 
     name: Name = Field(description="Unique pair name.")
-    mode: Literal["active_passive", "active_active"] = Field(description="One VIP (active_passive) or one per node (active_active).")
+    mode: Literal["active_passive", "active_active"] = Field(
+        description="One VIP (active_passive) or one per node (active_active).")
     nodes: list[PairNode] = Field(min_length=2, max_length=2, description="Exactly two nodes.")
     virtual_ips: list[VirtualIp] = Field(min_length=1, max_length=2, description="The virtual IPs and their owners.")
     advert_interval: Duration = Field(1000, ge=1000, le=255_000, description="VRRP advertisement interval.")

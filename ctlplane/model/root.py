@@ -11,7 +11,7 @@ import ipaddress
 import os
 from collections.abc import Iterator
 from functools import cached_property
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field, model_validator
 from pydantic_core import PydanticCustomError
@@ -70,18 +70,25 @@ class Model(Frozen):
         return self
 
     @cached_property
-    def _by_name(self) -> dict[str, dict[str, Any]]:
-        return {"pool": {p.name: p for p in self.pools}, "service": {s.name: s for s in self.services},
-                "proxy": {p.name: p for p in self.proxies}}
+    def _pools(self) -> dict[str, Pool]:
+        return {p.name: p for p in self.pools}
+
+    @cached_property
+    def _services(self) -> dict[str, HttpService | TcpService]:
+        return {s.name: s for s in self.services}
+
+    @cached_property
+    def _proxies(self) -> dict[str, Proxy]:
+        return {p.name: p for p in self.proxies}
 
     def pool(self, name: str) -> Pool:
-        return self._by_name["pool"][name]  # type: ignore[no-any-return]
+        return self._pools[name]
 
     def service(self, name: str) -> HttpService | TcpService:
-        return self._by_name["service"][name]  # type: ignore[no-any-return]
+        return self._services[name]
 
     def proxy(self, name: str) -> Proxy:
-        return self._by_name["proxy"][name]  # type: ignore[no-any-return]
+        return self._proxies[name]
 
 
 def cross_check(model: Model) -> Iterator[CrossCheck]:
@@ -181,7 +188,8 @@ def _service_sockets(svc: HttpService | TcpService) -> Iterator[tuple[tuple[str 
 
 def _overlaps(a: str, b: str) -> bool:
     ia, ib = ipaddress.ip_address(a), ipaddress.ip_address(b)
-    return a == b or (ia.is_unspecified and ia.version == ib.version) or (ib.is_unspecified and ia.version == ib.version)
+    same_family = ia.version == ib.version
+    return a == b or (ia.is_unspecified and same_family) or (ib.is_unspecified and same_family)
 
 
 def _listeners(model: Model) -> Iterator[CrossCheck]:

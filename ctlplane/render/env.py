@@ -30,7 +30,7 @@ def environment() -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(template_dir())),
         undefined=jinja2.StrictUndefined,
-        autoescape=False,
+        autoescape=False,  # noqa: S701 - configs are not HTML: every value goes through an engine escaping filter
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,

@@ -166,7 +166,8 @@ def _binds(svc: HttpService | TcpService) -> tuple[Bind, ...]:
     tls = svc.tls if isinstance(svc, HttpService) else None
     if tls is None:
         return (Bind(server_address(addr, svc.listen.port), None, False, v6),)
-    binds = [Bind(server_address(addr, svc.listen.port), from_cwd(crt_list_path(svc.name)), tls.min_version == "1.3", v6)]
+    crt_list = from_cwd(crt_list_path(svc.name))
+    binds = [Bind(server_address(addr, svc.listen.port), crt_list, tls.min_version == "1.3", v6)]
     if tls.redirect_http_port is not None:
         binds.append(Bind(server_address(addr, tls.redirect_http_port), None, False, v6))
     return tuple(binds)

@@ -18,7 +18,7 @@ import ipaddress
 from dataclasses import dataclass
 
 from ctlplane.errors import Finding, RenderError
-from ctlplane.model.pool import Pool, Server
+from ctlplane.model.pool import ConsistentHash, Pool, Server
 from ctlplane.model.types import format_duration
 from ctlplane.render import nginx_names as names
 
@@ -84,12 +84,13 @@ def _method(pool: Pool, stream: bool) -> str | None:
     if strategy == "source_ip_hash":
         return "hash $remote_addr consistent"
     balance = pool.balance
+    assert isinstance(balance, ConsistentHash)  # the only strategy left
     if stream:
-        raise _cannot(pool, f"hashing on {balance.key} in a tcp service")  # type: ignore[union-attr]
-    if balance.key == "header":  # type: ignore[union-attr]
-        return f"hash ${names.header_var(balance.name)} consistent"  # type: ignore[union-attr,arg-type]
-    if balance.key == "cookie":  # type: ignore[union-attr]
-        return f"hash ${names.cookie_var(balance.name)} consistent"  # type: ignore[union-attr,arg-type]
+        raise _cannot(pool, f"hashing on {balance.key} in a tcp service")
+    if balance.key in ("header", "cookie"):
+        assert balance.name is not None  # the model requires a name for header and cookie hashing
+        var = names.header_var(balance.name) if balance.key == "header" else names.cookie_var(balance.name)
+        return f"hash ${var} consistent"
     return "hash $request_uri consistent"
 
 

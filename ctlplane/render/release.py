@@ -22,7 +22,7 @@ from collections.abc import Mapping
 
 from ctlplane.render import RenderedFile
 
-RELEASE_TOKEN = "ctlplane-release"  # printed by the templates; never a valid id (ids are 16 hex digits)
+RELEASE_TOKEN = "ctlplane-release"  # noqa: S105 - not a secret: what templates print before the id is known
 ID_LENGTH = 16
 _ID = r"(?:ctlplane-release|[0-9a-f]{16})"
 MARKERS: dict[str, re.Pattern[bytes]] = {

@@ -105,7 +105,7 @@ class ReleaseStore:
         temp = self.releases / f".{rid}{PARTIAL_SUFFIX}"
         shutil.rmtree(temp, ignore_errors=True)
         temp.mkdir(mode=0o755)
-        os.chmod(temp, 0o755)
+        os.chmod(temp, 0o755)  # noqa: S103 - workers chdir into it; keys inside stay 0600
         for rel, rendered in files.items():
             if rel.startswith("/") or ".." in rel.split("/"):
                 raise DriverError("bad release path", [Finding(f"refusing to write {rel!r}", source="driver")])

@@ -314,7 +314,7 @@ class EchoTCPHandler(socketserver.StreamRequestHandler):
                 if not line:
                     break
                 self.wfile.write(line)
-        except (ConnectionError, socket.timeout, TimeoutError, OSError):
+        except (ConnectionError, TimeoutError, OSError):
             pass
 
 

@@ -144,7 +144,7 @@ class SteadyResult:
         ends = sorted(r[3] for r in self.ok(target))
         if len(ends) < 2:
             return 0.0, float("inf")
-        gap, start = max((b - a, a) for a, b in zip(ends, ends[1:]))
+        gap, start = max((b - a, a) for a, b in zip(ends, ends[1:], strict=False))
         return start, gap
 
     def sent_between(self, start: float, end: float) -> int:

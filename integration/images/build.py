@@ -33,7 +33,7 @@ import subprocess
 import sys
 import threading
 import time
-from typing import Callable, Iterator, Optional
+from collections.abc import Callable, Iterator
 
 REPO_NAME = "ctlplane-base"
 SUITE = "bookworm"
@@ -296,7 +296,7 @@ class _TarStream:
 
     def __init__(self, rootfs: str, chunk: int = 1 << 20):
         self.rootfs, self.chunk = rootfs, chunk
-        self.rc: Optional[int] = None
+        self.rc: int | None = None
         self.total = 0
         self.stderr = ""
 
@@ -359,7 +359,7 @@ def _tag_latest(client, tag: str, progress: Progress) -> None:
     latest = "%s:latest" % REPO_NAME
     try:
         current = client.images.get(latest).id
-    except Exception:
+    except Exception:  # noqa: BLE001 - docker.errors.ImageNotFound or any lookup failure: tag it anew
         current = None
     if current != img.id:
         img.tag(REPO_NAME, "latest")
@@ -395,7 +395,7 @@ def _prune_old(client, keep_tag: str, old_ids: set, progress: Progress) -> None:
 
 
 # --------------------------------------------------------------------------- public
-def ensure_image(client=None, progress: Optional[Progress] = print, force: bool = False) -> str:
+def ensure_image(client=None, progress: Progress | None = print, force: bool = False) -> str:
     """Make sure ``ctlplane-base:<recipe hash>`` exists (building it if needed); return that tag.
 
     Cheap when cached (one image inspect).  ``progress`` receives human-readable

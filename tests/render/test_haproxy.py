@@ -5,10 +5,7 @@ crt-lists, routing order, and the HAProxy refusals in ``engines.py``."""
 from __future__ import annotations
 
 import copy
-import os
 import re
-import stat
-import subprocess
 from pathlib import Path
 from typing import Any
 

@@ -6,7 +6,6 @@ nginx-only refusals in ``ctlplane.model.engines``."""
 from __future__ import annotations
 
 import os
-import subprocess
 from pathlib import Path
 from typing import Any
 

@@ -308,7 +308,7 @@ def pair(draw: Any, name: str, nodes: list[str]) -> D:
     owners = nodes[:1] if mode == "active_passive" else nodes
     router_ids = draw(st.lists(st.integers(1, 255), min_size=len(owners), max_size=len(owners), unique=True))
     vips = [{"address": draw(st.tuples(st.ip_addresses(v=4), st.integers(1, 32)).map(lambda t: f"{t[0]}/{t[1]}")),
-             "router_id": rid, "owner": owner} for owner, rid in zip(owners, router_ids)]
+             "router_id": rid, "owner": owner} for owner, rid in zip(owners, router_ids, strict=True)]
     data: D = {"name": name, "mode": mode, "nodes": node_data, "virtual_ips": vips, "unicast": unicast}
     maybe(draw, data, "advert_interval", st.integers(1, 255).map(lambda n: f"{n}s"))
     maybe(draw, data, "preempt", st.booleans())
@@ -352,7 +352,7 @@ def models(draw: Any, engine: str, world: World) -> D:
         admin_port = ports_.take()
         containers = draw(st.lists(names(), min_size=2, max_size=2, unique=True))
         data["proxies"] = [draw(proxy(engine, n, service_names, Ports([admin_port]), c))
-                           for n, c in zip(proxy_names, containers)]
+                           for n, c in zip(proxy_names, containers, strict=True)]
         data["pairs"] = [draw(pair(draw(names()), proxy_names))]
     else:
         data["proxies"] = [draw(proxy(engine, proxy_names[0], service_names, ports_, None))]

@@ -32,7 +32,7 @@ VALUES = CORPUS if PROOF else CORE
 FIELDS = sorted(string_fields())
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _judge(engine: str, base_dir: str) -> Judge:
     world = _WORLDS[base_dir]
     return Judge(make_base(engine, world), world)

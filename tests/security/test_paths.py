@@ -252,7 +252,7 @@ def test_files_holding_keys_are_written_0600(tmp_path: Path, ca: trustme.CA) -> 
 
 def test_certificate_names_must_be_host_names(tmp_path: Path) -> None:
     key = ec.generate_private_key(ec.SECP256R1())
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "x")])
     cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
             .serial_number(1).not_valid_before(now).not_valid_after(now + datetime.timedelta(days=1))
