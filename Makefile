@@ -37,20 +37,21 @@ venv: $(BIN)/ctlplane
 
 demo: deps venv
 	$(BIN)/python examples/certs/generate.py
-	$(BIN)/ctlplane validate examples/quickstart.yaml
-	$(BIN)/ctlplane apply examples/quickstart.yaml --yes
+	@model=$$($(BIN)/python examples/demo.py place) && \
+	  $(BIN)/ctlplane validate "$$model" && \
+	  $(BIN)/ctlplane apply "$$model" --yes --wait-healthy 10
 	@for i in 1 2 3 4; do curl -s http://127.0.0.1:8080/ | grep -o 'Hello from [a-z]*'; done
 	@echo "edge: http://127.0.0.1:8080/   stats: http://127.0.0.1:8404/stats   stop: make down"
 
 down: venv
-	$(BIN)/ctlplane down examples/quickstart.yaml
+	$(BIN)/ctlplane down "$$($(BIN)/python examples/demo.py where)"
 
 test: deps venv lint
 	$(BIN)/python examples/certs/generate.py
 	$(BIN)/pytest -n 2 tests
 
 lint: venv
-	$(BIN)/ruff check ctlplane tests integration bench docs
+	$(BIN)/ruff check ctlplane tests integration bench docs examples
 	$(BIN)/mypy
 
 docker-deps:

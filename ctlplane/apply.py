@@ -21,6 +21,8 @@ from pathlib import Path
 
 from ctlplane.drivers import Driver, driver_for
 from ctlplane.drivers.control import Step, no_step
+from ctlplane.errors import ModelError
+from ctlplane.model.assets import worker_reach
 from ctlplane.model.load import Loaded
 from ctlplane.pipeline import Build, binary_check, build, require_clean
 from ctlplane.render import Output
@@ -45,9 +47,13 @@ class Prepared:
 
 def prepare(source: str | Path | Build, *, proxies: list[str] | None = None, strict_binaries: bool = True,
             progress: Callable[[str], None] | None = None) -> Prepared:
-    """Load (unless built already), check with the real binaries and plan; raise before anything is touched."""
+    """Load (unless built already), check that the workers can read what they serve on this machine, check
+    with the real binaries and plan; raise before anything is touched."""
     built = source if isinstance(source, Build) else build(source, progress)
     names = tuple(p.name for p in built.loaded.model.proxies if not proxies or p.name in proxies)
+    unreachable = worker_reach(built.loaded, built.assets, names)
+    if unreachable:
+        raise ModelError("the proxies' workers cannot read what they serve", unreachable)
     require_clean([f for name in names for f in binary_check(built, name)], allow_skipped=not strict_binaries)
     drivers = {name: driver_for(built.loaded, name) for name in names}
     plans = {name: plan_change(drivers[name], built.outputs[name]) for name in names}

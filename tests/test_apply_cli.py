@@ -11,6 +11,8 @@ import sys
 import time
 from pathlib import Path
 
+from ctlplane.model.load import load_file
+from ctlplane.state.paths import proxy_dir
 from tests.apply.local import free_port
 from tests.helpers import ROOT, need_binary
 
@@ -67,7 +69,7 @@ def test_on_a_terminal_apply_asks_and_no_changes_nothing(tmp_path: Path) -> None
         os.write(fd, b"n\n")
         _, status = os.waitpid(pid, 0)
         assert os.waitstatus_to_exitcode(status) == 1
-        assert not (tmp_path / ".ctlplane" / "lb" / "config").exists()  # nothing was deployed
+        assert not (proxy_dir(load_file(model), "lb") / "config").exists()  # nothing was deployed
     finally:
         os.close(fd)
         _down(model)

@@ -24,6 +24,7 @@ from ctlplane.model.load import load_file
 from ctlplane.model.proxy import Admin
 from ctlplane.pipeline import build
 from ctlplane.render import text_file
+from ctlplane.state.paths import proxy_dir
 from ctlplane.status import (ProxyStatus, ServerRow, StubStatus, admin_url, drift_paths, model_status,
                              parse_show_stat, parse_stub_status)
 from tests.apply.local import Echo, free_port, start_echo
@@ -138,7 +139,7 @@ def test_json_for_machines(live: dict[str, object]) -> None:
     assert servers["a1"]["total_sessions"] + servers["a2"]["total_sessions"] == 5
     assert servers["dead"]["check_status"].startswith("L4")
     # NGINX: its own pid file names the master; stub_status counted our 5 requests (and this probe)
-    pid_file = Path(live["model"]).parent / ".ctlplane" / "ng" / "run" / "nginx.pid"
+    pid_file = proxy_dir(load_file(live["model"]), "ng") / "run" / "nginx.pid"
     children = {p.pid for p in procfs.processes().values() if p.ppid == ng["master"]}
     assert ng["master"] == int(pid_file.read_text()) and set(ng["workers"]) == children
     stub = ng["stub_status"]

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,6 +31,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from ctlplane.errors import Finding, ModelError
 from ctlplane.model.load import Loaded, Loc, locate
+from ctlplane.model.reach import WORKER_USER, account, blocker, tree_blocker
 from ctlplane.model.service import Certificate, HttpService
 from ctlplane.model.types import HostName
 
@@ -55,6 +56,7 @@ class Assets:
     certs: dict[tuple[str, int], CertAsset] = field(default_factory=dict)  # (service, index) -> pair
     static_roots: dict[tuple[str, int], str] = field(default_factory=dict)  # (service, index) -> absolute dir
     watched: tuple[str, ...] = ()  # absolute paths of every file read (for the watcher)
+    state_dirs: dict[str, Path] = field(default_factory=dict)  # proxy -> its real state directory
 
 
 def resolve_path(base: Path, value: str) -> Path:
@@ -117,11 +119,11 @@ def read_assets(loaded: Loaded) -> Assets:
             if not _is_dir(root):
                 problem(loc, f"static root {str(root)!r} is not a directory")
             roots[(svc.name, i)] = str(root)
-    states = list(_state_dirs(loaded, bases, problem))
-    _no_exposure(loaded, roots, keys, states, problem)
+    states = _state_dirs(loaded, bases, problem)
+    _no_exposure(loaded, roots, keys, list(states.values()), problem)
     if problems:
         raise ModelError("referenced files are not usable", problems)
-    return Assets(certs, roots, tuple(watched))
+    return Assets(certs, roots, tuple(watched), states)
 
 
 def _is_dir(path: Path) -> bool:
@@ -131,25 +133,62 @@ def _is_dir(path: Path) -> bool:
         return False
 
 
-def _state_dirs(loaded: Loaded, bases: tuple[Path, ...], problem: Report) -> Iterator[Path]:
-    """Each proxy's real state directory; two proxies may neither share one nor nest one in the other."""
+def _state_dirs(loaded: Loaded, bases: tuple[Path, ...], problem: Report) -> dict[str, Path]:
+    """Each proxy's real state directory; two proxies may neither share one nor nest one in the other. A
+    directory the model names must lie in an allowed base; the defaults (beside the model, or under
+    /var/lib/ctlplane for root) are ctlplane's own."""
     from ctlplane.state.paths import proxy_dir
 
-    seen: list[tuple[Path, str]] = []
+    seen: dict[str, Path] = {}
     for i, proxy in enumerate(loaded.model.proxies):
+        configured = proxy.runtime.state_dir if proxy.runtime.kind == "local" else proxy.runtime.config_dir
         attr = "state_dir" if proxy.runtime.kind == "local" else "config_dir"
-        loc: Loc = ("proxies", i, "runtime", attr) if getattr(proxy.runtime, attr, None) else ("proxies", i, "name")
+        loc: Loc = ("proxies", i, "runtime", attr) if configured else ("proxies", i, "name")
+        path = proxy_dir(loaded, proxy.name)
         try:
-            real = confine(loaded.base_dir, str(proxy_dir(loaded, proxy.name)), bases, what="state directory")
+            real = confine(loaded.base_dir, str(path), bases, what="state directory") if configured else \
+                Path(os.path.realpath(path))
         except _Problem as p:
             problem(loc, p.message)
             continue
-        for other, name in seen:
+        for name, other in seen.items():
             if real == other or real.is_relative_to(other) or other.is_relative_to(real):
                 problem(loc, f"state directory {str(real)!r} of proxy {proxy.name!r} overlaps that of proxy "
                              f"{name!r}: give each proxy its own directory")
-        seen.append((real, proxy.name))
-        yield real
+        seen[proxy.name] = real
+    return seen
+
+
+def worker_reach(loaded: Loaded, assets: Assets, proxies: Iterable[str] | None = None) -> list[Finding]:
+    """Deploy-time check on the machine the proxies run on: a local NGINX started by root runs its workers
+    unprivileged, and they must read the static roots and reach the state directory (tmp/, cache/), or
+    every request gets a 403 or a 500. One located finding per path they cannot reach."""
+    found: list[Finding] = []
+    if os.geteuid() != 0:
+        return found  # the workers run as the user ctlplane runs as
+    who = account(WORKER_USER)
+    if who is None:
+        return found  # NGINX refuses to start without the user, with its own clear message
+    index = {s.name: k for k, s in enumerate(loaded.model.services)}
+    fix = f"make it readable for {who.name!r} (o+x on the directories, o+r on the files) or move it, e.g. under /srv"
+    selected = set(proxies) if proxies is not None else None
+    for i, proxy in enumerate(loaded.model.proxies):
+        if proxy.runtime.kind != "local" or proxy.engine != "nginx" or (selected and proxy.name not in selected):
+            continue
+        for (svc_name, j), root in assets.static_roots.items():
+            why = tree_blocker(Path(root), who) if svc_name in proxy.services else None
+            if why:
+                found.append(locate(("services", index[svc_name], "static", j, "root"),
+                                    f"the NGINX workers of proxy {proxy.name!r} run as {who.name!r} and cannot read "
+                                    f"static root {root!r}: {why}; {fix}", loaded.positions, loaded.file))
+        state = assets.state_dirs.get(proxy.name)
+        why = blocker(state, who, read=False) if state else None
+        if why:
+            loc: Loc = ("proxies", i, "runtime", "state_dir") if proxy.runtime.state_dir else ("proxies", i, "name")
+            found.append(locate(loc, f"the NGINX workers of proxy {proxy.name!r} run as {who.name!r} and cannot "
+                                     f"reach its state directory {str(state)!r} (tmp/, cache/): {why}; {fix}",
+                                loaded.positions, loaded.file))
+    return found
 
 
 def _no_exposure(loaded: Loaded, roots: dict[tuple[str, int], str], keys: list[Path], states: list[Path],

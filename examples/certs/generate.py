@@ -34,7 +34,7 @@ def main(directory: Path) -> None:
     directory.mkdir(parents=True, exist_ok=True)
     if all((directory / f"{n}.crt").exists() and (directory / f"{n}.key").exists() for n in LEAVES):
         return
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca = (
         x509.CertificateBuilder().subject_name(_name("ctlplane example CA")).issuer_name(_name("ctlplane example CA"))

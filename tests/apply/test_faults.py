@@ -19,6 +19,7 @@ from ctlplane.drivers.procfs import processes, wait_for
 from ctlplane.errors import ApplyError
 from ctlplane.model.load import load_file
 from ctlplane.pipeline import build
+from ctlplane.state.paths import proxy_dir
 from ctlplane.status import model_status
 from tests.apply.local import Echo, Load, free_port, start_echo, who
 from tests.apply.test_local import model_text
@@ -70,7 +71,7 @@ def test_a_stale_pid_file_naming_another_process_is_not_trusted(engine: str, mod
     assert wait_for(lambda: not driver_for(load_file(model), "lb").control.observe().running, 5)
     stranger = subprocess.Popen(["sleep", "300"])
     try:
-        pid_file = model.parent / ".ctlplane" / "lb" / "run" / f"{engine}.pid"
+        pid_file = proxy_dir(load_file(model), "lb") / "run" / f"{engine}.pid"
         pid_file.write_text(f"{stranger.pid}\n")
         assert state(model) == "stopped"
         assert [r.outcome for r in apply_model(model)] == ["started"]

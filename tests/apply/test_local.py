@@ -16,6 +16,7 @@ from ctlplane.apply import apply_model
 from ctlplane.drivers import driver_for
 from ctlplane.errors import ApplyError, ConfigTestError
 from ctlplane.model.load import load_file
+from ctlplane.state.paths import proxy_dir
 from tests.apply.local import Echo, Load, free_port, start_echo, who
 from tests.helpers import need_binary
 
@@ -149,4 +150,4 @@ def test_haproxy_weight_change_needs_no_reload(tmp_path: Path, echoes: dict[str,
     assert generation(model) == before
     assert {who(f"http://127.0.0.1:{port}/") for _ in range(10)} == {"a1"}
     # the written config carries the same state: a later reload keeps it
-    assert "weight 0" in (tmp_path / ".ctlplane" / "lb" / "config" / "haproxy.cfg").read_text()
+    assert "weight 0" in (proxy_dir(load_file(model), "lb") / "config" / "haproxy.cfg").read_text()

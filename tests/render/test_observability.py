@@ -16,6 +16,7 @@ import httpx
 import pytest
 
 from ctlplane.apply import apply_model
+from ctlplane.state.paths import proxy_dir
 from ctlplane.drivers import driver_for
 from ctlplane.errors import CtlplaneError
 from ctlplane.model.assets import Assets
@@ -139,7 +140,7 @@ def test_live_metrics_and_json_log(engine: str, tmp_path: Path, echo: Echo, stop
     else:
         assert scraped.text.startswith("Active connections:")
     assert httpx.get(f"http://127.0.0.1:{metrics}/other", timeout=5).status_code == 404
-    state = tmp_path / ".ctlplane" / "lb"
+    state = proxy_dir(load_file(path), "lb")
     log = state / "logs" / ("access.log" if engine == "nginx" else "haproxy.log")
     entry = _json_line(log, time.monotonic() + 10)
     assert tuple(entry) == FIELDS

@@ -1,0 +1,28 @@
+"""Test-wide settings: local proxies keep their state under one temporary directory of the run (reachable by
+the unprivileged NGINX workers, as /var/lib/ctlplane would be), removed at the end, instead of littering
+/var/lib/ctlplane on the machine (tests run as root in CI). Set before any test module is imported, so that
+the environments tests give to ctlplane subprocesses carry it too. tests/test_reach.py checks the defaults."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+
+import pytest
+
+from ctlplane.state.paths import STATE_ROOT_ENV
+
+_ROOT: list[str] = []
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    root = tempfile.mkdtemp(prefix="ctlplane-test-state-")
+    os.chmod(root, 0o711)  # noqa: S103 - unprivileged workers traverse it, as they do /var/lib
+    os.environ[STATE_ROOT_ENV] = root
+    _ROOT.append(root)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    for root in _ROOT:
+        shutil.rmtree(root, ignore_errors=True)
