@@ -10,15 +10,13 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 
 from ctlplane.apply import down_model
 from ctlplane.drivers import driver_for
 from ctlplane.model.load import load_file
-from tests.apply.local import Echo, free_port, start_echo, who
+from tests.apply.local import Echo, free_port, who
 from tests.apply.test_local import model_text
 from tests.helpers import ROOT, need_binary
 from tests.test_watch import FakeApply, start, wait_until
@@ -53,14 +51,6 @@ def test_the_watcher_reconciles_without_a_change(tmp_path: Path) -> None:
     with start(model, fake, referenced=lambda p: [], reconcile=0.3) as run:
         cycles = run.wait_cycles(3, timeout=5)
     assert [c.trigger for c in cycles[:3]] == ["start", "reconcile", "reconcile"]
-
-
-@pytest.fixture
-def echo() -> Iterator[Echo]:
-    found = start_echo("a1")
-    yield found
-    found.process.terminate()
-    found.process.wait(5)
 
 
 def watcher(model: Path, *args: str) -> subprocess.Popen[str]:

@@ -257,21 +257,27 @@ class ContainerHost(LocalFiles):
         return Completed(tuple(argv), code, out, "", time.monotonic() - started)
 
     def processes(self) -> dict[int, Proc]:
-        """Listed inside the container. A root exec may not read the working directory of another user's
-        process (no CAP_SYS_PTRACE in a container): those are read again by an exec as their owner."""
+        """Listed inside the container; none when it does not run. A listing that fails while it runs raises:
+        "could not look" must never read as "nothing runs" (a second keepalived or master would follow).
+        A root exec may not read the working directory of another user's process (no CAP_SYS_PTRACE in a
+        container): those are read again by an exec as their owner."""
         if self._running() is None:
             return {}
-        try:
-            found, unread = parse_processes(self._exec(["sh", "-c", _PS])[1])
-            for uid in sorted(set(unread.values())):
-                pids = [str(pid) for pid, owner in unread.items() if owner == uid]
-                for line in self._exec(["sh", "-c", _CWD, "cwd", *pids], user=str(uid))[1].splitlines():
-                    pid, _, cwd = line.partition("\t")
-                    if pid.isdigit() and int(pid) in found and cwd:
-                        found[int(pid)] = replace(found[int(pid)], cwd=cwd)
-            return found
-        except DriverError:
-            return {}  # stopped between the lookup and the exec
+        found, unread = parse_processes(self._listing(["sh", "-c", _PS]))
+        for uid in sorted(set(unread.values())):
+            pids = [str(pid) for pid, owner in unread.items() if owner == uid]
+            for line in self._listing(["sh", "-c", _CWD, "cwd", *pids], user=str(uid)).splitlines():
+                pid, _, cwd = line.partition("\t")
+                if pid.isdigit() and int(pid) in found and cwd:
+                    found[int(pid)] = replace(found[int(pid)], cwd=cwd)
+        return found
+
+    def _listing(self, argv: list[str], user: str = "") -> str:
+        code, out = self._exec(argv, user=user)
+        if code != 0:
+            raise DriverError(f"cannot list the processes of {self.spec.name}",
+                              [Finding(f"process listing exited {code}: {out.strip()[:200]}", source="driver")])
+        return out
 
     def signal(self, pid: int, signum: int) -> bool:
         if pid == 1:  # the engine is PID 1: signals from inside its namespace would not reach it

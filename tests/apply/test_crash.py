@@ -19,7 +19,7 @@ from ctlplane.apply import apply_model
 from ctlplane.pipeline import build
 from ctlplane.render.release import release_id
 from ctlplane.status import model_status
-from tests.apply.local import Echo, Load, free_port, start_echo, who
+from tests.apply.local import Echo, Load, free_port, who
 from tests.apply.test_local import model_text
 from tests.helpers import need_binary
 
@@ -35,15 +35,6 @@ def step(name):
         time.sleep(120)
 apply_model(sys.argv[1], step=step)
 """
-
-
-@pytest.fixture
-def echoes() -> Iterator[dict[str, Echo]]:
-    started = {name: start_echo(name) for name in ("a1", "a2", "b1")}
-    yield started
-    for e in started.values():
-        e.process.terminate()
-        e.process.wait(5)
 
 
 @pytest.fixture

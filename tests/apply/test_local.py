@@ -17,7 +17,7 @@ from ctlplane.drivers import driver_for
 from ctlplane.errors import ApplyError, ConfigTestError
 from ctlplane.model.load import load_file
 from ctlplane.state.paths import proxy_dir
-from tests.apply.local import Echo, Load, free_port, start_echo, who
+from tests.apply.local import Echo, Load, free_port, who
 from tests.helpers import need_binary
 
 ENGINES = ["nginx", "haproxy"]
@@ -37,15 +37,6 @@ def model_text(engine: str, port: int, pools: dict[str, list[Echo]], default: st
                  f"default_pool: {default}}}")
     lines.append(f"proxies:\n  - {{name: lb, engine: {engine}, services: [front], workers: 1}}")
     return "\n".join(lines) + "\n"
-
-
-@pytest.fixture
-def echoes() -> Iterator[dict[str, Echo]]:
-    started = {name: start_echo(name) for name in ("a1", "a2", "b1")}
-    yield started
-    for e in started.values():
-        e.process.terminate()
-        e.process.wait(5)
 
 
 @pytest.fixture

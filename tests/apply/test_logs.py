@@ -3,7 +3,6 @@ HAProxy's stderr log (which it never reopens) is copied and truncated; a tail ne
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -14,7 +13,7 @@ from ctlplane.drivers.host import TAIL_BYTES, LocalFiles
 from ctlplane.model.load import load_file
 from ctlplane.transaction import apply_proxy
 from tests.apply.fakes import fake_driver, files
-from tests.apply.local import Echo, free_port, start_echo, who
+from tests.apply.local import Echo, free_port, who
 from tests.apply.test_local import model_text
 from tests.helpers import need_binary
 
@@ -48,14 +47,6 @@ def test_tails_are_read_from_the_end(tmp_path: Path) -> None:
     assert files_.tail(log, 2) == "line 1999998\nline 1999999"
     assert len(files_.read_since(log, 0, TAIL_BYTES)) <= TAIL_BYTES
     assert files_.read_since(log, files_.size(log) + 10) != ""  # an offset past a truncation reads from 0
-
-
-@pytest.fixture
-def echo() -> Iterator[Echo]:
-    found = start_echo("a1")
-    yield found
-    found.process.terminate()
-    found.process.wait(5)
 
 
 @pytest.mark.parametrize("engine", ["nginx", "haproxy"])

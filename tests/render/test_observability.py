@@ -26,7 +26,7 @@ from ctlplane.render.access_log import FIELDS
 from ctlplane.render.haproxy import render_haproxy
 from ctlplane.render.nginx import render_nginx
 from ctlplane.validate import check_output, errors_only
-from tests.apply.local import Echo, free_port, start_echo
+from tests.apply.local import Echo, free_port
 from tests.helpers import need_binary
 
 ENGINES = ["nginx", "haproxy"]
@@ -89,14 +89,6 @@ def test_metrics_socket_collides() -> None:
 
 
 # ---- real proxies on loopback
-
-
-@pytest.fixture
-def echo() -> Iterator[Echo]:
-    started = start_echo("e1")
-    yield started
-    started.process.terminate()
-    started.process.wait(5)
 
 
 @pytest.fixture
