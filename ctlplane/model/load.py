@@ -2,14 +2,22 @@
 error pointing at ``file:line:col`` and the field path.
 
 The YAML is composed (libyaml when present) into a node tree and converted by
-hand so that each value keeps its position. Anchors referenced by aliases are
-refused (no "billion laughs"), as are duplicate keys, non-scalar keys, files
-that are empty, not text, or larger than :data:`MAX_BYTES`.
+hand. Anchors referenced by aliases are refused (no "billion laughs"), as are
+duplicate keys, non-scalar keys, files that are empty, not text, or larger
+than :data:`MAX_BYTES`. Positions are only needed to report a problem, so they
+are found lazily: :class:`LazyPositions` composes the text again, recording
+where each value sits, the first time a location is asked for. A model that is
+plain JSON (a subset of YAML, what generators write) takes a fast path through
+the C JSON parser; anything JSON and YAML 1.1 might read differently (floats,
+duplicate keys, non-finite numbers) falls back to the YAML path, so both paths
+always give the same data.
 """
 
 from __future__ import annotations
 
+import json
 import os
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -50,13 +58,35 @@ class _Loader(_BaseLoader):
         return str(super().resolve(kind, value, implicit))  # type: ignore[no-untyped-call]  # as above
 
 
+class LazyPositions(Mapping[Loc, tuple[int, int]]):
+    """Field path -> (line, column) of a model text, found the first time one is asked for."""
+
+    def __init__(self, text: str, name: str) -> None:
+        self._text, self._name = text, name
+        self._found: Positions | None = None
+
+    def _positions(self) -> Positions:
+        if self._found is None:
+            self._found = parse_yaml(self._text, self._name, positions=True)[1]
+        return self._found
+
+    def __getitem__(self, key: Loc) -> tuple[int, int]:
+        return self._positions()[key]
+
+    def __iter__(self) -> Iterator[Loc]:
+        return iter(self._positions())
+
+    def __len__(self) -> int:
+        return len(self._positions())
+
+
 @dataclass(frozen=True)
 class Loaded:
     """A validated model and where each of its values came from."""
 
     model: Model
     file: str
-    positions: dict[Loc, tuple[int, int]] = field(repr=False)
+    positions: Mapping[Loc, tuple[int, int]] = field(repr=False)
 
     @property
     def base_dir(self) -> Path:
@@ -86,19 +116,49 @@ def load_bytes(raw: bytes, name: str = "<model>") -> Loaded:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise ModelError("not UTF-8", [Finding(f"not UTF-8 text (byte {exc.start})", file=name)]) from exc
-    data, positions = parse_yaml(text, name)
+    positions = LazyPositions(text, name)
+    data = _json(text)
+    if data is None:
+        data = parse_yaml(text, name)[0]
     return Loaded(validate_data(data, positions, name), name, positions)
 
 
-def parse_yaml(text: str, name: str) -> tuple[Any, dict[Loc, tuple[int, int]]]:
-    """YAML text to plain data plus a map from field path to (line, column), both 1-based."""
+class _NotPlainJson(ValueError):
+    """Something the JSON fast path leaves to the YAML parser."""
+
+
+def _refuse(value: str) -> Any:
+    raise _NotPlainJson(value)
+
+
+def _pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out = dict(pairs)
+    if len(out) != len(pairs):
+        raise _NotPlainJson("duplicate key")  # the YAML path reports it with its line
+    return out
+
+
+def _json(text: str) -> dict[str, Any] | None:
+    """A plain-JSON model's data (the C parser: ~100x the YAML path), else None. Floats and non-finite numbers
+    go to the YAML path, which reads them as YAML 1.1 does ('1e3' is a string there)."""
+    if not text.lstrip().startswith("{"):
+        return None
+    try:
+        data = json.loads(text, object_pairs_hook=_pairs, parse_float=_refuse, parse_constant=_refuse)
+    except (ValueError, RecursionError):  # not plain JSON (comments, YAML syntax, ...), or left to YAML
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def parse_yaml(text: str, name: str, *, positions: bool = False) -> tuple[Any, Positions]:
+    """YAML text to plain data, and (with ``positions``) a map from field path to (line, column), 1-based."""
     loader = _Loader(text)
     try:
         node = loader.get_single_node()
         if node is None:
             raise ModelError("empty model", [Finding("the model file is empty", file=name, line=1)])
-        positions: dict[Loc, tuple[int, int]] = {}
-        data = _convert(loader, node, (), positions, set(), name)
+        found: Positions = {}
+        data = _convert(loader, node, (), found if positions else None, set(), name)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (None, None)
@@ -110,14 +170,15 @@ def parse_yaml(text: str, name: str) -> tuple[Any, dict[Loc, tuple[int, int]]]:
         loader.dispose()
     if not isinstance(data, dict):
         raise ModelError("not a mapping", [Finding("the model must be a YAML mapping", file=name, line=1, column=1)])
-    return data, positions
+    return data, found
 
 
-def _convert(loader: Any, node: yaml.Node, loc: Loc, positions: Positions, seen: set[int], name: str) -> Any:
+def _convert(loader: Any, node: yaml.Node, loc: Loc, positions: Positions | None, seen: set[int], name: str) -> Any:
     if id(node) in seen:
         raise ModelError("alias", [_at(node, "YAML anchors and aliases are not allowed in a model", name)])
     seen.add(id(node))
-    positions[loc] = (node.start_mark.line + 1, node.start_mark.column + 1)
+    if positions is not None:
+        positions[loc] = (node.start_mark.line + 1, node.start_mark.column + 1)
     if isinstance(node, yaml.MappingNode):
         out: dict[str, Any] = {}
         for key_node, value_node in node.value:
@@ -149,7 +210,7 @@ def _at(node: yaml.Node, message: str, name: str) -> Finding:
     return Finding(message, file=name, line=node.start_mark.line + 1, column=node.start_mark.column + 1)
 
 
-def validate_data(data: dict[str, Any], positions: dict[Loc, tuple[int, int]], name: str) -> Model:
+def validate_data(data: dict[str, Any], positions: Mapping[Loc, tuple[int, int]], name: str) -> Model:
     """Plain data to a Model, or a ModelError listing every problem with its location."""
     try:
         model = Model.model_validate(data)
@@ -161,7 +222,7 @@ def validate_data(data: dict[str, Any], positions: dict[Loc, tuple[int, int]], n
     return model
 
 
-def _findings(error: ErrorDetails, positions: Positions, name: str) -> list[Finding]:
+def _findings(error: ErrorDetails, positions: Mapping[Loc, tuple[int, int]], name: str) -> list[Finding]:
     ctx = error.get("ctx") or {}
     if error["type"] == "cross_reference":
         return [locate(tuple(loc), msg, positions, name) for loc, msg in ctx["all"]]
@@ -180,7 +241,7 @@ def _message(error: ErrorDetails) -> str:
     return message[len("Value error, "):] if message.startswith("Value error, ") else message
 
 
-def locate(loc: Loc, message: str, positions: dict[Loc, tuple[int, int]], name: str) -> Finding:
+def locate(loc: Loc, message: str, positions: Mapping[Loc, tuple[int, int]], name: str) -> Finding:
     """A Finding for a pydantic location: the deepest YAML node on that path, and a readable field path."""
     kept: list[str | int] = []
     for part in loc:

@@ -155,10 +155,21 @@ def _no_scope(value: str) -> str:
     return value
 
 
+_IPV4 = re.compile(r"(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)")
+
+
+def _canonical_ip(value: str) -> str:
+    """The canonical text of an IP address: a plain dotted quad is already (the common case, checked by one
+    compiled pattern); anything else goes through ``ipaddress`` (which raises ValueError)."""
+    if _IPV4.fullmatch(value):
+        return value
+    return str(ipaddress.ip_address(_no_scope(value)))
+
+
 def _check_ip(value: Any) -> str:
     if not isinstance(value, str):
         raise ValueError("must be a string IP address")
-    return str(ipaddress.ip_address(_no_scope(value)))
+    return _canonical_ip(value)
 
 
 ListenAddress = Annotated[
@@ -173,7 +184,7 @@ def _check_server_address(value: Any) -> str:
         raise ValueError("must be a string: an IP address or a host name")
     _no_scope(value)
     try:
-        return str(ipaddress.ip_address(value))
+        return _canonical_ip(value)
     except ValueError:
         pass
     if re.fullmatch(rf"(?:{_LABEL}\.)*{_LABEL}", value) and len(value) <= 253:

@@ -74,7 +74,7 @@ class Base:
 def make_base(engine: str, world: World) -> Base:
     model = load(BASES[engine](world), world).model
     data = model.model_dump(mode="json")
-    _, positions = parse_yaml(yaml.safe_dump(data, sort_keys=False), world.model_file)
+    _, positions = parse_yaml(yaml.safe_dump(data, sort_keys=False), world.model_file, positions=True)
     loaded = Loaded(validate_data(data, positions, world.model_file), world.model_file, positions)
     outputs = render_all(loaded.model, read_assets(loaded))
     shapes = tuple(structure(engine, outputs[p.name]) for p in loaded.model.proxies)
