@@ -9,7 +9,7 @@ must lie inside an allowed base (the model file's directory plus the model's
 type and are refused here again. A file is opened without following a final
 symlink and without blocking (a FIFO is refused, not waited on). Each
 certificate must parse and match its key, and a key readable by everyone is
-refused; only the certificates themselves are kept for the world-readable
+refused (``certs``: imported only for TLS); only the certificates themselves are kept for the world-readable
 copy (another PEM block in the certificate file, such as a key, is dropped).
 SNI names default to the certificate's subjectAltName DNS names. A static
 root may not contain the model file, a private key or a state directory
@@ -24,9 +24,6 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from cryptography import x509
-from cryptography.hazmat.primitives import serialization
-from cryptography.x509.oid import ExtensionOID
 from pydantic import TypeAdapter, ValidationError
 
 from ctlplane.errors import Finding, ModelError
@@ -243,38 +240,17 @@ def _cert_pair(base: Path, bases: tuple[Path, ...], cert: Certificate, watched: 
     keys.append(key_path)
     cert_pem = _read(confine(base, cert.cert, bases, "cert"), "cert")
     key_pem = _read(key_path, "key", secret=True)
+    from ctlplane.model.certs import PemProblem, check_pair
+
     try:
-        chain = x509.load_pem_x509_certificates(cert_pem)
-    except ValueError as exc:
-        raise _Problem("cert", "not a PEM certificate") from exc
-    try:
-        # Only the public half is compared here; the proxy binaries load and check the key itself (stage 2),
-        # so the slow RSA consistency check (about 0.3 s per key) is left to them.
-        key = serialization.load_pem_private_key(key_pem, password=None, unsafe_skip_rsa_key_validation=True)
-    except (ValueError, TypeError) as exc:
-        raise _Problem("key", "not an unencrypted PEM private key") from exc
-    leaf = chain[0]
-    if leaf.public_key().public_bytes(*_SPKI) != key.public_key().public_bytes(*_SPKI):
-        raise _Problem("key", "the private key does not match the certificate")
-    hosts = tuple(cert.hosts) or _san_names(leaf)
+        only_certs, names = check_pair(cert_pem, key_pem)
+    except PemProblem as exc:
+        raise _Problem(exc.field, exc.message) from exc
+    hosts = tuple(cert.hosts) or names
     for host in hosts:
         try:
             _HOST.validate_python(host)
         except ValidationError as exc:
             raise _Problem("cert", f"the certificate names {host!r}, which is not a valid host name: "
                                    "list its names in 'hosts'") from exc
-    only_certs = b"".join(c.public_bytes(serialization.Encoding.PEM) for c in chain)
     return CertAsset(only_certs, key_pem, hosts)
-
-
-_SPKI = (serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
-
-
-def _san_names(leaf: x509.Certificate) -> tuple[str, ...]:
-    try:
-        san = leaf.extensions.get_extension_for_oid(ExtensionOID.SUBJECT_ALTERNATIVE_NAME).value
-    except x509.ExtensionNotFound:
-        return ()
-    assert isinstance(san, x509.SubjectAlternativeName)
-    return tuple(n.lower() for n in san.get_values_for_type(x509.DNSName))
-
