@@ -4,9 +4,10 @@ The engine is the one ``DOCKER_HOST`` names, as the SDK reads it: a UNIX
 socket (the default), ``tcp://`` with TLS (``DOCKER_TLS_VERIFY``,
 ``DOCKER_CERT_PATH``) or ``ssh://`` (through the system ``ssh`` client).
 Discovery only reads: ``GET /_ping`` and ``/version`` (the SDK's API version
-negotiation), ``GET /containers/json`` with a label filter, ``GET
-/containers/<id>/json`` per container, and ``GET /events``; a socket proxy that
-allows nothing else is enough (docs/recipes/docker-discovery.md). Every failure
+negotiation), ``GET /containers/json`` with a label filter (never a
+container's inspect document, which holds its environment) and ``GET
+/events``; a socket proxy that allows nothing else is enough
+(docs/recipes/docker-discovery.md). Every failure
 becomes a DriverError: an engine that cannot be asked never reads as "no
 containers", which would empty the pools.
 """
@@ -18,7 +19,7 @@ import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from ctlplane.discovery.containers import ContainerInfo, container_info
+from ctlplane.discovery.containers import ContainerInfo, listed_container
 from ctlplane.drivers.container import docker_errors
 
 TIMEOUT = 10  # seconds for one API call (the event stream itself has none)
@@ -66,8 +67,8 @@ class DockerSource:
             with docker_errors("listing containers for discovery"):
                 for selector in selectors:
                     filters = {"label": [f"{key}={value}" for key, value in sorted(selector.items())]}
-                    for container in self.client.containers.list(filters=filters, ignore_removed=True):
-                        info = container_info(container.attrs)
+                    for entry in self.client.api.containers(filters=filters):
+                        info = listed_container(entry)
                         found[info.id] = info
         except Exception:
             self.forget_client()

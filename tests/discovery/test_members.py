@@ -108,3 +108,21 @@ def test_a_static_pool_still_needs_a_server() -> None:
     del data["pools"][0]["discover"]
     with pytest.raises(ModelError, match="at least one server, or discover"):
         loaded(data)
+
+
+def test_a_container_list_entry_is_read_without_trusting_it() -> None:
+    from ctlplane.discovery.containers import listed_container
+
+    entry = {"Id": "f" * 64, "Names": ["/web-1"], "Labels": {"ctlplane.pool": "web"}, "State": "running",
+             "Status": "Up 4 seconds (health: starting)",
+             "NetworkSettings": {"Networks": {"app-net": {"IPAddress": "10.1.0.5"}, "v6": {"IPAddress": "",
+                                                                                         "GlobalIPv6Address": "fd00::5"}}}}
+    info = listed_container(entry)
+    assert (info.id, info.name, info.running, info.health) == ("f" * 64, "web-1", True, "starting")
+    assert dict(info.networks) == {"app-net": "10.1.0.5", "v6": "fd00::5"}
+    assert listed_container({**entry, "Status": "Up 1 minute (healthy)"}).health == "healthy"
+    assert listed_container({**entry, "Status": "Up 1 minute (unhealthy)"}).health == "unhealthy"
+    assert listed_container({**entry, "Status": "Up 1 minute", "State": "paused"}).health is None
+    assert not listed_container({**entry, "State": "paused"}).running
+    junk = listed_container({"Id": 5, "Names": "x", "Labels": [], "NetworkSettings": {"Networks": {"n": 3}}})
+    assert (junk.id, junk.name, dict(junk.labels), dict(junk.networks), junk.running) == ("", "", {}, {"n": ""}, False)
