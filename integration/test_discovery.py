@@ -82,15 +82,22 @@ def test_stopping_a_member_under_load_drains_it_first(engine: str, lab: Lab, dep
     keep, leaving = group.create(), group.create(grace=8.0)  # it serves 8 s after SIGTERM, like an app finishing
     lb = deployer.deploy(engine, pools=[group.pool()], services=[SERVICE])
     keepalive = engine == "haproxy"
+    started = time.monotonic()
     with DockerWatching(lb.model_path) as watch:
         watch.wait_cycles(1)
         with Background(lab.clients[0], Request(lb.target()), concurrency=3, keepalive=keepalive, retry=False,
                         chunk=1.5, limit=40) as load:
             wait_until(lambda: len(load.runs) >= 1, timeout=10, what="traffic flowing")
+            stopping = time.monotonic()
             leaving.container.stop(timeout=20)
             wait_until(lambda: leaving.name not in servers(lb), timeout=20, what="the member removed")
+            removed = time.monotonic()
             time.sleep(1.0)
             found = load.stop()
+    timeline = [(round(at - started, 2), c.trigger[:60], [(r.outcome, round(r.seconds, 2)) for r in c.results])
+                for at, c in watch.cycles]
+    print(f"\n{engine}: stop at {stopping - started:.2f}s, removed at {removed - started:.2f}s; cycles {timeline}; "
+          f"runs {[(len(r.results), len(r.failures())) for r in load.runs]}")
     counts = found.counts()
     assert counts[leaving.name] > 0 and counts[keep.name] > 0, found.summary()
     assert not found.failures(), found.summary()  # HAProxy: drained first; NGINX: no keep-alive, no failures
