@@ -2,7 +2,7 @@
 
 A pure comparison of the deployed and the new rendered files. When the only
 differences are in ``server`` lines — a weight, maintenance on/off, maxconn,
-an address or port, a server added to an existing backend, a server removed —
+a server added to an existing backend, a server removed —
 the change is a list of runtime commands; the written config carries the same
 state, so a later reload keeps it. An added server is a dynamic server: it
 ignores ``default-server``, so the backend's check settings are written on its
@@ -24,7 +24,6 @@ _SERVER = re.compile(r"^    server '([A-Za-z0-9_-]+)' '([^' ]+)'((?: [^\n]*)?)$"
 _DEFAULT_SERVER = re.compile(r"^    default-server( .*)$")
 _RUNTIME_ADDABLE = {"weight", "maxconn", "backup", "disabled", "check"}
 _CHECK_DEFAULTS = ("inter", "rise", "fall", "observe", "error-limit", "on-error")  # accepted by add server (2.6)
-_ADDRESS = re.compile(r"^(\[[0-9a-fA-F:.]+\]|[0-9.]+):([0-9]{1,5})$")
 
 
 @dataclass(frozen=True)
@@ -111,10 +110,7 @@ def _changed(old: ServerLine, new: ServerLine) -> list[str] | None:
     target = f"{new.backend}/{new.name}"
     commands = []
     if old.address != new.address:
-        address = _ADDRESS.match(new.address)
-        if address is None:
-            return None  # a host name: resolved at start, a reload resolves it again
-        commands.append(f"set server {target} addr {address.group(1).strip('[]')} port {address.group(2)}")
+        return None  # a new address: a reload (a discovered container that comes back elsewhere is re-added)
     if old.option("weight") != new.option("weight"):
         commands.append(f"set server {target} weight {new.option('weight') or '1'}")
     if old.option("maxconn") != new.option("maxconn"):
