@@ -18,6 +18,7 @@ import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ctlplane.drivers import Driver, driver_for
 from ctlplane.drivers.control import Step, no_step
@@ -29,6 +30,18 @@ from ctlplane.render import Output
 from ctlplane.state.locks import file_lock
 from ctlplane.state.paths import proxy_dir
 from ctlplane.transaction import ApplyResult, Planned, apply_proxy, plan_change
+
+if TYPE_CHECKING:
+    from ctlplane.discovery import Source
+
+
+def docker_discovery(discovery: Source | None) -> Source:
+    """``discovery``, or the Docker engine DOCKER_HOST names (only asked when the model discovers members)."""
+    if discovery is not None:
+        return discovery
+    from ctlplane.discovery.docker import DockerSource
+
+    return DockerSource()
 
 
 @dataclass(frozen=True)
@@ -46,10 +59,11 @@ class Prepared:
 
 
 def prepare(source: str | Path | Build, *, proxies: list[str] | None = None, strict_binaries: bool = True,
-            progress: Callable[[str], None] | None = None) -> Prepared:
-    """Load (unless built already), check that the workers can read what they serve on this machine, check
-    with the real binaries and plan; raise before anything is touched."""
-    built = source if isinstance(source, Build) else build(source, progress)
+            progress: Callable[[str], None] | None = None, discovery: Source | None = None) -> Prepared:
+    """Load (unless built already) with the members of discovered pools (``discovery``, by default the Docker
+    engine), check that the workers can read what they serve on this machine, check with the real binaries
+    and plan; raise before anything is touched."""
+    built = source if isinstance(source, Build) else build(source, progress, docker_discovery(discovery))
     names = tuple(p.name for p in built.loaded.model.proxies if not proxies or p.name in proxies)
     unreachable = worker_reach(built.loaded, built.assets, names)
     if unreachable:
@@ -86,13 +100,14 @@ def apply_prepared(prepared: Prepared, *, report: Callable[[ApplyResult], None] 
 
 
 def apply_model(source: str | Path | Build, *, proxies: list[str] | None = None, strict_binaries: bool = True,
-                step: Step = no_step) -> list[ApplyResult]:
+                step: Step = no_step, discovery: Source | None = None) -> list[ApplyResult]:
     """Validate (both stages), plan and apply a model to every proxy (or the named ones), in model order.
 
     Raises ModelError / ConfigTestError before anything is touched, ApplyError after a rollback. Proxies
     before a failed one keep their new configuration; later ones are not touched.
     """
-    return apply_prepared(prepare(source, proxies=proxies, strict_binaries=strict_binaries), step=step)
+    return apply_prepared(prepare(source, proxies=proxies, strict_binaries=strict_binaries, discovery=discovery),
+                          step=step)
 
 
 def down_model(loaded: Loaded, proxies: list[str] | None = None) -> list[tuple[str, bool]]:

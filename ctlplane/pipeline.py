@@ -1,20 +1,33 @@
 """The read-only pipeline every verb shares: load the model, read its assets,
 render every proxy, and (stage 2) have the real binaries check the result.
 
-Pure apart from reading the model's own files and, in :func:`binary_check`,
-running the proxies' config tests in a private directory.
+Pure apart from reading the model's own files, listing containers when a
+discovery source is given (the members of discovered pools; without one they
+have their static servers only), and, in :func:`binary_check`, running the
+proxies' config tests in a private directory.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ctlplane.errors import ConfigTestError, Finding
 from ctlplane.model.assets import Assets, read_assets
 from ctlplane.model.load import Loaded, load_file
 from ctlplane.render import Output, render_all
+
+if TYPE_CHECKING:
+    from ctlplane.discovery import Source
+    from ctlplane.discovery.members import Snapshot
+
+
+def _no_members() -> Snapshot:
+    from ctlplane.discovery.members import EMPTY
+
+    return EMPTY
 
 
 @dataclass(frozen=True)
@@ -24,6 +37,7 @@ class Build:
     loaded: Loaded
     assets: Assets
     outputs: dict[str, Output]
+    discovered: Snapshot = field(default_factory=_no_members)  # the members rendered into discovered pools
 
     @property
     def engines(self) -> dict[str, str]:
@@ -38,17 +52,22 @@ class Build:
 LARGE_MODEL_SERVERS = 1000
 
 
-def build(path: str | Path, progress: Callable[[str], None] | None = None) -> Build:
+def build(path: str | Path, progress: Callable[[str], None] | None = None, discovery: Source | None = None) -> Build:
     """Stage 1: load and validate the model and its files, then render. Raises ModelError.
 
     ``progress`` (the CLI's) hears about the long steps of a large model; the library never prints.
+    ``discovery`` lists the members of discovered pools (DriverError when it cannot); without it they render
+    with their static servers only.
     """
+    from ctlplane.discovery.expand import discovered
+
     loaded = load_file(path)
     assets = read_assets(loaded)
-    servers = sum(len(p.servers) for p in loaded.model.pools)
+    snapshot, model = discovered(loaded, discovery)
+    servers = sum(len(p.servers) for p in model.pools)
     if progress and servers >= LARGE_MODEL_SERVERS:
         progress(f"rendering {len(loaded.model.proxies)} proxies with {servers} servers")
-    result = Build(loaded, assets, render_all(loaded.model, assets))
+    result = Build(loaded, assets, render_all(model, assets), snapshot)
     if progress and servers >= LARGE_MODEL_SERVERS:
         progress(f"rendered {sum(len(o) for o in result.outputs.values())} files")
     return result

@@ -2,10 +2,15 @@
 
 A pure comparison of the deployed and the new rendered files. When the only
 differences are in ``server`` lines — a weight, maintenance on/off, maxconn,
-or a server added to an existing backend with plain options — the change is
-a list of runtime commands; the written config carries the same state, so a
-later reload keeps it. Anything else (a removed server, a new option, any
-other line or file) needs a reload and gives ``None``. NGINX open source has
+a server added to an existing backend, a server removed —
+the change is a list of runtime commands; the written config carries the same
+state, so a later reload keeps it. An added server is a dynamic server: it
+ignores ``default-server``, so the backend's check settings are written on its
+``add server`` line, and its health checks are enabled (HAProxy leaves them off
+on dynamic servers); one with a cookie needs a reload. A removed server is
+drained first, then deleted (the driver waits for its sessions to end and puts
+it in maintenance, as ``del server`` requires). Anything else (a new option,
+any other line or file) needs a reload and gives ``None``. NGINX open source has
 no runtime API: always ``None``.
 """
 
@@ -16,7 +21,9 @@ from dataclasses import dataclass
 
 _BACKEND = re.compile(r"^backend '([A-Za-z0-9_-]+)'$")
 _SERVER = re.compile(r"^    server '([A-Za-z0-9_-]+)' '([^' ]+)'((?: [^\n]*)?)$")
-_RUNTIME_ADDABLE = {"weight", "maxconn", "backup", "disabled"}
+_DEFAULT_SERVER = re.compile(r"^    default-server( .*)$")
+_RUNTIME_ADDABLE = {"weight", "maxconn", "backup", "disabled", "check"}
+_CHECK_DEFAULTS = ("inter", "rise", "fall", "observe", "error-limit", "on-error")  # accepted by add server (2.6)
 
 
 @dataclass(frozen=True)
@@ -47,8 +54,14 @@ def _options(text: str) -> tuple[tuple[str, str], ...]:
 
 def parse_servers(cfg: str) -> tuple[list[str], dict[tuple[str, str], ServerLine]] | None:
     """The config without its server lines, and the server lines by (backend, server)."""
+    return _parse(cfg)[:2]
+
+
+def _parse(cfg: str) -> tuple[list[str], dict[tuple[str, str], ServerLine], dict[str, tuple[tuple[str, str], ...]]]:
+    """Skeleton, server lines, and each backend's default-server options."""
     skeleton: list[str] = []
     servers: dict[tuple[str, str], ServerLine] = {}
+    defaults: dict[str, tuple[tuple[str, str], ...]] = {}
     backend: str | None = None
     for line in cfg.splitlines():
         header = _BACKEND.match(line)
@@ -56,13 +69,16 @@ def parse_servers(cfg: str) -> tuple[list[str], dict[tuple[str, str], ServerLine
             backend = header.group(1)
         elif line and not line.startswith(" "):
             backend = None
+        default = _DEFAULT_SERVER.match(line)
+        if default and backend is not None:
+            defaults[backend] = _options(default.group(1))
         server = _SERVER.match(line)
         if server and backend is not None:
             name, address, rest = server.groups()
             servers[(backend, name)] = ServerLine(backend, name, address, _options(rest))
         else:
             skeleton.append(line)
-    return skeleton, servers
+    return skeleton, servers, defaults
 
 
 def runtime_commands(engine: str, deployed: dict[str, bytes], new: dict[str, bytes]) -> list[str] | None:
@@ -72,30 +88,29 @@ def runtime_commands(engine: str, deployed: dict[str, bytes], new: dict[str, byt
     others = [{k: v for k, v in files.items() if k != "haproxy.cfg"} for files in (deployed, new)]
     if others[0] != others[1]:
         return None
-    old_parsed = parse_servers(deployed["haproxy.cfg"].decode())
-    new_parsed = parse_servers(new["haproxy.cfg"].decode())
-    if old_parsed is None or new_parsed is None or old_parsed[0] != new_parsed[0]:
+    old_skeleton, old, _ = _parse(deployed["haproxy.cfg"].decode())
+    new_skeleton, now, defaults = _parse(new["haproxy.cfg"].decode())
+    if old_skeleton != new_skeleton:
         return None
-    old, now = old_parsed[1], new_parsed[1]
-    if set(old) - set(now):
-        return None  # removing a server: a reload lets its sessions finish
     commands: list[str] = []
     for key, server in now.items():
-        changed = _changed(old[key], server) if key in old else _added(server)
+        changed = _changed(old[key], server) if key in old else _added(server, defaults.get(server.backend, ()))
         if changed is None:
             return None
         commands.extend(changed)
+    for backend, name in sorted(set(old) - set(now)):  # last: new servers take traffic before others drain
+        commands += [f"set server {backend}/{name} state drain", f"del server {backend}/{name}"]
     return commands or None
 
 
 def _changed(old: ServerLine, new: ServerLine) -> list[str] | None:
-    if old.address != new.address:
-        return None
     fixed = {"weight", "maxconn", "disabled"}
     if [o for o in old.options if o[0] not in fixed] != [o for o in new.options if o[0] not in fixed]:
         return None
     target = f"{new.backend}/{new.name}"
     commands = []
+    if old.address != new.address:
+        return None  # a new address: a reload (a discovered container that comes back elsewhere is re-added)
     if old.option("weight") != new.option("weight"):
         commands.append(f"set server {target} weight {new.option('weight') or '1'}")
     if old.option("maxconn") != new.option("maxconn"):
@@ -107,13 +122,22 @@ def _changed(old: ServerLine, new: ServerLine) -> list[str] | None:
     return commands
 
 
-def _added(server: ServerLine) -> list[str] | None:
+def _added(server: ServerLine, defaults: tuple[tuple[str, str], ...]) -> list[str] | None:
     if any(key not in _RUNTIME_ADDABLE for key, _ in server.options):
-        return None  # dynamic servers ignore default-server and refuse cookies: reload instead
+        return None  # dynamic servers refuse cookies: reload instead
+    checked = server.option("check") is not None
+    if checked and any(key not in _CHECK_DEFAULTS for key, _ in defaults):
+        return None
     target = f"{server.backend}/{server.name}"
     words = [f"add server {target} {server.address}"]
-    words += [f"{k} {v}".strip() for k, v in server.options if k != "disabled"]
-    commands = [" ".join(words)]  # HAProxy creates it in maintenance
+    words += [f"{k} {v}".strip() for k, v in server.options if k not in ("disabled", "check")]
+    if checked:  # dynamic servers ignore default-server: its check settings go on the line itself
+        words += [f"{k} {v}" for k, v in defaults] + ["check"]
+    commands = [" ".join(words)]  # HAProxy creates it in maintenance, checks off
+    if checked:
+        commands.append(f"enable health {target}")
     if server.option("disabled") is None:
         commands.append(f"enable server {target}")
+    if server.option("weight") == "0":
+        commands.append(f"set server {target} weight 0")  # 2.6 creates a dynamic server with weight 0 as 1
     return commands

@@ -44,6 +44,8 @@ EXAMPLES: dict[tuple[str, str], object] = {
     ("Pair", "virtual_ips"): [{"address": "192.0.2.10/24", "router_id": 51, "owner": "lb1"}],
     ("Pair", "check"): {"interval": "1s", "fall": 2, "rise": 2},
     ("Pool", "servers"): [_SERVER],
+    ("Pool", "discover"): {"docker": {"labels": {"ctlplane.pool": "web"}, "network": "app-net", "port": 8080}},
+    ("Discover", "docker"): {"labels": {"ctlplane.pool": "web"}, "network": "app-net", "port": 8080},
     ("Pool", "balance"): {"strategy": "least_connections"},
     ("Pool", "health"): {"passive": {"max_fails": 3, "window": "10s"}},
     ("Proxy", "engine"): "haproxy",

@@ -6,8 +6,10 @@ hands each outcome to an injected ``report`` as a :class:`Cycle`. Errors
 never stop the loop: the proxies keep their last good configuration (apply
 guarantees it) and the next save is tried again. Before each apply the
 watched set is recomputed from the model, so a newly referenced certificate
-is watched; an unloadable model keeps the previous set. watchdog is imported
-only here, and only when the loop starts.
+is watched; an unloadable model keeps the previous set. An optional event
+source (``events``: Docker's, for discovered pools) pokes the same debouncer,
+so a burst of container events is one apply too. watchdog is imported only
+here, and only when the loop starts.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from ctlplane.errors import CtlplaneError, ModelError
 from ctlplane.transaction import ApplyResult
@@ -29,6 +31,15 @@ ReferencedFn = Callable[[str], Iterable[str]]
 RECONCILE_TRIGGER = "reconcile"
 TICK = 0.1  # seconds: the longest the idle loop waits before looking at the stop event again
 MAX_LINKS = 40  # like the kernel's ELOOP limit
+
+
+class Events(Protocol):
+    """Another source of changes than files (Docker's event stream): told the model before each apply."""
+
+    def refresh(self, model_path: str, poke: Callable[[str], None]) -> None:
+        """Follow what the model at ``model_path`` needs; call ``poke(reason)`` when something changed."""
+
+    def stop(self) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -129,8 +140,9 @@ class _Watcher:
     """State shared by the observer thread (``on_event``) and the worker (everything else)."""
 
     def __init__(self, model_path: str, apply: ApplyFn, referenced: ReferencedFn, debouncer: Debouncer,
-                 clock: Callable[[], float], reconcile: float = RECONCILE) -> None:
+                 clock: Callable[[], float], reconcile: float = RECONCILE, events: Events | None = None) -> None:
         self.model = os.path.abspath(model_path)
+        self.events = events
         self.apply, self.referenced, self.debouncer, self.clock = apply, referenced, debouncer, clock
         self.reconcile = reconcile
         self.last = clock()
@@ -155,6 +167,14 @@ class _Watcher:
                 self.debouncer.event(self.clock())
             self.wake.set()
 
+    def poke(self, reason: str) -> None:
+        """A change seen by ``events`` (any thread): like a relevant file event."""
+        with self.lock:
+            if not self.debouncer.pending:
+                self.trigger = reason
+            self.debouncer.event(self.clock())
+        self.wake.set()
+
     def next_burst(self, stop: threading.Event) -> str | None:
         """Wait (at most TICK) for a burst to be due; return its trigger and start a new burst."""
         with self.lock:
@@ -176,6 +196,8 @@ class _Watcher:
         except Exception:  # noqa: BLE001, S110 - the model does not load, or a file cannot be read: keep watching
             pass  # what it referenced last (the model itself always); the apply reports what is wrong
         self.watched = watched_paths(self.model, self.refs)
+        if self.events is not None:
+            self.events.refresh(self.model, self.poke)
         wanted = {_existing(d) for d in watch_dirs(self.watched)}
         with self.lock:
             stale, self.stale = self.stale, set()
@@ -211,16 +233,16 @@ class _Watcher:
 def run_watch(model_path: str, *, stop: threading.Event, report: Callable[[Cycle], None],
               apply: ApplyFn = default_apply, referenced: ReferencedFn = referenced_files,
               quiet: float = QUIET, max_wait: float = MAX_WAIT, clock: Callable[[], float] = time.monotonic,
-              reconcile: float = RECONCILE) -> None:
-    """Apply now, then after every relevant burst of changes, and every ``reconcile`` seconds without one
-    (0: never), until ``stop`` is set.
+              reconcile: float = RECONCILE, events: Events | None = None) -> None:
+    """Apply now, then after every relevant burst of changes (files, and ``events`` when given), and every
+    ``reconcile`` seconds without one (0: never), until ``stop`` is set.
 
     Returns once the observer is stopped and joined. ``report`` runs on the caller's thread.
     """
     from watchdog.events import FileSystemEventHandler
     from watchdog.observers import Observer
 
-    watcher = _Watcher(model_path, apply, referenced, Debouncer(quiet, max_wait), clock, reconcile)
+    watcher = _Watcher(model_path, apply, referenced, Debouncer(quiet, max_wait), clock, reconcile, events)
 
     class Handler(FileSystemEventHandler):
         def on_any_event(self, event: Any) -> None:
@@ -237,5 +259,7 @@ def run_watch(model_path: str, *, stop: threading.Event, report: Callable[[Cycle
             if trigger is not None and not stop.is_set():
                 report(watcher.cycle(trigger, observer, handler))
     finally:
+        if events is not None:
+            events.stop()
         observer.stop()
         observer.join()

@@ -8,18 +8,30 @@ release id a config carries digests them too, so it is compared as its token."""
 from __future__ import annotations
 
 import difflib
+import json
 import os
 import shutil
 from pathlib import Path
 
 import pytest
 
-from ctlplane.pipeline import binary_check, build
+from ctlplane.discovery.containers import ContainerInfo
+from ctlplane.discovery.fake import FakeDocker
+from ctlplane.pipeline import Build, binary_check, build
 from ctlplane.render.release import unseal
 from tests.helpers import ROOT, example_certs, need_binary
 
 CASES = Path(__file__).parent / "golden"
 BLESS = os.environ.get("CTLPLANE_BLESS") == "1"
+
+
+def built(folder: Path) -> Build:
+    """The case rendered; with ``containers.json``, its discovered pools take their members from that snapshot."""
+    snapshot = folder / "containers.json"
+    docker = None
+    if snapshot.exists():
+        docker = FakeDocker([ContainerInfo(**c) for c in json.loads(snapshot.read_text())])
+    return build(folder / "model.yaml", discovery=docker)
 
 
 def _volatile(rel: str) -> bool:
@@ -36,7 +48,7 @@ def _certs() -> None:
 @pytest.mark.parametrize("case", sorted(p.name for p in CASES.iterdir() if (p / "model.yaml").exists()))
 def test_golden(case: str) -> None:
     folder = CASES / case
-    result = build(folder / "model.yaml")
+    result = built(folder)
     expected_root = folder / "expected"
     if BLESS:
         shutil.rmtree(expected_root, ignore_errors=True)
@@ -66,7 +78,7 @@ def test_golden(case: str) -> None:
 
 @pytest.mark.parametrize("case", sorted(p.name for p in CASES.iterdir() if (p / "model.yaml").exists()))
 def test_golden_passes_real_binaries(case: str) -> None:
-    result = build(CASES / case / "model.yaml")
+    result = built(CASES / case)
     for engine in set(result.engines.values()):
         need_binary(engine)
     if any("keepalived.conf" in files for files in result.outputs.values()):

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from ctlplane.cli.output import Format, emit_json, fail, in_ci, info, progress
+from ctlplane.cli.output import Format, emit_json, fail, in_ci, info, progress, warn
 from ctlplane.errors import ApplyError, CtlplaneError
 
 if TYPE_CHECKING:
@@ -43,6 +43,9 @@ def apply(
     results: list[ApplyResult] = []
     try:
         prepared = prepare(model, proxies=proxy or None, progress=progress)
+        from ctlplane.discovery.report import excluded_findings
+
+        warn(excluded_findings(prepared.build.loaded, prepared.build.discovered), output)
         if output is Format.text:
             for name, planned in prepared.plans.items():
                 info(f"{name}: {planned.change.describe()}")

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from ctlplane.cli.output import Format, colour, emit_json, fail, info, progress
+from ctlplane.cli.output import Format, colour, emit_json, fail, info, progress, warn
 from ctlplane.errors import CtlplaneError
 
 if TYPE_CHECKING:
@@ -28,18 +28,25 @@ def plan(
         "branch's rendering in CI) instead of what the running proxies serve."),
 ) -> None:
     """Show per proxy how applying would reach it and a unified diff against the release it serves."""
+    from ctlplane.apply import docker_discovery
     from ctlplane.pipeline import build
 
-    try:
-        result = build(model, progress=progress)
+    try:  # discovered pools: today's containers, unless comparing with a rendering (offline, like it)
+        result = build(model, progress=progress, discovery=None if against else docker_discovery(None))
         if proxy is not None and proxy not in result.outputs:
             raise CtlplaneError(f"no proxy named {proxy!r} in {model}")
         plans = [_plan(result, name, files, against) for name, files in result.only(proxy).items()]
     except CtlplaneError as error:
         raise fail(error, output) from None
+    from ctlplane.discovery.report import as_dict, excluded_findings, pool_lines
+
     if output is Format.json:
-        emit_json({"ok": True, "changed": any(p.changed for p in plans), "proxies": [p.as_dict() for p in plans]})
+        emit_json({"ok": True, "changed": any(p.changed for p in plans), "proxies": [p.as_dict() for p in plans],
+                   "discovered": as_dict(result.discovered)})
     else:
+        for line in pool_lines(result.loaded, result.discovered):
+            typer.echo(line)
+        warn(excluded_findings(result.loaded, result.discovered), output)
         for p in plans:
             _show(p)
     if detailed_exitcode and any(p.changed for p in plans):

@@ -41,11 +41,12 @@ def status(
     ),
 ) -> None:
     """Show each proxy's live state: processes, active release, drift, servers and connection counters."""
+    from ctlplane.apply import docker_discovery
     from ctlplane.pipeline import build
     from ctlplane.status import model_status
 
     try:
-        result = build(model)
+        result = build(model, discovery=docker_discovery(None))  # drift is judged with today's members
         unknown = [p for p in proxy or [] if p not in result.outputs]
         if unknown:
             raise CtlplaneError(f"no proxy named {unknown[0]!r} in {model}")

@@ -22,6 +22,7 @@ from ctlplane.cli.output import colour, finding_line, info
 from ctlplane.watch import MAX_WAIT, QUIET, RECONCILE
 
 if TYPE_CHECKING:
+    from ctlplane.transaction import ApplyResult
     from ctlplane.watch_loop import Cycle
 
 
@@ -36,7 +37,8 @@ def watch(
                                     help="Without changes, check the proxies this often (seconds; 0: never): one "
                                     "that was stopped by hand is started again."),
 ) -> None:
-    """Apply MODEL, then re-apply whenever it or a certificate/key it references changes."""
+    """Apply MODEL, then re-apply whenever it or a certificate/key it references changes, and, for pools that
+    discover members, whenever Docker's events say containers changed."""
     from ctlplane.watch_loop import apply_once, run_watch
 
     if once:
@@ -45,10 +47,29 @@ def watch(
         if cycle.error is not None:
             raise typer.Exit(1)
         return
+    from ctlplane.discovery.watching import DockerEvents
+
+    docker = DockerEvents()  # follows Docker's events only while the model discovers pool members
+
+    told: set[str] = set()
+
+    def apply(path: str) -> list[ApplyResult]:
+        from ctlplane.apply import apply_prepared, prepare
+        from ctlplane.discovery.report import excluded_findings
+
+        prepared = prepare(path, discovery=docker.source)
+        notes = excluded_findings(prepared.build.loaded, prepared.build.discovered)
+        for note in notes:  # a container left out is told once, not at every apply
+            if note.one_line() not in told:
+                _err(f"warning: {finding_line(note)}", "yellow")
+        told.clear()
+        told.update(n.one_line() for n in notes)
+        return apply_prepared(prepared)
+
     stop = threading.Event()
     with stop_on_signals(stop):
         run_watch(str(model), stop=stop, report=_reporter(), quiet=quiet_period, max_wait=max_wait,
-                  reconcile=reconcile)
+                  reconcile=reconcile, apply=apply, events=docker)
     typer.echo("watch: stopped")
 
 

@@ -203,4 +203,6 @@ class FakeHost(LocalFiles):
             self.faults.discard("runtime")
             return "No such server.\n"
         self.runtime_log.append(command)
+        if command.startswith(("add server ", "del server ")):
+            return "New server registered.\n" if command.startswith("add") else "Server deleted.\n"
         return ""

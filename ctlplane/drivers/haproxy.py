@@ -14,6 +14,10 @@ saved to ``run/server-state`` (``show servers state``), which the new workers
 load, so a server marked down by checks or put in maintenance by an operator
 keeps that state. HAProxy writes its log to stderr, appended to
 ``logs/haproxy.log``; it never reopens it, so rotation copies and truncates.
+A runtime ``del server`` (a server that left, already set to drain) first
+waits, bounded, for its sessions to end, then puts it in maintenance (which
+``del server`` requires) and deletes it once its connections are gone; only a
+server still busy after that has its sessions shut down.
 """
 
 from __future__ import annotations
@@ -34,18 +38,49 @@ STOP_TIMEOUT = 35.0  # hard-stop-after 30s bounds old workers
 MASTER_WAIT = 5.0  # the master CLI is briefly unreachable while the master re-executes
 LOG = "logs/haproxy.log"
 RELEASE_PREFIX = "ctlplane release "
+DRAIN_WAIT = 5.0  # seconds a removed server keeps its sessions (drained) before it goes to maintenance
+DELETE_WAIT = 3.0  # seconds for its last connections to close once in maintenance
+_BUSY = "still has connections"
 
 
 class HaproxyRuntime:
     """HAProxy's admin socket: the runtime API."""
 
-    def __init__(self, host: Host, socket: Path) -> None:
+    def __init__(self, host: Host, socket: Path, drain_wait: float = DRAIN_WAIT,
+                 delete_wait: float = DELETE_WAIT) -> None:
         self.host = host
         self.socket = socket
+        self.drain_wait, self.delete_wait = drain_wait, delete_wait
 
     def send(self, commands: list[str]) -> None:
         for command in commands:
-            haproxy_api.check_answer(command, self.host.request(self.socket, command))
+            if command.startswith("del server "):
+                self._delete(command.removeprefix("del server "))
+            else:
+                haproxy_api.check_answer(command, self.host.request(self.socket, command))
+
+    def _sessions(self, target: str) -> int | None:
+        backend, _, server = target.partition("/")
+        try:
+            return haproxy_api.server_sessions(self.query(f"show stat {backend} 4 -1"), backend, server)
+        except DriverError:
+            return None
+
+    def _delete(self, target: str) -> None:
+        """Wait for the (drained) server's sessions to end, then maintenance, then ``del server``."""
+        procfs.wait_for(lambda: self._sessions(target) in (0, None), self.drain_wait, interval=0.1)
+        haproxy_api.check_answer(f"set server {target} state maint",
+                                 self.host.request(self.socket, f"set server {target} state maint"))
+
+        def deleted() -> str | None:
+            answer = self.host.request(self.socket, f"del server {target}").strip()
+            return None if _BUSY in answer else answer
+
+        answer = procfs.wait_for(deleted, self.delete_wait, interval=0.1)
+        if answer is None:
+            self.host.request(self.socket, f"shutdown sessions server {target}")
+            answer = self.host.request(self.socket, f"del server {target}")
+        haproxy_api.check_answer(f"del server {target}", answer)
 
     def query(self, command: str) -> str:
         return self.host.request(self.socket, command, timeout=2.0)

@@ -14,6 +14,7 @@ from ctlplane.errors import DriverError, Finding
 
 SUN_PATH_MAX = 107  # bytes a UNIX socket path may take (sockaddr_un.sun_path, with its NUL)
 RUNTIME_OK = ("New server registered.", "Server deleted.")
+RUNTIME_OK_PREFIXES = ("IP changed from ", "no need to change the addr", "port changed from ")
 _MASTER = re.compile(r"^(\d+)\s+master\s+(\d+)\s+\[failed: (\d+)\]", re.MULTILINE)
 _WORKER = re.compile(r"^(\d+)\s+worker\b", re.MULTILINE)
 
@@ -77,8 +78,24 @@ def parse_info(text: str) -> dict[str, str]:
 def check_answer(command: str, answer: str) -> None:
     """Raise when the admin socket answered a change command with anything but success."""
     answer = answer.strip()
-    if answer and answer not in RUNTIME_OK:
+    if answer and answer not in RUNTIME_OK and not answer.startswith(RUNTIME_OK_PREFIXES):
         raise DriverError(f"HAProxy refused {command!r}", [Finding(f"{command}: {answer}", source="haproxy")])
+
+
+def server_sessions(stat: str, backend: str, server: str) -> int | None:
+    """The current sessions (``scur``) of one server in a ``show stat`` answer; None when it is not listed."""
+    lines = stat.splitlines()
+    if not lines or not lines[0].startswith("# "):
+        return None
+    header = lines[0][2:].split(",")
+    if "scur" not in header:
+        return None
+    column = header.index("scur")
+    for line in lines[1:]:
+        fields = line.split(",")
+        if len(fields) > column and fields[0] == backend and fields[1] == server:
+            return int(fields[column]) if fields[column].isdigit() else 0
+    return None
 
 
 def alerts(text: str) -> list[Finding]:

@@ -67,7 +67,7 @@ def _nginx_pool(proxy: str, i: int, pool: Pool) -> Iterator[CrossCheck]:
             yield CrossCheck(("pools", i, "servers", j, "backup"), f"NGINX cannot combine backup servers with "
                              f"hashing or random balancing {where}: use round_robin or least_connections, "
                              "or engine haproxy")
-    if all(server.backup for server in pool.servers):
+    if pool.discover is None and all(server.backup for server in pool.servers):
         yield CrossCheck(("pools", i, "servers"), f"NGINX needs at least one server that is not a backup {where}: "
                          "make one server a regular one, or use engine haproxy")
     if pool.persistence is not None and strategy not in ("round_robin", "weighted_round_robin"):

@@ -11,6 +11,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
+from ctlplane.model.discover import Discover
 from ctlplane.model.types import CookieName, Duration, Frozen, HeaderName, Name, PathPrefix, Port, ServerAddress, Weight
 
 
@@ -147,10 +148,23 @@ class Pool(Frozen):
     """A named group of backend servers."""
 
     name: Name = Field(description="Unique pool name; services refer to it.")
-    servers: list[Server] = Field(min_length=1, max_length=100_000, description="The servers of the pool.")
+    servers: list[Server] = Field(
+        default_factory=list, max_length=100_000,
+        description="The servers of the pool (at least one unless the pool discovers members).",
+    )
     balance: Balance = Field(default_factory=RoundRobin)
     health: Health = Field(default_factory=Health, description="Active and passive health checks.")
     persistence: Persistence | None = Field(None, description="Session persistence (sticky sessions).")
     keepalive: int = Field(
         32, ge=0, le=10_000, description="Idle keep-alive connections kept open to the pool per worker (HTTP only)."
     )
+    discover: Discover | None = Field(
+        None, description="Members discovered from Docker container labels, beside the static servers. While it has "
+        "none, the pool answers 503 (TCP: the connection is closed) and the proxy log names it.",
+    )
+
+    @model_validator(mode="after")
+    def _has_servers(self) -> Pool:
+        if not self.servers and self.discover is None:
+            raise ValueError("a pool needs at least one server, or discover to find its members")
+        return self

@@ -87,6 +87,11 @@ class HttpServer:
     settings: Settings
     locations: tuple[Location, ...]
 
+    @property
+    def empty_answer(self) -> bool:
+        """Some location reaches a pool without a regular server: the server needs ``@ctlplane_empty``."""
+        return any(loc.empty_pool for loc in self.locations)
+
 
 @dataclass(frozen=True)
 class RedirectServer:

@@ -14,7 +14,9 @@ always end with '/' on both sides (a missing slash would let ``/static../x``
 escape the directory); ``/static`` itself redirects to ``/static/``. Every
 ``add_header`` a location needs (HSTS, cache status, persistence cookie) is
 repeated in the location, because a location's ``add_header`` replaces the
-server's.
+server's. A location that can reach a pool without a regular server (a
+discovered pool with no member yet) turns NGINX's own 502 ("no live
+upstreams") into 503 through the server's ``@ctlplane_empty`` location.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from dataclasses import dataclass, field
 from ctlplane.model.pool import Pool
 from ctlplane.model.service import HeaderMatch, HttpService, Route
 from ctlplane.render import nginx_names as names
-from ctlplane.render.nginx_upstream import EMPTY, MapBlock, has_cookie_persistence
+from ctlplane.render.nginx_upstream import EMPTY, MapBlock, has_cookie_persistence, is_empty
 from ctlplane.render.routing import VirtualHost
 
 
@@ -47,6 +49,7 @@ class Location:
     empty_is_404: bool = False  # proxy through a chain that may match nothing
     alias: str = ""  # static: directory ending in '/', through nq
     redirect: str = ""  # redirect: the path to send the client to, through nq
+    empty_pool: bool = False  # proxy: can reach a pool without a regular server (502 becomes 503)
 
 
 @dataclass
@@ -146,4 +149,6 @@ def _proxy_location(svc: HttpService, vhost: VirtualHost, chains: Chains, prefix
         headers.append(Header("X-Cache-Status", var="upstream_cache_status"))
     if cookie:
         headers.append(Header("Set-Cookie", var=cookie))
-    return Location("", prefix, "proxy", tuple(headers), target=target, empty_is_404=terminal is None)
+    reached = [r.pool for r in chain] + ([terminal] if terminal else [])
+    return Location("", prefix, "proxy", tuple(headers), target=target, empty_is_404=terminal is None,
+                    empty_pool=any(is_empty(chains.pools[p]) for p in reached))

@@ -9,7 +9,11 @@ default ``max_fails=1`` is turned off (``max_fails=0``) so that, as on HAProxy,
 no server is taken out unless the model asks for it. Cookie persistence is the
 documented NGINX equivalent of an inserted cookie: when the client has none,
 the proxy picks a random one (``$request_id``), hashes consistently on it and
-sends it back with ``Set-Cookie``; later requests carry it and stick.
+sends it back with ``Set-Cookie``; later requests carry it and stick. NGINX
+refuses an upstream without a regular server, which a pool that discovers its
+members can be: it then gets a placeholder marked ``down`` (:data:`PLACEHOLDER`),
+so requests fail with "no live upstreams" (the error log and the access log's
+``upstream=`` name the pool), and its locations answer 503 instead of 502.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from ctlplane.model.types import format_duration
 from ctlplane.render import nginx_names as names
 
 EMPTY = '""'  # the empty NGINX string, a fixed token
+PLACEHOLDER = "127.0.0.1:9"  # never used: marked down (port 9, discard)
 
 
 @dataclass(frozen=True)
@@ -42,6 +47,7 @@ class Upstream:
     servers: tuple[UpstreamServer, ...]
     keepalive: int  # idle connections kept per worker; 0 = none
     has_drain: bool
+    empty: bool = False  # no regular server (a discovered pool without members): a placeholder marked down
 
 
 @dataclass(frozen=True)
@@ -114,14 +120,24 @@ def _server(pool: Pool, server: Server) -> UpstreamServer:
     return UpstreamServer(server.name, host_port(server.address, server.port), tuple(params))
 
 
+def is_empty(pool: Pool) -> bool:
+    """No regular (non-backup) server: only a pool that discovers its members can be so."""
+    return all(s.backup for s in pool.servers)
+
+
 def upstream(pool: Pool, stream: bool) -> Upstream:
+    servers = tuple(_server(pool, s) for s in pool.servers)
+    empty = is_empty(pool)
+    if empty:
+        servers = (UpstreamServer("placeholder", PLACEHOLDER, ("down",)), *servers)
     return Upstream(
         name=names.upstream_name(pool.name),
         zone_size=f"{max(64, 32 + len(pool.servers))}k",
         method=_method(pool, stream),
-        servers=tuple(_server(pool, s) for s in pool.servers),
+        servers=servers,
         keepalive=0 if stream else pool.keepalive,
         has_drain=any(s.state == "drain" for s in pool.servers),
+        empty=empty,
     )
 
 

@@ -30,14 +30,44 @@ def test_added_plain_server_is_runtime() -> None:
 
 def test_what_needs_a_reload() -> None:
     base = cfg("'a' '10.0.0.1:80' weight 1", "'b' '10.0.0.2:80' weight 1")
-    assert runtime_commands("haproxy", base, cfg("'a' '10.0.0.1:80' weight 1")) is None  # removal
-    assert runtime_commands("haproxy", base, cfg("'a' '10.0.0.9:80' weight 1", "'b' '10.0.0.2:80' weight 1")) is None
     assert runtime_commands("haproxy", base, cfg("'a' '10.0.0.1:80' weight 1 backup",
                                                  "'b' '10.0.0.2:80' weight 1")) is None
-    added_with_check = cfg("'a' '10.0.0.1:80' weight 1", "'b' '10.0.0.2:80' weight 1", "'c' '10.0.0.3:80' check")
-    assert runtime_commands("haproxy", base, added_with_check) is None  # dynamic servers ignore default-server
+    with_cookie = cfg("'a' '10.0.0.1:80' weight 1", "'b' '10.0.0.2:80' weight 1", "'c' '10.0.0.3:80' cookie 'c'")
+    assert runtime_commands("haproxy", base, with_cookie) is None  # dynamic servers refuse cookies
+    assert runtime_commands("haproxy", base, cfg("'a' '10.0.0.9:80' weight 1", "'b' '10.0.0.2:80' weight 1")) is None
     other_line = cfg("'a' '10.0.0.1:80' weight 1", "'b' '10.0.0.2:80' weight 1", head=HEAD.replace("100", "200"))
     assert runtime_commands("haproxy", base, other_line) is None
     assert runtime_commands("haproxy", {**base, "certs/x.pem": b"1"}, {**base, "certs/x.pem": b"2"}) is None
     assert runtime_commands("nginx", base, cfg("'a' '10.0.0.1:80' weight 3", "'b' '10.0.0.2:80' weight 1")) is None
     assert runtime_commands("haproxy", base, base) is None  # nothing to do is not a runtime change
+
+
+CHECKED = HEAD + "    default-server inter 2s rise 2 fall 3 observe layer7 error-limit 3 on-error mark-down\n"
+
+
+def test_an_added_checked_server_carries_the_backend_check_settings_and_enables_its_checks() -> None:
+    """Dynamic servers ignore default-server and start with checks off (HAProxy 2.6)."""
+    old = cfg("'a' '10.0.0.1:80' weight 1 check", head=CHECKED)
+    new = cfg("'a' '10.0.0.1:80' weight 1 check", "'web-2' '10.0.0.2:8080' weight 1 check", head=CHECKED)
+    assert runtime_commands("haproxy", old, new) == [
+        "add server be_web/web-2 10.0.0.2:8080 weight 1 inter 2s rise 2 fall 3 observe layer7 error-limit 3 "
+        "on-error mark-down check",
+        "enable health be_web/web-2", "enable server be_web/web-2"]
+
+
+def test_an_added_drained_server_gets_weight_zero_after_it_is_enabled() -> None:
+    old = cfg("'a' '10.0.0.1:80' weight 1")
+    new = cfg("'a' '10.0.0.1:80' weight 1", "'b' '10.0.0.2:80' weight 0 backup")
+    assert runtime_commands("haproxy", old, new) == [
+        "add server be_web/b 10.0.0.2:80 weight 0 backup", "enable server be_web/b", "set server be_web/b weight 0"]
+
+
+def test_a_removed_server_is_drained_then_deleted_after_the_other_changes() -> None:
+    old = cfg("'a' '10.0.0.1:80' weight 1", "'b' '10.0.0.2:80' weight 1")
+    new = cfg("'a' '10.0.0.1:80' weight 1", "'c' '10.0.0.3:80' weight 1")
+    assert runtime_commands("haproxy", old, new) == [
+        "add server be_web/c 10.0.0.3:80 weight 1", "enable server be_web/c",
+        "set server be_web/b state drain", "del server be_web/b"]
+    assert runtime_commands("haproxy", new, cfg(head=HEAD)) == [
+        "set server be_web/a state drain", "del server be_web/a", "set server be_web/c state drain",
+        "del server be_web/c"]  # the last one too: an empty backend answers 503

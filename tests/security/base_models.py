@@ -33,7 +33,9 @@ def nginx_model(world: World) -> dict[str, Any]:
              "servers": [{"name": "d1", "address": "10.0.4.1", "port": 5432}]},
             {"name": "lc", "balance": {"strategy": "least_connections"},
              "servers": [{"name": "l1", "address": "10.0.5.1", "port": 6379},
-                         {"name": "l2", "address": "10.0.5.2", "port": 6379, "backup": True}]},
+                         {"name": "l2", "address": "10.0.5.2", "port": 6379, "backup": True}],
+             "discover": {"docker": {"labels": {"ctlplane.pool": "lc", "ctlplane.tier": "cache"},
+                                     "network": "app-net", "port": 6379}}},
         ],
         "services": [
             {"name": "front", "mode": "http", "listen": {"address": "0.0.0.0", "port": 8443},

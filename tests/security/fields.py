@@ -21,7 +21,7 @@ def _leaves(annotation: Any) -> Iterator[Any]:
     origin = typing.get_origin(annotation)
     if origin is typing.Annotated:
         yield from _leaves(typing.get_args(annotation)[0])
-    elif origin in (typing.Union, types.UnionType, list, tuple, set, frozenset):
+    elif origin in (typing.Union, types.UnionType, list, tuple, set, frozenset, dict):
         for arg in typing.get_args(annotation):
             yield from _leaves(arg)
     else:
@@ -94,6 +94,9 @@ def slots(instance: BaseModel, fields: set[tuple[str, str]], path: tuple[str | i
         here = (*path, name)
         if isinstance(value, BaseModel):
             yield from slots(value, fields, here)
+        elif isinstance(value, dict) and (cls, name) in fields:
+            for key in value:  # a mapping of strings (label selectors): each value is a slot
+                yield (*here, key), cls, name
         elif isinstance(value, (list, tuple)):
             for i, item in enumerate(value):
                 if isinstance(item, BaseModel):

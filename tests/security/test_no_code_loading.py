@@ -57,7 +57,7 @@ def _string_leaves(annotation: Any, metadata: list[Any]) -> Iterator[tuple[Any, 
     if origin is typing.Annotated:
         inner, *more = typing.get_args(annotation)
         yield from _string_leaves(inner, metadata + list(more))
-    elif origin in (typing.Union, types.UnionType, list):
+    elif origin in (typing.Union, types.UnionType, list, dict):  # dict: keys and values (label selectors)
         for arg in typing.get_args(annotation):
             yield from _string_leaves(arg, metadata)
     else:

@@ -1,0 +1,150 @@
+"""Following the Docker engine's event stream for ``ctlplane watch``.
+
+:func:`classify` (pure) says whether one event matters: a container event
+(start, die, stop, kill, pause, unpause, destroy, rename, health_status) of a
+container carrying some discovered pool's selector labels, or a network
+connect/disconnect on a discovered pool's network or of a container that was
+a member. It also says when a container received its stop signal (it is then
+drained while it shuts down). :class:`Follower` runs the stream on a thread
+and pokes the watch loop, whose debouncer turns a burst into one apply that
+lists the containers again (events only say *that* something changed, the
+listing says *what is*). When the stream ends or fails (the engine restarted,
+a socket proxy went away) it reconnects with exponential backoff, resumes
+from the last event's time (``since``), and pokes the loop once connected
+again, so whatever happened meanwhile is listed.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from ctlplane.discovery.containers import mapping
+from ctlplane.discovery.members import shown
+
+CONTAINER_ACTIONS = {"start", "die", "stop", "kill", "pause", "unpause", "destroy", "rename", "health_status"}
+STOP_SIGNALS = {"2", "3", "9", "15", "SIGINT", "SIGQUIT", "SIGKILL", "SIGTERM"}
+BACKOFF_FIRST = 0.25  # seconds before the first reconnection attempt
+BACKOFF_MAX = 5.0
+
+
+@dataclass(frozen=True)
+class Interest:
+    """What events matter: the discovered pools' selectors and networks, and containers seen as members."""
+
+    selectors: tuple[Mapping[str, str], ...] = ()
+    networks: frozenset[str] = frozenset()
+    any_network: bool = False  # some pool names no network: every network change of its containers matters
+    known: frozenset[str] = field(default_factory=frozenset)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    reason: str | None = None  # why the loop should apply (None: the event does not matter)
+    stopping: tuple[str, bool] | None = None  # (container id, whether it is stopping now)
+
+
+def classify(event: Mapping[str, Any], interest: Interest) -> Verdict:
+    """Whether ``event`` (as the engine sent it, untrusted) matters for the discovered pools."""
+    actor = mapping(event.get("Actor"))
+    attrs = mapping(actor.get("Attributes"))
+    action = str(event.get("Action") or event.get("status") or "")
+    verb = action.split(":", 1)[0].strip()
+    kind = event.get("Type")
+    if kind == "network" and verb in ("connect", "disconnect"):
+        container = str(attrs.get("container") or "")
+        if str(attrs.get("name")) in interest.networks or interest.any_network or container in interest.known:
+            return Verdict(f"docker: network {shown(str(attrs.get('name') or ''))} {verb} {container[:12]}")
+        return Verdict()
+    if kind != "container" or verb not in CONTAINER_ACTIONS:
+        return Verdict()
+    cid = str(actor.get("ID") or event.get("id") or "")
+    selected = any(all(attrs.get(k) == v for k, v in s.items()) for s in interest.selectors)
+    if not selected and cid not in interest.known:
+        return Verdict()
+    stopping = None
+    if verb == "kill":
+        if str(attrs.get("signal") or "") not in STOP_SIGNALS:
+            return Verdict()  # e.g. SIGHUP: the container reloads, it does not leave
+        stopping = (cid, True)
+    elif verb in ("start", "die", "destroy"):
+        stopping = (cid, False)
+    return Verdict(f"docker: {shown(str(attrs.get('name') or cid[:12]))} {action[:40]}", stopping)
+
+
+class EventStream(Protocol):
+    """What a Follower reads events from (``DockerSource``, or the fake)."""
+
+    def events(self, since: int | None) -> Any: ...
+
+    def forget_client(self) -> None: ...
+
+    def mark_stopping(self, container_id: str, stopping: bool) -> None: ...
+
+
+class Follower:
+    """Follows ``source``'s events on a daemon thread and calls ``notify(reason)`` for those that matter."""
+
+    def __init__(self, source: EventStream, notify: Callable[[str], None], *, backoff_first: float = BACKOFF_FIRST,
+                 backoff_max: float = BACKOFF_MAX) -> None:
+        self.source, self.notify = source, notify
+        self.backoff_first, self.backoff_max = backoff_first, backoff_max
+        self.interest = Interest()  # replaced whole by the watch loop; read without a lock
+        self.connects = 0  # successful subscriptions (the first one included)
+        self.failures: list[str] = []  # the last few reasons the stream ended
+        self._stop = threading.Event()
+        self._stream: Any = None
+        self._thread = threading.Thread(target=self._run, name="ctlplane-docker-events", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        stream = self._stream
+        if stream is not None and hasattr(stream, "close"):
+            try:
+                stream.close()  # unblocks the read on the follower thread
+            except Exception:  # noqa: BLE001, S110 - already closed
+                pass
+        self._thread.join(timeout)
+
+    @property
+    def alive(self) -> bool:
+        return self._thread.is_alive()
+
+    def _run(self) -> None:
+        delay, since = self.backoff_first, None
+        while not self._stop.is_set():
+            try:
+                self._stream = self.source.events(since)
+                self.connects += 1
+                if self.connects > 1:
+                    self.notify("docker: reconnected to the engine")
+                delay = self.backoff_first
+                for event in self._stream:
+                    if self._stop.is_set():
+                        break
+                    if isinstance(event, dict) and isinstance(event.get("time"), int):
+                        since = event["time"]
+                    self._handle(event)
+                reason = "the event stream ended"
+            except Exception as exc:  # noqa: BLE001 - the engine went away: reconnect with backoff
+                reason = f"{type(exc).__name__}: {exc}"[:200]
+            if self._stop.is_set():
+                break
+            self.failures = [*self.failures[-4:], reason]
+            self.source.forget_client()
+            self._stop.wait(delay)
+            delay = min(delay * 2, self.backoff_max)
+
+    def _handle(self, event: Any) -> None:
+        if not isinstance(event, dict):
+            return
+        verdict = classify(event, self.interest)
+        if verdict.stopping is not None:
+            self.source.mark_stopping(*verdict.stopping)
+        if verdict.reason is not None:
+            self.notify(verdict.reason)
