@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 QUIET = 0.2  # seconds without events before applying: editor saves and k8s swaps finish well within it
+FINAL_EVENTS = frozenset({"closed", "moved"})  # watchdog event types that complete a save
 MAX_WAIT = 2.0  # seconds: a continuous stream of events still applies at least this often
 RECONCILE = 30.0  # seconds without a change after which the watcher checks the proxies again
 
@@ -26,18 +27,26 @@ _TEMP = re.compile(r"(\.sw[a-px]x?|~|\.tmp|\.part|\.bak)$|^(4913|\.#.*|#.*#)$")
 
 @dataclass
 class Debouncer:
-    """Coalesces events: due once ``quiet`` seconds passed since the last event,
-    or ``max_wait`` seconds since the first one of the burst, whichever comes first."""
+    """Coalesces events: due once ``quiet`` seconds passed since the last event, or ``max_wait`` seconds since
+    the first one of the burst, whichever comes first — except that a burst that began after a quiet spell
+    is due at once on the event that completes a save (``final``: a file closed after writing, or renamed
+    into place), so a single save applies without waiting, while a stream of saves is still coalesced."""
 
     quiet: float = QUIET
     max_wait: float = MAX_WAIT
     _first: float | None = field(default=None, repr=False)
     _last: float | None = field(default=None, repr=False)
+    _final: float | None = field(default=None, repr=False)  # when a save of a burst that began idle completed
+    _fresh: bool = field(default=True, repr=False)  # the pending burst began after a quiet spell
+    _previous: float | None = field(default=None, repr=False)  # the last event of the burst before
 
-    def event(self, now: float) -> None:
+    def event(self, now: float, final: bool = False) -> None:
         if self._first is None:
             self._first = now
+            self._fresh = self._previous is None or now - self._previous >= self.quiet
         self._last = now
+        if final and self._fresh and self._final is None:
+            self._final = now
 
     @property
     def pending(self) -> bool:
@@ -47,6 +56,8 @@ class Debouncer:
         """When the pending burst becomes due (None when nothing is pending)."""
         if self._first is None or self._last is None:
             return None
+        if self._final is not None:
+            return self._final
         return min(self._last + self.quiet, self._first + self.max_wait)
 
     def due(self, now: float) -> bool:
@@ -55,7 +66,8 @@ class Debouncer:
 
     def reset(self) -> None:
         """Forget the burst (call when its apply starts: later events start a new burst)."""
-        self._first = self._last = None
+        self._previous = self._last
+        self._first = self._last = self._final = None
 
 
 def is_editor_temp(path: str) -> bool:

@@ -20,11 +20,16 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ctlplane.errors import CtlplaneError, ModelError
 from ctlplane.transaction import ApplyResult
-from ctlplane.watch import MAX_WAIT, QUIET, RECONCILE, Debouncer, relevant, watch_dirs
+
+if TYPE_CHECKING:
+    from ctlplane.apply import Prepared
+    from ctlplane.discovery import Source
+    from ctlplane.pipeline import Build
+from ctlplane.watch import FINAL_EVENTS, MAX_WAIT, QUIET, RECONCILE, Debouncer, relevant, watch_dirs
 
 ApplyFn = Callable[[str], list[ApplyResult]]
 ReferencedFn = Callable[[str], Iterable[str]]
@@ -51,6 +56,37 @@ class Cycle:
     error: CtlplaneError | None = None
     watching: tuple[str, ...] = ()  # directories watched while this apply ran
     unwatchable: tuple[str, ...] = ()  # wanted directories not watched (missing: an ancestor stands in)
+
+
+class Planner:
+    """The default work of a cycle, building the model once: ``referenced`` (asked first, to watch the files
+    the model names) builds it and keeps the result, ``apply`` applies that build (or builds it, when the
+    first step could not). ``discovery``: the source of discovered pool members; ``notes``: told the
+    prepared apply before it runs (the CLI prints which containers were left out)."""
+
+    def __init__(self, discovery: Source | None = None, notes: Callable[[Prepared], None] | None = None) -> None:
+        self.discovery, self.notes = discovery, notes
+        self._built: tuple[str, Build] | None = None
+
+    def referenced(self, path: str) -> tuple[str, ...]:
+        from ctlplane.pipeline import build
+
+        self._built = None
+        try:
+            built = build(path, discovery=self.discovery)
+        except ModelError:
+            return referenced_files(path)  # the apply reports the problem; watch what the model names meanwhile
+        self._built = (path, built)
+        return built.assets.watched
+
+    def apply(self, path: str) -> list[ApplyResult]:
+        from ctlplane.apply import apply_prepared, prepare
+
+        built, self._built = self._built, None
+        prepared = prepare(built[1] if built and built[0] == path else path, discovery=self.discovery)
+        if self.notes is not None:
+            self.notes(prepared)
+        return apply_prepared(prepared)
 
 
 def default_apply(path: str) -> list[ApplyResult]:
@@ -164,7 +200,7 @@ class _Watcher:
             with self.lock:
                 if not self.debouncer.pending:
                     self.trigger = hit
-                self.debouncer.event(self.clock())
+                self.debouncer.event(self.clock(), final=event.event_type in FINAL_EVENTS)
             self.wake.set()
 
     def poke(self, reason: str) -> None:
@@ -231,7 +267,7 @@ class _Watcher:
 
 
 def run_watch(model_path: str, *, stop: threading.Event, report: Callable[[Cycle], None],
-              apply: ApplyFn = default_apply, referenced: ReferencedFn = referenced_files,
+              apply: ApplyFn | None = None, referenced: ReferencedFn | None = None,
               quiet: float = QUIET, max_wait: float = MAX_WAIT, clock: Callable[[], float] = time.monotonic,
               reconcile: float = RECONCILE, events: Events | None = None) -> None:
     """Apply now, then after every relevant burst of changes (files, and ``events`` when given), and every
@@ -242,7 +278,9 @@ def run_watch(model_path: str, *, stop: threading.Event, report: Callable[[Cycle
     from watchdog.events import FileSystemEventHandler
     from watchdog.observers import Observer
 
-    watcher = _Watcher(model_path, apply, referenced, Debouncer(quiet, max_wait), clock, reconcile, events)
+    planner = Planner()  # the model is built once per cycle, unless a caller injects its own steps
+    watcher = _Watcher(model_path, apply or planner.apply, referenced or planner.referenced,
+                       Debouncer(quiet, max_wait), clock, reconcile, events)
 
     class Handler(FileSystemEventHandler):
         def on_any_event(self, event: Any) -> None:

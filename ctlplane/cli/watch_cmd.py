@@ -22,7 +22,7 @@ from ctlplane.cli.output import colour, finding_line, info
 from ctlplane.watch import MAX_WAIT, QUIET, RECONCILE
 
 if TYPE_CHECKING:
-    from ctlplane.transaction import ApplyResult
+    from ctlplane.apply import Prepared
     from ctlplane.watch_loop import Cycle
 
 
@@ -39,7 +39,7 @@ def watch(
 ) -> None:
     """Apply MODEL, then re-apply whenever it or a certificate/key it references changes, and, for pools that
     discover members, whenever Docker's events say containers changed."""
-    from ctlplane.watch_loop import apply_once, run_watch
+    from ctlplane.watch_loop import Planner, apply_once, run_watch
 
     if once:
         cycle = apply_once(str(model))
@@ -53,23 +53,21 @@ def watch(
 
     told: set[str] = set()
 
-    def apply(path: str) -> list[ApplyResult]:
-        from ctlplane.apply import apply_prepared, prepare
+    def notes(prepared: Prepared) -> None:
         from ctlplane.discovery.report import excluded_findings
 
-        prepared = prepare(path, discovery=docker.source)
-        notes = excluded_findings(prepared.build.loaded, prepared.build.discovered)
-        for note in notes:  # a container left out is told once, not at every apply
+        found = excluded_findings(prepared.build.loaded, prepared.build.discovered)
+        for note in found:  # a container left out is told once, not at every apply
             if note.one_line() not in told:
                 _err(f"warning: {finding_line(note)}", "yellow")
         told.clear()
-        told.update(n.one_line() for n in notes)
-        return apply_prepared(prepared)
+        told.update(n.one_line() for n in found)
 
+    planner = Planner(discovery=docker.source, notes=notes)
     stop = threading.Event()
     with stop_on_signals(stop):
         run_watch(str(model), stop=stop, report=_reporter(), quiet=quiet_period, max_wait=max_wait,
-                  reconcile=reconcile, apply=apply, events=docker)
+                  reconcile=reconcile, apply=planner.apply, referenced=planner.referenced, events=docker)
     typer.echo("watch: stopped")
 
 
