@@ -14,6 +14,10 @@ copy (another PEM block in the certificate file, such as a key, is dropped).
 SNI names default to the certificate's subjectAltName DNS names. A static
 root may not contain the model file, a private key or a state directory
 (NGINX would serve them), and no two proxies share or nest state directories.
+It also records, per proxy, whether its master process runs as root (a docker
+proxy always does; a local one when ctlplane does): only then do the configs
+name the user the workers switch to, since HAProxy refuses to start as
+another user otherwise.
 """
 
 from __future__ import annotations
@@ -56,6 +60,22 @@ class Assets:
     certs: dict[tuple[str, int], CertAsset] = field(default_factory=dict)  # (service, index) -> pair
     static_roots: dict[tuple[str, int], str] = field(default_factory=dict)  # (service, index) -> absolute dir
     watched: tuple[str, ...] = ()  # absolute paths of every file read (for the watcher)
+    root_masters: frozenset[str] = frozenset()  # proxies whose master process runs as root
+
+    def master_is_root(self, proxy: str) -> bool:
+        return proxy in self.root_masters
+
+
+def effective_uid() -> int:
+    """The user id ctlplane runs as (the one place that asks; tests replace it)."""
+    return os.geteuid()
+
+
+def root_masters(model: Model) -> frozenset[str]:
+    """Proxies started as root: every docker proxy (the engine is the container's PID 1, root), and the local
+    ones when ctlplane itself runs as root."""
+    local_root = effective_uid() == 0
+    return frozenset(p.name for p in model.proxies if p.runtime.kind == "docker" or local_root)
 
 
 def resolve_path(base: Path, value: str) -> Path:
@@ -122,7 +142,7 @@ def read_assets(loaded: Loaded) -> Assets:
     _no_exposure(loaded, roots, keys, states, problem)
     if problems:
         raise ModelError("referenced files are not usable", problems)
-    return Assets(certs, roots, tuple(watched))
+    return Assets(certs, roots, tuple(watched), root_masters(loaded.model))
 
 
 def _is_dir(path: Path) -> bool:

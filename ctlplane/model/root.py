@@ -88,7 +88,18 @@ def cross_check(model: Model) -> Iterator[CrossCheck]:
     yield from _unique(model)
     yield from _references(model)
     yield from _listeners(model)
+    yield from _internal_listeners(model)
     yield from _pairs(model)
+
+
+def _internal_listeners(model: Model) -> Iterator[CrossCheck]:
+    """The admin and metrics listeners have no authentication (HAProxy stats, NGINX stub_status): loopback only."""
+    for i, proxy in enumerate(model.proxies):
+        for what, listener in (("admin", proxy.admin), ("metrics", proxy.metrics)):
+            if listener is not None and not ipaddress.ip_address(listener.address).is_loopback:
+                yield CrossCheck(("proxies", i, what, "address"), f"the {what} listener of proxy {proxy.name!r} "
+                                 f"has no authentication, so it may not listen on {listener.address}: use 127.0.0.1 "
+                                 "(or another 127.x address) or ::1, and reach it from beside the proxy")
 
 
 def _unique(model: Model) -> Iterator[CrossCheck]:
@@ -180,8 +191,12 @@ def _service_sockets(svc: HttpService | TcpService) -> Iterator[tuple[tuple[str 
 
 
 def _overlaps(a: str, b: str) -> bool:
+    """Two listeners on one port collide: the same address, 0.0.0.0 and any IPv4 address, or '::' (dual stack on
+    both engines) and any address at all."""
     ia, ib = ipaddress.ip_address(a), ipaddress.ip_address(b)
-    return a == b or (ia.is_unspecified and ia.version == ib.version) or (ib.is_unspecified and ia.version == ib.version)
+    if a == b or (ia.is_unspecified and ia.version == 6) or (ib.is_unspecified and ib.version == 6):
+        return True
+    return (ia.is_unspecified or ib.is_unspecified) and ia.version == ib.version
 
 
 def _listeners(model: Model) -> Iterator[CrossCheck]:
