@@ -90,6 +90,9 @@ def test_plan_detailed_exitcode(tmp_path: Path) -> None:
     first = ctl("plan", str(model), "--detailed-exitcode")
     assert first.returncode == 2, first.stderr
     assert "+++ rendered/nginx.conf" in first.stdout
+    # issue 12 item 14: the plan says what a reload does to long connections
+    assert ("lb: if this change reloads the proxy, connections still open 1m after the reload are cut "
+            "(drain_timeout)") in first.stdout
     _deploy(model)  # then nothing changes
     second = ctl("plan", str(model), "--detailed-exitcode")
     assert second.returncode == 0, second.stdout + second.stderr
@@ -98,7 +101,7 @@ def test_plan_detailed_exitcode(tmp_path: Path) -> None:
     third = ctl("plan", str(model), "--detailed-exitcode", "--output", "json")
     assert third.returncode == 2
     payload = json.loads(third.stdout)
-    assert payload["changed"] is True
+    assert payload["changed"] is True and payload["proxies"][0]["reload_cuts_connections_after"] == "1m"
     assert "9002" in payload["proxies"][0]["changes"][0]["diff"]
 
 

@@ -1,4 +1,5 @@
-"""``ctlplane plan MODEL``: per proxy, what would change against what is deployed."""
+"""``ctlplane plan MODEL``: per proxy, what would change against what is deployed, and, for a proxy that
+changes, that a reload cuts connections still open after its ``drain_timeout``."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ def plan(
     from ctlplane.pipeline import build
     from ctlplane.plan import plan_proxy
     from ctlplane.drivers.releases import ReleaseStore
+    from ctlplane.model.types import format_duration
     from ctlplane.statedir import proxy_dir
 
     try:
@@ -32,16 +34,23 @@ def plan(
                  for name, files in result.only(proxy).items()]
     except CtlplaneError as error:
         raise fail(error, output) from None
+    drains = {p.name: format_duration(p.drain_timeout) for p in result.loaded.model.proxies}
     if output is Format.json:
-        emit_json({"ok": True, "changed": any(p.changed for p in plans), "proxies": [p.as_dict() for p in plans]})
+        emit_json({"ok": True, "changed": any(p.changed for p in plans),
+                   "proxies": [{**p.as_dict(), "reload_cuts_connections_after": drains[p.proxy]} for p in plans]})
     else:
         for p in plans:
-            _show(p)
+            _show(p, drains[p.proxy])
     if detailed_exitcode and any(p.changed for p in plans):
         raise typer.Exit(2)
 
 
-def _show(p: object) -> None:
+def reload_note(proxy: str, drain: str) -> str:
+    return (f"{proxy}: if this change reloads the proxy, connections still open {drain} after the reload are cut "
+            "(drain_timeout)")
+
+
+def _show(p: object, drain: str) -> None:
     from ctlplane.plan import ProxyPlan
 
     assert isinstance(p, ProxyPlan)
@@ -49,6 +58,7 @@ def _show(p: object) -> None:
         info(f"{p.proxy}: no changes")
         return
     typer.secho(f"{p.proxy}: {len(p.changes)} file(s) would change", bold=colour())
+    info(reload_note(p.proxy, drain))
     for change in p.changes:
         for line in change.diff.splitlines():
             fg = "green" if line.startswith("+") else "red" if line.startswith("-") else None
