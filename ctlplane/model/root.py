@@ -98,7 +98,8 @@ def _internal_listeners(model: Model) -> Iterator[CrossCheck]:
         for what, listener in (("admin", proxy.admin), ("metrics", proxy.metrics)):
             if listener is not None and not ipaddress.ip_address(listener.address).is_loopback:
                 yield CrossCheck(("proxies", i, what, "address"), f"the {what} listener of proxy {proxy.name!r} "
-                                 f"has no authentication, so it may not listen on {listener.address}: use 127.0.0.1 "
+                                 f"({proxy.engine}) has no authentication, so it may not listen on "
+                                 f"{listener.address}: use 127.0.0.1 "
                                  "(or another 127.x address) or ::1, and reach it from beside the proxy")
 
 

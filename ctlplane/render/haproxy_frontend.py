@@ -5,13 +5,17 @@ serves exactly its model host names, the first being the default, ALPN h2
 when the model offers HTTP/2; the plain redirect port, whose redirect keeps
 host, path and query and names the TLS port unless it is 443; ``v4v6`` on
 '::' so that it is dual stack like NGINX's ``ipv6only=off``), the client,
-request header and keep-alive timeouts, the access log, the forwarded
+request header and keep-alive timeouts (``option http-buffer-request``: like
+NGINX, a request body is read before the server is contacted, so a client
+stalling in its body is cut after the client timeout, not the server's), the
+access log, the forwarded
 headers (the same as NGINX's: X-Forwarded-For replaced unless the peer is a
 trusted proxy, X-Real-IP, X-Forwarded-Proto/-Host/-Port), compression
 (text/html always, as NGINX), the cache rules (no request with a cookie, no
 answer setting one; HAProxy itself skips Authorization, HTTP/1.0, non-GET and
 answers without lifetime or validator), hidden response headers (Server and
-X-Powered-By always), HSTS, and the routing rules in the engine-neutral order
+X-Powered-By always), HSTS, and the routing rules (a host also matches as an
+absolute name with a final dot, which NGINX strips) in the engine-neutral order
 of ``ctlplane.render.routing.ordered_routes`` (first match wins). Who the
 client is, access lists, limits and the body limit are ``haproxy_rules``'s.
 A service without a default pool falls through to the ``notfound`` backend
@@ -56,6 +60,7 @@ class Condition:
     header: str | None
     match: str
     value: str
+    alternative: str | None = None  # a second value that matches as well (printed with ``hq``)
 
 
 @dataclass(frozen=True)
@@ -227,11 +232,12 @@ def _hsts(svc: HttpService) -> str | None:
 
 
 def _conditions(route: Route) -> tuple[Condition, ...]:
+    """The route's host (also as an absolute name with a final dot, which NGINX strips), path and header."""
     conditions: list[Condition] = []
     if route.host is not None and route.host.startswith("*."):
-        conditions.append(Condition(_HOST_FETCH, None, "-m end", route.host[1:]))
+        conditions.append(Condition(_HOST_FETCH, None, "-m end", route.host[1:], route.host[1:] + "."))
     elif route.host is not None:
-        conditions.append(Condition(_HOST_FETCH, None, "-m str", route.host))
+        conditions.append(Condition(_HOST_FETCH, None, "-m str", route.host, route.host + "."))
     if route.path_prefix != "/":
         conditions.append(Condition("path", None, "-m beg", route.path_prefix))
     if route.header is not None:

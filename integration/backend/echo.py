@@ -18,7 +18,7 @@ HTTP (HTTP/1.1, keep-alive, every method):
     ?set=Name:Value   -> adds the response header Name: Value (repeatable; letters,
                          digits and '-' in the name; printable ASCII in the value)
     /drip?chunks=N&ms=M -> N chunks of 1 KiB, M ms apart (a slow response body)
-    /big?bytes=N      -> N bytes of 'a', text/plain (N capped at 64 MiB)
+    /big?bytes=N      -> N bytes of 'a', text/plain or ?type=T (N capped at 64 MiB)
     ?sleep_ms=N       -> this request sleeps N ms before answering
     /healthz          -> 200 "ok" (fail status in fail mode, closed in close
                          mode; never slowed; not counted in hits)
@@ -245,8 +245,9 @@ class EchoHTTPHandler(BaseHTTPRequestHandler):
 
         if path == "/big":
             n = _int(qs, "bytes", 1024, 0, MAX_BIG_BYTES)
+            kind = qs.get("type", ["text/plain"])[0]
             self.send_response(status)
-            self.send_header("Content-Type", "text/plain")
+            self.send_header("Content-Type", kind if all(c.isalnum() or c in "/+.-" for c in kind) else "text/plain")
             self.send_header("Content-Length", str(n))
             self.send_header("X-Server", st.name)
             self.send_header("X-Powered-By", "echo")

@@ -318,11 +318,12 @@ def test_routes_follow_global_precedence(model_dir: Path) -> None:
     rules = [ln.strip() for ln in fe.splitlines() if ln.strip().startswith("use_backend")]
     assert [r.split()[1] for r in rules] == [f"'be_{r.pool}'" for r in ordered_routes(model.service("www"))]
     assert rules == [
-        "use_backend 'be_api' if { req.hdr(host),host_only -m str 'api.example.org' } { path -m beg '/v1/' }",
+        "use_backend 'be_api' if { req.hdr(host),host_only -m str 'api.example.org' 'api.example.org.' } "
+        "{ path -m beg '/v1/' }",
         "use_backend 'be_sess' if { path -m beg '/s/' } { req.fhdr('X-Tenant') -m str 'gold,1' }",
         "use_backend 'be_uri' if { path -m beg '/u/' }",
-        "use_backend 'be_rnd' if { req.hdr(host),host_only -m str 'rnd.example.com' }",
-        "use_backend 'be_web' if { req.hdr(host),host_only -m end '.example.com' }",
+        "use_backend 'be_rnd' if { req.hdr(host),host_only -m str 'rnd.example.com' 'rnd.example.com.' }",
+        "use_backend 'be_web' if { req.hdr(host),host_only -m end '.example.com' '.example.com.' }",
     ]
     assert fe.rstrip().endswith("default_backend 'be_web'")
 

@@ -278,6 +278,7 @@ def test_item10_one_set_of_timeouts(engine: str) -> None:
                      "retry-on conn-failure empty-response"):
             assert f"    {line}\n" in text, line
         assert "response-timeout" not in text
+        assert "    option http-buffer-request\n" in text  # a stalled body is the client's timeout, as on NGINX
 
 
 def test_item10_11_queue_is_haproxy_only() -> None:
