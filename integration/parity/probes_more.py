@@ -198,18 +198,3 @@ def _reload(ctx: Ctx) -> None:
     ctx.dep.update(services=services)
     after = generation(ctx.dep)
     assert after.workers != before.workers, (before, after)  # new workers: it was a reload
-
-
-def p_stale(ctx: Ctx, port: int) -> Obs:
-    """A stored answer whose lifetime ended while the backend fails: served stale, or the failure."""
-    path = "/stale?set=Cache-Control:max-age=1"
-    first_answer = _many(ctx, port, [{"path": path}])[0]
-    first = first_answer["status"]
-    print(f"{ctx.engine}: first answer headers {first_answer['headers']}")
-    # HAProxy keeps expiry dates in whole seconds of its internal clock, which trails the wall clock when the
-    # machine is starved of CPU: a 1 s entry has been seen served 5 s later on a loaded machine.
-    time.sleep(6.5)
-    ctx.lab.control("a", "fail?status=500")
-    later = _many(ctx, port, [{"path": path}])[0]
-    print(f"{ctx.engine}: after expiry {later['status']} {later['headers']}")
-    return {"first": first, "after_expiry_with_failing_backend": later["status"]}

@@ -139,12 +139,6 @@ SCENARIOS_OPS: tuple[Scenario, ...] = (
       {"port": 181, "steps": [_req("/k10?set=Cache-Control:max-age=60"),
                               _req("/k10?set=Cache-Control:max-age=60", headers={"Host": "other.example.com"})]},
       [[200, 1], [200, 1]], ("Cache.key",), refused={"haproxy": "HAProxy's cache key is always host and URI"}),
-    S("cache-stale", "Caching", "an expired entry while the backend answers 500", "cache", "stale", {"port": 180},
-      {"first": 200, "after_expiry_with_failing_backend": 500}, ("HttpService.cache",), (2,),
-      differs={"nginx": {"first": 200, "after_expiry_with_failing_backend": 200},
-               "haproxy": {"first": 200, "after_expiry_with_failing_backend": 500}},
-      why="Stale-on-error and a cache lock exist in NGINX only (proxy_cache_use_stale, proxy_cache_lock); "
-          "HAProxy 2.6's small-object cache has neither, so ctlplane adds them where the engine has them."),
     S("static", "Caching", "static files served from a directory for a prefix", "static", R,
       {"port": 182, "show": ST, "requests": [_req("/s/hello.txt"), _req("/s/missing.txt")]},
       [{"status": 200}, {"status": 404}], ("HttpService.static", "Static.path_prefix", "Static.root"),
