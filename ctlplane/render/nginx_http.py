@@ -5,9 +5,16 @@ One server block per virtual host (``routing.virtual_hosts``, with every SNI
 name of the service's certificates as an extra host); the catch-all one is the
 ``default_server`` with ``server_name _``. Each block gets the certificate
 whose names match it (exact, then wildcard), else the service's first one,
-and the service-wide settings (TLS profile, access lists, limits, timeouts,
-retries, compression, cache, hidden headers). ``redirect_http_port`` adds a
-plain server on the same address answering 301 to HTTPS.
+and the service-wide settings: TLS profile (Mozilla intermediate with its
+key-exchange groups, HTTP/2 unless the model turns it off), trusted proxies
+(realip), access lists, limits (burst defaults to twice the rate), the request
+body limit, timeouts (the request header's own, keep-alive), retries (never
+after a response timeout: ``proxy_next_upstream_timeout`` is the server
+timeout), the forwarded headers (``nginx_forwarding``), compression, cache and
+hidden headers (Server and X-Powered-By always). A listener on '::' is dual
+stack (``ipv6only=off``, once per address, on the catch-all server).
+``redirect_http_port`` adds a plain server on the same address answering 301
+to HTTPS.
 """
 
 from __future__ import annotations

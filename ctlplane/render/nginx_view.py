@@ -5,9 +5,10 @@ Selects the proxy's services and the pools they use (in model order), builds
 the upstreams, maps, zones and server blocks through the ``nginx_*`` modules,
 and sizes the hash tables NGINX builds at start (server names, variables,
 maps, proxy headers) so long names never fail the config test. The stream
-module is loaded from a constant path, and only when a tcp service runs. The opt-in metrics
-server (``stub_status`` at /metrics) and JSON access log (``access_log``) are
-chosen here too.
+module is loaded from a constant path, and only when a tcp service runs. The workers' user
+(only when the master runs as root, ``Assets.root_masters``), the drain time after a reload,
+the metrics server (``stub_status`` at /metrics) and the access log format are chosen here
+too.
 """
 
 from __future__ import annotations
