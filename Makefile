@@ -80,6 +80,7 @@ golden: venv
 schema: venv
 	$(BIN)/ctlplane schema
 	$(BIN)/python docs/gen_reference.py
+	$(BIN)/python docs/gen_engine_behaviour.py
 
 clean:
 	rm -rf out build dist *.egg-info .pytest_cache

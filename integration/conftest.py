@@ -26,6 +26,13 @@ from integration.harness import Deployer, DockerSession, EngineUnavailable, Lab,
 ENGINES = ("nginx", "haproxy")
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """With ``-n``, keep the tests of one ``xdist_group`` on one worker (the parity suite deploys each group
+    once per engine and runs all of its scenarios against it)."""
+    if getattr(config.option, "dist", "no") == "load":
+        config.option.dist = "loadgroup"
+
+
 def _progress(line: str) -> None:
     if "cached" not in line and sys.__stderr__ is not None:
         sys.__stderr__.write(line + "\n")

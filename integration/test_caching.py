@@ -4,7 +4,8 @@ One proxy in front of backend ``a`` with ``cache`` on. The echo answers
 ``/cacheable...`` with ``Cache-Control: public, max-age=60``, so both
 engines consider it cacheable (HAProxy stores only such responses). The
 backend's hit counter (``/_ctl/hits``, read directly) says how many requests
-got through; NGINX also tells in ``X-Cache-Status`` (MISS, then HIT).
+got through (neither engine tells the client: NGINX's X-Cache-Status is not
+sent, as HAProxy sends no such header).
 Expiry differs by engine and is pinned here: HAProxy caps the response's own
 max-age with the model's ``valid`` (its ``max-age``), NGINX lets the
 response's Cache-Control win over ``valid`` (``proxy_cache_valid`` only applies
@@ -35,9 +36,8 @@ def test_second_request_is_a_cache_hit(engine: str, lab: Lab, deployer: Deployer
     first, second = get(lab, lb, "/cacheable/x"), get(lab, lb, "/cacheable/x")
     assert hits(lab, "a") == 1  # the second answer came from the cache
     assert second.body == first.body  # byte for byte the stored answer (it carries the backend's hit count 1)
-    if engine == "nginx":
-        assert (first.headers.get("x-cache-status"), second.headers.get("x-cache-status")) == ("MISS", "HIT")
-    else:
+    assert "x-cache-status" not in second.headers
+    if engine == "haproxy":  # HAProxy adds Age to answers from its cache
         assert "age" in second.headers and "age" not in first.headers, (first.headers, second.headers)
 
     get(lab, lb, "/cacheable/y")  # another URI: its own entry
@@ -63,5 +63,5 @@ def test_expiry_follows_the_engine(engine: str, lab: Lab, deployer: Deployer) ->
         assert expired <= 4, expired
     else:  # the response's Cache-Control max-age=60 wins over proxy_cache_valid 1s
         time.sleep(2.0)  # proving that nothing happens needs the time to pass
-        assert get(lab, lb, "/cacheable/z").headers.get("x-cache-status") == "HIT"
-        assert hits(lab, "a") == 1
+        get(lab, lb, "/cacheable/z")
+        assert hits(lab, "a") == 1  # still served from the cache

@@ -99,7 +99,7 @@ def test_validate_baseline_and_plan_steps(repo: Path, tmp_path: Path) -> None:
     body = (runner / "ctlplane-plan" / "plan.md").read_text()
     assert body.startswith("<!-- ctlplane-plan -->\n### ctlplane plan\n")
     assert "- `examples/video-billing.yaml` · **lb**: 1 file(s) would change" in body
-    assert re.search(r"^-\s+server 'video1' .*weight 2$", body, re.M) and re.search(r"^\+\s+server 'video1' .*weight 4$",
+    assert re.search(r"^-\s+server 'video1' .*weight 2\b", body, re.M) and re.search(r"^\+\s+server 'video1' .*weight 4\b",
                                                                                    body, re.M)
     assert "- `examples/quickstart.yaml` · **edge**: no changes" in body
     assert "- `examples/edge.yaml` · **cdn**: no changes" in body
@@ -117,7 +117,8 @@ def test_plan_step_fails_on_a_broken_model(repo: Path, tmp_path: Path) -> None:
     plan = run_step(steps()["plan"], repo, env)
     assert plan.returncode == 1 and "ctlplane plan failed" in plan.stderr
     body = (runner / "ctlplane-plan" / "plan.md").read_text()
-    assert "- :x: `examples/broken.yaml`: " in body and "**edge**: 1 file(s) would change" in body
+    # the HAProxy proxy's config and its two error pages are new
+    assert "- :x: `examples/broken.yaml`: " in body and "**edge**: 3 file(s) would change" in body
 
 
 # --- pre-commit -------------------------------------------------------------------------------------

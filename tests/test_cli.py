@@ -94,7 +94,11 @@ def test_plan_detailed_exitcode(tmp_path: Path) -> None:
         assert third.returncode == 2
         payload = json.loads(third.stdout)
         assert payload["changed"] is True and payload["proxies"][0]["how"] == "reload"
+        assert payload["proxies"][0]["reload_cuts_connections_after"] == "1m"
         assert "9002" in payload["proxies"][0]["changes"][0]["diff"]
+        # issue 12 item 14: the plan says what a reload does to long connections
+        text_plan = ctl("plan", str(model))
+        assert "lb: the reload cuts connections still open 1m after it (drain_timeout)" in text_plan.stdout
     finally:
         ctl("down", str(model))
 

@@ -3,7 +3,9 @@ and expected/<proxy>/<file>. A mismatch prints a unified diff; re-bless only wit
 `make golden` (CTLPLANE_BLESS=1). Every golden output also passes the real
 `nginx -t` / `haproxy -c` / `keepalived` config test. Certificates and keys are
 generated per run, so their bytes are not compared, only their presence; the
-release id a config carries digests them too, so it is compared as its token."""
+release id a config carries digests them too, so it is compared as its token.
+Every proxy renders as started by root (docker, or ctlplane run by root),
+whoever runs the tests, so the workers' user lines are part of the golden files."""
 
 from __future__ import annotations
 
@@ -38,6 +40,11 @@ def _volatile(rel: str) -> bool:
     return rel.startswith("certs/")
 
 
+@pytest.fixture(autouse=True)
+def _root_master(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("ctlplane.model.assets.effective_uid", lambda: 0)
+
+
 @pytest.fixture(scope="module", autouse=True)
 def _certs() -> None:
     for case in CASES.iterdir():
@@ -62,9 +69,9 @@ def test_golden(case: str) -> None:
             got = rendered.content.decode().replace(str(ROOT), "<repo>")  # static roots are absolute paths
             if BLESS:
                 target.parent.mkdir(parents=True, exist_ok=True)
-                target.write_text(got)
+                target.write_text(got, newline="")  # byte for byte (HAProxy error pages use CRLF)
                 continue
-            want = target.read_text() if target.exists() else ""
+            want = target.read_bytes().decode() if target.exists() else ""
             if want != got:
                 diff = difflib.unified_diff(want.splitlines(True), got.splitlines(True), f"expected/{proxy}/{rel}",
                                             f"rendered/{proxy}/{rel}")

@@ -21,7 +21,7 @@ BASE: dict[str, Any] = {
     "proxies": [
         {"name": "lb1", "engine": "nginx", "services": ["web"], "admin": {"port": 8404},
          "runtime": {"kind": "docker", "container": "lb1"}},
-        {"name": "lb2", "engine": "haproxy", "services": ["web"], "admin": {"address": "0.0.0.0", "port": 8405},
+        {"name": "lb2", "engine": "haproxy", "services": ["web"], "admin": {"address": "127.0.0.5", "port": 8405},
          "runtime": {"kind": "docker", "container": "lb2"}},
         {"name": "solo", "engine": "nginx", "services": ["web"], "runtime": {"kind": "docker", "container": "solo"}},
     ],
@@ -83,9 +83,9 @@ def test_global_defs_and_health_script() -> None:
     script = re.search(r"^vrrp_script chk_lb2 \{\n(.*?)^\}", text, re.S | re.M)
     assert script is not None
     body = script.group(1)
-    # lb2's admin listens on 0.0.0.0: the check goes to loopback
+    # the check goes to lb2's own (loopback) admin address
     assert setting(body, "script") == (
-        '"/usr/bin/curl -fsS -o /dev/null --noproxy 127.0.0.1 --max-time 3 http://127.0.0.1:8405/healthz"'
+        '"/usr/bin/curl -fsS -o /dev/null --noproxy 127.0.0.5 --max-time 3 http://127.0.0.5:8405/healthz"'
     )
     assert [setting(body, k) for k in ("interval", "timeout", "fall", "rise", "weight")] == ["2", "3", "4", "5", "0"]
 
@@ -135,7 +135,7 @@ def test_output_is_deterministic_and_private_when_it_holds_a_password() -> None:
 
 def test_ipv6_admin_is_bracketed_in_the_url() -> None:
     data = copy.deepcopy(BASE)
-    data["proxies"][0]["admin"] = {"address": "::", "port": 8404}
+    data["proxies"][0]["admin"] = {"address": "::1", "port": 8404}
     data["pairs"] = [copy.deepcopy(ACTIVE_PASSIVE)]
     text = conf(Model.model_validate(data), "lb1")
     assert "--noproxy ::1 --max-time 1 http://[::1]:8404/healthz" in text

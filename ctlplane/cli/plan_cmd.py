@@ -1,4 +1,5 @@
-"""``ctlplane plan MODEL``: per proxy, how the change would reach it and what would change against what serves."""
+"""``ctlplane plan MODEL``: per proxy, how the change would reach it and what would change against what serves,
+and, for a change that reloads, that the reload cuts connections still open after its ``drain_timeout``."""
 
 from __future__ import annotations
 
@@ -39,16 +40,19 @@ def plan(
     except CtlplaneError as error:
         raise fail(error, output) from None
     from ctlplane.discovery.report import as_dict, excluded_findings, pool_lines
+    from ctlplane.model.types import format_duration
 
+    drains = {p.name: format_duration(p.drain_timeout) for p in result.loaded.model.proxies}
     if output is Format.json:
-        emit_json({"ok": True, "changed": any(p.changed for p in plans), "proxies": [p.as_dict() for p in plans],
+        emit_json({"ok": True, "changed": any(p.changed for p in plans),
+                   "proxies": [{**p.as_dict(), "reload_cuts_connections_after": drains[p.proxy]} for p in plans],
                    "discovered": as_dict(result.discovered)})
     else:
         for line in pool_lines(result.loaded, result.discovered):
             typer.echo(line)
         warn(excluded_findings(result.loaded, result.discovered), output)
         for p in plans:
-            _show(p)
+            _show(p, drains[p.proxy])
     if detailed_exitcode and any(p.changed for p in plans):
         raise typer.Exit(2)
 
@@ -73,12 +77,18 @@ def _plan(result: Build, name: str, files: Output, against: Path | None) -> Prox
     return plan_proxy(name, files, {p: f.content for p, f in (served or {}).items()}, change)
 
 
-def _show(p: ProxyPlan) -> None:
+def reload_note(proxy: str, drain: str) -> str:
+    return f"{proxy}: the reload cuts connections still open {drain} after it (drain_timeout)"
+
+
+def _show(p: ProxyPlan, drain: str) -> None:
     if not p.changed:
         info(f"{p.proxy}: no changes")
         return
     files = f", {len(p.changes)} file(s) would change" if p.changes else ""
     typer.secho(f"{p.proxy}: {p.change.describe()}{files}", bold=colour())
+    if p.change.kind == "reload":
+        info(reload_note(p.proxy, drain))
     for change in p.changes:
         for line in change.diff.splitlines():
             fg = "green" if line.startswith("+") else "red" if line.startswith("-") else None

@@ -14,6 +14,10 @@ copy (another PEM block in the certificate file, such as a key, is dropped).
 SNI names default to the certificate's subjectAltName DNS names. A static
 root may not contain the model file, a private key or a state directory
 (NGINX would serve them), and no two proxies share or nest state directories.
+It also records, per proxy, whether its master process runs as root (a docker
+proxy always does; a local one when ctlplane does): only then do the configs
+name the user the workers switch to, since HAProxy refuses to start as
+another user otherwise.
 """
 
 from __future__ import annotations
@@ -28,7 +32,8 @@ from pydantic import TypeAdapter, ValidationError
 
 from ctlplane.errors import Finding, ModelError
 from ctlplane.model.load import Loaded, Loc, locate
-from ctlplane.model.reach import WORKER_USER, account, blocker, tree_blocker
+from ctlplane.model.root import Model
+from ctlplane.model.reach import Account, account, blocker, tree_blocker
 from ctlplane.model.service import Certificate, HttpService
 from ctlplane.model.types import HostName
 
@@ -54,6 +59,22 @@ class Assets:
     static_roots: dict[tuple[str, int], str] = field(default_factory=dict)  # (service, index) -> absolute dir
     watched: tuple[str, ...] = ()  # absolute paths of every file read (for the watcher)
     state_dirs: dict[str, Path] = field(default_factory=dict)  # proxy -> its real state directory
+    root_masters: frozenset[str] = frozenset()  # proxies whose master process runs as root
+
+    def master_is_root(self, proxy: str) -> bool:
+        return proxy in self.root_masters
+
+
+def effective_uid() -> int:
+    """The user id ctlplane runs as (the one place that asks; tests replace it)."""
+    return os.geteuid()
+
+
+def root_masters(model: Model) -> frozenset[str]:
+    """Proxies started as root: every docker proxy (the engine is the container's PID 1, root), and the local
+    ones when ctlplane itself runs as root."""
+    local_root = effective_uid() == 0
+    return frozenset(p.name for p in model.proxies if p.runtime.kind == "docker" or local_root)
 
 
 def resolve_path(base: Path, value: str) -> Path:
@@ -120,7 +141,7 @@ def read_assets(loaded: Loaded) -> Assets:
     _no_exposure(loaded, roots, keys, list(states.values()), problem)
     if problems:
         raise ModelError("referenced files are not usable", problems)
-    return Assets(certs, roots, tuple(watched), states)
+    return Assets(certs, roots, tuple(watched), states, root_masters(loaded.model))
 
 
 def _is_dir(path: Path) -> bool:
@@ -161,30 +182,38 @@ def worker_reach(loaded: Loaded, assets: Assets, proxies: Iterable[str] | None =
     unprivileged, and they must read the static roots and reach the state directory (tmp/, cache/), or
     every request gets a 403 or a 500. One located finding per path they cannot reach."""
     found: list[Finding] = []
-    if os.geteuid() != 0:
-        return found  # the workers run as the user ctlplane runs as
-    who = account(WORKER_USER)
-    if who is None:
-        return found  # NGINX refuses to start without the user, with its own clear message
-    index = {s.name: k for k, s in enumerate(loaded.model.services)}
-    fix = f"make it readable for {who.name!r} (o+x on the directories, o+r on the files) or move it, e.g. under /srv"
     selected = set(proxies) if proxies is not None else None
     for i, proxy in enumerate(loaded.model.proxies):
         if proxy.runtime.kind != "local" or proxy.engine != "nginx" or (selected and proxy.name not in selected):
             continue
-        for (svc_name, j), root in assets.static_roots.items():
-            why = tree_blocker(Path(root), who) if svc_name in proxy.services else None
-            if why:
-                found.append(locate(("services", index[svc_name], "static", j, "root"),
-                                    f"the NGINX workers of proxy {proxy.name!r} run as {who.name!r} and cannot read "
-                                    f"static root {root!r}: {why}; {fix}", loaded.positions, loaded.file))
-        state = assets.state_dirs.get(proxy.name)
-        why = blocker(state, who, read=False) if state else None
+        if not assets.master_is_root(proxy.name):
+            continue  # the workers run as the user ctlplane runs as
+        who = account(proxy.user)
+        if who is None:
+            continue  # NGINX refuses to start without the user, with its own clear message
+        found += _unreachable(loaded, assets, i, proxy.name, who)
+    return found
+
+
+def _unreachable(loaded: Loaded, assets: Assets, i: int, name: str, who: Account) -> list[Finding]:
+    proxy = loaded.model.proxies[i]
+    index = {s.name: k for k, s in enumerate(loaded.model.services)}
+    fix = f"make it readable for {who.name!r} (o+x on the directories, o+r on the files) or move it, e.g. under /srv"
+    found = []
+    for (svc_name, j), root in assets.static_roots.items():
+        why = tree_blocker(Path(root), who) if svc_name in proxy.services else None
         if why:
-            loc: Loc = ("proxies", i, "runtime", "state_dir") if proxy.runtime.state_dir else ("proxies", i, "name")
-            found.append(locate(loc, f"the NGINX workers of proxy {proxy.name!r} run as {who.name!r} and cannot "
-                                     f"reach its state directory {str(state)!r} (tmp/, cache/): {why}; {fix}",
-                                loaded.positions, loaded.file))
+            found.append(locate(("services", index[svc_name], "static", j, "root"),
+                                f"the NGINX workers of proxy {name!r} run as {who.name!r} and cannot read static root "
+                                f"{root!r}: {why}; {fix}", loaded.positions, loaded.file))
+    state = assets.state_dirs.get(name)
+    why = blocker(state, who, read=False) if state else None
+    if why:
+        loc: Loc = ("proxies", i, "runtime", "state_dir") if proxy.runtime.kind == "local" and \
+            proxy.runtime.state_dir else ("proxies", i, "name")
+        found.append(locate(loc, f"the NGINX workers of proxy {name!r} run as {who.name!r} and cannot reach its state "
+                                 f"directory {str(state)!r} (tmp/, cache/): {why}; {fix}",
+                            loaded.positions, loaded.file))
     return found
 
 

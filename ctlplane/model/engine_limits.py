@@ -28,8 +28,8 @@ def service_limits(engine: str, proxy: str, k: int, svc: HttpService | TcpServic
         if isinstance(svc, HttpService) and svc.cache and svc.cache.valid % 1000:
             yield CrossCheck(("services", k, "cache", "valid"), f"NGINX takes cache validity in whole seconds {where}")
         return
-    for field in ("connect", "client", "server"):
-        if getattr(svc.timeouts, field) > HAPROXY_TIMER_MAX_MS:
+    for field in ("connect", "client", "server", "queue", "request_header", "keep_alive"):
+        if (getattr(svc.timeouts, field, None) or 0) > HAPROXY_TIMER_MAX_MS:
             yield CrossCheck(("services", k, "timeouts", field), f"HAProxy timers stop at 24 days {where}")
 
 
@@ -42,8 +42,7 @@ def pool_limits(engine: str, proxy: str, i: int, pool: Pool) -> Iterator[CrossCh
                              f"NGINX takes the passive check window (fail_timeout) in whole seconds {where}")
         return
     timers = [(("health", "passive", "window"), passive.window if passive else 0),
-              (("health", "active", "interval"), active.interval if active else 0),
-              (("persistence", "expire"), getattr(pool.persistence, "expire", 0))]
+              (("health", "active", "interval"), active.interval if active else 0)]
     for loc, value in timers:
         if value > HAPROXY_TIMER_MAX_MS:
             yield CrossCheck(("pools", i, *loc), f"HAProxy timers stop at 24 days {where}")

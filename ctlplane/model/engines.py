@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from ctlplane.model.engine_limits import pool_limits, service_limits
+from ctlplane.model.engine_semantics import nginx_semantics
 from ctlplane.model.pool import Pool
 from ctlplane.model.root import CrossCheck, Model
 from ctlplane.model.service import HttpService, Route, TcpService
@@ -40,6 +41,9 @@ def engine_problems(model: Model) -> Iterator[CrossCheck]:
                     pool_check = _nginx_pool if proxy.engine == "nginx" else _haproxy_pool
                     yield from pool_check(proxy.name, i, model.pools[i])
                     yield from pool_limits(proxy.engine, proxy.name, i, model.pools[i])
+        if proxy.engine == "nginx":
+            yield from nginx_semantics(model, proxy.name, [service_index[n] for n in proxy.services
+                                                           if n in service_index])
         if proxy.engine == "haproxy":
             yield from _haproxy_shared_pools(model, proxy.name, [service_index[n] for n in proxy.services
                                                                   if n in service_index])
@@ -132,12 +136,13 @@ def _haproxy_shared_pools(model: Model, proxy: str, indexes: list[int]) -> Itera
     first: dict[str, tuple[int, tuple[object, ...]]] = {}
     for k in indexes:
         svc = model.services[k]
-        settings = (svc.timeouts.connect, svc.timeouts.server, svc.retries.attempts,
+        settings = (svc.timeouts.connect, svc.timeouts.server, svc.timeouts.queue, svc.retries.attempts,
                     tuple(sorted(svc.retries.on_status)))
         for pool_name in _pools_of(svc):
             other = first.setdefault(pool_name, (k, settings))
             if other[1] != settings:
                 yield CrossCheck(("services", k), f"services {model.services[other[0]].name!r} and {svc.name!r} "
                                  f"share pool {pool_name!r} on proxy {proxy!r} (haproxy) with different "
-                                 "timeouts.connect, timeouts.server or retries: HAProxy sets these per pool; "
+                                 "timeouts.connect, timeouts.server, timeouts.queue or retries: HAProxy sets these "
+                                 "per pool; "
                                  "make them equal or use separate pools")

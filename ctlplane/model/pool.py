@@ -12,7 +12,18 @@ from typing import Annotated, Literal
 from pydantic import Field, model_validator
 
 from ctlplane.model.discover import Discover
-from ctlplane.model.types import CookieName, Duration, Frozen, HeaderName, Name, PathPrefix, Port, ServerAddress, Weight
+from ctlplane.model.types import (
+    CookieName,
+    Duration,
+    Frozen,
+    HeaderName,
+    HostName,
+    Name,
+    PathPrefix,
+    Port,
+    ServerAddress,
+    Weight,
+)
 
 
 class Server(Frozen):
@@ -28,8 +39,8 @@ class Server(Frozen):
     )
     state: Literal["active", "drain", "disabled"] = Field(
         "active",
-        description="active: in rotation. drain: no new sessions (HAProxy keeps sticky ones; NGINX has no drain and "
-        "takes it out of rotation). disabled: no traffic at all.",
+        description="active: in rotation. drain: no new clients, but clients kept on it by a persistence cookie "
+        "still reach it (HAProxy only: NGINX open source has no graceful drain). disabled: no traffic at all.",
     )
 
 
@@ -95,7 +106,10 @@ class HttpCheck(Frozen):
     """Active HTTP check: a request to each server; the expected status marks it up."""
 
     type: Literal["http"] = Field(description="http: an HTTP request per check")
-    path: PathPrefix = Field("/", description="Path requested by the check.")
+    path: PathPrefix = Field("/", description="Path requested by the check (GET, HTTP/1.1).")
+    host: HostName | None = Field(
+        None, description="Host header of the check request (default: localhost).", examples=["app.internal"]
+    )
     expect_status: int = Field(200, ge=100, le=599, description="The status that means healthy.")
     interval: Duration = Field(2000, description="Time between two checks.")
     rise: int = Field(2, ge=1, le=100, description="Consecutive successes to mark a server up.")
@@ -112,19 +126,28 @@ class TcpCheck(Frozen):
 
 
 class PassiveCheck(Frozen):
-    """Passive check: a server failing real requests is taken out for a while."""
+    """Passive check on real traffic: a server whose connections fail (refused, reset before the request was
+    sent, connect timeout) ``max_fails`` times is taken out for ``window``. HTTP answers never count, whatever
+    their status: an application's 500 does not take a server out. (NGINX also counts a request that timed out
+    waiting for its answer, a connection the server closed without one, and a status listed in the service's
+    ``retries.on_status`` once it retried it; HAProxy brings a server back with a TCP connect check every
+    ``window``, which it needs for passive checks.)"""
 
-    max_fails: int = Field(3, ge=1, le=1000, description="Failed requests within 'window' that mark a server down.")
+    max_fails: int = Field(3, ge=1, le=1000, description="Failed connections within 'window' that take a server out.")
     window: Duration = Field(10_000, description="Counting window, and how long a failed server stays out.")
 
 
 class Health(Frozen):
-    """How server health is judged."""
+    """How server health is judged. Passive checks are on by default (set ``passive: null`` to turn them off)."""
 
     active: Annotated[HttpCheck | TcpCheck, Field(discriminator="type")] | None = Field(
         None, description="Active checks (HAProxy only: NGINX open source has none)."
     )
-    passive: PassiveCheck | None = Field(None, description="Passive checks on real traffic (both engines).")
+    passive: PassiveCheck | None = Field(
+        default_factory=PassiveCheck,
+        description="Passive checks on real traffic (both engines; default max_fails 3 in 10s; null: none).",
+        examples=[{"max_fails": 3, "window": "10s"}, None],
+    )
 
 
 class CookiePersistence(Frozen):
@@ -135,10 +158,10 @@ class CookiePersistence(Frozen):
 
 
 class SourceIpPersistence(Frozen):
-    """Keep a client on one server by its source IP address."""
+    """Keep a client on one server by its source IP address: a consistent hash of the address on both engines,
+    so the choice survives reloads and is the same on both nodes of an HA pair while the pool is unchanged."""
 
     type: Literal["source_ip"] = Field(description="source_ip")
-    expire: Duration = Field(1_800_000, description="How long an idle client's assignment is kept (HAProxy).")
 
 
 Persistence = Annotated[CookiePersistence | SourceIpPersistence, Field(discriminator="type")]
@@ -167,4 +190,12 @@ class Pool(Frozen):
     def _has_servers(self) -> Pool:
         if not self.servers and self.discover is None:
             raise ValueError("a pool needs at least one server, or discover to find its members")
+        return self
+
+    @model_validator(mode="after")
+    def _source_persistence_replaces_balance(self) -> Pool:
+        if (self.persistence is not None and self.persistence.type == "source_ip"
+                and self.balance.strategy not in ("round_robin", "weighted_round_robin", "source_ip_hash")):
+            raise ValueError(f"source_ip persistence is a consistent hash of the client address, which replaces "
+                             f"balance {self.balance.strategy!r}: use round_robin, or cookie persistence")
         return self

@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
-from ctlplane.model.types import Duration, FilePath, Frozen, IfName, ListenAddress, Name, Port, VipCidr
+from ctlplane.model.types import Duration, FilePath, Frozen, IfName, ListenAddress, Name, Port, UnixName, VipCidr
 
 
 class LocalRuntime(Frozen):
@@ -39,18 +39,25 @@ class DockerRuntime(Frozen):
 Runtime = Annotated[LocalRuntime | DockerRuntime, Field(discriminator="kind")]
 
 
-class Admin(Frozen):
-    """An internal listener: health endpoint (/healthz) and stats (metrics: see Metrics). Loopback by default."""
 
-    address: ListenAddress = "127.0.0.1"
-    port: Port
+
+class Admin(Frozen):
+    """An internal listener: health endpoint (/healthz) and stats (metrics: see Metrics). It has no
+    authentication, so the model refuses any other than a loopback address (ctlplane status and keepalived reach
+    it there)."""
+
+    address: ListenAddress = Field("127.0.0.1", description="A loopback address to listen on.")
+    port: Port = Field(description="Port to listen on.")
 
 
 class Metrics(Frozen):
-    """An internal listener serving /metrics: Prometheus text (HAProxy), stub_status counters (NGINX)."""
+    """An internal listener serving /metrics: Prometheus text (HAProxy), stub_status counters (NGINX). It has no
+    authentication, so the model refuses any other than a loopback address (scrape it from beside the proxy)."""
 
-    address: ListenAddress = Field("127.0.0.1", description="Address to listen on (loopback by default).")
+    address: ListenAddress = Field("127.0.0.1", description="A loopback address to listen on.")
     port: Port = Field(description="Port to listen on.")
+
+
 
 
 class Proxy(Frozen):
@@ -73,8 +80,21 @@ class Proxy(Frozen):
     )
     access_log: Literal["default", "json"] = Field(
         "default",
-        description="Access log format: the engine's default, or one JSON object per request with the same fields "
-        "on both engines (client, host, path, status, upstream, upstream_time_ms, total_time_ms).",
+        description="Access log format, one line per request on both engines: 'default' is the combined log format "
+        "plus host, upstream and timings in milliseconds; 'json' one JSON object with the same fields (client, "
+        "host, path, status, upstream, upstream_time_ms, total_time_ms).",
+    )
+    user: UnixName = Field(
+        "nobody", description="User the worker processes run as when the proxy is started as root."
+    )
+    group: UnixName = Field(
+        "nogroup", description="Group the worker processes run as when the proxy is started as root."
+    )
+    drain_timeout: Duration = Field(
+        60_000,
+        description="After a reload, how long the old workers may finish requests, downloads and tunnels still "
+        "open; connections older than this are cut.",
+        examples=["60s", "10m"],
     )
 
     @model_validator(mode="after")
@@ -82,6 +102,7 @@ class Proxy(Frozen):
         if isinstance(self.workers, int) and not 1 <= self.workers <= 64:
             raise ValueError("workers must be 'auto' or 1-64")
         return self
+
 
 
 class PairNode(Frozen):

@@ -95,7 +95,19 @@ def cross_check(model: Model) -> Iterator[CrossCheck]:
     yield from _unique(model)
     yield from _references(model)
     yield from _listeners(model)
+    yield from _internal_listeners(model)
     yield from _pairs(model)
+
+
+def _internal_listeners(model: Model) -> Iterator[CrossCheck]:
+    """The admin and metrics listeners have no authentication (HAProxy stats, NGINX stub_status): loopback only."""
+    for i, proxy in enumerate(model.proxies):
+        for what, listener in (("admin", proxy.admin), ("metrics", proxy.metrics)):
+            if listener is not None and not ipaddress.ip_address(listener.address).is_loopback:
+                yield CrossCheck(("proxies", i, what, "address"), f"the {what} listener of proxy {proxy.name!r} "
+                                 f"({proxy.engine}) has no authentication, so it may not listen on "
+                                 f"{listener.address}: use 127.0.0.1 "
+                                 "(or another 127.x address) or ::1, and reach it from beside the proxy")
 
 
 def _unique(model: Model) -> Iterator[CrossCheck]:
@@ -187,9 +199,12 @@ def _service_sockets(svc: HttpService | TcpService) -> Iterator[tuple[tuple[str 
 
 
 def _overlaps(a: str, b: str) -> bool:
+    """Two listeners on one port collide: the same address, 0.0.0.0 and any IPv4 address, or '::' (dual stack on
+    both engines) and any address at all."""
     ia, ib = ipaddress.ip_address(a), ipaddress.ip_address(b)
-    same_family = ia.version == ib.version
-    return a == b or (ia.is_unspecified and same_family) or (ib.is_unspecified and same_family)
+    if a == b or (ia.is_unspecified and ia.version == 6) or (ib.is_unspecified and ib.version == 6):
+        return True
+    return (ia.is_unspecified or ib.is_unspecified) and ia.version == ib.version
 
 
 def _listeners(model: Model) -> Iterator[CrossCheck]:

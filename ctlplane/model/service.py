@@ -51,6 +51,9 @@ class Route(Frozen):
     path_prefix: PathPrefix = Field("/", description="Match paths starting with this prefix.")
     header: HeaderMatch | None = Field(None, description="Also require this request header value.")
     pool: Name = Field(description="The pool that serves matching requests.")
+    max_body_size: Bytes | None = Field(
+        None, description="Largest request body for this route (413 above it; 0: no limit); the service's if unset."
+    )
 
 
 class Hsts(Frozen):
@@ -83,6 +86,7 @@ class Tls(Frozen):
         None, description="Also listen for plain HTTP on this port and redirect every request to HTTPS."
     )
     hsts: Hsts | None = Field(None, description="Send Strict-Transport-Security on HTTPS responses.")
+    http2: bool = Field(True, description="Offer HTTP/2 (ALPN h2) besides HTTP/1.1 on the TLS listener.")
 
 
 class Compression(Frozen):
@@ -97,10 +101,16 @@ class Compression(Frozen):
 
 
 class Cache(Frozen):
-    """Cache backend responses in the proxy."""
+    """Cache backend responses in the proxy, the same rules on both engines. Stored: 200 answers to HTTP/1.1+ GET
+    requests carrying neither Authorization nor Cookie, that set no cookie, are not private / no-store /
+    no-cache, and state a lifetime (Cache-Control max-age or s-maxage, Expires) or a validator (ETag,
+    Last-Modified). Such requests are also the only ones served from the cache; a request asking for a fresh
+    answer (Cache-Control no-cache or max-age, Pragma no-cache) goes to the backend and refreshes the entry."""
 
     max_size: Bytes = Field(100 * 1024**2, ge=1024**2, description="Total cache size.")
-    valid: Duration = Field(60_000, description="How long a cacheable 200 response is served from cache.")
+    valid: Duration = Field(
+        60_000, description="How long a stored response without a lifetime of its own (only a validator) is served."
+    )
     key: Literal["host_uri", "uri"] = Field("host_uri", description="Cache key: host plus URI, or the URI alone.")
 
 
@@ -119,24 +129,63 @@ class Access(Frozen):
 
 
 class Limits(Frozen):
-    """Per-client limits, keyed by client IP."""
+    """Per-client limits, keyed by the client's IP address (the real client behind a trusted proxy)."""
 
-    connections_per_client: int | None = Field(None, ge=1, le=100_000, description="Concurrent connections.")
-    requests_per_second: int | None = Field(None, ge=1, le=100_000, description="Request rate (HTTP only).")
-    burst: int = Field(0, ge=0, le=100_000, description="Requests allowed above the rate before refusing.")
+    connections_per_client: int | None = Field(
+        None, ge=1, le=100_000, description="Requests in progress at once (HTTP), open connections (TCP)."
+    )
+    requests_per_second: int | None = Field(
+        None, ge=1, le=100_000, description="Sustained request rate (HTTP only); faster requests are refused."
+    )
+    burst: int | None = Field(
+        None, ge=0, le=100_000,
+        description="Requests a client may send at once above the rate (default: twice requests_per_second).",
+        examples=[40],
+    )
     status: int = Field(429, ge=400, le=599, description="HTTP status sent when a limit is hit.")
+
+    @model_validator(mode="after")
+    def _burst_needs_rate(self) -> Limits:
+        if self.burst is not None and self.requests_per_second is None:
+            raise ValueError("burst needs requests_per_second")
+        return self
+
+    @property
+    def effective_burst(self) -> int:
+        """The burst in force: the model's, else twice the rate (a page load fits), 0 without a rate."""
+        if self.requests_per_second is None:
+            return 0
+        return self.burst if self.burst is not None else 2 * self.requests_per_second
 
 
 class Timeouts(Frozen):
-    """Timeouts towards clients and servers."""
+    """Timeouts towards clients and servers, the same meaning on both engines."""
 
-    connect: Duration = Field(5_000, description="Connecting to a server.")
-    client: Duration = Field(60_000, description="Client inactivity.")
-    server: Duration = Field(60_000, description="Server inactivity.")
+    connect: Duration = Field(5_000, description="Connecting to a server (each attempt).")
+    client: Duration = Field(60_000, description="Client inactivity while a request or response is under way.")
+    server: Duration = Field(
+        60_000, description="Server inactivity; a request that times out waiting for its response is not retried."
+    )
+    queue: Duration | None = Field(
+        None,
+        description="How long a request may wait for a server below max_connections (HAProxy only; unset: no "
+        "queue, refused at once when every server is full).",
+        examples=["2s"],
+    )
+
+
+class HttpTimeouts(Timeouts):
+    """Timeouts of an HTTP service: the TCP ones plus the request header and keep-alive timeouts."""
+
+    request_header: Duration = Field(
+        10_000, description="Time a client has to send a complete request header (slow clients are cut, no answer)."
+    )
+    keep_alive: Duration = Field(60_000, description="How long an idle client connection is kept between requests.")
 
 
 class Retries(Frozen):
-    """Retry a failed request on another server."""
+    """Retry a failed request on another server: refused or reset connections, connect timeouts, empty answers,
+    and the listed statuses; never a request that timed out waiting for its response."""
 
     attempts: int = Field(2, ge=0, le=10, description="Retries after the first try (0 = none).")
     on_status: list[Literal[502, 503, 504]] = Field(
@@ -157,6 +206,20 @@ class HttpService(_ServiceBase):
     """A layer-7 HTTP(S) service."""
 
     mode: Literal["http"] = Field(description="http: layer 7.")
+    timeouts: HttpTimeouts = Field(
+        default_factory=HttpTimeouts, description="Connect, client, server, request header and keep-alive timeouts."
+    )
+    max_body_size: Bytes = Field(
+        1024**2, description="Largest request body (413 above it; 0: no limit). Routes may set their own.",
+        examples=["1m", "100m"],
+    )
+    trusted_proxies: list[Cidr] = Field(
+        default_factory=list,
+        description="Peers allowed to name the client in X-Forwarded-For. From them the client address is the "
+        "last untrusted one in that header (access lists and limits use it); from anyone else X-Forwarded-For is "
+        "replaced by the peer's address.",
+        examples=[["10.0.0.0/8"]],
+    )
     routes: list[Route] = Field(default_factory=list, description="Routing rules; the most specific match wins.")
     default_pool: Name | None = Field(None, description="Pool for requests no route matches (404 if unset).")
     tls: Tls | None = Field(None, description="TLS termination (HTTPS).")
@@ -164,8 +227,10 @@ class HttpService(_ServiceBase):
     cache: Cache | None = Field(None, description="Response caching in the proxy.")
     static: list[Static] = Field(default_factory=list, description="Path prefixes served from directories.")
     hide_response_headers: list[HeaderName] = Field(
-        default_factory=lambda: ["Server", "X-Powered-By"],
-        description="Backend response headers removed before the response reaches the client.",
+        default_factory=list,
+        description="Backend response headers removed before the response reaches the client, in addition to "
+        "Server and X-Powered-By, which are always removed.",
+        examples=[["X-Backend", "X-Runtime"]],
     )
 
     @model_validator(mode="after")
@@ -185,6 +250,8 @@ class TcpService(_ServiceBase):
     def _no_request_rate(self) -> TcpService:
         if self.limits.requests_per_second is not None:
             raise ValueError("limits.requests_per_second needs mode http (tcp has no requests)")
+        if self.limits.status != 429:
+            raise ValueError("limits.status needs mode http (a tcp connection over the limit is closed)")
         if self.retries.on_status:
             raise ValueError("retries.on_status needs mode http")
         return self

@@ -32,6 +32,7 @@ __all__ = [
     "PathPrefix",
     "Port",
     "ServerAddress",
+    "UnixName",
     "VipCidr",
     "Weight",
     "format_duration",
@@ -111,6 +112,15 @@ MimeType = Annotated[
     ),
 ]
 
+UnixName = Annotated[
+    str,
+    Field(
+        pattern=r"^[a-z_][a-z0-9_-]{0,31}$",
+        description="A Unix user or group name: a lowercase letter or '_', then letters, digits, '_' or '-'.",
+        examples=["nobody", "www-data"],
+    ),
+]
+
 IfName = Annotated[
     str,
     Field(pattern=r"^[a-zA-Z][a-zA-Z0-9_.-]{0,14}$", description="A network interface name.", examples=["eth0"]),
@@ -175,7 +185,11 @@ def _check_ip(value: Any) -> str:
 ListenAddress = Annotated[
     str,
     BeforeValidator(_check_ip),
-    Field(description="The local IP address to listen on (0.0.0.0 or :: for all).", examples=["0.0.0.0", "127.0.0.1"]),
+    Field(
+        description="The local IP address to listen on: 0.0.0.0 means every IPv4 address, :: every IPv4 and IPv6 "
+        "address (dual stack on both engines).",
+        examples=["0.0.0.0", "127.0.0.1"],
+    ),
 ]
 
 

@@ -1,14 +1,18 @@
-"""The opt-in JSON access log (``Proxy.access_log: json``), the same on both engines.
+"""The access logs, one line per HTTP request on both engines, the same fields on both.
 
-Owns the field list and each engine's way of writing it: one JSON object per
-HTTP request with ``client`` (address), ``host`` (Host header), ``path``
-(without the query string), ``status``, ``upstream`` (the server's
-``addr:port``), ``upstream_time_ms`` (time to the response headers; -1 when
-no server answered) and ``total_time_ms``. NGINX gets a ``log_format ...
-escape=json`` and two ``map`` blocks turning its seconds (``0.002``) into
-whole milliseconds; HAProxy gets a ``log-format`` that JSON-escapes the host
-and path it saved in transaction variables at request time. Every string here
-is a fixed constant: no model value is printed through this module.
+``Proxy.access_log: default`` is the combined log format (client, time,
+request line, status, bytes, referer, user agent) followed by ``host=``,
+``upstream=``, ``upstream_time_ms=`` and ``total_time_ms=``; ``json`` is one
+JSON object per request with ``client`` (address), ``host`` (the Host header,
+lower case, without port), ``path`` (without the query string), ``status``,
+``upstream`` (the server's ``addr:port``), ``upstream_time_ms`` (time to the
+response headers; -1 when no server answered) and ``total_time_ms``. NGINX
+gets ``log_format`` lines and two ``map`` blocks turning its seconds
+(``0.002``) into whole milliseconds; HAProxy gets a ``log-format`` that prints
+the header values it saved in transaction variables at request time (JSON-
+or quote-escaped) and logs at level ``info``, so every request is logged.
+Every string here is a fixed constant: no model value is printed through this
+module.
 """
 
 from __future__ import annotations
@@ -16,7 +20,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 FIELDS = ("client", "host", "path", "status", "upstream", "upstream_time_ms", "total_time_ms")
+TEXT_FIELDS = ("client", "time", "request", "status", "bytes", "referer", "user_agent", "host", "upstream",
+               "upstream_time_ms", "total_time_ms")
 
+NGINX_TEXT_NAME = "ctlplane"
+NGINX_TEXT_FORMAT = (
+    '$remote_addr - - [$time_local] "$request" $status $bytes_sent "$http_referer" "$http_user_agent" '
+    "host=$host upstream=$upstream_addr upstream_time_ms=$ctl_upstream_ms total_time_ms=$ctl_total_ms"
+)
 NGINX_FORMAT_NAME = "ctlplane_json"
 NGINX_FORMAT = (
     '{"client":"$remote_addr","host":"$host","path":"$uri","status":$status,'
@@ -37,13 +48,23 @@ NGINX_MS_MAPS = (MsMap("$request_time", "$ctl_total_ms"), MsMap("$upstream_respo
 NGINX_MS_SMALL = r'"~^0\.0*(?<ctl_ms>\d+)$"'
 NGINX_MS_LARGE = r'"~^(?<ctl_s>[1-9]\d*)\.(?<ctl_ms>\d{3})$"'
 
-# HAProxy: the host and path are saved while the request is there, printed JSON-escaped at log time.
+# HAProxy: the header values are saved while the request is there and printed at log time.
 HAPROXY_SAVE_VARS = (
-    ("txn.ctl_host", "req.hdr(host)"),
+    ("txn.ctl_host", "req.hdr(host),host_only"),
     ("txn.ctl_path", "path"),
+    ("txn.ctl_referer", "req.fhdr(referer)"),
+    ("txn.ctl_ua", "req.fhdr(user-agent)"),
+)
+HAPROXY_TEXT_FORMAT = (
+    "'%ci - - [%trl] %{+Q}r %ST %B \"%{+E}[var(txn.ctl_referer)]\" \"%{+E}[var(txn.ctl_ua)]\" "
+    "host=%[var(txn.ctl_host)] upstream=%si:%sp upstream_time_ms=%Tr total_time_ms=%Ta'"
 )
 HAPROXY_FORMAT = (
     "'{\"client\":\"%ci\",\"host\":\"%[var(txn.ctl_host),json(utf8s)]\","
     "\"path\":\"%[var(txn.ctl_path),json(utf8s)]\",\"status\":%ST,\"upstream\":\"%si:%sp\","
     "\"upstream_time_ms\":%Tr,\"total_time_ms\":%Ta}'"
 )
+
+
+def haproxy_format(kind: str) -> str:
+    return HAPROXY_FORMAT if kind == "json" else HAPROXY_TEXT_FORMAT

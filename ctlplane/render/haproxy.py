@@ -4,9 +4,10 @@ certificate+key files (mode 0600) and one crt-list per TLS service.
 Entry point :func:`render_haproxy`. Every decision lives in the view modules
 (``haproxy_view``, ``haproxy_frontend``, ``haproxy_backend``); this module
 only renders the templates under ``templates/haproxy/`` and collects the
-files. Paths inside the config are relative to the output directory, which
-HAProxy must use as its working directory (``haproxy -W -f DIR/haproxy.cfg``
-with cwd=DIR); the admin socket is ``admin.sock`` there.
+files (the config, crt-lists, combined certificates and the two error pages).
+Paths inside the config are relative to the output directory, which HAProxy
+must use as its working directory (``haproxy -W -f DIR/haproxy.cfg`` with
+cwd=DIR); the admin socket is ``admin.sock`` there.
 """
 
 from __future__ import annotations
@@ -16,14 +17,17 @@ from ctlplane.model.proxy import Proxy
 from ctlplane.model.root import Model
 from ctlplane.render import Output, RenderedFile, text_file
 from ctlplane.render.env import render_template
-from ctlplane.render.haproxy_view import build_view, cert_files, crt_list_word, crt_lists
+from ctlplane.render.haproxy_view import ERROR_PAGES, build_view, cert_files, crt_list_word, crt_lists, error_page_path
 
 CONFIG_FILE = "haproxy.cfg"
 
 
 def render_haproxy(model: Model, proxy: Proxy, assets: Assets) -> Output:
     """Every HAProxy file of ``proxy``, keyed by relative path, sorted."""
-    files: Output = {CONFIG_FILE: text_file(render_template("haproxy/haproxy.cfg.j2", view=build_view(model, proxy)))}
+    view = build_view(model, proxy, assets.master_is_root(proxy.name))
+    files: Output = {CONFIG_FILE: text_file(render_template("haproxy/haproxy.cfg.j2", view=view))}
+    for status, page in ERROR_PAGES.items():
+        files[error_page_path(status)] = RenderedFile(page, 0o644)
     for path, entries in crt_lists(model, proxy, assets).items():
         files[path] = text_file(render_template("haproxy/crt-list.j2", entries=entries, word=crt_list_word))
     for path, pem in cert_files(model, proxy, assets).items():

@@ -6,11 +6,21 @@ lines, and the backend-level timeouts and retries (HAProxy keeps these per
 backend, so they come from the services using the pool; ``engines.py``
 refuses services that share a pool but disagree). Server names are the
 model's, so the runtime API can address ``be_<pool>/<server>``. A server in
-``drain`` gets weight 0: no new sessions, but clients stuck to it by a
-cookie or a stick table keep reaching it. Passive checks use ``observe``,
-which needs ``check``: a server marked down by real traffic comes back after
-a successful check, ``window`` later (``inter``). The output is plain frozen
-dataclasses; the templates only print them.
+``drain`` gets weight 0: no new clients, but clients stuck to it by a cookie
+keep reaching it. Passive checks count failed connections only (``observe
+layer4``), as NGINX's ``max_fails``; ``observe`` needs ``check``, so a server
+taken out by real traffic comes back after a successful TCP connect check,
+``window`` later (``inter``). Active HTTP checks are HTTP/1.1 with a Host
+header. Source-IP persistence is ``balance source`` with consistent hashing
+(stateless: it survives reloads and agrees across an HA pair, as NGINX's
+``hash $remote_addr consistent``); the persistence cookie is HttpOnly,
+SameSite=Lax, and Secure when every service using the pool is HTTPS. Retries
+cover failed connections, empty answers and the listed statuses, never a
+response timeout; ``timeout queue`` is the model's, else 1 ms (no queue: a
+request finding every server at its ``max_connections`` is refused at once,
+as on NGINX); ``timeout tunnel`` is the server timeout (an idle WebSocket is
+closed after it, as NGINX's ``proxy_read_timeout``). The output is plain
+frozen dataclasses; the templates only print them.
 """
 
 from __future__ import annotations
@@ -34,7 +44,8 @@ _BALANCE = {
 }
 _HASH_KEY = {"header": "hdr", "cookie": "hash req.cook", "uri": "uri path-only whole"}
 _NON_IDEMPOTENT = "POST PATCH LOCK"
-_PERSIST_TABLE_SIZE = "200k"
+NO_QUEUE = "1ms"  # HAProxy reads 0 as "no timeout": the shortest wait it has stands for none
+DEFAULT_CHECK_HOST = "localhost"
 
 
 @dataclass(frozen=True)
@@ -58,7 +69,7 @@ class DefaultServer:
     inter: str
     rise: int
     fall: int | None
-    observe: str | None  # layer7 | layer4
+    observe: bool  # observe layer4: failed connections of real traffic count
     error_limit: int | None
 
 
@@ -73,18 +84,18 @@ class Backend:
     hash_consistent: bool
     timeout_connect: str
     timeout_server: str
+    timeout_queue: str
     retries: int
     retry_on: tuple[str, ...]
     guard_l7_retries: bool
     non_idempotent: str
     reuse: str | None
     httpchk_path: str | None
+    httpchk_host: str | None
     expect_status: int | None
     default_server: DefaultServer | None
     cookie: str | None
-    stick_table: str | None  # "ip" or "ipv6" when persisting on the source address
-    stick_expire: str | None
-    stick_size: str
+    cookie_secure: bool
     servers: tuple[ServerLine, ...]
 
 
@@ -109,9 +120,9 @@ def build_backend(pool: Pool, users: list[Service]) -> Backend:
     balance, arg, consistent = _balance(pool)
     checked = pool.health.active is not None or pool.health.passive is not None
     cookie = pool.persistence.cookie if pool.persistence and pool.persistence.type == "cookie" else None
-    source = pool.persistence if pool.persistence and pool.persistence.type == "source_ip" else None
     retry_on = _retry_on(first) if http else ()
     active = pool.health.active
+    http_check = active if active is not None and active.type == "http" else None
     return Backend(
         name=backend_name(pool.name),
         mode="http" if http else "tcp",
@@ -120,18 +131,18 @@ def build_backend(pool: Pool, users: list[Service]) -> Backend:
         hash_consistent=consistent,
         timeout_connect=format_duration(first.timeouts.connect),
         timeout_server=format_duration(first.timeouts.server),
+        timeout_queue=format_duration(first.timeouts.queue) if first.timeouts.queue else NO_QUEUE,
         retries=first.retries.attempts,
         retry_on=retry_on,
         guard_l7_retries=any(r != "conn-failure" for r in retry_on),
         non_idempotent=_NON_IDEMPOTENT,
         reuse=("safe" if pool.keepalive > 0 else "never") if http else None,
-        httpchk_path=active.path if active is not None and active.type == "http" else None,
-        expect_status=active.expect_status if active is not None and active.type == "http" else None,
-        default_server=_default_server(pool, http) if checked else None,
+        httpchk_path=http_check.path if http_check else None,
+        httpchk_host=(http_check.host or DEFAULT_CHECK_HOST) if http_check else None,
+        expect_status=http_check.expect_status if http_check else None,
+        default_server=_default_server(pool) if checked else None,
         cookie=cookie,
-        stick_table=_address_family(users) if source else None,
-        stick_expire=format_duration(source.expire) if source else None,
-        stick_size=_PERSIST_TABLE_SIZE,
+        cookie_secure=all(isinstance(u, HttpService) and u.tls is not None for u in users),
         servers=tuple(_server(s, checked, cookie is not None) for s in pool.servers),
     )
 
@@ -139,7 +150,8 @@ def build_backend(pool: Pool, users: list[Service]) -> Backend:
 def _agreeing_user(pool: Pool, users: list[Service]) -> Service:
     """The service whose timeouts and retries the backend takes; all users must agree (checked in engines.py)."""
     def settings(s: Service) -> tuple[object, ...]:
-        return s.timeouts.connect, s.timeouts.server, s.retries.attempts, tuple(sorted(s.retries.on_status))
+        return (s.timeouts.connect, s.timeouts.server, s.timeouts.queue, s.retries.attempts,
+                tuple(sorted(s.retries.on_status)))
 
     if not users:
         raise RenderError("internal error", [Finding(f"pool {pool.name!r} has no service", source="haproxy")])
@@ -152,33 +164,30 @@ def _agreeing_user(pool: Pool, users: list[Service]) -> Service:
 def _balance(pool: Pool) -> tuple[str, str | None, bool]:
     """(keyword, header/cookie name or None, consistent hashing)."""
     b = pool.balance
+    if pool.persistence is not None and pool.persistence.type == "source_ip":
+        return "source", None, True
     if b.strategy == "hash":
         return _HASH_KEY[b.key], b.name, True
     return _BALANCE[b.strategy], None, b.strategy == "source_ip_hash"
 
 
 def _retry_on(svc: Service) -> tuple[str, ...]:
-    """Connection failures always; empty responses and timeouts (idempotent requests) and listed statuses."""
+    """Failed connections and empty answers (idempotent requests) and the listed statuses; never a response
+    timeout (a slow request is not sent again: at most attempts x connect + one server timeout)."""
     if svc.retries.attempts == 0:
         return ()
-    return ("conn-failure", "empty-response", "response-timeout", *(str(s) for s in sorted(svc.retries.on_status)))
+    return ("conn-failure", "empty-response", *(str(s) for s in sorted(svc.retries.on_status)))
 
 
-def _default_server(pool: Pool, http: bool) -> DefaultServer:
+def _default_server(pool: Pool) -> DefaultServer:
     active, passive = pool.health.active, pool.health.passive
-    observe = ("layer7" if http else "layer4") if passive else None
     error_limit = passive.max_fails if passive else None
     if active is not None:
-        return DefaultServer(format_duration(active.interval), active.rise, active.fall, observe, error_limit)
+        return DefaultServer(format_duration(active.interval), active.rise, active.fall, passive is not None,
+                             error_limit)
     assert passive is not None
     # Passive only: connect checks every 'window' bring a marked-down server back after one success.
-    return DefaultServer(format_duration(passive.window), 1, None, observe, error_limit)
-
-
-def _address_family(users: list[Service]) -> str:
-    """``ipv6`` when any service listens on IPv6 (IPv4 clients are stored IPv4-mapped), else ``ip``."""
-    v6 = any(ipaddress.ip_address(u.listen.address).version == 6 for u in users)
-    return "ipv6" if v6 else "ip"
+    return DefaultServer(format_duration(passive.window), 1, None, True, error_limit)
 
 
 def _server(server: Server, check: bool, cookie: bool) -> ServerLine:

@@ -1,34 +1,43 @@
 """HAProxy frontends: one ``frontend fe_<service>`` per service of the proxy.
 
 Owns the listening side: binds (TLS with a crt-list so each certificate
-serves exactly its model host names, the first being the default; the plain
-redirect port, whose redirect keeps host, path and query and names the TLS
-port unless it is 443; ``v6only`` on IPv6 like NGINX), access lists (deny checked
-before allow, both at connection time), per-client limits (a stick table
-tracking the source; the request-rate limit refuses a client that sent more
-than ``requests_per_second + burst`` requests in the last second), the
-forwarding headers, compression, cache use, hidden response headers, HSTS,
-and the routing rules in the engine-neutral order of
-``ctlplane.render.routing.ordered_routes`` (first match wins). A service
-without a default pool falls through to the ``notfound`` backend (404).
+serves exactly its model host names, the first being the default, ALPN h2
+when the model offers HTTP/2; the plain redirect port, whose redirect keeps
+host, path and query and names the TLS port unless it is 443; ``v4v6`` on
+'::' so that it is dual stack like NGINX's ``ipv6only=off``), the client,
+request header and keep-alive timeouts (``option http-buffer-request``: like
+NGINX, a request body is read before the server is contacted, so a client
+stalling in its body is cut after the client timeout, not the server's), the
+access log, the forwarded
+headers (the same as NGINX's: X-Forwarded-For replaced unless the peer is a
+trusted proxy, X-Real-IP, X-Forwarded-Proto/-Host/-Port), compression
+(text/html always, as NGINX), the cache rules (no request with a cookie, no
+answer setting one; HAProxy itself skips Authorization, HTTP/1.0, non-GET and
+answers without lifetime or validator), hidden response headers (Server and
+X-Powered-By always), HSTS, and the routing rules (a host also matches as an
+absolute name with a final dot, which NGINX strips) in the engine-neutral order
+of ``ctlplane.model.routing.ordered_routes`` (first match wins). Who the
+client is, access lists, limits and the body limit are ``haproxy_rules``'s.
+A service without a default pool falls through to the ``notfound`` backend
+(404).
 """
 
 from __future__ import annotations
 
 import hashlib
-import ipaddress
 from dataclasses import dataclass
 
 from ctlplane.state.layout import CONFIG_DIR
 from ctlplane.model.service import HttpService, Route, TcpService
 from ctlplane.model.types import format_duration
-from ctlplane.render.access_log import HAPROXY_FORMAT, HAPROXY_SAVE_VARS
+from ctlplane.render.access_log import HAPROXY_SAVE_VARS, haproxy_format
 from ctlplane.render.haproxy_backend import backend_name, server_address
-from ctlplane.render.routing import ordered_routes
+from ctlplane.render.haproxy_rules import BodyLimit, Limits, Trust, body_limits, limits, trust
+from ctlplane.model.routing import ordered_routes
 
 NOTFOUND_BACKEND = "notfound"
+ALWAYS_HIDDEN = ("Server", "X-Powered-By")  # backend details removed on both engines, whatever the model says
 _CACHE_NAME_MAX = 32  # HAProxy 2.6 copies a cache name into char[33] and silently cuts a longer one
-_LIMIT_TABLE = ("100k", "30s")
 _HOST_FETCH = "req.hdr(host),host_only"  # lowercase, port removed, IPv6 literals kept
 
 
@@ -38,8 +47,9 @@ class Bind:
 
     address: str
     crt_list: str | None
+    alpn: str | None  # "h2,http/1.1" or "http/1.1" on TLS binds
     tls13_only: bool
-    v6only: bool
+    v4v6: bool  # '::': IPv4 clients too
 
 
 @dataclass(frozen=True)
@@ -50,6 +60,7 @@ class Condition:
     header: str | None
     match: str
     value: str
+    alternative: str | None = None  # a second value that matches as well (printed with ``hq``)
 
 
 @dataclass(frozen=True)
@@ -68,27 +79,18 @@ class SetHeader:
 
 
 @dataclass(frozen=True)
-class Limits:
-    """Per-client tracking: the stick table's key type and stored counters, and the thresholds."""
-
-    table_type: str
-    table_size: str
-    table_expire: str
-    store: str
-    conn_max: int | None
-    rate_max: int | None
-    status: int
-
-
-@dataclass(frozen=True)
 class Frontend:
     name: str
     mode: str
     binds: tuple[Bind, ...]
     timeout_client: str
+    timeout_request: str | None  # timeout http-request (HTTP)
+    timeout_keep_alive: str | None  # timeout http-keep-alive (HTTP)
+    trust: Trust | None
     deny_src: tuple[str, ...]
     allow_src: tuple[str, ...]
     limits: Limits | None
+    body_limits: tuple[BodyLimit, ...]
     redirect_location: str | None  # a log-format of fixed parts and the TLS port
     set_headers: tuple[SetHeader, ...]
     cache: str | None
@@ -97,7 +99,7 @@ class Frontend:
     hsts: str | None
     routes: tuple[UseBackend, ...]
     default_backend: str
-    log_format: str | None  # the JSON access log's log-format (a fixed constant), or None for option httplog
+    log_format: str | None  # the access log's log-format (a fixed constant); None for TCP (option tcplog)
     save_vars: tuple[tuple[str, str], ...]  # (variable, fetch) saved at request time for log_format
 
 
@@ -128,28 +130,34 @@ def cert_path(svc_name: str, index: int) -> str:
     return f"certs/{svc_name}-{index}.pem"
 
 
-def build_frontend(svc: HttpService | TcpService, json_log: bool = False) -> Frontend:
-    """``json_log``: HTTP requests are logged as JSON (``ctlplane.render.access_log``); TCP keeps tcplog."""
+def build_frontend(svc: HttpService | TcpService, log: str = "default") -> Frontend:
+    """``log``: the proxy's access log format for HTTP requests (TCP connections keep ``option tcplog``)."""
     http = isinstance(svc, HttpService)
-    json_http = json_log and http
+    model_routes = svc.routes if isinstance(svc, HttpService) else []
+    routes = ordered_routes(svc) if isinstance(svc, HttpService) else ()
+    conditions = {model_routes.index(r): _conditions(r) for r in routes}
     return Frontend(
         name=frontend_name(svc.name),
         mode="http" if http else "tcp",
         binds=_binds(svc),
         timeout_client=format_duration(svc.timeouts.client),
+        timeout_request=format_duration(svc.timeouts.request_header) if isinstance(svc, HttpService) else None,
+        timeout_keep_alive=format_duration(svc.timeouts.keep_alive) if isinstance(svc, HttpService) else None,
+        trust=trust(svc),
         deny_src=tuple(svc.access.deny),
         allow_src=tuple(svc.access.allow),
-        limits=_limits(svc),
+        limits=limits(svc),
+        body_limits=body_limits(svc, conditions) if isinstance(svc, HttpService) else (),
         redirect_location=_redirect_location(svc) if isinstance(svc, HttpService) else None,
-        set_headers=_forwarded_proto(svc) if isinstance(svc, HttpService) else (),
+        set_headers=_forwarded(svc) if isinstance(svc, HttpService) else (),
         cache=cache_name(svc.name) if isinstance(svc, HttpService) and svc.cache else None,
-        compression_types=tuple(svc.compression.types) if isinstance(svc, HttpService) and svc.compression else (),
-        hide_headers=tuple(svc.hide_response_headers) if isinstance(svc, HttpService) else (),
+        compression_types=_compression(svc),
+        hide_headers=_hidden(svc.hide_response_headers) if isinstance(svc, HttpService) else (),
         hsts=_hsts(svc) if isinstance(svc, HttpService) else None,
-        routes=tuple(_use_backend(r) for r in ordered_routes(svc)) if isinstance(svc, HttpService) else (),
+        routes=tuple(UseBackend(backend_name(r.pool), conditions[model_routes.index(r)]) for r in routes),
         default_backend=_default_backend(svc),
-        log_format=HAPROXY_FORMAT if json_http else None,
-        save_vars=HAPROXY_SAVE_VARS if json_http else (),
+        log_format=haproxy_format(log) if http else None,
+        save_vars=HAPROXY_SAVE_VARS if http else (),
     )
 
 
@@ -157,33 +165,42 @@ def needs_notfound(svc: HttpService | TcpService) -> bool:
     return isinstance(svc, HttpService) and svc.default_pool is None
 
 
-def _is_v6(address: str) -> bool:
-    return ipaddress.ip_address(address).version == 6
-
-
 def _binds(svc: HttpService | TcpService) -> tuple[Bind, ...]:
-    addr, v6 = svc.listen.address, _is_v6(svc.listen.address)
+    addr, dual = svc.listen.address, svc.listen.address == "::"
     tls = svc.tls if isinstance(svc, HttpService) else None
     if tls is None:
-        return (Bind(server_address(addr, svc.listen.port), None, False, v6),)
+        return (Bind(server_address(addr, svc.listen.port), None, None, False, dual),)
+    alpn = "h2,http/1.1" if tls.http2 else "http/1.1"
     crt_list = from_cwd(crt_list_path(svc.name))
-    binds = [Bind(server_address(addr, svc.listen.port), crt_list, tls.min_version == "1.3", v6)]
+    binds = [Bind(server_address(addr, svc.listen.port), crt_list, alpn, tls.min_version == "1.3", dual)]
     if tls.redirect_http_port is not None:
-        binds.append(Bind(server_address(addr, tls.redirect_http_port), None, False, v6))
+        binds.append(Bind(server_address(addr, tls.redirect_http_port), None, None, False, dual))
     return tuple(binds)
 
 
-def _limits(svc: HttpService | TcpService) -> Limits | None:
-    lim = svc.limits
-    if lim.connections_per_client is None and lim.requests_per_second is None:
-        return None
-    store = ["conn_cur"] if lim.connections_per_client is not None else []
-    if lim.requests_per_second is not None:
-        store.append("http_req_rate(1s)")
-    rate = lim.requests_per_second + lim.burst if lim.requests_per_second is not None else None
-    table_type = "ipv6" if _is_v6(svc.listen.address) else "ip"
-    size, expire = _LIMIT_TABLE
-    return Limits(table_type, size, expire, ",".join(store), lim.connections_per_client, rate, lim.status)
+def _compression(svc: HttpService | TcpService) -> tuple[str, ...]:
+    """The model's types and text/html, which NGINX always compresses."""
+    if not isinstance(svc, HttpService) or svc.compression is None:
+        return ()
+    return tuple(dict.fromkeys(["text/html", *svc.compression.types]))
+
+
+def _hidden(headers: list[str]) -> tuple[str, ...]:
+    """Server and X-Powered-By, then the model's headers, each once (case-insensitively)."""
+    seen: dict[str, str] = {}
+    for header in (*ALWAYS_HIDDEN, *headers):
+        seen.setdefault(header.lower(), header)
+    return tuple(seen.values())
+
+
+def _forwarded(svc: HttpService) -> tuple[SetHeader, ...]:
+    """The headers the backends get, as NGINX sends them (X-Forwarded-For is the rule set's, see the template)."""
+    return (
+        SetHeader("X-Real-IP", "%[src]", ""),
+        *_forwarded_proto(svc),
+        SetHeader("X-Forwarded-Host", "%[req.hdr(host)]", "if { req.hdr(host) -m found }"),
+        SetHeader("X-Forwarded-Port", "%[dst_port]", ""),
+    )
 
 
 def _forwarded_proto(svc: HttpService) -> tuple[SetHeader, ...]:
@@ -215,17 +232,18 @@ def _hsts(svc: HttpService) -> str | None:
     return value
 
 
-def _use_backend(route: Route) -> UseBackend:
+def _conditions(route: Route) -> tuple[Condition, ...]:
+    """The route's host (also as an absolute name with a final dot, which NGINX strips), path and header."""
     conditions: list[Condition] = []
     if route.host is not None and route.host.startswith("*."):
-        conditions.append(Condition(_HOST_FETCH, None, "-m end", route.host[1:]))
+        conditions.append(Condition(_HOST_FETCH, None, "-m end", route.host[1:], route.host[1:] + "."))
     elif route.host is not None:
-        conditions.append(Condition(_HOST_FETCH, None, "-m str", route.host))
+        conditions.append(Condition(_HOST_FETCH, None, "-m str", route.host, route.host + "."))
     if route.path_prefix != "/":
         conditions.append(Condition("path", None, "-m beg", route.path_prefix))
     if route.header is not None:
         conditions.append(Condition("", route.header.name, "-m str", route.header.value))
-    return UseBackend(backend_name(route.pool), tuple(conditions))
+    return tuple(conditions)
 
 
 def _default_backend(svc: HttpService | TcpService) -> str:

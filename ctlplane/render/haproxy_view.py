@@ -2,20 +2,23 @@
 
 Owns the process-wide settings (master-worker friendly ``global``: no
 ``daemon``, the admin socket with ``expose-fd listeners`` for seamless
-reloads, ``hard-stop-after``, Mozilla-intermediate TLS defaults, logging
-to stderr at ``notice`` so only failed requests, raised to ``err`` by
-``option log-separate-errors``, and state changes are logged), the
-``defaults``, the cache sections, the admin and metrics listeners (the
-latter HAProxy's built-in Prometheus exporter), the log level (``info``
-when the JSON access log is on, so every request is logged), and which pools and
-services belong to the proxy. Frontends and backends are built by
+reloads, ``hard-stop-after`` = the model's ``drain_timeout``, workers
+switching to the model's user and group inside an empty ``chroot`` when the
+master runs as root (nothing is read from disk after start: certificates,
+error pages and the server-state file are read by the master), Mozilla-
+intermediate TLS defaults including its key-exchange groups, logging to
+stderr at ``info`` so every request is logged), the ``defaults`` (its error
+pages: HAProxy's own 503 "no server available" answers 502 like NGINX's "no
+live upstreams", and a request header timeout closes the connection without
+an answer, as NGINX does), the cache sections, the admin and metrics
+listeners (the latter HAProxy's built-in Prometheus exporter), and which pools
+and services belong to the proxy. Frontends and backends are built by
 ``haproxy_frontend`` and ``haproxy_backend``; the crt-list files by
 ``crt_lists`` here. Templates only print what this module returns.
 """
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from dataclasses import dataclass
 
@@ -24,6 +27,7 @@ from ctlplane.model.assets import Assets, CertAsset
 from ctlplane.model.proxy import Proxy
 from ctlplane.model.root import Model
 from ctlplane.model.service import HttpService, TcpService
+from ctlplane.model.types import format_duration
 from ctlplane.render.haproxy_backend import Backend, build_backend, server_address
 from ctlplane.render.haproxy_frontend import (
     Frontend,
@@ -44,13 +48,25 @@ SSL_CIPHERS = (
 )
 SSL_CIPHERSUITES = "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256"
 SSL_BIND_OPTIONS = "prefer-client-ciphers ssl-min-ver TLSv1.2 no-tls-tickets"
+SSL_CURVES = "X25519:P-256:P-384"  # Mozilla intermediate: X25519, prime256v1, secp384r1
 STATS_SOCKET = "unix@run/admin.sock"  # relative to the working directory; a bare relative path would be read as host
+CHROOT = "/var/lib/haproxy"  # empty and root-owned in Debian's haproxy package and the official images
+_BAD_GATEWAY = b"<html><head><title>502 Bad Gateway</title></head><body><h1>502 Bad Gateway</h1></body></html>\n"
+ERROR_PAGES = {
+    # HAProxy's "no server available" (503) is NGINX's "no live upstreams" (502) for the same model.
+    503: b"HTTP/1.1 502 Bad Gateway\r\nContent-Type: text/html\r\nContent-Length: %d\r\nCache-Control: no-cache\r\n"
+         b"Connection: close\r\n\r\n%s" % (len(_BAD_GATEWAY), _BAD_GATEWAY),
+    # NGINX closes a connection whose request header did not arrive in time without answering; so does HAProxy.
+    408: b"",
+}
 _CRT_LIST_WORD = re.compile(r"[A-Za-z0-9*._/-]+")
 _MIB = 1024 * 1024
 
 
 @dataclass(frozen=True)
 class GlobalView:
+    user: tuple[str, str] | None  # (user, group) of the workers when the master runs as root
+    chroot: str | None
     maxconn: int
     nbthread: int | None
     stats_socket: str
@@ -59,6 +75,7 @@ class GlobalView:
     ssl_ciphers: str
     ssl_ciphersuites: str
     ssl_bind_options: str
+    ssl_curves: str
 
 
 @dataclass(frozen=True)
@@ -69,6 +86,7 @@ class DefaultsView:
     timeout_http_request: str
     timeout_http_keep_alive: str
     retries: int
+    error_pages: tuple[tuple[int, str], ...]  # (status, path from the working directory)
 
 
 @dataclass(frozen=True)
@@ -82,8 +100,7 @@ class CacheView:
 
 @dataclass(frozen=True)
 class AdminView:
-    address: str
-    v6only: bool
+    address: str  # a loopback address (the model refuses others)
 
 
 @dataclass(frozen=True)
@@ -117,7 +134,11 @@ def pools_of(svc: HttpService | TcpService) -> list[str]:
     return list(dict.fromkeys(names))
 
 
-def build_view(model: Model, proxy: Proxy) -> View:
+def error_page_path(status: int) -> str:
+    return f"errors/{status}.http"
+
+
+def build_view(model: Model, proxy: Proxy, root_master: bool = False) -> View:
     services = services_of(model, proxy)
     users: dict[str, list[HttpService | TcpService]] = {}
     for svc in services:
@@ -125,10 +146,11 @@ def build_view(model: Model, proxy: Proxy) -> View:
             users.setdefault(name, []).append(svc)
     backends = tuple(build_backend(pool, users[pool.name]) for pool in model.pools if pool.name in users)
     return View(
-        global_=_global(proxy),
-        defaults=DefaultsView("5s", "60s", "60s", "10s", "10s", 2),
+        global_=_global(proxy, root_master),
+        defaults=DefaultsView("5s", "60s", "60s", "10s", "60s", 2,
+                              tuple((status, from_cwd(error_page_path(status))) for status in sorted(ERROR_PAGES))),
         caches=tuple(_cache(s) for s in services if isinstance(s, HttpService) and s.cache),
-        frontends=tuple(build_frontend(s, json_log=proxy.access_log == "json") for s in services),
+        frontends=tuple(build_frontend(s, log=proxy.access_log) for s in services),
         backends=backends,
         notfound=any(needs_notfound(s) for s in services),
         admin=_listener(proxy.admin.address, proxy.admin.port) if proxy.admin else None,
@@ -136,21 +158,24 @@ def build_view(model: Model, proxy: Proxy) -> View:
     )
 
 
-def _global(proxy: Proxy) -> GlobalView:
+def _global(proxy: Proxy, root_master: bool) -> GlobalView:
     return GlobalView(
+        user=(proxy.user, proxy.group) if root_master else None,
+        chroot=CHROOT if root_master else None,
         maxconn=proxy.max_connections,
         nbthread=proxy.workers if isinstance(proxy.workers, int) else None,
         stats_socket=STATS_SOCKET,
-        hard_stop_after="30s",
-        log_level="info" if proxy.access_log == "json" else "notice",
+        hard_stop_after=format_duration(proxy.drain_timeout),
+        log_level="info",
         ssl_ciphers=SSL_CIPHERS,
         ssl_ciphersuites=SSL_CIPHERSUITES,
         ssl_bind_options=SSL_BIND_OPTIONS,
+        ssl_curves=SSL_CURVES,
     )
 
 
 def _listener(address: str, port: int) -> AdminView:
-    return AdminView(server_address(address, port), ipaddress.ip_address(address).version == 6)
+    return AdminView(server_address(address, port))
 
 
 def _cache(svc: HttpService) -> CacheView:

@@ -5,9 +5,16 @@ One server block per virtual host (``routing.virtual_hosts``, with every SNI
 name of the service's certificates as an extra host); the catch-all one is the
 ``default_server`` with ``server_name _``. Each block gets the certificate
 whose names match it (exact, then wildcard), else the service's first one,
-and the service-wide settings (TLS profile, access lists, limits, timeouts,
-retries, compression, cache, hidden headers). ``redirect_http_port`` adds a
-plain server on the same address answering 301 to HTTPS.
+and the service-wide settings: TLS profile (Mozilla intermediate with its
+key-exchange groups, HTTP/2 unless the model turns it off), trusted proxies
+(realip), access lists, limits (burst defaults to twice the rate), the request
+body limit, timeouts (the request header's own, keep-alive), retries (never
+after a response timeout: ``proxy_next_upstream_timeout`` is the server
+timeout), the forwarded headers (``nginx_forwarding``), compression, cache and
+hidden headers (Server and X-Powered-By always). A listener on '::' is dual
+stack (``ipv6only=off``, once per address, on the catch-all server).
+``redirect_http_port`` adds a plain server on the same address answering 301
+to HTTPS.
 """
 
 from __future__ import annotations
@@ -21,9 +28,10 @@ from ctlplane.model.pool import Pool
 from ctlplane.model.service import HttpService, Tls
 from ctlplane.model.types import format_duration, format_size
 from ctlplane.render import nginx_names as names
+from ctlplane.render.nginx_forwarding import CACHE_BYPASS, CACHE_NO_STORE, FixedMap, Geo, trust
 from ctlplane.render.nginx_locations import Chains, Header, Location, locations
 from ctlplane.render.nginx_upstream import MapBlock, host_port
-from ctlplane.render.routing import host_matches, virtual_hosts
+from ctlplane.model.routing import host_matches, virtual_hosts
 
 # Mozilla's intermediate profile (guidelines v5.7): these ciphers for TLS 1.2, OpenSSL's TLS 1.3 suites, and
 # the RFC 7919 ffdhe2048 group for the DHE ciphers (a public constant, written as DHPARAM_FILE).
@@ -42,6 +50,8 @@ YdEIqUuyyOP7uWrat2DX9GgdT0Kj3jlN9K5W7edjcrsZCwenyO4KbXCeAvzhzffi
 ssbzSibBsu/6iGtCOGEoXJf//////////wIBAg==
 -----END DH PARAMETERS-----
 """
+ECDH_CURVES = "X25519:prime256v1:secp384r1"  # Mozilla intermediate's key-exchange groups
+ALWAYS_HIDDEN = ("Server", "X-Powered-By")  # backend details removed on both engines, whatever the model says
 T = TypeVar("T")
 _NGINX_HIDES = {"server", "date"}  # NGINX never passes these from the backend (it sets its own)
 
@@ -50,6 +60,19 @@ _NGINX_HIDES = {"server", "date"}  # NGINX never passes these from the backend (
 class TlsSettings:
     protocols: str
     ciphers: str | None
+    curves: str
+
+
+@dataclass(frozen=True)
+class CacheSettings:
+    """The cache directives of a service: zone, lifetime of validator-only answers, key, and the fixed
+    predicates (``proxy_cache_bypass`` / ``proxy_no_cache`` variables) that keep both engines' rules."""
+
+    zone: str
+    valid: str
+    key: str
+    bypass: tuple[str, ...]
+    no_store: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -60,20 +83,24 @@ class Settings:
     deny: tuple[str, ...]
     allow: tuple[str, ...]
     deny_all: bool
+    trusted: tuple[str, ...]  # set_real_ip_from networks (real_ip_header X-Forwarded-For, recursive)
+    forwarded_for: str  # the X-Forwarded-For value: $remote_addr, or the service's trusted-peer variable
     limit_conn: tuple[str, int] | None  # zone, connections
     limit_req: tuple[str, int] | None  # zone, burst
     limit_status: int | None
+    max_body: str
+    header_timeout: str
+    keep_alive: str
     connect_timeout: str
     client_timeout: str
     server_timeout: str
     next_upstream: str  # "off" or the retry conditions
     next_upstream_tries: int | None
+    next_upstream_timeout: str | None  # no retry once the server timeout has passed (never after a read timeout)
     gzip: bool
     gzip_types: tuple[str, ...]  # besides text/html, which NGINX always compresses
     gzip_min_length: int | None
-    cache_zone: str | None
-    cache_valid: str
-    cache_key: str
+    cache: CacheSettings | None
     hide_headers: tuple[str, ...]
 
 
@@ -99,6 +126,7 @@ class RedirectServer:
     would be dead config; a refused client is refused on the HTTPS listener it is sent to."""
 
     listen: str
+    listen_params: tuple[str, ...]
     port_suffix: str  # ":8443", or "" for 443
 
 
@@ -117,6 +145,8 @@ class ServiceBlocks:
     servers: tuple[HttpServer, ...]
     redirect: RedirectServer | None
     maps: tuple[MapBlock, ...]
+    geo: Geo | None  # is the peer a trusted proxy
+    forwarded_for: FixedMap | None  # the X-Forwarded-For value behind trusted proxies
     conn_zone: str | None
     req_zone: tuple[str, int] | None  # zone, rate per second
     cache: CachePath | None
@@ -140,43 +170,65 @@ def _pick_cert(host: str | None, certs: list[CertAsset]) -> int:
 
 def _tls(tls: Tls) -> TlsSettings:
     if tls.min_version == "1.3":
-        return TlsSettings("TLSv1.3", None)
-    return TlsSettings("TLSv1.2 TLSv1.3", CIPHERS_TLS12)
+        return TlsSettings("TLSv1.3", None, ECDH_CURVES)
+    return TlsSettings("TLSv1.2 TLSv1.3", CIPHERS_TLS12, ECDH_CURVES)
 
 
-def _settings(svc: HttpService) -> Settings:
+def _settings(svc: HttpService, forwarded_for: str) -> Settings:
     limits, timeouts, retries = svc.limits, svc.timeouts, svc.retries
     conditions = " ".join(["error", "timeout"] + [f"http_{s}" for s in sorted(set(retries.on_status))])
-    cache_model = svc.cache
     return Settings(
         tls=_tls(svc.tls) if svc.tls else None,
         deny=tuple(svc.access.deny),
         allow=tuple(svc.access.allow),
         deny_all=bool(svc.access.allow),
+        trusted=tuple(svc.trusted_proxies),
+        forwarded_for=forwarded_for,
         limit_conn=(names.bare("conn", svc.name), limits.connections_per_client)
         if limits.connections_per_client else None,
-        limit_req=(names.bare("req", svc.name), limits.burst) if limits.requests_per_second else None,
+        limit_req=(names.bare("req", svc.name), limits.effective_burst) if limits.requests_per_second else None,
         limit_status=limits.status if limits.connections_per_client or limits.requests_per_second else None,
+        max_body=format_size(svc.max_body_size),
+        header_timeout=format_duration(timeouts.request_header),
+        keep_alive=format_duration(timeouts.keep_alive),
         connect_timeout=format_duration(timeouts.connect),
         client_timeout=format_duration(timeouts.client),
         server_timeout=format_duration(timeouts.server),
         next_upstream=conditions if retries.attempts else "off",
         next_upstream_tries=retries.attempts + 1 if retries.attempts else None,
+        next_upstream_timeout=format_duration(timeouts.server) if retries.attempts else None,
         gzip=svc.compression is not None,
         gzip_types=tuple(t for t in dict.fromkeys(svc.compression.types) if t != "text/html")
         if svc.compression else (),
         gzip_min_length=svc.compression.min_length if svc.compression else None,
-        cache_zone=names.bare("cache", svc.name) if cache_model else None,
-        cache_valid=format_duration(cache_model.valid) if cache_model else "",
-        cache_key="$scheme$host$request_uri" if cache_model and cache_model.key == "host_uri" else "$request_uri",
+        cache=_cache(svc),
         hide_headers=_hidden(svc.hide_response_headers),
     )
 
 
+def _cache(svc: HttpService) -> CacheSettings | None:
+    if svc.cache is None:
+        return None
+    key = "$scheme$host$request_uri" if svc.cache.key == "host_uri" else "$request_uri"
+    return CacheSettings(names.bare("cache", svc.name), format_duration(svc.cache.valid), key, CACHE_BYPASS,
+                         CACHE_NO_STORE)
+
+
 def _hidden(headers: list[str]) -> tuple[str, ...]:
-    """Each header once (case-insensitively), without those NGINX already replaces."""
-    kept = {h.lower(): h for h in reversed(headers) if h.lower() not in _NGINX_HIDES}
-    return tuple(dict.fromkeys(kept[h.lower()] for h in headers if h.lower() in kept))
+    """The always-hidden headers, then the model's, each once (case-insensitively), without those NGINX already
+    replaces."""
+    every = [*ALWAYS_HIDDEN, *headers]
+    kept = {h.lower(): h for h in reversed(every) if h.lower() not in _NGINX_HIDES}
+    return tuple(dict.fromkeys(kept[h.lower()] for h in every if h.lower() in kept))
+
+
+def listen_params(address: str, *, tls: bool, http2: bool, default: bool) -> tuple[str, ...]:
+    """``ssl`` / ``http2`` on every server of a TLS listener; ``default_server`` and, on '::', ``ipv6only=off``
+    (dual stack; a socket option NGINX takes once per address) on the catch-all one."""
+    params = (("ssl",) if tls else ()) + (("http2",) if http2 else ())
+    if default:
+        params += ("default_server",) + (("ipv6only=off",) if address == "::" else ())
+    return params
 
 
 def _hsts(tls: Tls | None) -> tuple[Header, ...]:
@@ -199,21 +251,24 @@ def http_service(svc: HttpService, pools: dict[str, Pool], assets: Assets) -> Se
     certs = [_asset(assets.certs, svc, i, "certificate") for i in range(len(svc.tls.certificates))] if svc.tls else []
     sni = tuple(h for cert in certs for h in cert.hosts)
     roots = tuple(_asset(assets.static_roots, svc, i, "static root") for i in range(len(svc.static)))
-    settings = _settings(svc)
+    geo, xff, forwarded_for = trust(svc)
+    settings = _settings(svc, forwarded_for)
     chains = Chains(svc.name, pools)
     listen = host_port(svc.listen.address, svc.listen.port)
+    http2 = bool(svc.tls and svc.tls.http2)
     servers = []
     for vhost in virtual_hosts(svc, extra_hosts=sni):
-        params = (("ssl",) if svc.tls else ()) + (("default_server",) if vhost.host is None else ())
+        params = listen_params(svc.listen.address, tls=svc.tls is not None, http2=http2, default=vhost.host is None)
         cert = key = None
         if svc.tls:
             cert, key = cert_files(svc.name, _pick_cert(vhost.host, certs))
-        locs = locations(svc, vhost, chains, roots, _hsts(svc.tls), svc.cache is not None)
+        locs = locations(svc, vhost, chains, roots, _hsts(svc.tls))
         servers.append(HttpServer(listen, params, vhost.host or "_", cert, key, settings, locs))
     redirect = None
     if svc.tls and svc.tls.redirect_http_port:
         suffix = "" if svc.listen.port == 443 else f":{svc.listen.port}"
-        redirect = RedirectServer(host_port(svc.listen.address, svc.tls.redirect_http_port), suffix)
+        redirect = RedirectServer(host_port(svc.listen.address, svc.tls.redirect_http_port),
+                                  listen_params(svc.listen.address, tls=False, http2=False, default=True), suffix)
     cache = None
     if svc.cache:
         inactive = format_duration(max(svc.cache.valid, 600_000))
@@ -223,6 +278,8 @@ def http_service(svc: HttpService, pools: dict[str, Pool], assets: Assets) -> Se
         servers=tuple(servers),
         redirect=redirect,
         maps=tuple(chains.maps),
+        geo=geo,
+        forwarded_for=xff,
         conn_zone=settings.limit_conn[0] if settings.limit_conn else None,
         req_zone=(names.bare("req", svc.name), svc.limits.requests_per_second)
         if svc.limits.requests_per_second else None,

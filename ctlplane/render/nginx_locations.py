@@ -9,10 +9,11 @@ prefix of this one, already in precedence order) form a chain: routes with a
 header match become ``map`` blocks (case-sensitive, anchored regexes on the
 header value) whose default is the next link, ending at the first route
 without a header, else the default pool, else an empty value that the
-location answers with 404. Static prefixes are served with ``alias`` and
+location answers with 404. A location takes the request body limit of its
+terminal route (the model refuses header routes that disagree with it). Static prefixes are served with ``alias`` and
 always end with '/' on both sides (a missing slash would let ``/static../x``
 escape the directory); ``/static`` itself redirects to ``/static/``. Every
-``add_header`` a location needs (HSTS, cache status, persistence cookie) is
+``add_header`` a location needs (HSTS, persistence cookie) is
 repeated in the location, because a location's ``add_header`` replaces the
 server's. A location that can reach a pool without a regular server (a
 discovered pool with no member yet) turns NGINX's own 502 ("no live
@@ -23,11 +24,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ctlplane.errors import Finding, RenderError
 from ctlplane.model.pool import Pool
 from ctlplane.model.service import HeaderMatch, HttpService, Route
+from ctlplane.model.types import format_size
 from ctlplane.render import nginx_names as names
 from ctlplane.render.nginx_upstream import EMPTY, MapBlock, has_cookie_persistence, is_empty
-from ctlplane.render.routing import VirtualHost
+from ctlplane.model.routing import VirtualHost, body_limit, location_chain, location_prefixes
 
 
 @dataclass(frozen=True)
@@ -50,6 +53,7 @@ class Location:
     alias: str = ""  # static: directory ending in '/', through nq
     redirect: str = ""  # redirect: the path to send the client to, through nq
     empty_pool: bool = False  # proxy: can reach a pool without a regular server (502 becomes 503)
+    max_body: str | None = None  # client_max_body_size of this location when it differs from the server's
 
 
 @dataclass
@@ -112,7 +116,7 @@ def static_path(prefix: str) -> str:
 
 
 def locations(svc: HttpService, vhost: VirtualHost, chains: Chains, static_roots: tuple[str, ...],
-              base: tuple[Header, ...], cache: bool) -> tuple[Location, ...]:
+              base: tuple[Header, ...]) -> tuple[Location, ...]:
     """Every location of one virtual host, sorted by path; ``base`` headers go into each one."""
     out: list[Location] = []
     served = set()
@@ -122,33 +126,28 @@ def locations(svc: HttpService, vhost: VirtualHost, chains: Chains, static_roots
         out.append(Location("", path, "static", base, alias=root.rstrip("/") + "/"))
         if path != static.path_prefix:
             out.append(Location("=", static.path_prefix, "redirect", base, redirect=path))
-    prefixes = dict.fromkeys([r.path_prefix for r in vhost.routes] + ["/"])
-    for prefix in prefixes:
+    for prefix in location_prefixes(vhost):
         if prefix in served:
             continue
-        out.append(_proxy_location(svc, vhost, chains, prefix, base, cache))
+        out.append(_proxy_location(svc, vhost, chains, prefix, base))
     return tuple(sorted(out, key=lambda loc: (loc.path, loc.modifier)))
 
 
-def _proxy_location(svc: HttpService, vhost: VirtualHost, chains: Chains, prefix: str, base: tuple[Header, ...],
-                    cache: bool) -> Location:
-    chain: list[Route] = []
-    terminal = svc.default_pool
-    for route in vhost.routes:
-        if not prefix.startswith(route.path_prefix):
-            continue
-        if route.header is None:
-            terminal = route.pool
-            break
-        chain.append(route)
+def _proxy_location(svc: HttpService, vhost: VirtualHost, chains: Chains, prefix: str,
+                    base: tuple[Header, ...]) -> Location:
+    chain, last = location_chain(vhost, prefix)
+    terminal = last.pool if last is not None else svc.default_pool
+    limit = body_limit(svc, last)
+    if any(body_limit(svc, r) != limit for r in chain):  # refused in model/engines.py
+        raise RenderError("routes of one location disagree on max_body_size",
+                          [Finding(f"service {svc.name!r}: location {prefix!r}", source="nginx")])
+    max_body = format_size(limit) if limit != svc.max_body_size else None
     if not chain and terminal is None:
-        return Location("", prefix, "not_found", base)
+        return Location("", prefix, "not_found", base, max_body=max_body)
     target, cookie = chains.target(tuple(chain), terminal)
     headers = list(base)
-    if cache:
-        headers.append(Header("X-Cache-Status", var="upstream_cache_status"))
     if cookie:
         headers.append(Header("Set-Cookie", var=cookie))
     reached = [r.pool for r in chain] + ([terminal] if terminal else [])
     return Location("", prefix, "proxy", tuple(headers), target=target, empty_is_404=terminal is None,
-                    empty_pool=any(is_empty(chains.pools[p]) for p in reached))
+                    empty_pool=any(is_empty(chains.pools[p]) for p in reached), max_body=max_body)

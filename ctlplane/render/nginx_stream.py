@@ -5,7 +5,8 @@ pool's upstream, connect timeout, access lists and per-client connection
 limit. NGINX's stream proxy has a single inactivity timeout for both
 directions (``proxy_timeout``); it takes the longer of the model's client and
 server timeouts so that neither side is cut earlier than the model allows.
-Retries map to ``proxy_next_upstream`` on/off and its number of tries.
+Retries map to ``proxy_next_upstream`` on/off and its number of tries. A
+listener on '::' is dual stack (``ipv6only=off``), as on HAProxy (``v4v6``).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from ctlplane.render.nginx_upstream import host_port
 @dataclass(frozen=True)
 class StreamServer:
     listen: str
+    listen_params: tuple[str, ...]  # ("ipv6only=off",) on '::' (dual stack)
     upstream: str
     deny: tuple[str, ...]
     allow: tuple[str, ...]
@@ -36,6 +38,7 @@ def stream_server(svc: TcpService) -> StreamServer:
     limit = svc.limits.connections_per_client
     return StreamServer(
         listen=host_port(svc.listen.address, svc.listen.port),
+        listen_params=("ipv6only=off",) if svc.listen.address == "::" else (),
         upstream=names.upstream_name(svc.pool),
         deny=tuple(svc.access.deny),
         allow=tuple(svc.access.allow),

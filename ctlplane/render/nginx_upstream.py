@@ -2,18 +2,23 @@
 cookie persistence.
 
 Decides the balancing directive, each server's parameters (weight, max_conns,
-passive-check counters, backup, down) and the shared-memory zone size. NGINX
-open source has no graceful drain: a draining server is marked ``down`` like a
-disabled one, and the block says so in a comment. Without a passive check the
-default ``max_fails=1`` is turned off (``max_fails=0``) so that, as on HAProxy,
-no server is taken out unless the model asks for it. Cookie persistence is the
-documented NGINX equivalent of an inserted cookie: when the client has none,
-the proxy picks a random one (``$request_id``), hashes consistently on it and
-sends it back with ``Set-Cookie``; later requests carry it and stick. NGINX
-refuses an upstream without a regular server, which a pool that discovers its
-members can be: it then gets a placeholder marked ``down`` (:data:`PLACEHOLDER`),
-so requests fail with "no live upstreams" (the error log and the access log's
-``upstream=`` name the pool), and its locations answer 503 instead of 502.
+passive-check counters, backup, down) and the shared-memory zone size. A
+disabled server is ``down`` (a graceful drain in the model is refused for
+NGINX in ``model/engine_semantics.py``; a discovered member leaving its pool
+is drained on HAProxy and marked ``down`` here, which the block says in a
+comment). The passive check (on by default) gives ``max_fails``/``fail_timeout``;
+a pool whose model turns it off gets ``max_fails=0``, so that, as on HAProxy,
+no server is taken out. Cookie persistence is the documented NGINX equivalent
+of an inserted cookie: when the client has none, the proxy picks a random one
+(``$request_id``), hashes consistently on it and sends it back with
+``Set-Cookie`` (HttpOnly, SameSite=Lax, and Secure when every service using the
+pool is HTTPS); later requests carry it and stick. Source-IP persistence is
+``hash $remote_addr consistent``, as HAProxy's ``balance source`` with
+consistent hashing. NGINX refuses an upstream without a regular server, which a
+pool that discovers its members can be: it then gets a placeholder marked
+``down`` (:data:`PLACEHOLDER`), so requests fail with "no live upstreams" (the
+error log and the access log's ``upstream=`` name the pool), and its locations
+answer 503 instead of 502.
 """
 
 from __future__ import annotations
@@ -141,14 +146,20 @@ def upstream(pool: Pool, stream: bool) -> Upstream:
     )
 
 
-def sticky_maps(pool: Pool) -> tuple[MapBlock, ...]:
+def cookie_attributes(secure: bool) -> str:
+    """The persistence cookie's attributes, the same on both engines: ``Secure`` when every service using the
+    pool terminates TLS (a plain-HTTP client would never send it back), ``SameSite=Lax`` always."""
+    return "; Path=/; HttpOnly" + ("; Secure" if secure else "") + "; SameSite=Lax"
+
+
+def sticky_maps(pool: Pool, secure: bool = False) -> tuple[MapBlock, ...]:
     """The two maps of a pool with cookie persistence (none otherwise)."""
     if pool.persistence is None or pool.persistence.type != "cookie":
         return ()
     cookie = names.cookie_name(pool.persistence.cookie)
     source = names.cookie_var(cookie)
     key = MapBlock(source, names.sticky_var(pool.name), (("", "$request_id"),), f"${source}")
-    set_cookie = f'"{cookie}=$request_id; Path=/; HttpOnly"'
+    set_cookie = f'"{cookie}=$request_id{cookie_attributes(secure)}"'
     setter = MapBlock(source, names.setcookie_var(pool.name), (("", set_cookie),), EMPTY)
     return (key, setter)
 

@@ -5,9 +5,10 @@ Selects the proxy's services and the pools they use (in model order), builds
 the upstreams, maps, zones and server blocks through the ``nginx_*`` modules,
 and sizes the hash tables NGINX builds at start (server names, variables,
 maps, proxy headers) so long names never fail the config test. The stream
-module is loaded from a constant path, and only when a tcp service runs. The opt-in metrics
-server (``stub_status`` at /metrics) and JSON access log (``access_log``) are
-chosen here too.
+module is loaded from a constant path, and only when a tcp service runs. The workers' user
+(only when the master runs as root, ``Assets.root_masters``), the drain time after a reload,
+the metrics server (``stub_status`` at /metrics) and the access log format are chosen here
+too.
 """
 
 from __future__ import annotations
@@ -18,14 +19,18 @@ from ctlplane.model.assets import Assets
 from ctlplane.model.proxy import Proxy
 from ctlplane.model.root import Model
 from ctlplane.model.service import HttpService, TcpService
+from ctlplane.model.types import format_duration
 from ctlplane.render.access_log import (
     NGINX_FORMAT,
     NGINX_FORMAT_NAME,
     NGINX_MS_LARGE,
     NGINX_MS_MAPS,
     NGINX_MS_SMALL,
+    NGINX_TEXT_FORMAT,
+    NGINX_TEXT_NAME,
     MsMap,
 )
+from ctlplane.render.nginx_forwarding import CACHE_MAPS, FORWARD_MAPS, FixedMap, Geo
 from ctlplane.render.nginx_http import CachePath, HttpServer, RedirectServer, http_service
 from ctlplane.render.nginx_stream import StreamServer, stream_server
 from ctlplane.render.nginx_upstream import MapBlock, Upstream, host_port, sticky_maps, upstream
@@ -67,7 +72,8 @@ MIME_TYPES = (
     ("video/webm", "webm"),
 )
 
-_PROXY_HEADERS = ("Host", "X-Real-IP", "X-Forwarded-For", "X-Forwarded-Proto", "Connection")
+_PROXY_HEADERS = ("Host", "X-Real-IP", "X-Forwarded-For", "X-Forwarded-Proto", "X-Forwarded-Host",
+                  "X-Forwarded-Port", "Upgrade", "Connection")
 _BUILTIN_VARIABLES = 200  # roughly how many variables NGINX itself registers
 
 
@@ -82,17 +88,21 @@ class HashSizes:
 
 
 @dataclass(frozen=True)
-class JsonLog:
-    """The fixed pieces of the JSON access log (``ctlplane.render.access_log``)."""
+class AccessLog:
+    """The fixed pieces of the access log (``ctlplane.render.access_log``): its format and the maps that turn
+    NGINX's seconds into milliseconds."""
 
     name: str
     format: str
+    escape: str  # "" or " escape=json"
     ms_maps: tuple[MsMap, ...]
     ms_small: str
     ms_large: str
 
 
-JSON_LOG = JsonLog(NGINX_FORMAT_NAME, NGINX_FORMAT, NGINX_MS_MAPS, NGINX_MS_SMALL, NGINX_MS_LARGE)
+TEXT_LOG = AccessLog(NGINX_TEXT_NAME, NGINX_TEXT_FORMAT, "", NGINX_MS_MAPS, NGINX_MS_SMALL, NGINX_MS_LARGE)
+JSON_LOG = AccessLog(NGINX_FORMAT_NAME, NGINX_FORMAT, " escape=json", NGINX_MS_MAPS, NGINX_MS_SMALL,
+                     NGINX_MS_LARGE)
 
 
 @dataclass(frozen=True)
@@ -101,6 +111,8 @@ class HttpBlock:
     mime_types: tuple[tuple[str, str], ...]
     tls_sessions: bool
     upstreams: tuple[Upstream, ...]
+    fixed_maps: tuple[FixedMap, ...]  # forwarded headers, trusted peers' X-Forwarded-For, cache predicates
+    geos: tuple[Geo, ...]  # which peers are trusted proxies, per service
     maps: tuple[MapBlock, ...]
     conn_zones: tuple[str, ...]
     req_zones: tuple[tuple[str, int], ...]
@@ -109,7 +121,7 @@ class HttpBlock:
     redirects: tuple[RedirectServer, ...]
     admin: str | None  # the admin listener, or None
     metrics: str | None  # the metrics listener (stub_status at /metrics), or None
-    json_log: JsonLog | None  # the JSON access log, or None for the default one
+    access_log: AccessLog
 
 
 @dataclass(frozen=True)
@@ -123,6 +135,8 @@ class StreamBlock:
 class NginxConf:
     proxy: str
     load_modules: tuple[str, ...]
+    user: tuple[str, str] | None  # (user, group) of the workers when the master runs as root, else None
+    drain: str  # worker_shutdown_timeout
     workers: str
     rlimit_nofile: int
     worker_connections: int
@@ -167,6 +181,12 @@ def _hashes(servers: tuple[HttpServer, ...], maps: tuple[MapBlock, ...]) -> Hash
     )
 
 
+def _all_tls(services: list[HttpService | TcpService], pool: str) -> bool:
+    """Every service of the proxy that uses ``pool`` terminates TLS (its persistence cookie can be Secure)."""
+    users = [s for s in services if isinstance(s, HttpService) and pool in _pool_names(s)]
+    return bool(users) and all(s.tls is not None for s in users)
+
+
 def nginx_view(model: Model, proxy: Proxy, assets: Assets) -> NginxConf:
     """Every decision behind one proxy's nginx.conf."""
     services = [model.service(name) for name in proxy.services]
@@ -175,7 +195,8 @@ def nginx_view(model: Model, proxy: Proxy, assets: Assets) -> NginxConf:
     pools = {p.name: p for p in model.pools}
     http_upstreams = tuple(upstream(p, stream=False) for p in model.pools if p.name in http_pools)
     blocks = [http_service(s, pools, assets) for s in services if isinstance(s, HttpService)]
-    sticky = tuple(m for p in model.pools if p.name in http_pools for m in sticky_maps(p))
+    sticky = tuple(m for p in model.pools if p.name in http_pools for m in sticky_maps(p, _all_tls(services, p.name)))
+    caches = tuple(b.cache for b in blocks if b.cache)
     maps = sticky + tuple(m for b in blocks for m in b.maps)
     servers = tuple(srv for b in blocks for srv in b.servers)
     http = HttpBlock(
@@ -183,15 +204,18 @@ def nginx_view(model: Model, proxy: Proxy, assets: Assets) -> NginxConf:
         mime_types=MIME_TYPES,
         tls_sessions=any(isinstance(s, HttpService) and s.tls for s in services),
         upstreams=http_upstreams,
+        fixed_maps=FORWARD_MAPS + tuple(b.forwarded_for for b in blocks if b.forwarded_for)
+        + (CACHE_MAPS if caches else ()),
+        geos=tuple(b.geo for b in blocks if b.geo),
         maps=maps,
         conn_zones=tuple(b.conn_zone for b in blocks if b.conn_zone),
         req_zones=tuple(b.req_zone for b in blocks if b.req_zone),
-        caches=tuple(b.cache for b in blocks if b.cache),
+        caches=caches,
         servers=servers,
         redirects=tuple(b.redirect for b in blocks if b.redirect),
         admin=host_port(proxy.admin.address, proxy.admin.port) if proxy.admin else None,
         metrics=host_port(proxy.metrics.address, proxy.metrics.port) if proxy.metrics else None,
-        json_log=JSON_LOG if proxy.access_log == "json" else None,
+        access_log=JSON_LOG if proxy.access_log == "json" else TEXT_LOG,
     )
     tcp = [stream_server(s) for s in services if isinstance(s, TcpService)]
     stream = None
@@ -204,6 +228,8 @@ def nginx_view(model: Model, proxy: Proxy, assets: Assets) -> NginxConf:
     return NginxConf(
         proxy=proxy.name,
         load_modules=(STREAM_MODULE,) if stream else (),
+        user=(proxy.user, proxy.group) if assets.master_is_root(proxy.name) else None,
+        drain=format_duration(proxy.drain_timeout),
         workers=str(proxy.workers),
         rlimit_nofile=min(2 * proxy.max_connections, MAX_NOFILE),
         worker_connections=proxy.max_connections,

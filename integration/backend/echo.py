@@ -15,7 +15,10 @@ HTTP (HTTP/1.1, keep-alive, every method):
                          headers: X-Server: NAME, X-Powered-By: echo,
                          Server: echo/1.0, Content-Length.
     /cacheable*       -> additionally Cache-Control: public, max-age=60
-    /big?bytes=N      -> N bytes of 'a', text/plain (N capped at 64 MiB)
+    ?set=Name:Value   -> adds the response header Name: Value (repeatable; letters,
+                         digits and '-' in the name; printable ASCII in the value)
+    /drip?chunks=N&ms=M -> N chunks of 1 KiB, M ms apart (a slow response body)
+    /big?bytes=N      -> N bytes of 'a', text/plain or ?type=T (N capped at 64 MiB)
     ?sleep_ms=N       -> this request sleeps N ms before answering
     /healthz          -> 200 "ok" (fail status in fail mode, closed in close
                          mode; never slowed; not counted in hits)
@@ -71,6 +74,24 @@ class State:
                 "close": self.close,
                 "hits": self.hits,
             }
+
+
+def _joined(items):
+    """Request headers as a dict; a header sent several times is joined with ", " (RFC 9110 5.3)."""
+    found = {}
+    for key, value in items:
+        found[key] = found[key] + ", " + value if key in found else value
+    return found
+
+
+def _set_headers(qs):
+    """Response headers asked for with ?set=Name:Value (a safe name and printable value only)."""
+    extra = {}
+    for item in qs.get("set", [])[:20]:
+        name, _, value = item.partition(":")
+        if name and all(c.isalnum() or c == "-" for c in name) and value and all(32 <= ord(c) < 127 for c in value):
+            extra[name] = value.strip()
+    return extra
 
 
 def _int(qs, key, default, lo, hi):
@@ -216,12 +237,17 @@ class EchoHTTPHandler(BaseHTTPRequestHandler):
         extra = {}
         if path.startswith("/cacheable"):
             extra["Cache-Control"] = "public, max-age=60"
+        extra.update(_set_headers(qs))
         status = fail_status or 200
+
+        if path == "/drip":
+            return self._drip(status, _int(qs, "chunks", 4, 1, 10000), _int(qs, "ms", 100, 0, 60000), extra)
 
         if path == "/big":
             n = _int(qs, "bytes", 1024, 0, MAX_BIG_BYTES)
+            kind = qs.get("type", ["text/plain"])[0]
             self.send_response(status)
-            self.send_header("Content-Type", "text/plain")
+            self.send_header("Content-Type", kind if all(c.isalnum() or c in "/+.-" for c in kind) else "text/plain")
             self.send_header("Content-Length", str(n))
             self.send_header("X-Server", st.name)
             self.send_header("X-Powered-By", "echo")
@@ -246,13 +272,28 @@ class EchoHTTPHandler(BaseHTTPRequestHandler):
                 "query": parts.query,
                 "uri": self.path,
                 "host": self.headers.get("Host", ""),
-                "headers": {k: v for k, v in self.headers.items()},
+                "headers": _joined(self.headers.items()),
                 "client": self.client_address[0],
                 "body_bytes": body_bytes,
                 "hits": hits,
             },
             extra,
         )
+
+    def _drip(self, status, chunks, ms, extra):
+        """``chunks`` blocks of 1 KiB, ``ms`` apart, with a Content-Length announced up front."""
+        self.send_response(status)
+        self.send_header("Content-Type", "text/plain")
+        self.send_header("Content-Length", str(chunks * 1024))
+        self.send_header("X-Server", self.state.name)
+        for k, v in extra.items():
+            self.send_header(k, v)
+        self.end_headers()
+        for i in range(chunks):
+            if i:
+                time.sleep(ms / 1000.0)
+            self.wfile.write(b"d" * 1024)
+            self.wfile.flush()
 
     def _control(self, action, qs):
         st = self.state

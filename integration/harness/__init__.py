@@ -3,8 +3,9 @@
 Everything runs through the Docker SDK (never the docker CLI). A run's
 containers and networks are labelled and removed at the end, also after a
 failure or Ctrl-C (see ``session``). Traffic is sent from client containers
-inside the test network (``load.py`` via ``exec_run``), bounded in request
-count and time. The fixtures in ``integration/conftest.py`` wire it up:
+inside the test network (``load.py`` via ``exec_run``; the parity suite's
+request sequences through ``parity_client.py`` and ``parity_http.py``),
+bounded in request count and time. The fixtures in ``integration/conftest.py`` wire it up:
 ``docker_session`` (session), ``lab`` (module network + backends a/b/c +
 clients c1/c2, reset before each test), ``deployer`` (per test) and
 ``engine`` (parametrizes a test over nginx and haproxy).

@@ -48,7 +48,7 @@ def test_haproxy_members_join_and_leave_at_runtime(tmp_path: Path) -> None:
     docker.start(container("web-2", "10.1.0.6"))
     joined = apply_proxy(driver, build(path, discovery=docker).outputs["lb"])
     assert joined.outcome == "runtime" and joined.commands == [
-        "add server be_web/web-2 10.1.0.6:8080 weight 1 inter 2s rise 2 fall 3 check",
+        "add server be_web/web-2 10.1.0.6:8080 weight 1 inter 2s rise 2 fall 3 observe layer4 error-limit 3 on-error mark-down check",
         "enable health be_web/web-2", "enable server be_web/web-2"]
     docker.stop(container("web-1").id)
     left = apply_proxy(driver, build(path, discovery=docker).outputs["lb"])

@@ -20,7 +20,7 @@ from ctlplane.model.root import Model
 from ctlplane.render import Output
 from ctlplane.render.haproxy import render_haproxy
 from ctlplane.render.haproxy_view import crt_list_word
-from ctlplane.render.routing import ordered_routes
+from ctlplane.model.routing import ordered_routes
 from tests.helpers import need_binary
 
 TLS = {
@@ -37,16 +37,15 @@ FULL: dict[str, Any] = {
                      {"name": "w2", "address": "::1", "port": 8002, "state": "drain"},
                      {"name": "w3", "address": "127.0.0.3", "port": 8003, "backup": True},
                      {"name": "w4", "address": "127.0.0.4", "port": 8004, "state": "disabled"}],
-         "health": {"active": {"type": "http", "path": "/healthz", "expect_status": 204, "interval": "3s",
-                               "rise": 4, "fall": 5},
+         "health": {"active": {"type": "http", "path": "/healthz", "host": "app.internal", "expect_status": 204,
+                               "interval": "3s", "rise": 4, "fall": 5},
                     "passive": {"max_fails": 7, "window": "20s"}},
          "persistence": {"type": "cookie", "cookie": "SRVID"}},
         {"name": "api", "balance": {"strategy": "hash", "key": "header", "name": "X-Tenant"}, "keepalive": 0,
          "servers": [{"name": "a1", "address": "127.0.0.1", "port": 9001}],
-         "health": {"passive": {"max_fails": 2, "window": "15s"}},
-         "persistence": {"type": "source_ip", "expire": "10m"}},
+         "health": {"passive": {"max_fails": 2, "window": "15s"}}},
         {"name": "sess", "balance": {"strategy": "hash", "key": "cookie", "name": "session"},
-         "servers": [{"name": "s1", "address": "127.0.0.1", "port": 9002}]},
+         "servers": [{"name": "s1", "address": "127.0.0.1", "port": 9002}], "health": {"passive": None}},
         {"name": "uri", "balance": {"strategy": "hash", "key": "uri"},
          "servers": [{"name": "u1", "address": "127.0.0.1", "port": 9003}]},
         {"name": "rnd", "balance": {"strategy": "random"},
@@ -93,7 +92,8 @@ FULL: dict[str, Any] = {
 
 MINIMAL: dict[str, Any] = {
     "pools": [{"name": "app", "servers": [{"name": "a1", "address": "127.0.0.1", "port": 9001},
-                                          {"name": "a2", "address": "127.0.0.1", "port": 9002}]}],
+                                          {"name": "a2", "address": "127.0.0.1", "port": 9002}],
+               "health": {"passive": None}}],
     "services": [{"name": "web", "mode": "http", "listen": {"port": 18100}, "default_pool": "app"}],
     "proxies": [{"name": "lb", "engine": "haproxy", "services": ["web"]}],
 }
@@ -120,6 +120,12 @@ def build(data: dict[str, Any], **service_changes: Any) -> Model:
         svc = next(s for s in data["services"] if s["name"] == name)
         svc.update(changes)
     return Model.model_validate(data)
+
+
+@pytest.fixture(autouse=True)
+def _root_master(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Render as for a proxy started as root (docker, or ctlplane run by root), whoever runs the tests."""
+    monkeypatch.setattr("ctlplane.model.assets.effective_uid", lambda: 0)
 
 
 def assets_for(model: Model, model_dir: Path) -> Assets:
@@ -187,7 +193,8 @@ def test_same_input_same_bytes(model_dir: Path) -> None:
 
 def test_certificate_files_and_crt_list(model_dir: Path) -> None:
     out = render(build(FULL), model_dir)
-    assert set(out) == {"haproxy.cfg", "certs/www-0.pem", "certs/www-1.pem", "certs/www.crtlist"}
+    assert set(out) == {"haproxy.cfg", "certs/www-0.pem", "certs/www-1.pem", "certs/www.crtlist", "errors/408.http",
+                        "errors/503.http"}
     for i, name in enumerate(("www", "api")):
         pem = out[f"certs/www-{i}.pem"]
         assert pem.mode == 0o600 and pem.secret
@@ -220,18 +227,21 @@ def test_global_and_defaults(model_dir: Path) -> None:
     text = cfg(render(build(FULL), model_dir))
     glob = section(text, "global")
     for line in ("maxconn 2000", "nbthread 2", "stats socket unix@run/admin.sock mode 600 level admin expose-fd listeners",
-                 "hard-stop-after 30s", "log stderr format raw local0 notice", "tune.ssl.default-dh-param 2048",
+                 "hard-stop-after 1m", "log stderr format raw local0 info", "tune.ssl.default-dh-param 2048",
+                 "user 'nobody'", "group 'nogroup'", "chroot '/var/lib/haproxy'",
+                 "ssl-default-bind-curves X25519:P-256:P-384",
                  "ssl-default-bind-options prefer-client-ciphers ssl-min-ver TLSv1.2 no-tls-tickets",
                  "ssl-default-bind-ciphersuites TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:"
                  "TLS_CHACHA20_POLY1305_SHA256"):
         assert f"    {line}\n" in glob + "\n"
     ciphers = re.search(r"ssl-default-bind-ciphers (\S+)", glob).group(1)  # type: ignore[union-attr]
     assert all(c.startswith(("ECDHE-", "DHE-RSA-")) and ("GCM" in c or "CHACHA20" in c) for c in ciphers.split(":"))
-    for banned in ("daemon", "lua-load", "external-check", "insecure-fork-wanted", "user ", "chroot"):
+    for banned in ("daemon", "lua-load", "external-check", "insecure-fork-wanted"):
         assert banned not in text
     defaults = section(text, "defaults")
     for line in ("mode http", "option idle-close-on-response", "option dontlognull", "option redispatch",
-                 "timeout http-request 10s", "timeout http-keep-alive 10s"):
+                 "timeout http-request 10s", "timeout http-keep-alive 60s", "errorfile 408 'config/errors/408.http'",
+                 "errorfile 503 'config/errors/503.http'"):
         assert f"    {line}" in defaults
 
 
@@ -242,7 +252,7 @@ def test_auto_workers_has_no_nbthread(model_dir: Path) -> None:
 def test_admin_listener(model_dir: Path) -> None:
     text = cfg(render(build(FULL), model_dir))
     admin = section(text, "frontend admin")
-    for line in ("bind '127.0.0.1:18404'", "no log", "monitor-uri /healthz", "stats enable", "stats uri /stats",
+    for line in ("bind '127.0.0.1:18404'\n", "no log", "monitor-uri /healthz", "stats enable", "stats uri /stats",
                  "stats refresh 5s"):
         assert f"    {line}" in admin
     assert "frontend admin" not in cfg(render(build(MINIMAL), model_dir))
@@ -267,12 +277,12 @@ def test_tls_frontend(model_dir: Path) -> None:
            "if !{ ssl_fc }" in fe
     assert "    http-request set-header X-Forwarded-Proto https if { ssl_fc }" in fe
     assert "    http-request set-header X-Forwarded-Proto http if !{ ssl_fc }" in fe
-    assert "    option forwardfor" in fe
+    assert "forwardfor" not in fe  # X-Forwarded-For is replaced, not appended to (see test_forwarded_headers)
     assert ("    http-response set-header Strict-Transport-Security 'max-age=31536000; includeSubDomains' "
             "if { ssl_fc }") in fe
     assert [ln.split()[-1] for ln in fe.splitlines() if "del-header" in ln] == ["'Server'", "'X-Powered-By'",
                                                                                "'X-Debug'"]
-    assert "    compression algo gzip\n    compression type 'text/plain' 'application/json'" in fe
+    assert "    compression algo gzip\n    compression type 'text/html' 'text/plain' 'application/json'" in fe
     assert "    timeout client 30s" in fe
 
 
@@ -288,7 +298,7 @@ def test_tls12_without_redirect(model_dir: Path) -> None:
 def test_plain_ipv6_frontend(model_dir: Path) -> None:
     text = cfg(render(build(FULL), model_dir))
     fe = section(text, "frontend 'fe_plain'")
-    assert "    bind '[::1]:18081' v6only" in fe
+    assert "    bind '[::1]:18081'\n" in fe
     assert "    http-request set-header X-Forwarded-Proto http\n" in fe
     assert "    default_backend 'notfound'" in fe
     assert "backend notfound\n    mode http\n    http-request return status 404 default-errorfiles" in text
@@ -305,11 +315,12 @@ def test_routes_follow_global_precedence(model_dir: Path) -> None:
     rules = [ln.strip() for ln in fe.splitlines() if ln.strip().startswith("use_backend")]
     assert [r.split()[1] for r in rules] == [f"'be_{r.pool}'" for r in ordered_routes(model.service("www"))]
     assert rules == [
-        "use_backend 'be_api' if { req.hdr(host),host_only -m str 'api.example.org' } { path -m beg '/v1/' }",
+        "use_backend 'be_api' if { req.hdr(host),host_only -m str 'api.example.org' 'api.example.org.' } "
+        "{ path -m beg '/v1/' }",
         "use_backend 'be_sess' if { path -m beg '/s/' } { req.fhdr('X-Tenant') -m str 'gold,1' }",
         "use_backend 'be_uri' if { path -m beg '/u/' }",
-        "use_backend 'be_rnd' if { req.hdr(host),host_only -m str 'rnd.example.com' }",
-        "use_backend 'be_web' if { req.hdr(host),host_only -m end '.example.com' }",
+        "use_backend 'be_rnd' if { req.hdr(host),host_only -m str 'rnd.example.com' 'rnd.example.com.' }",
+        "use_backend 'be_web' if { req.hdr(host),host_only -m end '.example.com' '.example.com.' }",
     ]
     assert fe.rstrip().endswith("default_backend 'be_web'")
 
@@ -319,30 +330,38 @@ def test_catch_all_route_is_unconditional(model_dir: Path) -> None:
     assert "    use_backend 'be_app'\n    default_backend 'notfound'" in text
 
 
-def test_access_lists_deny_before_allow(model_dir: Path) -> None:
+def test_access_lists_deny_before_allow_with_403_like_nginx(model_dir: Path) -> None:
     fe = section(cfg(render(build(FULL), model_dir)), "frontend 'fe_www'")
-    assert ("    acl deny_src src '127.0.0.99/32'\n    tcp-request connection reject if deny_src\n"
-            "    acl allow_src src '127.0.0.0/8' '::1/128'\n    tcp-request connection reject if !allow_src\n") in fe
+    assert ("    acl deny_src src '127.0.0.99/32'\n    http-request deny deny_status 403 if deny_src\n"
+            "    acl allow_src src '127.0.0.0/8' '::1/128'\n    http-request deny deny_status 403 if !allow_src\n") in fe
+    # NGINX's phase order: the limits (preaccess) before the access lists (access)
+    assert fe.index("track-sc0") < fe.index("acl deny_src")
 
 
-def test_http_limits_and_burst(model_dir: Path) -> None:
+def test_http_limits_count_requests_in_progress_and_accepted_requests(model_dir: Path) -> None:
+    """Issue 12 item 6: rate 20, burst 10 is 11 requests at once and 20/s sustained, not 30/s."""
     fe = section(cfg(render(build(FULL), model_dir)), "frontend 'fe_www'")
-    assert ("    stick-table type ip size 100k expire 30s store conn_cur,http_req_rate(1s)\n"
-            "    tcp-request connection track-sc0 src\n") in fe
-    assert "http-request deny status 451 content-type text/plain string 'too many connections' " \
+    assert ("    stick-table type ip size 100k expire 30s store conn_cur,gpc0_rate(550ms)\n"
+            "    http-request track-sc0 src\n") in fe
+    assert "http-request deny deny_status 451 content-type text/plain string 'too many requests in progress' " \
            "if { sc_conn_cur(0) gt 50 }" in fe
-    # burst: requests_per_second + burst requests in any one-second window
-    assert "if { sc_http_req_rate(0) gt 30 }" in fe
-    # limits are enforced before the redirect and the routing
-    assert fe.index("sc_http_req_rate") < fe.index("http-request redirect") < fe.index("use_backend")
+    assert ("    http-request deny deny_status 451 content-type text/plain string 'too many requests' "
+            "if { sc_gpc0_rate(0) ge 11 }\n    http-request sc-inc-gpc0(0)\n") in fe  # refused requests not counted
+    assert "http_req_rate" not in fe and "tcp-request connection track" not in fe
+    # the redirect answers before any limit, as NGINX's plain redirect server; limits before the routing
+    assert fe.index("http-request redirect") < fe.index("sc_gpc0_rate") < fe.index("use_backend")
 
 
-def test_rate_only_limit(model_dir: Path) -> None:
-    fe = section(cfg(render(build(MINIMAL, web={"limits": {"requests_per_second": 5}}), model_dir)),
-                 "frontend 'fe_web'")
-    assert "store http_req_rate(1s)\n" in fe and "sc_conn_cur" not in fe
-    assert "http-request deny status 429 content-type text/plain string 'too many requests' " \
-           "if { sc_http_req_rate(0) gt 5 }" in fe
+@pytest.mark.parametrize(("limits", "window", "allowed"), [
+    ({"requests_per_second": 5}, "2200ms", 11),  # default burst: twice the rate
+    ({"requests_per_second": 20, "burst": 40}, "2050ms", 41),
+    ({"requests_per_second": 10, "burst": 0}, "100ms", 1),
+])
+def test_rate_window_is_burst_plus_one_over_the_rate(limits: dict[str, int], window: str, allowed: int,
+                                                     model_dir: Path) -> None:
+    fe = section(cfg(render(build(MINIMAL, web={"limits": limits}), model_dir)), "frontend 'fe_web'")
+    assert f"store gpc0_rate({window})\n" in fe and "sc_conn_cur" not in fe
+    assert f"if {{ sc_gpc0_rate(0) ge {allowed} }}" in fe
 
 
 def test_tcp_frontend(model_dir: Path) -> None:
@@ -359,7 +378,10 @@ def test_cache_section_rounds_up(model_dir: Path) -> None:
     text = cfg(render(build(FULL), model_dir))
     assert "cache 'c_www'\n    total-max-size 3\n    max-age 2\n    process-vary on\n" in text
     fe = section(text, "frontend 'fe_www'")
-    assert "    http-request cache-use 'c_www'" in fe and "    http-response cache-store 'c_www'" in fe
+    assert "    http-request set-var(txn.ctl_no_cache) bool(true) if { req.hdr(cookie) -m found }\n" in fe
+    assert "    http-request cache-use 'c_www' unless { var(txn.ctl_no_cache) -m bool }" in fe
+    assert ("    http-response cache-store 'c_www' if !{ var(txn.ctl_no_cache) -m bool } "
+            "!{ res.hdr(set-cookie) -m found }") in fe
 
 
 # --- backends ----------------------------------------------------------------------------------------------------
@@ -368,9 +390,10 @@ def test_cache_section_rounds_up(model_dir: Path) -> None:
 def test_servers_states_and_persistence_cookie(model_dir: Path) -> None:
     be = section(cfg(render(build(FULL), model_dir)), "backend 'be_web'")
     assert "    balance leastconn\n" in be and "hash-type" not in be
-    assert "    cookie 'SRVID' insert indirect nocache httponly" in be
-    assert "    option httpchk GET '/healthz'\n    http-check expect status 204" in be
-    assert "    default-server inter 3s rise 4 fall 5 observe layer7 error-limit 7 on-error mark-down" in be
+    assert "    cookie 'SRVID' insert indirect nocache httponly secure attr 'SameSite=Lax'\n" in be  # only 'www' (TLS)
+    assert ("    option httpchk\n    http-check send meth GET uri '/healthz' ver HTTP/1.1 hdr Host 'app.internal'\n"
+            "    http-check expect status 204") in be
+    assert "    default-server inter 3s rise 4 fall 5 observe layer4 error-limit 7 on-error mark-down" in be
     servers = [ln.strip() for ln in be.splitlines() if ln.strip().startswith("server ")]
     assert servers == [
         "server 'w1' '127.0.0.1:8001' weight 3 maxconn 100 check cookie 'w1'",
@@ -382,8 +405,8 @@ def test_servers_states_and_persistence_cookie(model_dir: Path) -> None:
 
 def test_backend_timeouts_and_retries_come_from_the_service(model_dir: Path) -> None:
     be = section(cfg(render(build(FULL), model_dir)), "backend 'be_web'")
-    assert "    timeout connect 2s\n    timeout server 45s\n    retries 3\n" in be
-    assert "    retry-on conn-failure empty-response response-timeout 502 504\n" in be
+    assert "    timeout connect 2s\n    timeout server 45s\n    timeout queue 1ms\n    timeout tunnel 45s\n    retries 3\n" in be
+    assert "    retry-on conn-failure empty-response 502 504\n" in be  # never a response timeout
     assert "    http-request disable-l7-retry if { method POST PATCH LOCK }" in be
     assert "    http-reuse safe" in be
 
@@ -394,22 +417,30 @@ def test_no_retries(model_dir: Path) -> None:
     assert "    retries 0\n" in be and "retry-on" not in be and "disable-l7-retry" not in be
 
 
-def test_passive_only_checks_and_source_persistence(model_dir: Path) -> None:
+def test_passive_only_checks_count_failed_connections_only(model_dir: Path) -> None:
+    """Issue 12 item 7: no 'observe layer7' (which counts 5xx); the check only brings a server back."""
     be = section(cfg(render(build(FULL), model_dir)), "backend 'be_api'")
     assert "    balance hdr('X-Tenant')\n    hash-type consistent\n" in be
     assert "    http-reuse never" in be
-    # only 'www' (an IPv4 listener) uses this pool
-    assert "    stick-table type ip size 200k expire 10m\n    stick on src\n" in be
-    assert "    default-server inter 15s rise 1 observe layer7 error-limit 2 on-error mark-down\n" in be
+    assert "    default-server inter 15s rise 1 observe layer4 error-limit 2 on-error mark-down\n" in be
     assert "    server 'a1' '127.0.0.1:9001' weight 1 check" in be
-    assert "httpchk" not in be
+    assert "httpchk" not in be and "layer7" not in cfg(render(build(FULL), model_dir))
 
 
-def test_stick_table_is_ipv6_when_a_user_listens_on_ipv6(model_dir: Path) -> None:
+def test_passive_checks_are_on_by_default(model_dir: Path) -> None:
+    data = copy.deepcopy(MINIMAL)
+    del data["pools"][0]["health"]
+    be = section(cfg(render(Model.model_validate(data), model_dir)), "backend 'be_app'")
+    assert "    default-server inter 10s rise 1 observe layer4 error-limit 3 on-error mark-down\n" in be
+
+
+def test_source_persistence_is_a_consistent_hash_without_stick_table(model_dir: Path) -> None:
+    """Issue 12 item 14: no stick table to lose at a reload or to differ between the nodes of a pair."""
     data = copy.deepcopy(FULL)
-    data["pools"][5]["persistence"] = {"type": "source_ip"}  # wrr, used by 'plain' on ::1
+    data["pools"][5]["persistence"] = {"type": "source_ip"}  # wrr
     be = section(cfg(render(Model.model_validate(data), model_dir)), "backend 'be_wrr'")
-    assert "    stick-table type ipv6 size 200k expire 30m" in be
+    assert "    balance source\n    hash-type consistent\n" in be
+    assert "stick" not in cfg(render(Model.model_validate(data), model_dir)).split("backend 'be_web'")[1]
 
 
 @pytest.mark.parametrize(("pool", "lines"), [
@@ -436,8 +467,8 @@ def test_unchecked_pool_has_no_check(model_dir: Path) -> None:
 def test_tcp_backend(model_dir: Path) -> None:
     be = section(cfg(render(build(FULL), model_dir)), "backend 'be_db'")
     assert be.startswith("    mode tcp\n")
-    assert "    timeout connect 5s\n    timeout server 2h\n    retries 0\n" in be
-    assert "    stick-table type ip size 200k expire 30m\n    stick on src\n" in be
+    assert "    timeout connect 5s\n    timeout server 2h\n    timeout queue 1ms\n    retries 0\n" in be
+    assert "    balance source\n    hash-type consistent\n" in be and "stick" not in be
     assert "    default-server inter 1s rise 2 fall 3 observe layer4 error-limit 3 on-error mark-down" in be
     assert "http-" not in be and "retry-on" not in be and "cookie" not in be
 

@@ -78,12 +78,13 @@ def full_model() -> Model:
             {"name": "web", "balance": {"strategy": "weighted_round_robin"},
              "health": {"passive": {"max_fails": 2, "window": "5s"}},
              "servers": [
-                 {"name": "w1", "address": "10.0.0.1", "port": 80, "weight": 3, "max_connections": 100},
+                 {"name": "w1", "address": "10.0.0.1", "port": 80, "weight": 3},
                  {"name": "w2", "address": "2001:db8::2", "port": 80},
-                 {"name": "w3", "address": "10.0.0.3", "port": 80, "state": "drain"},
+                 {"name": "w3", "address": "10.0.0.3", "port": 80, "state": "disabled"},
                  {"name": "w4", "address": "10.0.0.4", "port": 80, "state": "disabled"},
                  {"name": "w5", "address": "10.0.0.5", "port": 80, "backup": True}]},
-            {**pool("api-v2", 8001, 8002), "balance": {"strategy": "least_connections"}, "keepalive": 0},
+            {**pool("api-v2", 8001, 8002), "balance": {"strategy": "least_connections"}, "keepalive": 0,
+             "health": {"passive": None}},
             {**pool("rnd", 8003), "balance": {"strategy": "random"}},
             {**pool("by_ip", 8004), "balance": {"strategy": "source_ip_hash"}},
             {**pool("tenants", 8005, 8006), "balance": {"strategy": "hash", "key": "header", "name": "X-Tenant"}},
@@ -167,13 +168,13 @@ def test_files_and_modes(full_assets: Assets) -> None:
 def test_main_context_and_runtime_facts(full_assets: Assets) -> None:
     text = conf(render(full_model(), full_assets))
     for line in (f"load_module {STREAM_MODULE};", "worker_processes 2;", "worker_rlimit_nofile 8192;",
-                 "pid run/nginx.pid;", "error_log logs/error.log notice;", "worker_shutdown_timeout 10s;",
+                 "pid run/nginx.pid;", "error_log logs/error.log notice;", "worker_shutdown_timeout 1m;",
                  "worker_connections 4096;", "multi_accept off;", "server_tokens off;",
                  "client_body_temp_path tmp/client_body;", "proxy_temp_path tmp/proxy;",
                  "access_log logs/access.log ctlplane buffer=64k flush=1s;", "proxy_http_version 1.1;",
-                 'proxy_set_header Connection "";', "proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;"):
+                 "proxy_set_header Connection $ctl_connection;", "proxy_set_header X-Forwarded-For $remote_addr;"):
         assert line in text, line
-    assert "daemon" not in text and "\nuser " not in text
+    assert "daemon" not in text and "\nuser " not in text  # Assets() says nothing about a root master
     assert text.index("load_module") < text.index("worker_processes")
 
 
@@ -190,13 +191,13 @@ def test_stream_module_only_with_tcp() -> None:
 
 def test_upstreams(full_assets: Assets) -> None:
     text = conf(render(full_model(), full_assets))
-    assert 'server "10.0.0.1:80" weight=3 max_conns=100 max_fails=2 fail_timeout=5s; # "w1"' in text
+    assert 'server "10.0.0.1:80" weight=3 max_fails=2 fail_timeout=5s; # "w1"' in text
     assert 'server "[2001:db8::2]:80" weight=1 max_fails=2 fail_timeout=5s; # "w2"' in text
     assert 'server "10.0.0.3:80" weight=1 max_fails=2 fail_timeout=5s down; # "w3"' in text
     assert 'server "10.0.0.4:80" weight=1 max_fails=2 fail_timeout=5s down; # "w4"' in text
     assert 'server "10.0.0.5:80" weight=1 max_fails=2 fail_timeout=5s backup; # "w5"' in text
-    assert "no graceful drain" in text
-    assert 'server "127.0.0.1:8001" weight=1 max_fails=0; # "s0"' in text  # no passive check: never marked down
+    assert 'server "127.0.0.1:8001" weight=1 max_fails=0; # "s0"' in text  # passive: null: never marked down
+    assert 'server "127.0.0.1:8003" weight=1 max_fails=3 fail_timeout=10s; # "s0"' in text  # the default check
     for line in ("upstream pool_api-v2 {\n        least_conn;", "random two least_conn;",
                  "upstream pool_by_ip {\n        hash $remote_addr consistent;",
                  "hash $http_x_tenant consistent;", "hash $cookie_cart_id consistent;",
@@ -210,7 +211,8 @@ def test_upstreams(full_assets: Assets) -> None:
 def test_cookie_persistence(full_assets: Assets) -> None:
     text = conf(render(full_model(), full_assets))
     assert 'map $cookie_SRV $ctl_sticky_sticky {\n        "" $request_id;\n        default $cookie_SRV;' in text
-    assert '"" "SRV=$request_id; Path=/; HttpOnly";\n        default "";' in text
+    # 'sticky' is used by 'front' (TLS) and 'plain' (the X-Go chain does not reach it): Secure
+    assert '"" "SRV=$request_id; Path=/; HttpOnly; Secure; SameSite=Lax";\n        default "";' in text
     stick = text[text.index('location "/stick/"'):]
     assert "add_header Set-Cookie $ctl_setcookie_sticky always;" in stick[:stick.index("}")]
 
@@ -228,14 +230,14 @@ def test_tls_servers_and_certificates(full_assets: Assets, tmp_path: Path) -> No
     assert _arg(by_name["*.b.example.com"], "ssl_certificate") == "certs/front-1.crt"
     assert _arg(by_name["_"], "ssl_certificate") == "certs/front-0.crt"
     assert [d["args"] for d in by_name["_"]["block"] if d["directive"] == "listen"] == [
-        ["0.0.0.0:8443", "ssl", "default_server"]]
+        ["0.0.0.0:8443", "ssl", "http2", "default_server"]]
     hsts = "max-age=3600; includeSubDomains; preload"
     for server in by_name.values():  # every location repeats HSTS (a location's add_header replaces the server's)
         for loc in (d for d in server["block"] if d["directive"] == "location"):
             headers = [d["args"] for d in loc["block"] if d["directive"] == "add_header"]
             assert ["Strict-Transport-Security", hsts, "always"] in headers, loc["args"]
     for line in ("ssl_protocols TLSv1.2 TLSv1.3;", "ssl_prefer_server_ciphers off;", "ssl_session_tickets off;",
-                 "ssl_ciphers ECDHE-ECDSA-AES128-GCM-SHA256:"):
+                 "ssl_ciphers ECDHE-ECDSA-AES128-GCM-SHA256:", "ssl_ecdh_curve X25519:prime256v1:secp384r1;"):
         assert line in text
     assert 'listen "0.0.0.0:8080" default_server;\n        server_name "_";\n' \
            "        return 301 https://$host:8443$request_uri;" in text
@@ -256,10 +258,11 @@ def test_routes_header_chain_and_404(full_assets: Assets) -> None:
     # the plain service: header route with no fallback answers 404 when the header does not match
     assert ('if ($ctl_route_plain_1 = "") {\n                return 404;\n            }\n'
             '            proxy_pass http://$ctl_route_plain_1;') in text
-    plain = text[text.index('listen "[::]:8090" default_server;'):]
+    plain = text[text.index('listen "[::]:8090" default_server ipv6only=off;'):]
     assert 'location "/" {\n            return 404;' in plain
     assert "proxy_next_upstream off;" in plain
-    assert "proxy_next_upstream error timeout http_502 http_504;\n        proxy_next_upstream_tries 3;" in text
+    assert ("proxy_next_upstream error timeout http_502 http_504;\n        proxy_next_upstream_tries 3;\n"
+            "        proxy_next_upstream_timeout 2m;") in text  # a read timeout (after 2m) is never retried
 
 
 def test_static_compression_cache_access_limits(full_assets: Assets) -> None:
@@ -272,7 +275,7 @@ def test_static_compression_cache_access_limits(full_assets: Assets) -> None:
     assert ('proxy_cache_path "cache/front" levels=1:2 keys_zone=cache_front:10m max_size=64m inactive=10m '
             'use_temp_path=off;') in text
     assert "proxy_cache cache_front;\n        proxy_cache_valid 200 5m;\n        proxy_cache_key $request_uri;" in text
-    assert "add_header X-Cache-Status $upstream_cache_status always;" in text
+    assert "X-Cache-Status" not in text  # issue 12 item 12: no cache internals to the client
     assert ('deny "10.9.9.0/24";\n        allow "10.0.0.0/8";\n        allow "127.0.0.0/8";\n'
             '        allow "::1/128";\n        deny all;') in text
     assert "limit_conn_zone $binary_remote_addr zone=conn_front:10m;" in text
@@ -282,7 +285,7 @@ def test_static_compression_cache_access_limits(full_assets: Assets) -> None:
     assert 'proxy_hide_header "X-Powered-By";\n        proxy_hide_header "X-Backend";\n' in text
     assert 'proxy_hide_header "Server"' not in text
     assert "proxy_connect_timeout 500ms;" in text and "proxy_read_timeout 2m;" in text
-    assert "client_header_timeout 30s;" in text
+    assert "client_header_timeout 10s;" in text and "client_body_timeout 30s;" in text  # issue 12 item 10
 
 
 def test_stream_and_admin(full_assets: Assets) -> None:

@@ -63,6 +63,12 @@ def listen_addresses() -> st.SearchStrategy[str]:
     return st.one_of(st.sampled_from(["0.0.0.0", "127.0.0.1", *v6]), loopback)
 
 
+def loopback_addresses() -> st.SearchStrategy[str]:
+    """Loopback addresses this host can bind (the admin and metrics listeners may use no others)."""
+    loopback = st.ip_addresses(network="127.0.0.0/8").map(str)
+    return st.one_of(st.sampled_from(["127.0.0.1", *(["::1"] if _ipv6_works() else [])]), loopback)
+
+
 def ports() -> st.SearchStrategy[int]:
     return st.integers(1, 65535)
 

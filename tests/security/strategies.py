@@ -44,6 +44,7 @@ from tests.security.primitives import (
     hosts,
     ips,
     listen_addresses,
+    loopback_addresses,
     names,
     ports,
     sizes,
@@ -66,20 +67,28 @@ def pool(draw: Any, engine: str, mode: str, name: str) -> D:
     if strategy != "round_robin" or draw(st.booleans()):
         data["balance"] = balance
     persistence = None
+    # source_ip persistence is a consistent hash that replaces the balance (refused otherwise, on both engines)
+    source_ok = strategy in ("round_robin", "weighted_round_robin", "source_ip_hash")
     if (engine == "haproxy" or strategy in ("round_robin", "weighted_round_robin")) and draw(st.booleans()):
-        if mode == "http" and draw(st.booleans()):
+        if mode == "http" and (not source_ok or draw(st.booleans())):
             persistence = {"type": "cookie"}
             maybe(draw, persistence, "cookie", st.from_regex(COOKIE, fullmatch=True))
         else:
             persistence = {"type": "source_ip"}
-            maybe(draw, persistence, "expire", timer(engine))
-        data["persistence"] = persistence
+        if persistence["type"] == "cookie" or source_ok:
+            data["persistence"] = persistence
+        else:
+            persistence = None
     data["health"] = draw(health(engine, mode))
     backup_ok = engine == "haproxy" or (strategy not in NGINX_NO_BACKUP and persistence is None)
     server_names = draw(st.lists(names(), min_size=1, max_size=4, unique=True))
     data["servers"] = [draw(server(engine, n, backup_ok)) for n in server_names]
     if engine == "nginx" and all(s.get("backup") for s in data["servers"]):
         data["servers"][0]["backup"] = False
+    # semantic refusal (ctlplane/model/engine_semantics.py): NGINX sends overflow to backups, HAProxy queues.
+    if engine == "nginx" and any(s.get("backup") for s in data["servers"]):
+        for s in data["servers"]:
+            s.pop("max_connections", None)
     maybe(draw, data, "keepalive", st.integers(0, 10_000))
     return data
 
@@ -92,12 +101,16 @@ def health(draw: Any, engine: str, mode: str) -> D:
         active: D = {"type": kind}
         if kind == "http":
             maybe(draw, active, "path", st.from_regex(PATH, fullmatch=True))
+            maybe(draw, active, "host", hosts().filter(lambda h: not h.startswith("*")))
             maybe(draw, active, "expect_status", st.integers(100, 599))
         maybe(draw, active, "interval", timer(engine))
         maybe(draw, active, "rise", st.integers(1, 100))
         maybe(draw, active, "fall", st.integers(1, 100))
         out["active"] = active
-    if draw(st.booleans()):
+    choice = draw(st.sampled_from(["default", "off", "set"]))
+    if choice == "off":
+        out["passive"] = None
+    elif choice == "set":
         passive: D = {}
         maybe(draw, passive, "max_fails", st.integers(1, 1000))
         # engine limit (refused by ctlplane/model/engine_limits.py; see test_engine_limits.py): NGINX's fail_timeout takes whole seconds only.
@@ -113,7 +126,9 @@ def server(draw: Any, engine: str, name: str, backup_ok: bool) -> D:
     if backup_ok:
         maybe(draw, data, "backup", st.booleans())
     maybe(draw, data, "max_connections", st.integers(1, 1_000_000))
-    maybe(draw, data, "state", st.sampled_from(["active", "drain", "disabled"]))
+    # semantic refusal (ctlplane/model/engine_semantics.py): NGINX open source has no graceful drain.
+    maybe(draw, data, "state", st.sampled_from(["active", "drain", "disabled"] if engine == "haproxy"
+                                               else ["active", "disabled"]))
     return data
 
 
@@ -148,6 +163,7 @@ def tls(draw: Any, world: World, ports_: Ports) -> D:
         certificates.append(entry)
     data: D = {"certificates": certificates}
     maybe(draw, data, "min_version", st.sampled_from(["1.2", "1.3"]))
+    maybe(draw, data, "http2", st.booleans())
     if draw(st.booleans()):
         data["redirect_http_port"] = ports_.take()
     if draw(st.booleans()):
@@ -173,13 +189,16 @@ def common(draw: Any, data: D, http: bool, engine: str) -> None:
         maybe(draw, limits, "connections_per_client", st.integers(1, 65_535 if engine == "nginx" else 100_000))
         if http:
             maybe(draw, limits, "requests_per_second", st.integers(1, 100_000))
-        maybe(draw, limits, "burst", st.integers(0, 100_000))
-        maybe(draw, limits, "status", st.integers(400, 599))
+            if "requests_per_second" in limits:
+                maybe(draw, limits, "burst", st.integers(0, 100_000))
+            maybe(draw, limits, "status", st.integers(400, 599))
         data["limits"] = limits
     if draw(st.booleans()):
         timeouts: D = {}
-        for key in ("connect", "client", "server"):
+        for key in ("connect", "client", "server") + (("request_header", "keep_alive") if http else ()):
             maybe(draw, timeouts, key, timer(engine))
+        if engine == "haproxy":  # semantic refusal: NGINX open source has no request queue
+            maybe(draw, timeouts, "queue", timer(engine))
         data["timeouts"] = timeouts
     if draw(st.booleans()):
         retries: D = {}
@@ -219,6 +238,13 @@ def http_service(draw: Any, engine: str, world: World, name: str, pools: list[st
             maybe(draw, cache, "key", st.sampled_from(["host_uri", "uri"]))
         data["cache"] = cache
     maybe(draw, data, "hide_response_headers", st.lists(st.from_regex(HEADER, fullmatch=True), max_size=3))
+    maybe(draw, data, "max_body_size", sizes(0, 64 * 1024**3))
+    maybe(draw, data, "trusted_proxies", st.lists(cidrs(), max_size=3))
+    # semantic refusal (ctlplane/model/engine_semantics.py): NGINX sets the body limit per host and path, so a
+    # header route may not differ from what it falls back to; route limits are drawn only without header routes.
+    if engine == "haproxy" or not any("header" in r for r in data["routes"]):
+        for route in data["routes"]:
+            maybe(draw, route, "max_body_size", sizes(0, 64 * 1024**3))
     draw(common(data, http=True, engine=engine))
     return data
 
@@ -255,7 +281,7 @@ def align_shared_pools(services: list[D]) -> None:
         if first is svc:
             continue
         timeouts = dict(svc.get("timeouts", {}))
-        for key in ("connect", "server"):
+        for key in ("connect", "server", "queue"):
             timeouts.pop(key, None)
             if key in first.get("timeouts", {}):
                 timeouts[key] = first["timeouts"][key]
@@ -284,11 +310,14 @@ def proxy(draw: Any, engine: str, name: str, services: list[str], ports_: Ports,
     maybe(draw, data, "max_connections", st.integers(64, 1_000_000))
     if docker or draw(st.booleans()):
         data["admin"] = {"port": ports_.take()}
-        maybe(draw, data["admin"], "address", listen_addresses())
+        maybe(draw, data["admin"], "address", loopback_addresses())
     if ports_.values and draw(st.booleans()):  # a spare port (none left in an HA pair's shared pool)
         data["metrics"] = {"port": ports_.take()}
-        maybe(draw, data["metrics"], "address", listen_addresses())
+        maybe(draw, data["metrics"], "address", loopback_addresses())
     maybe(draw, data, "access_log", st.sampled_from(["default", "json"]))
+    maybe(draw, data, "user", st.sampled_from(["nobody", "www-data", "root"]))  # users that exist on the host
+    maybe(draw, data, "group", st.sampled_from(["nogroup", "www-data", "root"]))
+    maybe(draw, data, "drain_timeout", timer(engine))
     return data
 
 

@@ -49,11 +49,8 @@ GAPS = {
         f"{ENGINES_FIX} _nginx_service (and the tcp services): refuse limits.connections_per_client > 65535"),
     "haproxy-timeout-above-24-days": (
         "haproxy", model("haproxy", service={"timeouts": {"server": "30d"}}), "timer overflow",
-        f"{ENGINES_FIX} _haproxy_service/_haproxy_pool: refuse timeouts, health intervals and "
-        "persistence.expire above 2147483647 ms (HAProxy timers)"),
-    "haproxy-stick-expire-above-24-days": (
-        "haproxy", model("haproxy", pool={"persistence": {"type": "source_ip", "expire": "30d"}}),
-        "timer overflow", f"{ENGINES_FIX} _haproxy_pool: refuse persistence.expire above 2147483647 ms"),
+        f"{ENGINES_FIX} _haproxy_service/_haproxy_pool: refuse timeouts and health intervals above 2147483647 ms "
+        "(HAProxy timers)"),
     "haproxy-check-interval-above-24-days": (
         "haproxy", model("haproxy", pool={"health": {"active": {"type": "tcp", "interval": "30d"}}}),
         "timer overflow", f"{ENGINES_FIX} _haproxy_pool: refuse health intervals above 2147483647 ms"),

@@ -45,6 +45,37 @@ def host_matches(pattern: str | None, host: str) -> bool:
     return pattern == host
 
 
+def body_limit(svc: HttpService, route: Route | None) -> int:
+    """The request body limit of requests ``route`` serves (None: the default pool): its own, else the service's."""
+    if route is not None and route.max_body_size is not None:
+        return route.max_body_size
+    return svc.max_body_size
+
+
+def location_chain(vhost: VirtualHost, prefix: str) -> tuple[tuple[Route, ...], Route | None]:
+    """The routes NGINX's location ``prefix`` of ``vhost`` tries in order: the header routes whose prefix it
+    extends, up to the first route without a header (the terminal, returned apart; None: the default pool)."""
+    chain: list[Route] = []
+    for route in vhost.routes:
+        if not prefix.startswith(route.path_prefix):
+            continue
+        if route.header is None:
+            return tuple(chain), route
+        chain.append(route)
+    return tuple(chain), None
+
+
+def location_prefixes(vhost: VirtualHost) -> tuple[str, ...]:
+    """The path prefixes that get a location in ``vhost``: each route's, and '/'."""
+    return tuple(dict.fromkeys([r.path_prefix for r in vhost.routes] + ["/"]))
+
+
+def covering_hosts(svc: HttpService) -> tuple[str, ...]:
+    """A host under each wildcard route host (``x.example.com`` for ``*.example.com``): the virtual host of
+    such a name holds every wildcard route covering it, as an SNI name of a certificate may."""
+    return tuple("x" + r.host[1:] for r in svc.routes if r.host and r.host.startswith("*."))
+
+
 def virtual_hosts(svc: HttpService, extra_hosts: tuple[str, ...] = ()) -> tuple[VirtualHost, ...]:
     """One virtual host per distinct route host (and per extra host, e.g. SNI names), plus the catch-all.
 

@@ -1,0 +1,85 @@
+"""Where NGINX open source would behave differently from HAProxy for the same model, refused.
+
+ctlplane promises one behaviour per model whichever engine renders it; the
+parity suite (``integration/test_parity.py``) proves it with traffic. The
+settings below have no NGINX open-source equivalent of HAProxy's behaviour, so
+instead of a silently different meaning they are refused, located, with what
+to use instead: a graceful ``drain`` (NGINX can only take a server out), a
+request queue (``timeouts.queue``), backup servers beside ``max_connections``
+(NGINX sends the overflow to the backup, HAProxy only when the others are
+down), and header routes whose request
+body limit differs from the request they would otherwise reach (NGINX sets
+the limit per host and path, not per header).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from ctlplane.model.pool import Pool
+from ctlplane.model.root import CrossCheck, Model
+from ctlplane.model.service import HttpService, Route, TcpService
+
+
+def nginx_semantics(model: Model, proxy: str, indexes: list[int]) -> Iterator[CrossCheck]:
+    """Every semantic refusal for one NGINX proxy running the services at ``indexes``."""
+    where = f"on proxy {proxy!r} (nginx)"
+    pools = {p.name: i for i, p in enumerate(model.pools)}
+    seen: set[str] = set()
+    for k in indexes:
+        svc = model.services[k]
+        if svc.timeouts.queue is not None:
+            yield CrossCheck(("services", k, "timeouts", "queue"), f"NGINX open source has no request queue {where}: "
+                             "remove timeouts.queue (requests over max_connections are refused at once), or use "
+                             "engine haproxy")
+        if isinstance(svc, HttpService):
+            yield from _body_limits(k, svc, where)
+        for name in _pool_names(svc):
+            if name not in pools:
+                continue
+            i = pools[name]
+            if name not in seen:
+                seen.add(name)
+                yield from _pool(i, model.pools[i], where)
+
+
+def _pool_names(svc: HttpService | TcpService) -> list[str]:
+    if isinstance(svc, TcpService):
+        return [svc.pool]
+    return list(dict.fromkeys([r.pool for r in svc.routes] + ([svc.default_pool] if svc.default_pool else [])))
+
+
+def _pool(i: int, pool: Pool, where: str) -> Iterator[CrossCheck]:
+    limited = any(s.max_connections is not None for s in pool.servers)
+    for j, server in enumerate(pool.servers):
+        if server.state == "drain":
+            yield CrossCheck(("pools", i, "servers", j, "state"), f"NGINX open source has no graceful drain {where}: "
+                             "use state: disabled (no traffic at all), or engine haproxy")
+        if server.backup and limited:
+            yield CrossCheck(("pools", i, "servers", j, "backup"), f"NGINX sends requests over max_connections to "
+                             f"the backup servers {where}, HAProxy only when every other server is down: remove "
+                             "max_connections or the backup, or use engine haproxy")
+
+
+def _body_limits(k: int, svc: HttpService, where: str) -> Iterator[CrossCheck]:
+    """A header route must share the body limit of the route (or default pool) its location falls back to."""
+    from ctlplane.model.routing import body_limit, covering_hosts, location_chain, location_prefixes, virtual_hosts
+
+    if not any(r.max_body_size is not None for r in svc.routes):
+        return
+    reported: set[int] = set()
+    for vhost in virtual_hosts(svc, extra_hosts=covering_hosts(svc)):
+        for prefix in location_prefixes(vhost):
+            chain, last = location_chain(vhost, prefix)
+            limit = body_limit(svc, last)
+            for route in chain:
+                j = _index(svc, route)
+                if body_limit(svc, route) != limit and j not in reported:
+                    reported.add(j)
+                    yield CrossCheck(("services", k, "routes", j, "max_body_size"), f"NGINX sets the request body "
+                                     f"limit per host and path, not per header {where}: give this header route the "
+                                     f"limit of the requests it falls back to ({limit} bytes), or use engine haproxy")
+
+
+def _index(svc: HttpService, route: Route) -> int:
+    return next(j for j, r in enumerate(svc.routes) if r is route)

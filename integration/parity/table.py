@@ -1,0 +1,87 @@
+"""The parity table: every scenario the suite runs on NGINX and HAProxy, as plain data.
+
+A :class:`Scenario` is a situation in words (``says``), the group model it
+runs against (``groups.GROUPS``), a request sequence (``probe`` + ``args``,
+see ``probes``), the observable outcome expected on *both* engines
+(``expect``), the model fields it proves and the issue-12 items it covers.
+Where an engine cannot honour the group's model, ``refused`` names that engine
+and a part of the model's located error; the scenario still runs on the other
+engine. Where the engines truly differ and ctlplane documents it instead of
+refusing, ``differs`` gives each engine's outcome and ``why`` the reason.
+Nothing here imports the harness, so the docs generator and the unit tests
+read the table without Docker.
+"""
+
+from __future__ import annotations
+
+from integration.parity.scenario import AREAS, Scenario
+from integration.parity.scenarios_http import SCENARIOS_HTTP
+from integration.parity.scenarios_ops import SCENARIOS_OPS
+
+__all__ = ["AREAS", "DIFFERENCES_WITHOUT_SCENARIO", "NO_SCENARIO", "SCENARIOS", "Scenario", "by_id"]
+
+SCENARIOS: tuple[Scenario, ...] = SCENARIOS_HTTP + SCENARIOS_OPS
+
+# Model fields with no behaviour of their own to compare, with the reason (each shown in the docs page).
+NO_SCENARIO: dict[str, str] = {
+    "Model.version": "the format version",
+    "Model.pools": "containers of the things the scenarios use",
+    "Model.services": "containers of the things the scenarios use",
+    "Model.proxies": "containers of the things the scenarios use",
+    "Model.pairs": "HA pairs: integration/test_ha.py runs failover and rolling applies on both engines",
+    "Pool.discover": "Docker discovery: integration/test_discovery.py runs the same scenarios on both engines "
+                     "(members from labels, health, multi-homed, drain on leave, an emptied pool's 503)",
+    "Discover.docker": "Docker discovery: integration/test_discovery.py, both engines",
+    "DockerDiscovery.labels": "Docker discovery: integration/test_discovery.py, both engines",
+    "DockerDiscovery.network": "Docker discovery: integration/test_discovery.py (multi-homed members), both engines",
+    "DockerDiscovery.port": "Docker discovery: integration/test_discovery.py, both engines",
+    "Model.files": "where model files may be read from (checked before rendering, tests/security)",
+    "Files.allowed_bases": "where model files may be read from (checked before rendering, tests/security)",
+    "Server.name": "an identifier (stats, runtime API)",
+    "HttpService.name": "an identifier",
+    "HttpService.listen": "every scenario listens (Listen.address and Listen.port)",
+    "TcpService.name": "an identifier",
+    "Proxy.name": "an identifier",
+    "Proxy.engine": "the engine the parity suite compares",
+    "Proxy.runtime": "where the proxy runs (the suite runs both engines in Docker)",
+    "Proxy.services": "which services a proxy runs",
+    "Proxy.workers": "capacity: how many processes/threads, no behaviour of its own",
+    "Proxy.max_connections": "capacity: connections a worker accepts",
+    "Pool.keepalive": "idle connections to the backends: latency, not behaviour a client can see",
+    "Certificate.hosts": "SNI selection: integration/test_tls.py checks it on both engines",
+    "LocalRuntime.*": "where the proxy runs",
+    "DockerRuntime.*": "where the proxy runs",
+    "Pair.*": "integration/test_ha.py: VRRP failover and rolling applies on both engines",
+    "PairNode.*": "integration/test_ha.py",
+    "VirtualIp.*": "integration/test_ha.py",
+    "TrackCheck.*": "integration/test_ha.py",
+    "Retries.on_status": "retried statuses: integration/test_health.py runs them on both engines",
+}
+
+# Differences documented without a traffic scenario, because no bounded test can observe them reliably.
+DIFFERENCES_WITHOUT_SCENARIO: dict[str, str] = {
+    "Per-client counters at a reload": "HAProxy's per-client counters (limits) live in the worker and start again "
+    "at a reload, NGINX keeps its zones: a client may get a fresh budget once per reload (a reload takes longer "
+    "than the one-second budget a test could spend). Persistence does not depend on it: source_ip persistence is "
+    "a stateless hash on both engines.",
+    "A client stalling in a large body": "HAProxy reads up to one buffer (16 KiB) of a request body before "
+    "contacting the server, NGINX all of it: a client stalling later in a larger body is cut after timeouts.client "
+    "by NGINX, answered 504 after timeouts.server by HAProxy.",
+    "Passive checks beyond failed connections": "NGINX also counts a request that timed out waiting for its answer, "
+    "a connection the server closed without answering, and a status in retries.on_status once retried; HAProxy "
+    "counts failed connections only (observe layer4: its layer7 mode would count every 5xx).",
+    "Stale answers": "NGINX serves an expired entry when the backend fails (proxy_cache_use_stale) and lets one "
+    "request refill an entry while the others wait (proxy_cache_lock); HAProxy 2.6's small-object cache has "
+    "neither, so ctlplane adds them where the engine has them. (No scenario: HAProxy keeps expiry in whole seconds "
+    "of an internal clock that trails the wall clock on a CPU-starved machine, so a bounded test of an expired "
+    "entry is not reliable there; tests/render/test_issue12.py checks the NGINX directives.)",
+    "Cache lifetimes": "a stored answer is served for its own max-age on NGINX; HAProxy caps it at cache.valid. "
+    "HAProxy keeps no object larger than 1/256 of max_size.",
+    "Error pages": "the bodies of the proxies' own error answers differ (NGINX's names NGINX); the statuses are "
+    "the same.",
+    "Age header": "HAProxy adds Age to answers from its cache, NGINX open source does not.",
+}
+
+
+def by_id() -> dict[str, Scenario]:
+    return {s.id: s for s in SCENARIOS}
