@@ -25,7 +25,6 @@ frozen dataclasses; the templates only print them.
 
 from __future__ import annotations
 
-import ipaddress
 from dataclasses import dataclass
 
 from ctlplane.errors import Finding, RenderError
@@ -104,12 +103,10 @@ def backend_name(pool_name: str) -> str:
 
 
 def server_address(address: str, port: int) -> str:
-    """``addr:port``, with an IPv6 address in brackets."""
-    try:
-        if ipaddress.ip_address(address).version == 6:
-            return f"[{address}]:{port}"
-    except ValueError:
-        pass
+    """``addr:port``, with an IPv6 address in brackets (model addresses are canonical IP addresses or host
+    names, and only an IPv6 address holds a ':')."""
+    if ":" in address:
+        return f"[{address}]:{port}"
     return f"{address}:{port}"
 
 

@@ -23,7 +23,6 @@ answer 503 instead of 502.
 
 from __future__ import annotations
 
-import ipaddress
 from dataclasses import dataclass
 
 from ctlplane.errors import Finding, RenderError
@@ -70,12 +69,9 @@ class MapBlock:
 
 
 def host_port(address: str, port: int) -> str:
-    """``addr:port`` with IPv6 addresses in brackets."""
-    try:
-        ip = ipaddress.ip_address(address)
-    except ValueError:
-        return f"{address}:{port}"
-    return f"[{ip}]:{port}" if ip.version == 6 else f"{ip}:{port}"
+    """``addr:port`` with IPv6 addresses in brackets (model addresses are canonical IP addresses or host names,
+    and only an IPv6 address holds a ':')."""
+    return f"[{address}]:{port}" if ":" in address else f"{address}:{port}"
 
 
 def _method(pool: Pool, stream: bool) -> str | None:
