@@ -1,12 +1,14 @@
-"""Scale: ctlplane's own time against the proxy's own config check, as the model grows.
+"""Scale: ctlplane's own time against the proxy's own config test, as the model grows.
 
-For 10, 100 and 1,000 HTTP services of 10 loopback-IP servers each, per engine:
-ctlplane's in-process work (``load_file`` + ``read_assets`` + ``render_all``,
-best of N) and the engine's config test on the same output
-(``ctlplane.validate.check_output``: ``nginx -t`` / ``haproxy -c`` on a staged
-copy, best of N). Prints the ratio ctlplane/proxy per size, the growth ratio
-between sizes, and a cProfile top-10 (by tottime) of ctlplane at the largest
-size, so the cause of any gap is measured rather than guessed.
+For 10, 100 and 1,000 HTTP services of 10 loopback-IP servers each, per engine
+and per model format (YAML, and the same model as JSON, which takes the
+loader's fast path): ctlplane's in-process work (``load_file`` +
+``read_assets`` + ``render_all``, best of N) and the engine's config test on
+the same output (``ctlplane.validate.check_output``: ``nginx -t`` /
+``haproxy -c`` on a staged copy, best of N). Prints the ratio ctlplane/proxy
+per size, the growth between sizes, the peak of Python allocations during one
+build (``tracemalloc``) against the rendered config's size, and a cProfile of
+the largest YAML build, so the cause of any gap is measured rather than guessed.
 """
 
 from __future__ import annotations
@@ -14,10 +16,14 @@ from __future__ import annotations
 import argparse
 import cProfile
 import io
+import json
 import pstats
 import sys
 import tempfile
+import tracemalloc
 from pathlib import Path
+
+import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -29,8 +35,9 @@ from ctlplane.render import render_all  # noqa: E402
 from ctlplane.validate import check_output, is_error  # noqa: E402
 
 HEADING = "## Scale"
-HEADERS = ["engine", "services x servers", "model KiB", "ctlplane ms", "proxy check ms", "ctlplane / proxy",
-           "ctlplane growth (x size)", "proxy growth"]
+FORMATS = ("yaml", "json")
+HEADERS = ["engine", "services x servers", "format", "model KiB", "ctlplane ms", "proxy check ms",
+           "ctlplane / proxy", "ctlplane growth (x size)", "proxy growth", "peak MiB", "config KiB", "peak / config"]
 
 
 def build(path: Path) -> dict:
@@ -38,16 +45,31 @@ def build(path: Path) -> dict:
     return render_all(loaded.model, read_assets(loaded))
 
 
-def measure(engine: str, services: int, workdir: Path, runs: int) -> tuple[Path, float, float]:
-    path = workdir / f"{engine}-{services}.yaml"
-    path.write_text(scale_model_text(engine, services))
+def write_model(engine: str, services: int, workdir: Path, fmt: str) -> Path:
+    text = scale_model_text(engine, services)
+    path = workdir / f"{engine}-{services}.{fmt}"
+    path.write_text(text if fmt == "yaml" else json.dumps(yaml.safe_load(text)))
+    return path
+
+
+def peak_mib(path: Path) -> float:
+    """The peak of Python allocations during one build, above what was allocated before it."""
+    tracemalloc.start()
+    try:
+        build(path)
+        return tracemalloc.get_traced_memory()[1] / 1024**2
+    finally:
+        tracemalloc.stop()
+
+
+def measure(engine: str, path: Path, runs: int) -> tuple[float, float, int]:
     ours = best_of(runs, lambda: build(path))
     files = build(path)["lb"]
     findings = [f for f in check_output(engine, files) if is_error(f)]
     if findings:
         raise RuntimeError(f"{engine} rejected the generated config: {findings[0].message}")
     theirs = best_of(runs, lambda: check_output(engine, files))
-    return path, ours, theirs
+    return ours, theirs, sum(len(f.content) for f in files.values())
 
 
 def profile(path: Path, top: int = 10) -> str:
@@ -107,16 +129,21 @@ def main(argv: list[str] | None = None) -> int:
             warm.write_text(scale_model_text(engine, 2))
             build(warm)
         for engine in args.engines.split(","):
-            previous = None
-            for size in sizes:
-                print(f"scale: {engine} {size} services", file=sys.stderr, flush=True)
-                path, ours, theirs = measure(engine, size, Path(tmp), runs)
-                growth = ("-", "-") if previous is None else (
-                    f"{ours / previous[0]:.1f}x ({size // previous[2]}x)", f"{theirs / previous[1]:.1f}x")
-                rows.append([engine, f"{size} x 10", f"{path.stat().st_size / 1024:.0f}", f"{ours * 1000:.0f}",
-                             f"{theirs * 1000:.0f}", f"{ours / theirs:.2f}", *growth])
-                previous = (ours, theirs, size)
-                largest = path
+            for fmt in FORMATS:
+                previous = None
+                for size in sizes:
+                    print(f"scale: {engine} {size} services ({fmt})", file=sys.stderr, flush=True)
+                    path = write_model(engine, size, Path(tmp), fmt)
+                    ours, theirs, config = measure(engine, path, runs)
+                    peak = peak_mib(path)
+                    growth = ("-", "-") if previous is None else (
+                        f"{ours / previous[0]:.1f}x ({size // previous[2]}x)", f"{theirs / previous[1]:.1f}x")
+                    rows.append([engine, f"{size} x 10", fmt, f"{path.stat().st_size / 1024:.0f}",
+                                 f"{ours * 1000:.0f}", f"{theirs * 1000:.0f}", f"{ours / theirs:.2f}", *growth,
+                                 f"{peak:.1f}", f"{config / 1024:.0f}", f"{peak * 1024**2 / config:.1f}"])
+                    previous = (ours, theirs, size)
+                    if fmt == "yaml":
+                        largest = path
         assert largest is not None
         prof, shares = profile(largest), cumulative(largest)
     fence = "```" if args.markdown else ""
