@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ctlplane.decide import Change
 from ctlplane.drivers import Driver, driver_for
 from ctlplane.drivers.control import Step, no_step
 from ctlplane.errors import ModelError
@@ -61,17 +62,28 @@ class Prepared:
 def prepare(source: str | Path | Build, *, proxies: list[str] | None = None, strict_binaries: bool = True,
             progress: Callable[[str], None] | None = None, discovery: Source | None = None) -> Prepared:
     """Load (unless built already) with the members of discovered pools (``discovery``, by default the Docker
-    engine), check that the workers can read what they serve on this machine, check with the real binaries
-    and plan; raise before anything is touched."""
+    engine), check that the workers can read what they serve on this machine, plan, and have the real binaries
+    check what will reach a proxy; raise before anything is touched."""
     built = source if isinstance(source, Build) else build(source, progress, docker_discovery(discovery))
     names = tuple(p.name for p in built.loaded.model.proxies if not proxies or p.name in proxies)
     unreachable = worker_reach(built.loaded, built.assets, names)
     if unreachable:
         raise ModelError("the proxies' workers cannot read what they serve", unreachable)
-    require_clean([f for name in names for f in binary_check(built, name)], allow_skipped=not strict_binaries)
     drivers = {name: driver_for(built.loaded, name) for name in names}
     plans = {name: plan_change(drivers[name], built.outputs[name]) for name in names}
+    checked = [name for name in names if needs_binary_check(plans[name].change)]
+    require_clean([f for name in checked for f in binary_check(built, name)], allow_skipped=not strict_binaries)
     return Prepared(built, names, drivers, plans)
+
+
+def needs_binary_check(change: Change) -> bool:
+    """Whether the real binary must judge the new files before they reach the proxy: not when they are the
+    release it already serves, nor when only server weights, states or limits change or servers leave
+    (runtime commands on a config whose every other line is the serving one, already judged). A new
+    server (an address the binary might not resolve) or anything else is checked."""
+    if change.kind == "none":
+        return False
+    return change.kind != "runtime" or any(c.startswith("add server") for c in change.commands)
 
 
 def apply_prepared(prepared: Prepared, *, report: Callable[[ApplyResult], None] | None = None,

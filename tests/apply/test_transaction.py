@@ -191,3 +191,13 @@ def test_a_plan_that_went_stale_applies_nothing(tmp_path: Path) -> None:
 
 def test_a_host_that_cannot_run_the_engine_is_not_a_stopped_proxy() -> None:
     assert FakeHost().processes() == {}
+
+
+def test_the_real_binary_judges_what_reaches_a_proxy_and_nothing_else() -> None:
+    from ctlplane.apply import needs_binary_check
+    from ctlplane.decide import Change
+
+    assert not needs_binary_check(Change("none"))  # the release it already serves was judged when deployed
+    assert not needs_binary_check(Change("runtime", ("set server be_web/a weight 5", "del server be_web/b")))
+    assert needs_binary_check(Change("runtime", ("add server be_web/c app3.internal:80",)))  # may not resolve
+    assert needs_binary_check(Change("reload")) and needs_binary_check(Change("start"))
