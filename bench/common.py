@@ -184,12 +184,13 @@ def wrk_binary() -> str:
 class Wrk:
     """wrk running in the background for a fixed, bounded duration against a loopback URL."""
 
-    def __init__(self, url: str, seconds: int, connections: int = 32, threads: int = 1, timeout: str = "2s") -> None:
-        if not url.startswith(f"http://{LOOPBACK}:"):
+    def __init__(self, url: str, seconds: int, connections: int = 32, threads: int = 1, timeout: str = "2s",
+                 headers: Sequence[str] = ()) -> None:
+        if not url.startswith((f"http://{LOOPBACK}:", f"https://{LOOPBACK}:")):
             raise ValueError("benchmarks send traffic to 127.0.0.1 only")
         self.seconds = seconds
         argv = [wrk_binary(), f"-t{threads}", f"-c{connections}", f"-d{seconds}s", f"--timeout={timeout}",
-                "--latency", url]
+                "--latency", *(a for h in headers for a in ("-H", h)), url]
         self.process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
     def result(self) -> WrkResult:
