@@ -17,7 +17,9 @@ from ctlplane.model.proxy import Proxy
 from ctlplane.model.root import Model
 from ctlplane.render import Output, RenderedFile, text_file
 from ctlplane.render.env import render_template
-from ctlplane.render.haproxy_view import ERROR_PAGES, build_view, cert_files, crt_list_word, crt_lists, error_page_path
+from ctlplane.render.haproxy_backend import EMPTY_POOL_PAGE
+from ctlplane.render.haproxy_view import (EMPTY_POOL_ANSWER, ERROR_PAGES, build_view, cert_files, crt_list_word,
+                                          crt_lists, error_page_path)
 
 CONFIG_FILE = "haproxy.cfg"
 
@@ -28,6 +30,8 @@ def render_haproxy(model: Model, proxy: Proxy, assets: Assets) -> Output:
     files: Output = {CONFIG_FILE: text_file(render_template("haproxy/haproxy.cfg.j2", view=view))}
     for status, page in ERROR_PAGES.items():
         files[error_page_path(status)] = RenderedFile(page, 0o644)
+    if any(be.empty_page for be in view.backends):
+        files[EMPTY_POOL_PAGE] = RenderedFile(EMPTY_POOL_ANSWER, 0o644)
     for path, entries in crt_lists(model, proxy, assets).items():
         files[path] = text_file(render_template("haproxy/crt-list.j2", entries=entries, word=crt_list_word))
     for path, pem in cert_files(model, proxy, assets).items():

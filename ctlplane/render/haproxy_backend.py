@@ -28,6 +28,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ctlplane.errors import Finding, RenderError
+from ctlplane.state.layout import CONFIG_DIR
 from ctlplane.model.pool import Pool, Server
 from ctlplane.model.service import HttpService, TcpService
 from ctlplane.model.types import format_duration
@@ -96,6 +97,10 @@ class Backend:
     cookie: str | None
     cookie_secure: bool
     servers: tuple[ServerLine, ...]
+    empty_page: str | None = None  # a pool with no server (discovered, no member yet): its own 503 page
+
+
+EMPTY_POOL_PAGE = "errors/503-empty-pool.http"  # relative to the release; HAProxy names it from its cwd
 
 
 def backend_name(pool_name: str) -> str:
@@ -141,6 +146,7 @@ def build_backend(pool: Pool, users: list[Service]) -> Backend:
         cookie=cookie,
         cookie_secure=all(isinstance(u, HttpService) and u.tls is not None for u in users),
         servers=tuple(_server(s, checked, cookie is not None) for s in pool.servers),
+        empty_page=f"{CONFIG_DIR}/{EMPTY_POOL_PAGE}" if not pool.servers else None,
     )
 
 

@@ -59,6 +59,10 @@ ERROR_PAGES = {
     # NGINX closes a connection whose request header did not arrive in time without answering; so does HAProxy.
     408: b"",
 }
+_UNAVAILABLE = b"<html><head><title>503 Service Unavailable</title></head><body><h1>503 Service Unavailable</h1>" \
+    b"</body></html>\n"
+EMPTY_POOL_ANSWER = (b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/html\r\nContent-Length: %d\r\n"
+                     b"Cache-Control: no-cache\r\nConnection: close\r\n\r\n%s" % (len(_UNAVAILABLE), _UNAVAILABLE))
 _CRT_LIST_WORD = re.compile(r"[A-Za-z0-9*._/-]+")
 _MIB = 1024 * 1024
 

@@ -70,9 +70,10 @@ class Deployment:
             parts.append("container output:\n" + self.container.logs(tail=tail).decode("utf-8", "replace"))
         except Exception as exc:  # noqa: BLE001 - container never created or already gone
             parts.append(f"container output: unavailable ({exc})")
-        error_log = self.state_dir / "logs" / "error.log"
-        if error_log.exists():
-            parts.append("logs/error.log:\n" + "\n".join(error_log.read_text(errors="replace").splitlines()[-tail:]))
+        for name in ("error.log", "haproxy.log", "keepalived.log"):  # the engines' output lands in the state dir
+            log = self.state_dir / "logs" / name
+            if log.exists():
+                parts.append(f"logs/{name}:\n" + "\n".join(log.read_text(errors="replace").splitlines()[-tail:]))
         return "\n".join(parts)
 
 

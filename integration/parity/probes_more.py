@@ -106,12 +106,9 @@ def p_logs(ctx: Ctx, port: int, count: int, kind: str) -> Obs:
     fields = ("host=", "upstream=", "upstream_time_ms=", "total_time_ms=") if kind == "text" else \
         ('"client":', '"host":', '"path":', '"status":', '"upstream":', '"upstream_time_ms":', '"total_time_ms":')
 
-    def lines() -> list[str]:
-        if ctx.engine == "nginx":
-            path = ctx.dep.state_dir / "logs" / "access.log"
-            text = path.read_text(errors="replace") if path.exists() else ""
-        else:
-            text = ctx.dep.container.logs().decode("utf-8", "replace")
+    def lines() -> list[str]:  # NGINX's access log; HAProxy's stderr, appended to logs/haproxy.log by ctlplane
+        path = ctx.dep.state_dir / "logs" / ("access.log" if ctx.engine == "nginx" else "haproxy.log")
+        text = path.read_text(errors="replace") if path.exists() else ""
         return [ln for ln in text.splitlines() if mark in ln]
 
     deadline = time.monotonic() + 4.0  # NGINX flushes its log buffer every second
