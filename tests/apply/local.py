@@ -94,6 +94,17 @@ class Load:
             self._thread.join(timeout=10)
 
 
+def keepalive_race(error: str) -> bool:
+    """An error an NGINX reload causes on a reused keep-alive connection, and nothing else.
+
+    The old worker closes its idle keep-alive connections at a reload. A request written to one
+    just before the close arrives either finds the FIN ("Server disconnected without sending a
+    response") or, when the request reached the socket the worker is closing, an RST
+    ("Connection reset by peer"). A refused connection, a timeout or an error status is not this.
+    """
+    return "disconnected" in error or "RemoteProtocolError" in error or "Connection reset by peer" in error
+
+
 def write_model(path: Path, text: str) -> Path:
     path.write_text(text)
     return path
