@@ -32,6 +32,7 @@ class FakeContainer:
         self.signals: list[str] = []
         self.execs: list[tuple[list[str], dict[str, Any]]] = []
         self.answers: dict[str, tuple[int, bytes]] = {}
+        self.queued: dict[str, list[tuple[int, bytes]]] = {}  # answers given once each, before ``answers``
         self.stopped = self.removed = False
 
     def start(self) -> None:
@@ -46,6 +47,9 @@ class FakeContainer:
     def exec_run(self, argv: list[str], **kwargs: Any) -> Any:
         self.execs.append((argv, kwargs))
         code, out = next((v for k, v in self.answers.items() if k in " ".join(argv)), (0, b""))
+        for key, queue in self.queued.items():
+            if key in " ".join(argv) and queue:
+                code, out = queue.pop(0)
         return type("Result", (), {"exit_code": code, "output": out})()
 
     def stop(self, timeout: int) -> None:
@@ -220,6 +224,38 @@ def test_the_in_container_process_listing_is_parsed() -> None:
     assert procs[7].ppid == 1 and procs[7].cwd is None and procs[7].cmdline == "nginx: worker process"
     assert procs[9].cwd is None and procs[9].argv0 == "keepalived"
     assert unread == {7: 65534}  # root in a container may not read another user's cwd: asked again as its owner
+
+
+TORN = (  # the master was read mid-change (no command line): its worker looks orphaned
+    "1\t0\t/s\t1 (nginx) S 0 1 1 0\t\n"
+    "7\t0\t/s/releases/abc\t7 (nginx) S 1 1 1 0\tnginx: worker process \n"
+    "8\t0\t/s/releases/abc\t8 (nginx) S 3 1 1 0\tnginx: worker process \n"
+)
+
+
+def test_a_torn_listing_is_taken_again_before_it_is_believed(tmp_path: Path) -> None:
+    host, client = host_for(tmp_path)
+    host.launch(["nginx"], cwd=tmp_path, log=tmp_path / "l")
+    container = client.containers.by_name["lbc"]
+    whole = LISTING.replace("\t\t7 (nginx)", "\t/s/releases/abc\t7 (nginx)").replace("\t\t9 (keep", "\t/\t9 (keep")
+    container.queued["cd /proc"] = [(0, TORN.encode()), (0, TORN.encode()), (0, whole.encode())]
+    procs = host.processes()
+    assert procs[1].cmdline.startswith("nginx: master process") and sorted(procs) == [1, 7, 9]
+    assert sum("cd /proc" in " ".join(argv) for argv, _ in container.execs) == 3
+    container.queued["cd /proc"] = [(0, TORN.encode())] * 5  # still torn after the last try: the last is returned
+    assert host.processes()[1].cmdline == "" and sum("cd /proc" in " ".join(a) for a, _ in container.execs) == 6
+
+
+def test_a_container_that_stops_during_a_listing_runs_nothing(tmp_path: Path) -> None:
+    host, client = host_for(tmp_path)
+    host.launch(["nginx"], cwd=tmp_path, log=tmp_path / "l")
+    container = client.containers.by_name["lbc"]
+
+    def stops(argv: list[str], **kwargs: Any) -> Any:
+        container.status = "exited"
+        return type("Result", (), {"exit_code": 126, "output": b"cannot exec in a stopped container"})()
+    container.exec_run = stops  # type: ignore[method-assign]
+    assert host.processes() == {}
 
 
 def test_signals_reach_pid_1_through_the_engine_and_others_through_kill(tmp_path: Path) -> None:

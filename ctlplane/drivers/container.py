@@ -25,7 +25,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from ctlplane.drivers import haproxy_api
+from ctlplane.drivers import haproxy_api, procfs
 from ctlplane.drivers.host import LocalFiles, Proc
 from ctlplane.drivers.process import Completed
 from ctlplane.errors import DriverError, Finding
@@ -34,6 +34,7 @@ LABEL_PROXY = "org.ctlplane.proxy"
 LABEL_ENGINE = "org.ctlplane.engine"
 LABEL_STATE = "org.ctlplane.state-dir"  # with LABEL_PROXY: two models' proxies of the same name never collide
 STOP_SIGNALS = {"nginx": "SIGQUIT", "haproxy": "SIGUSR1"}  # what `docker stop` sends: finish in-flight requests
+LISTING_TRIES = 3  # a listing torn by processes starting or exiting under it is taken again
 VRRP_CAPS = ("NET_ADMIN", "NET_RAW", "NET_BROADCAST")
 LOG_OPTIONS = {"max-size": "10m", "max-file": "3"}  # the engine logs to the state dir; keep Docker's own log small
 _APPEND = 'exec "$@" >>"$0" 2>&1'  # sh -c: run argv with its output appended to $0
@@ -260,9 +261,23 @@ class ContainerHost(LocalFiles):
         """Listed inside the container; none when it does not run. A listing that fails while it runs raises:
         "could not look" must never read as "nothing runs" (a second keepalived or master would follow).
         A root exec may not read the working directory of another user's process (no CAP_SYS_PTRACE in a
-        container): those are read again by an exec as their owner."""
-        if self._running() is None:
-            return {}
+        container): those are read again by an exec as their owner. A listing torn by processes changing
+        under it (see ``procfs.torn``) is taken again, a few times, before it is believed."""
+        found: dict[int, Proc] = {}
+        for _ in range(LISTING_TRIES):
+            if self._running() is None:
+                return {}
+            try:
+                found = self._list_once()
+            except DriverError:
+                if self._running() is None:  # it stopped while we looked
+                    return {}
+                raise
+            if not procfs.torn(found):
+                break
+        return found
+
+    def _list_once(self) -> dict[int, Proc]:
         found, unread = parse_processes(self._listing(["sh", "-c", _PS]))
         for uid in sorted(set(unread.values())):
             pids = [str(pid) for pid, owner in unread.items() if owner == uid]

@@ -136,7 +136,7 @@ class HaproxyControl:
                 return None
         return procfs.wait_for(ask, patience, interval=0.1)
 
-    def worker_release(self, worker: int, patience: float = 1.0) -> str | None:
+    def worker_release(self, worker: int, patience: float = 3.0) -> str | None:
         """The release worker ``worker`` loaded (its ``show info`` description), asked for up to ``patience``
         seconds (a busy worker may not answer the master at once; None still means "unknown", never a guess)."""
         def ask() -> str | None:
