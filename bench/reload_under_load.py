@@ -26,7 +26,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import (publish, Echo, Wrk, WrkResult, cleanup_on_exit, free_port, machine_note,  # noqa: E402
-                    every, p50_p95_ms, quietly, split, standard_error, start_echo, table)
+                    every, p50_p95_ms, quietly, scale_model_text, split, standard_error, start_echo, table)
 
 from ctlplane.apply import apply_model  # noqa: E402
 from ctlplane.drivers import driver_for, haproxy_api, procfs  # noqa: E402
@@ -39,6 +39,7 @@ KINDS = ("bare reload (baseline)", "ctlplane: reload change", "ctlplane: weight 
 LEAD_S = 1.5  # load runs alone before the first operation
 TAIL_S = 2.0  # and after the last one
 SETTLE_TIMEOUT_S = 40.0
+FILLER_BASE_PORT = 20000  # below the ephemeral range: filler listeners never collide with client ports
 
 
 @dataclass
@@ -50,13 +51,22 @@ class Proxy:
     port: int
     echoes: dict[str, Echo]
     driver: Driver
+    filler: int = 0
 
     def write(self, default: str = "a", a2_weight: int = 1) -> None:
-        self.model.write_text(model_text(self.engine, self.port, self.echoes, default, a2_weight))
+        self.model.write_text(model_text(self.engine, self.port, self.echoes, default, a2_weight, self.filler))
 
 
-def model_text(engine: str, port: int, echoes: dict[str, Echo], default: str = "a", a2_weight: int = 1) -> str:
-    """Pools a (a1, a2) and b (b1, b2), one HTTP service on ``port`` whose default pool is ``default``."""
+def model_text(engine: str, port: int, echoes: dict[str, Echo], default: str = "a", a2_weight: int = 1,
+               filler: int = 0) -> str:
+    """Pools a (a1, a2) and b (b1, b2), one HTTP service on ``port`` whose default pool is ``default``; with
+    ``filler``, that many more services (each its own listener and pool of 10 servers) that take no traffic
+    but make every reload parse, bind and hand over a config of that size."""
+    if filler:
+        real = model_text(engine, port, echoes, default, a2_weight)
+        pools = real.split("services:", 1)[0].removeprefix("pools:\n")
+        service = real.split("services:\n  - ", 1)[1].split("\nproxies:", 1)[0]
+        return scale_model_text(engine, filler, 10, FILLER_BASE_PORT, routed=service, extra_pools=pools)
     lines = ["pools:"]
     for pool in ("a", "b"):
         lines.append(f"  - name: {pool}\n    servers:")
@@ -121,12 +131,12 @@ HEADERS = ["engine", "kind", "operations", "mean spacing ms", "requests", "faile
            "failures by type", "apply p50 / p95 ms", "of which transaction ms"]
 
 
-def start_proxy(engine: str, workdir: Path, echoes: dict[str, Echo]) -> Proxy:
+def start_proxy(engine: str, workdir: Path, echoes: dict[str, Echo], filler: int = 0) -> Proxy:
     model = workdir / engine / "model.yaml"
     model.parent.mkdir(parents=True)
     port = free_port()
-    model.write_text(model_text(engine, port, echoes))
-    proxy = Proxy(engine, model, port, echoes, driver_for(load_file(model), "lb"))
+    model.write_text(model_text(engine, port, echoes, filler=filler))
+    proxy = Proxy(engine, model, port, echoes, driver_for(load_file(model), "lb"), filler)
     outcomes = [r.outcome for r in apply_model(str(model))]
     if outcomes != ["started"]:
         raise RuntimeError(f"{engine}: first apply gave {outcomes}")
@@ -289,6 +299,13 @@ idle-close-on-response` makes the old one answer the next request on each idle c
 starts no process at all."""
 
 
+SCALED_INTRO = """\
+The same measurement with {n:,} services in the model: the one that takes the load, and {n:,} - 1 more, each
+with its own listener and a pool of 10 servers, that take no traffic. Every reload parses, binds and hands
+over a config of that size; the apply column shows ctlplane's whole cost (load, render and the binary's own
+config test of the large model), so compare it with the one-service section above."""
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="10 operations per kind instead of 50")
@@ -299,6 +316,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="seconds between operations (default 0.5: longer than an apply under load, so every kind "
                         "keeps the same spacing)")
     parser.add_argument("--connections", type=int, default=32, help="wrk connections (default 32)")
+    parser.add_argument("--services", type=int, default=1,
+                        help="services in the model (default 1); more adds listeners with 10-server pools that take no "
+                        "traffic, to show how the reload cost grows with the config (own docs section)")
     parser.add_argument("--engines", default="nginx,haproxy", help="comma-separated (default nginx,haproxy)")
     parser.add_argument("--markdown", action="store_true", help="print the table as markdown")
     parser.add_argument("--write-docs", action="store_true",
@@ -311,6 +331,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         parser.error("--rounds must be between 1 and the number of operations")
     if not 1 <= args.ops <= 500 or not 0.05 <= args.interval <= 5 or not 1 <= args.connections <= 1000:
         parser.error("--ops 1..500, --interval 0.05..5, --connections 1..1000")
+    if not 1 <= args.services <= 2000:
+        parser.error("--services 1..2000")
     return args
 
 
@@ -327,7 +349,7 @@ def main(argv: list[str] | None = None) -> int:
             echoes[name] = start_echo(name)
             stack.callback(quietly(echoes[name].stop))
         for engine in args.engines.split(","):
-            proxy = start_proxy(engine, Path(tmp), echoes)
+            proxy = start_proxy(engine, Path(tmp), echoes, filler=args.services - 1)
             stack.callback(quietly(proxy.driver.control.stop))
             totals = {kind: Run(engine, kind, 0, WrkResult(0, 0.0, 0.0)) for kind in KINDS}
             for round_no, ops in enumerate(split(args.ops, args.rounds), 1):
@@ -338,7 +360,11 @@ def main(argv: list[str] | None = None) -> int:
             runs += totals.values()
             proxy.driver.control.stop()
     text = report(runs, args, command.strip(), seconds, load)
-    publish(text, HEADING, DOC_INTRO, DOC_NOTES, write_docs=args.write_docs)
+    if args.services > 1:
+        publish(text, f"{HEADING} at {args.services:,} services", SCALED_INTRO.format(n=args.services), "",
+                write_docs=args.write_docs)
+    else:
+        publish(text, HEADING, DOC_INTRO, DOC_NOTES, write_docs=args.write_docs)
     return 0
 
 

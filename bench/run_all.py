@@ -18,7 +18,9 @@ SCRIPTS = {
     "edit_latency": ["edit_latency.py"],
     "data_plane": ["data_plane.py"],
     "reload_under_load": ["reload_under_load.py", "--quick"],
+    "reload_1000": ["reload_under_load.py", "--services", "1000", "--ops", "8", "--rounds", "2", "--interval", "2"],
     "startup": ["startup.py"],
+    "discovery": ["discovery.py"],
 }
 TIMEOUT_S = 1800  # per script: every script bounds its own loops; this only stops a hung one
 

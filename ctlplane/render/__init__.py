@@ -36,15 +36,17 @@ def text_file(text: str, mode: int = 0o644) -> RenderedFile:
 
 
 def render_proxy(model: Model, proxy_name: str, assets: Assets) -> Output:
-    """Every file of one proxy, sorted by path."""
-    from ctlplane.render.haproxy import render_haproxy
+    """Every file of one proxy, sorted by path. Only the engines in use are imported (start-up time)."""
     from ctlplane.render.keepalived import render_keepalived_for
-    from ctlplane.render.nginx import render_nginx
     from ctlplane.render.release import seal
 
     proxy = model.proxy(proxy_name)
-    engine = render_nginx if proxy.engine == "nginx" else render_haproxy
-    files = dict(engine(model, proxy, assets))
+    if proxy.engine == "nginx":
+        from ctlplane.render.nginx import render_nginx
+        files = dict(render_nginx(model, proxy, assets))
+    else:
+        from ctlplane.render.haproxy import render_haproxy
+        files = dict(render_haproxy(model, proxy, assets))
     files.update(render_keepalived_for(model, proxy))
     return dict(sorted(seal(files).items()))
 
