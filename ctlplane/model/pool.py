@@ -183,8 +183,17 @@ class Pool(Frozen):
     )
     discover: Discover | None = Field(
         None, description="Members discovered from Docker container labels, beside the static servers. While it has "
-        "none, the pool answers 503 (TCP: the connection is closed) and the proxy log names it.",
+        "none, or none that can serve (all gone or failing), the pool answers 503 (TCP: the connection is closed) "
+        "and the proxy log names it.",
     )
+
+    @property
+    def answers_503(self) -> bool:
+        """Whether a request the pool cannot serve gets 503: a discovered pool (no member yet, all gone or
+        failing), on both engines; a static pool answers the 502 of a failed upstream. Decided by the model,
+        never by the current members, so that members joining or leaving change only server lines (HAProxy
+        takes those through its runtime API, without a reload)."""
+        return self.discover is not None or not self.servers
 
     @model_validator(mode="after")
     def _has_servers(self) -> Pool:

@@ -2,10 +2,11 @@
 
 ``Proxy.access_log: default`` is the combined log format (client, time,
 request line, status, bytes, referer, user agent) followed by ``host=``,
-``upstream=``, ``upstream_time_ms=`` and ``total_time_ms=``; ``json`` is one
+``upstream=``, ``pool=``, ``upstream_time_ms=`` and ``total_time_ms=``; ``json`` is one
 JSON object per request with ``client`` (address), ``host`` (the Host header,
 lower case, without port), ``path`` (without the query string), ``status``,
-``upstream`` (the server's ``addr:port``), ``upstream_time_ms`` (time to the
+``upstream`` (the server's ``addr:port``), ``pool`` (the model's name of the
+pool the request was sent to, ``-`` when none), ``upstream_time_ms`` (time to the
 response headers; -1 when no server answered) and ``total_time_ms``. NGINX
 gets ``log_format`` lines and two ``map`` blocks turning its seconds
 (``0.002``) into whole milliseconds; HAProxy gets a ``log-format`` that prints
@@ -19,19 +20,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-FIELDS = ("client", "host", "path", "status", "upstream", "upstream_time_ms", "total_time_ms")
-TEXT_FIELDS = ("client", "time", "request", "status", "bytes", "referer", "user_agent", "host", "upstream",
+FIELDS = ("client", "host", "path", "status", "upstream", "pool", "upstream_time_ms", "total_time_ms")
+TEXT_FIELDS = ("client", "time", "request", "status", "bytes", "referer", "user_agent", "host", "upstream", "pool",
                "upstream_time_ms", "total_time_ms")
 
 NGINX_TEXT_NAME = "ctlplane"
 NGINX_TEXT_FORMAT = (
     '$remote_addr - - [$time_local] "$request" $status $bytes_sent "$http_referer" "$http_user_agent" '
-    "host=$host upstream=$upstream_addr upstream_time_ms=$ctl_upstream_ms total_time_ms=$ctl_total_ms"
+    "host=$host upstream=$upstream_addr pool=$ctl_pool_name upstream_time_ms=$ctl_upstream_ms "
+    "total_time_ms=$ctl_total_ms"
 )
 NGINX_FORMAT_NAME = "ctlplane_json"
 NGINX_FORMAT = (
     '{"client":"$remote_addr","host":"$host","path":"$uri","status":$status,'
-    '"upstream":"$upstream_addr","upstream_time_ms":$ctl_upstream_ms,"total_time_ms":$ctl_total_ms}'
+    '"upstream":"$upstream_addr","pool":"$ctl_pool_name","upstream_time_ms":$ctl_upstream_ms,"total_time_ms":$ctl_total_ms}'
 )
 
 
@@ -57,13 +59,22 @@ HAPROXY_SAVE_VARS = (
 )
 HAPROXY_TEXT_FORMAT = (
     "'%ci - - [%trl] %{+Q}r %ST %B \"%{+E}[var(txn.ctl_referer)]\" \"%{+E}[var(txn.ctl_ua)]\" "
-    "host=%[var(txn.ctl_host)] upstream=%si:%sp upstream_time_ms=%Tr total_time_ms=%Ta'"
+    "host=%[var(txn.ctl_host)] upstream=%si:%sp pool=%[var(txn.ctl_pool)] upstream_time_ms=%Tr total_time_ms=%Ta'"
 )
 HAPROXY_FORMAT = (
     "'{\"client\":\"%ci\",\"host\":\"%[var(txn.ctl_host),json(utf8s)]\","
     "\"path\":\"%[var(txn.ctl_path),json(utf8s)]\",\"status\":%ST,\"upstream\":\"%si:%sp\","
+    "\"pool\":\"%[var(txn.ctl_pool)]\","
     "\"upstream_time_ms\":%Tr,\"total_time_ms\":%Ta}'"
 )
+
+
+# The pool's name: NGINX sets $ctl_pool to the upstream a proxying location chose (a map turns it into the
+# model's name; a `set` variable survives the error_page jump to @ctlplane_empty), HAProxy sets txn.ctl_pool
+# when the request enters the pool's backend. Neither is set for a request no pool took.
+NGINX_POOL_VAR = "ctl_pool"
+NGINX_POOL_NAME_VAR = "ctl_pool_name"
+HAPROXY_POOL_VAR = "txn.ctl_pool"
 
 
 def haproxy_format(kind: str) -> str:

@@ -97,7 +97,8 @@ class Backend:
     cookie: str | None
     cookie_secure: bool
     servers: tuple[ServerLine, ...]
-    empty_page: str | None = None  # a pool with no server (discovered, no member yet): its own 503 page
+    pool: str = ""  # the model's pool name (a Name: [a-z0-9_-]), saved for the access log's pool=
+    empty_page: str | None = None  # a discovered pool: its own 503 page when no member can serve
 
 
 EMPTY_POOL_PAGE = "errors/503-empty-pool.http"  # relative to the release; HAProxy names it from its cwd
@@ -127,6 +128,7 @@ def build_backend(pool: Pool, users: list[Service]) -> Backend:
     http_check = active if active is not None and active.type == "http" else None
     return Backend(
         name=backend_name(pool.name),
+        pool=pool.name,
         mode="http" if http else "tcp",
         balance=balance,
         balance_arg=arg,
@@ -146,7 +148,7 @@ def build_backend(pool: Pool, users: list[Service]) -> Backend:
         cookie=cookie,
         cookie_secure=all(isinstance(u, HttpService) and u.tls is not None for u in users),
         servers=tuple(_server(s, checked, cookie is not None) for s in pool.servers),
-        empty_page=f"{CONFIG_DIR}/{EMPTY_POOL_PAGE}" if not pool.servers else None,
+        empty_page=f"{CONFIG_DIR}/{EMPTY_POOL_PAGE}" if pool.answers_503 else None,
     )
 
 

@@ -15,9 +15,9 @@ always end with '/' on both sides (a missing slash would let ``/static../x``
 escape the directory); ``/static`` itself redirects to ``/static/``. Every
 ``add_header`` a location needs (HSTS, persistence cookie) is
 repeated in the location, because a location's ``add_header`` replaces the
-server's. A location that can reach a pool without a regular server (a
-discovered pool with no member yet) turns NGINX's own 502 ("no live
-upstreams") into 503 through the server's ``@ctlplane_empty`` location.
+server's. A location that can reach a discovered pool (``Pool.answers_503``)
+turns NGINX's own 502 ("no live upstreams", a failed upstream) into 503
+through the server's ``@ctlplane_empty`` location, as HAProxy answers.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from ctlplane.model.pool import Pool
 from ctlplane.model.service import HeaderMatch, HttpService, Route
 from ctlplane.model.types import format_size
 from ctlplane.render import nginx_names as names
-from ctlplane.render.nginx_upstream import EMPTY, MapBlock, has_cookie_persistence, is_empty
+from ctlplane.render.nginx_upstream import EMPTY, MapBlock, has_cookie_persistence
 from ctlplane.model.routing import VirtualHost, body_limit, location_chain, location_prefixes
 
 
@@ -52,7 +52,7 @@ class Location:
     empty_is_404: bool = False  # proxy through a chain that may match nothing
     alias: str = ""  # static: directory ending in '/', through nq
     redirect: str = ""  # redirect: the path to send the client to, through nq
-    empty_pool: bool = False  # proxy: can reach a pool without a regular server (502 becomes 503)
+    empty_pool: bool = False  # proxy: can reach a discovered pool (a proxy-made 502 becomes 503)
     max_body: str | None = None  # client_max_body_size of this location when it differs from the server's
 
 
@@ -150,4 +150,4 @@ def _proxy_location(svc: HttpService, vhost: VirtualHost, chains: Chains, prefix
         headers.append(Header("Set-Cookie", var=cookie))
     reached = [r.pool for r in chain] + ([terminal] if terminal else [])
     return Location("", prefix, "proxy", tuple(headers), target=target, empty_is_404=terminal is None,
-                    empty_pool=any(is_empty(chains.pools[p]) for p in reached), max_body=max_body)
+                    empty_pool=any(chains.pools[p].answers_503 for p in reached), max_body=max_body)

@@ -23,12 +23,14 @@ answer 503 instead of 502.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ctlplane.errors import Finding, RenderError
 from ctlplane.model.pool import ConsistentHash, Pool, Server
 from ctlplane.model.types import format_duration
 from ctlplane.render import nginx_names as names
+from ctlplane.render.access_log import NGINX_POOL_NAME_VAR, NGINX_POOL_VAR
 
 EMPTY = '""'  # the empty NGINX string, a fixed token
 PLACEHOLDER = "127.0.0.1:9"  # never used: marked down (port 9, discard)
@@ -146,6 +148,14 @@ def cookie_attributes(secure: bool) -> str:
     """The persistence cookie's attributes, the same on both engines: ``Secure`` when every service using the
     pool terminates TLS (a plain-HTTP client would never send it back), ``SameSite=Lax`` always."""
     return "; Path=/; HttpOnly" + ("; Secure" if secure else "") + "; SameSite=Lax"
+
+
+def pool_names(pools: Sequence[Pool]) -> MapBlock:
+    """``map $ctl_pool $ctl_pool_name``: the upstream a location chose, as the model names its pool (the access
+    log's ``pool=``); ``-`` when the request went to no pool. Without pools no location sets ``$ctl_pool`` (NGINX
+    would not know the variable): the map then reads ``$uri`` and always answers ``-``."""
+    entries = tuple((names.upstream_name(p.name), p.name) for p in pools)
+    return MapBlock(NGINX_POOL_VAR if entries else "uri", NGINX_POOL_NAME_VAR, entries, '"-"')
 
 
 def sticky_maps(pool: Pool, secure: bool = False) -> tuple[MapBlock, ...]:

@@ -33,7 +33,7 @@ from ctlplane.render.access_log import (
 from ctlplane.render.nginx_forwarding import CACHE_MAPS, FORWARD_MAPS, FixedMap, Geo
 from ctlplane.render.nginx_http import CachePath, HttpServer, RedirectServer, http_service
 from ctlplane.render.nginx_stream import StreamServer, stream_server
-from ctlplane.render.nginx_upstream import MapBlock, Upstream, host_port, sticky_maps, upstream
+from ctlplane.render.nginx_upstream import MapBlock, Upstream, host_port, pool_names, sticky_maps, upstream
 
 STREAM_MODULE = "/usr/lib/nginx/modules/ngx_stream_module.so"
 MAX_NOFILE = 1_048_576  # Linux's default fs.nr_open: a worker may not raise its limit above it
@@ -203,7 +203,8 @@ def nginx_view(model: Model, proxy: Proxy, assets: Assets) -> NginxConf:
     secure = _all_tls(services)
     sticky = tuple(m for p in model.pools if p.name in http_pools for m in sticky_maps(p, secure.get(p.name, False)))
     caches = tuple(b.cache for b in blocks if b.cache)
-    maps = sticky + tuple(m for b in blocks for m in b.maps)
+    named = pool_names([p for p in model.pools if p.name in http_pools])
+    maps = sticky + tuple(m for b in blocks for m in b.maps) + (named,)
     servers = tuple(srv for b in blocks for srv in b.servers)
     http = HttpBlock(
         hashes=_hashes(servers, maps),

@@ -103,8 +103,9 @@ def p_logs(ctx: Ctx, port: int, count: int, kind: str) -> Obs:
     """``count`` requests with a marked path: how many access-log lines name it, with the format's fields."""
     mark = f"/logmark{int(time.time() * 1000) % 10**8}"
     _many(ctx, port, [{"path": f"{mark}-{i}?q=1"} for i in range(count)])
-    fields = ("host=", "upstream=", "upstream_time_ms=", "total_time_ms=") if kind == "text" else \
-        ('"client":', '"host":', '"path":', '"status":', '"upstream":', '"upstream_time_ms":', '"total_time_ms":')
+    fields = ("host=", "upstream=", "pool=", "upstream_time_ms=", "total_time_ms=") if kind == "text" else \
+        ('"client":', '"host":', '"path":', '"status":', '"upstream":', '"pool":', '"upstream_time_ms":',
+         '"total_time_ms":')
 
     def lines() -> list[str]:  # NGINX's access log; HAProxy's stderr, appended to logs/haproxy.log by ctlplane
         path = ctx.dep.state_dir / "logs" / ("access.log" if ctx.engine == "nginx" else "haproxy.log")

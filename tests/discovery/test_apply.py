@@ -61,6 +61,22 @@ def test_haproxy_members_join_and_leave_at_runtime(tmp_path: Path) -> None:
     assert apply_proxy(driver, build(path, discovery=docker).outputs["lb"]).outcome == "unchanged"
 
 
+def test_an_empty_discovered_pool_fills_and_empties_at_runtime(tmp_path: Path) -> None:
+    """The pool's 503 page belongs to the model, not to its current members: the first member joining and the
+    last one leaving change only server lines, so HAProxy takes both without a reload."""
+    path, docker = model(tmp_path, "haproxy"), FakeDocker([])
+    path.write_text(path.read_text().replace("      - {name: static1, address: 10.0.0.11, port: 8080}\n", "")
+                    .replace("    servers:\n", "    servers: []\n"))
+    driver, _ = fake_driver(tmp_path)
+    assert apply_proxy(driver, build(path, discovery=docker).outputs["lb"]).outcome == "started"
+    docker.start(container("web-1"))
+    assert apply_proxy(driver, build(path, discovery=docker).outputs["lb"]).outcome == "runtime"
+    docker.stop(container("web-1").id)
+    assert apply_proxy(driver, build(path, discovery=docker).outputs["lb"]).outcome == "runtime"
+    written = (driver.store.state_dir / "config" / "haproxy.cfg").read_text()
+    assert "errorfile 503 'config/errors/503-empty-pool.http'" in written and "web-1" not in written
+
+
 def test_nginx_members_join_by_reload(tmp_path: Path) -> None:
     path, docker = model(tmp_path, "nginx"), FakeDocker([])
     driver, _ = fake_driver(tmp_path, "nginx")

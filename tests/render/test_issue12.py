@@ -186,7 +186,7 @@ def test_item4_trusted_proxies_name_the_client(engine: str) -> None:
 @pytest.mark.parametrize("engine", ENGINES)
 def test_item5_every_request_is_logged_in_the_combined_format(engine: str) -> None:
     text, _ = render(model(engine))
-    fields = ("host=", "upstream=", "upstream_time_ms=", "total_time_ms=")
+    fields = ("host=", "upstream=", "pool=", "upstream_time_ms=", "total_time_ms=")
     if engine == "nginx":
         line = next(ln for ln in text.splitlines() if ln.strip().startswith("log_format ctlplane "))
         assert "access_log logs/access.log ctlplane" in text
