@@ -223,12 +223,17 @@ class HaproxyControl:
         return True
 
     def _save_server_state(self) -> None:
-        """What the running workers know of their servers (checks, maintenance, weights), for the next ones."""
+        """What the running workers know of their servers (checks, maintenance, weights), for the next ones;
+        not for a server whose address or port the new release changed (HAProxy would keep the old ones)."""
         try:
             state = self.runtime_api.query("show servers state")
         except DriverError:
             return  # nothing to keep: the new workers start from the config
         if state.startswith("1"):  # the format version line: a real dump, not an error message
+            try:
+                state = haproxy_api.state_for(Path(self._config).read_text(errors="replace"), state)
+            except OSError:
+                pass  # no release to compare with: nothing it could have changed
             write_atomic(self.state_dir / SERVER_STATE, state.encode(), 0o640)
 
     def stop(self) -> None:

@@ -103,3 +103,45 @@ def alerts(text: str) -> list[Finding]:
     found = [line.split(" : ", 1)[-1].strip() for line in text.splitlines()
              if line.startswith("[ALERT]") and "Fatal errors" not in line and "Error(s) found" not in line]
     return [Finding(message, source="haproxy") for message in dict.fromkeys(found)]
+
+
+_BACKEND_LINE = re.compile(r"^backend '([^']*)'", re.MULTILINE)
+_SERVER_LINE = re.compile(r"^\s+server '([^']*)' '(\[[^\]]*\]|[^':]*):(\d+)'", re.MULTILINE)
+
+
+def configured_servers(config: str) -> dict[tuple[str, str], tuple[str, str]]:
+    """``(backend, server) -> (address, port)`` of a config ctlplane rendered (names and addresses quoted)."""
+    servers = {}
+    for section in re.split(r"(?m)^(?=backend ')", config):
+        backend = _BACKEND_LINE.match(section)
+        if backend is None:
+            continue
+        for name, address, port in _SERVER_LINE.findall(section):
+            servers[(backend.group(1), name)] = (address.strip("[]"), port)
+    return servers
+
+
+def state_for(config: str, state: str) -> str:
+    """The ``show servers state`` dump without the servers whose address or port the new config changed.
+
+    HAProxy restores a server's address and port from the state file over the config's (a known trap: a
+    changed port silently keeps the old one), so a changed server must start from its config instead."""
+    lines = state.splitlines()
+    header = next((ln for ln in lines if ln.startswith("# be_id")), None)
+    if header is None:
+        return state
+    columns = header[2:].split()
+    at = {name: columns.index(name) for name in ("be_name", "srv_name", "srv_addr", "srv_port") if name in columns}
+    if len(at) < 4:
+        return state
+    servers = configured_servers(config)
+    kept = []
+    for line in lines:
+        fields = line.split()
+        if line.startswith("#") or len(fields) <= max(at.values()):
+            kept.append(line)
+            continue
+        key = (fields[at["be_name"]], fields[at["srv_name"]])
+        if servers.get(key) == (fields[at["srv_addr"]], fields[at["srv_port"]]):
+            kept.append(line)
+    return "\n".join(kept) + "\n"

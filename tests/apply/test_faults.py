@@ -155,3 +155,25 @@ def test_haproxy_keeps_server_states_across_a_reload(model: Path, echoes: dict[s
         served = {who(url) for _ in range(20)}
     assert after["a2"] == "MAINT" and after["dead"] == "DOWN", after
     assert served == {"a1"} and load.failed == 0, (served, load.errors[:5])
+
+
+def test_a_server_whose_port_changed_is_not_given_its_old_one_back_by_the_state_file(
+        model: Path, echoes: dict[str, Echo]) -> None:
+    """Defect 8's trap: HAProxy restores a server's address and port from the state file over the config's,
+    so a reload that moves a server to a new port kept sending to the old one (found by the first-run test)."""
+    need_binary("haproxy")
+    port, dead = free_port(), free_port()
+    moved = "{name: m, address: 127.0.0.1, port: %d}"
+    text = write(model, "haproxy", port, echoes, extra=moved % dead).read_text()
+    model.write_text(text.replace("    servers:", "    health: {active: {type: tcp, interval: 1s, rise: 1, fall: 1}}\n"
+                                                "    servers:", 1))
+    apply_model(model)
+
+    def rows() -> dict[str, str]:
+        return {s.server: s.status for s in model_status(build(model))[0].servers if s.pool == "a"}
+    assert wait_for(lambda: rows().get("m") == "DOWN", 10), rows()
+    model.write_text(model.read_text().replace(moved % dead, moved % echoes["b1"].port))
+    assert [r.outcome for r in apply_model(model)] == ["reloaded"]
+    assert wait_for(lambda: rows().get("m") == "UP", 10), rows()
+    served = {who(f"http://127.0.0.1:{port}/") for _ in range(30)}
+    assert "b1" in served, served  # m answers from its new port
