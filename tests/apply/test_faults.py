@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -177,3 +178,21 @@ def test_a_server_whose_port_changed_is_not_given_its_old_one_back_by_the_state_
     assert wait_for(lambda: rows().get("m") == "UP", 10), rows()
     served = {who(f"http://127.0.0.1:{port}/") for _ in range(30)}
     assert "b1" in served, served  # m answers from its new port
+
+
+def test_down_waits_for_an_apply_that_holds_the_proxy(model: Path, echoes: dict[str, Echo]) -> None:
+    """Defect 10: `down` takes the proxy's lock, so a rollback in flight cannot restart what it stops."""
+    need_binary("nginx")
+    port = free_port()
+    write(model, "nginx", port, echoes)
+    apply_model(model)
+    loaded = load_file(model)
+    driver = driver_for(loaded, "lb")
+    result: list[list[tuple[str, bool]]] = []
+    downing = threading.Thread(target=lambda: result.append(down_model(loaded)), daemon=True)
+    with driver.store.lock():  # as an apply or rollback holds it
+        downing.start()
+        downing.join(timeout=1.0)
+        assert downing.is_alive() and driver.control.observe().running  # waiting, nothing stopped yet
+    downing.join(timeout=30)
+    assert result == [[("lb", True)]] and not driver.control.observe().running
