@@ -60,6 +60,12 @@ NO_SCENARIO: dict[str, str] = {
 
 # Differences documented without a traffic scenario, because no bounded test can observe them reliably.
 DIFFERENCES_WITHOUT_SCENARIO: dict[str, str] = {
+    "A server refusing connections, right after a start or reload": "HAProxy can only observe traffic on servers "
+    "it also checks; the TCP connect check ctlplane adds for that (every `window`, to bring a server back) also "
+    "takes a server that refuses connections out at its first failed check, usually before any request reaches "
+    "it. NGINX takes it out after `max_fails` failed requests (which the service's retries send elsewhere). "
+    "Either way no more than `max_fails` requests fail and the server is out (`passive-connections`); an "
+    "application answering 500 stays in on both (`passive-ignores-500`).",
     "Per-client counters at a reload": "HAProxy's per-client counters (limits) live in the worker and start again "
     "at a reload, NGINX keeps its zones: a client may get a fresh budget once per reload (a reload takes longer "
     "than the one-second budget a test could spend). Persistence does not depend on it: source_ip persistence is "
