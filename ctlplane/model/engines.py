@@ -132,17 +132,17 @@ def _haproxy_service(proxy: str, k: int, svc: HttpService) -> Iterator[CrossChec
 
 
 def _haproxy_shared_pools(model: Model, proxy: str, indexes: list[int]) -> Iterator[CrossCheck]:
-    """HAProxy sets connect/server timeouts and retries per backend (one per pool), not per service."""
+    """HAProxy sets connect/server/queue/tunnel timeouts and retries per backend (one per pool), not per service."""
     first: dict[str, tuple[int, tuple[object, ...]]] = {}
     for k in indexes:
         svc = model.services[k]
-        settings = (svc.timeouts.connect, svc.timeouts.server, svc.timeouts.queue, svc.retries.attempts,
+        tunnel = svc.timeouts.tunnel if isinstance(svc, HttpService) else None
+        settings = (svc.timeouts.connect, svc.timeouts.server, svc.timeouts.queue, tunnel, svc.retries.attempts,
                     tuple(sorted(svc.retries.on_status)))
         for pool_name in _pools_of(svc):
             other = first.setdefault(pool_name, (k, settings))
             if other[1] != settings:
                 yield CrossCheck(("services", k), f"services {model.services[other[0]].name!r} and {svc.name!r} "
                                  f"share pool {pool_name!r} on proxy {proxy!r} (haproxy) with different "
-                                 "timeouts.connect, timeouts.server, timeouts.queue or retries: HAProxy sets these "
-                                 "per pool; "
-                                 "make them equal or use separate pools")
+                                 "timeouts.connect, timeouts.server, timeouts.queue, timeouts.tunnel or retries: "
+                                 "HAProxy sets these per pool; make them equal or use separate pools")

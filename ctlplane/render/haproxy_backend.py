@@ -18,9 +18,10 @@ SameSite=Lax, and Secure when every service using the pool is HTTPS. Retries
 cover failed connections, empty answers and the listed statuses, never a
 response timeout; ``timeout queue`` is the model's, else 1 ms (no queue: a
 request finding every server at its ``max_connections`` is refused at once,
-as on NGINX); ``timeout tunnel`` is the server timeout (an idle WebSocket is
-closed after it, as NGINX's ``proxy_read_timeout``). The output is plain
-frozen dataclasses; the templates only print them.
+as on NGINX); ``timeout tunnel`` is the service's ``timeouts.tunnel`` (an
+upgraded connection, a WebSocket, idle that long in both directions is closed;
+it replaces the client and server timeouts once the backend answered 101).
+The output is plain frozen dataclasses; the templates only print them.
 """
 
 from __future__ import annotations
@@ -85,6 +86,7 @@ class Backend:
     timeout_connect: str
     timeout_server: str
     timeout_queue: str
+    timeout_tunnel: str | None  # http backends only
     retries: int
     retry_on: tuple[str, ...]
     guard_l7_retries: bool
@@ -134,6 +136,7 @@ def build_backend(pool: Pool, users: list[Service]) -> Backend:
         timeout_connect=format_duration(first.timeouts.connect),
         timeout_server=format_duration(first.timeouts.server),
         timeout_queue=format_duration(first.timeouts.queue) if first.timeouts.queue else NO_QUEUE,
+        timeout_tunnel=format_duration(first.timeouts.tunnel) if isinstance(first, HttpService) else None,
         retries=first.retries.attempts,
         retry_on=retry_on,
         guard_l7_retries=any(r != "conn-failure" for r in retry_on),
@@ -153,7 +156,7 @@ def build_backend(pool: Pool, users: list[Service]) -> Backend:
 def _agreeing_user(pool: Pool, users: list[Service]) -> Service:
     """The service whose timeouts and retries the backend takes; all users must agree (checked in engines.py)."""
     def settings(s: Service) -> tuple[object, ...]:
-        return (s.timeouts.connect, s.timeouts.server, s.timeouts.queue, s.retries.attempts,
+        return (s.timeouts.connect, s.timeouts.server, s.timeouts.queue, tunnel_timeout(s), s.retries.attempts,
                 tuple(sorted(s.retries.on_status)))
 
     if not users:
@@ -162,6 +165,11 @@ def _agreeing_user(pool: Pool, users: list[Service]) -> Service:
         raise RenderError("services disagree on a shared pool", [Finding(
             f"services sharing pool {pool.name!r} need the same timeouts and retries on HAProxy", source="haproxy")])
     return users[0]
+
+
+def tunnel_timeout(svc: Service) -> int | None:
+    """The idle timeout of an upgraded connection (HTTP services; a TCP service has client and server)."""
+    return svc.timeouts.tunnel if isinstance(svc, HttpService) else None
 
 
 def _balance(pool: Pool) -> tuple[str, str | None, bool]:

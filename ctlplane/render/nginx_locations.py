@@ -18,11 +18,21 @@ repeated in the location, because a location's ``add_header`` replaces the
 server's. A location that can reach a pool without a regular server (a
 discovered pool with no member yet) turns NGINX's own 502 ("no live
 upstreams") into 503 through the server's ``@ctlplane_empty`` location.
+
+Upgraded connections (WebSocket) get the service's tunnel timeout. NGINX has
+one read timeout per location, used both while waiting for an answer and,
+after a 101, as the idle timeout of the tunnel; so a request carrying
+``Upgrade`` is handed (``error_page 418`` + ``return 418`` in the rewrite
+phase, before limits and access lists run) to a named twin of its location
+(``@ctlplane_upgrade_<n>``) that proxies to the same target with
+``proxy_read_timeout``, ``proxy_send_timeout`` and ``send_timeout`` set to
+the tunnel timeout. Identical twins of one server are shared. No twin is made
+when the tunnel timeout equals both the client and the server timeouts.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from ctlplane.errors import Finding, RenderError
 from ctlplane.model.pool import Pool
@@ -54,6 +64,8 @@ class Location:
     redirect: str = ""  # redirect: the path to send the client to, through nq
     empty_pool: bool = False  # proxy: can reach a pool without a regular server (502 becomes 503)
     max_body: str | None = None  # client_max_body_size of this location when it differs from the server's
+    upgrade: str | None = None  # proxy: the named twin that takes requests carrying Upgrade
+    tunnel_timeout: str | None = None  # a named twin: its read/send timeouts (the tunnel's)
 
 
 @dataclass
@@ -131,6 +143,26 @@ def locations(svc: HttpService, vhost: VirtualHost, chains: Chains, static_roots
             continue
         out.append(_proxy_location(svc, vhost, chains, prefix, base))
     return tuple(sorted(out, key=lambda loc: (loc.path, loc.modifier)))
+
+
+def with_upgrade_twins(locs: tuple[Location, ...], tunnel: str | None) -> tuple[tuple[Location, ...],
+                                                                              tuple[Location, ...]]:
+    """The server's locations, each proxy one pointing at its named twin for upgrades, and the twins (none when
+    ``tunnel`` is None: the server's own timeouts are the tunnel's)."""
+    if tunnel is None:
+        return locs, ()
+    twins: dict[tuple[object, ...], Location] = {}
+    out = []
+    for loc in locs:
+        if loc.kind != "proxy":
+            out.append(loc)
+            continue
+        key = (loc.target, loc.headers, loc.max_body, loc.empty_pool)
+        if key not in twins:
+            twins[key] = Location("", f"@ctlplane_upgrade_{len(twins) + 1}", "proxy", loc.headers, target=loc.target,
+                                  empty_pool=loc.empty_pool, max_body=loc.max_body, tunnel_timeout=tunnel)
+        out.append(replace(loc, upgrade=twins[key].path))
+    return tuple(out), tuple(twins.values())
 
 
 def _proxy_location(svc: HttpService, vhost: VirtualHost, chains: Chains, prefix: str,

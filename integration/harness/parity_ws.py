@@ -18,7 +18,6 @@ Every wait is bounded; a message is masked as a client's must be.
 import base64
 import hashlib
 import os
-import socket
 import struct
 import time
 

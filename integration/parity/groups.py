@@ -283,12 +283,19 @@ def reload(b: Book) -> Group:
     }
 
 
+def _day2() -> dict[str, Callable[[Book], Group]]:
+    """Issue 13's groups (``groups_day2`` uses this module's helpers, so it is imported once they exist)."""
+    from integration.parity.groups_day2 import GROUPS_DAY2
+
+    return GROUPS_DAY2
+
+
 GROUPS: dict[str, Callable[[Book], Group]] = {
     "routing": routing, "balance": balance, "limits": limits, "access": access, "headers": headers, "body": body,
     "timeouts": timeouts, "queue": queue, "health": health, "drain": drain, "active": active,
     "backup_limit": backup_limit, "compression": compression, "min_length": min_length, "cache": cache,
     "cache_uri": cache_uri, "static": static, "header_body": header_body, "tls": tls, "tcp": tcp, "logs": logs,
-    "logs_json": logs_json, "admin_public": admin_public, "reload": reload,
+    "logs_json": logs_json, "admin_public": admin_public, "reload": reload, **_day2(),
 }
 
 
