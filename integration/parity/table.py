@@ -81,6 +81,12 @@ DIFFERENCES_WITHOUT_SCENARIO: dict[str, str] = {
     "Error pages": "the bodies of the proxies' own error answers differ (NGINX's names NGINX); the statuses are "
     "the same.",
     "Age header": "HAProxy adds Age to answers from its cache, NGINX open source does not.",
+    "Waiting for the answer to an Upgrade request": "NGINX hands a request carrying Upgrade to a twin location whose "
+    "read timeout is timeouts.tunnel, so it waits that long for the backend's answer (whatever it is), where "
+    "HAProxy waits timeouts.server until the 101. NGINX has one read timeout per location, taking no variable.",
+    "WebSocket over HTTP/2": "HAProxy 2.6 announces RFC 8441 (WebSocket over HTTP/2) on HTTP/2 connections; NGINX "
+    "1.22 does not, so such clients open an HTTP/1.1 connection for the socket. The backend sees an HTTP/1.1 "
+    "upgrade either way.",
 }
 
 

@@ -195,7 +195,7 @@ def common(draw: Any, data: D, http: bool, engine: str) -> None:
         data["limits"] = limits
     if draw(st.booleans()):
         timeouts: D = {}
-        for key in ("connect", "client", "server") + (("request_header", "keep_alive") if http else ()):
+        for key in ("connect", "client", "server") + (("request_header", "keep_alive", "tunnel") if http else ()):
             maybe(draw, timeouts, key, timer(engine))
         if engine == "haproxy":  # semantic refusal: NGINX open source has no request queue
             maybe(draw, timeouts, "queue", timer(engine))
@@ -264,7 +264,8 @@ def _pools_of(svc: D) -> set[str]:
 
 
 def align_shared_pools(services: list[D]) -> None:
-    """HAProxy sets connect/server timeouts and retries per pool: services sharing a pool get equal ones."""
+    """HAProxy sets connect/server/queue/tunnel timeouts and retries per pool: services sharing a pool get equal
+    ones."""
     group = list(range(len(services)))
 
     def find(i: int) -> int:
@@ -281,7 +282,7 @@ def align_shared_pools(services: list[D]) -> None:
         if first is svc:
             continue
         timeouts = dict(svc.get("timeouts", {}))
-        for key in ("connect", "server", "queue"):
+        for key in ("connect", "server", "queue", "tunnel"):
             timeouts.pop(key, None)
             if key in first.get("timeouts", {}):
                 timeouts[key] = first["timeouts"][key]
