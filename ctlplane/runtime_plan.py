@@ -43,7 +43,8 @@ def _options(text: str) -> tuple[tuple[str, str], ...]:
     i = 0
     while i < len(tokens):
         key = tokens[i]
-        if key in ("weight", "maxconn", "cookie", "inter", "rise", "fall", "observe", "error-limit", "on-error"):
+        if key in ("weight", "maxconn", "cookie", "inter", "rise", "fall", "observe", "error-limit", "on-error",
+                   "proto", "check-proto"):
             out.append((key, tokens[i + 1] if i + 1 < len(tokens) else ""))
             i += 2
         else:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from ctlplane.model.engine_limits import pool_limits, service_limits
+from ctlplane.model.engine_protocols import nginx_protocols
 from ctlplane.model.engine_semantics import nginx_semantics
 from ctlplane.model.pool import Pool
 from ctlplane.model.root import CrossCheck, Model
@@ -42,8 +43,9 @@ def engine_problems(model: Model) -> Iterator[CrossCheck]:
                     yield from pool_check(proxy.name, i, model.pools[i])
                     yield from pool_limits(proxy.engine, proxy.name, i, model.pools[i])
         if proxy.engine == "nginx":
-            yield from nginx_semantics(model, proxy.name, [service_index[n] for n in proxy.services
-                                                           if n in service_index])
+            indexes = [service_index[n] for n in proxy.services if n in service_index]
+            yield from nginx_semantics(model, proxy.name, indexes)
+            yield from nginx_protocols(model, proxy.name, indexes)
         if proxy.engine == "haproxy":
             yield from _haproxy_shared_pools(model, proxy.name, [service_index[n] for n in proxy.services
                                                                   if n in service_index])

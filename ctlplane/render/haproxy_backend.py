@@ -11,8 +11,9 @@ keep reaching it. Passive checks count failed connections only (``observe
 layer4``), as NGINX's ``max_fails``; ``observe`` needs ``check``, so a server
 taken out by real traffic comes back after a successful TCP connect check,
 ``window`` later (``inter``). Active HTTP checks are HTTP/1.1 with a Host
-header. Source-IP persistence is ``balance source`` with consistent hashing
-(stateless: it survives reloads and agrees across an HA pair, as NGINX's
+header. An ``h2c`` or ``grpc`` pool speaks HTTP/2 to its servers (``proto
+h2``, its HTTP checks too). Source-IP persistence is ``balance source`` with
+consistent hashing (stateless: it survives reloads and agrees across an HA pair, as NGINX's
 ``hash $remote_addr consistent``); the persistence cookie is HttpOnly,
 SameSite=Lax, and Secure when every service using the pool is HTTPS. Retries
 cover failed connections, empty answers and the listed statuses, never a
@@ -61,6 +62,8 @@ class ServerLine:
     disabled: bool
     check: bool
     cookie: str | None
+    proto: str | None = None  # "h2": HTTP/2 to the server (h2c and grpc pools)
+    check_proto: str | None = None  # "h2": the HTTP check speaks it too
 
 
 @dataclass(frozen=True)
@@ -148,7 +151,8 @@ def build_backend(pool: Pool, users: list[Service]) -> Backend:
         default_server=_default_server(pool) if checked else None,
         cookie=cookie,
         cookie_secure=all(isinstance(u, HttpService) and u.tls is not None for u in users),
-        servers=tuple(_server(s, checked, cookie is not None) for s in pool.servers),
+        servers=tuple(_server(s, checked, cookie is not None, _proto(pool), http_check is not None)
+                      for s in pool.servers),
         empty_page=f"{CONFIG_DIR}/{EMPTY_POOL_PAGE}" if not pool.servers else None,
     )
 
@@ -201,7 +205,12 @@ def _default_server(pool: Pool) -> DefaultServer:
     return DefaultServer(format_duration(passive.window), 1, None, True, error_limit)
 
 
-def _server(server: Server, check: bool, cookie: bool) -> ServerLine:
+def _proto(pool: Pool) -> str | None:
+    """``h2`` for pools that speak HTTP/2 to their servers (h2c, gRPC), else HTTP/1.1 (None)."""
+    return "h2" if pool.protocol in ("h2c", "grpc") else None
+
+
+def _server(server: Server, check: bool, cookie: bool, proto: str | None, http_check: bool) -> ServerLine:
     return ServerLine(
         name=server.name,
         address=server_address(server.address, server.port),
@@ -211,4 +220,6 @@ def _server(server: Server, check: bool, cookie: bool) -> ServerLine:
         disabled=server.state == "disabled",
         check=check,
         cookie=server.name if cookie else None,
+        proto=proto,
+        check_proto=proto if http_check else None,
     )

@@ -28,6 +28,10 @@ phase, before limits and access lists run) to a named twin of its location
 ``proxy_read_timeout``, ``proxy_send_timeout`` and ``send_timeout`` set to
 the tunnel timeout. Identical twins of one server are shared. No twin is made
 when the tunnel timeout equals both the client and the server timeouts.
+
+A location whose pools speak gRPC uses ``grpc_pass`` (HTTP/2 to the servers)
+with the same forwarded headers, timeouts, retries and hidden headers as
+``proxy_pass`` (the ``grpc_*`` twins of the server's ``proxy_*`` directives).
 """
 
 from __future__ import annotations
@@ -65,6 +69,7 @@ class Location:
     empty_pool: bool = False  # proxy: can reach a pool without a regular server (502 becomes 503)
     max_body: str | None = None  # client_max_body_size of this location when it differs from the server's
     upgrade: str | None = None  # proxy: the named twin that takes requests carrying Upgrade
+    grpc: bool = False  # proxy to a gRPC pool (grpc_pass; its pools are all grpc, model/engine_protocols.py)
     tunnel_timeout: str | None = None  # a named twin: its read/send timeouts (the tunnel's)
 
 
@@ -154,7 +159,7 @@ def with_upgrade_twins(locs: tuple[Location, ...], tunnel: str | None) -> tuple[
     twins: dict[tuple[object, ...], Location] = {}
     out = []
     for loc in locs:
-        if loc.kind != "proxy":
+        if loc.kind != "proxy" or loc.grpc:  # gRPC is HTTP/2: no Upgrade
             out.append(loc)
             continue
         key = (loc.target, loc.headers, loc.max_body, loc.empty_pool)
@@ -182,4 +187,5 @@ def _proxy_location(svc: HttpService, vhost: VirtualHost, chains: Chains, prefix
         headers.append(Header("Set-Cookie", var=cookie))
     reached = [r.pool for r in chain] + ([terminal] if terminal else [])
     return Location("", prefix, "proxy", tuple(headers), target=target, empty_is_404=terminal is None,
-                    empty_pool=any(is_empty(chains.pools[p]) for p in reached), max_body=max_body)
+                    empty_pool=any(is_empty(chains.pools[p]) for p in reached), max_body=max_body,
+                    grpc=any(chains.pools[p].protocol == "grpc" for p in reached))

@@ -122,10 +122,12 @@ def body(b: Book) -> Group:
 
 def prepare(group: str, directory: Any) -> None:
     """Files a group's model names, written beside it: certificates (tls), a static site (static)."""
-    if group == "tls":
+    if group in ("tls", "grpc"):
         from integration.harness.tls import make_pki
 
-        make_pki(["www.example.com"]).write(directory / "certs")
+        pki = make_pki(["www.example.com"])
+        pki.write(directory / "certs")
+        (directory / "certs" / "ca.pem").write_text(pki.ca_pem)  # for clients that verify (gRPC)
     if group == "static":
         (directory / "site").mkdir(parents=True, exist_ok=True)
         (directory / "site" / "hello.txt").write_text("hello\n")
@@ -310,4 +312,4 @@ def model(group: str, engine: str, book: Book, runtime: dict[str, Any] | None = 
 
 
 FAKE_BOOK: Book = {"a": "10.213.7.10", "b": "10.213.7.11", "c": "10.213.7.12", "c1": "10.213.7.50",
-                   "c2": "10.213.7.51", "void": "10.213.7.98"}
+                   "c2": "10.213.7.51", "void": "10.213.7.98", "g": "10.213.7.20"}

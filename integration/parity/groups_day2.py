@@ -26,4 +26,32 @@ def websocket(b: Book) -> Group:
     }
 
 
-GROUPS_DAY2: dict[str, Callable[[Book], Group]] = {"websocket": websocket}
+GRPC_SERVICE = "/grpc.health.v1.Health/"
+
+
+def _rpc(b: Book, name: str = "rpc", protocol: str = "grpc", port: int = 50051) -> dict[str, object]:
+    """A pool of the lab's gRPC/h2c backend ``g`` (``integration/harness/grpc_lab.py``)."""
+    return {"name": name, "protocol": protocol, "servers": [{"name": "g", "address": b["g"], "port": port}]}
+
+
+def grpc(b: Book) -> Group:
+    """gRPC beside plain HTTP on one TLS listener (HTTP/2 by ALPN): the health service's path to the gRPC pool."""
+    cert = [{"cert": "certs/www.example.com.crt", "key": "certs/www.example.com.key"}]
+    return {"pools": [pool(b, "app", ["a"]), _rpc(b)],
+            "services": [{**http("grpcs", 8450, default_pool="app",
+                                 routes=[{"path_prefix": GRPC_SERVICE, "pool": "rpc"}]),
+                          "tls": {"certificates": cert}}]}
+
+
+def grpc_plain(b: Book) -> Group:
+    """gRPC on a plain listener (h2c from the client)."""
+    return {"pools": [_rpc(b)], "services": [http("grpcplain", 176, default_pool="rpc")]}
+
+
+def h2c(b: Book) -> Group:
+    """A pool spoken to in HTTP/2 without TLS (prior knowledge): the backend answers with what it was spoken."""
+    return {"pools": [_rpc(b, "h2", "h2c", 8082)], "services": [http("h2c", 177, default_pool="h2")]}
+
+
+GROUPS_DAY2: dict[str, Callable[[Book], Group]] = {"websocket": websocket, "grpc": grpc, "grpc_plain": grpc_plain,
+                                                    "h2c": h2c}

@@ -87,6 +87,26 @@ def p_websocket(ctx: Ctx, port: int, idle: float = 0, path: str = "/ws", tls: bo
     return found
 
 
+def p_grpc(ctx: Ctx, port: int, service: str = "", tls: bool = False) -> Obs:
+    """A gRPC health check through the proxy, from the test process (grpcio), over TLS or h2c."""
+    from integration.harness.grpc_lab import ensure_grpc, health_check
+
+    ensure_grpc(ctx.lab)
+    ca = (ctx.dep.model_path.parent / "certs" / "ca.pem").read_bytes() if tls else None
+    return health_check(ctx.target(port), service, ca_pem=ca, authority="www.example.com" if tls else None)
+
+
+def p_h2c(ctx: Ctx, port: int) -> Obs:
+    """An HTTP/1.1 request to a pool of the h2c backend, which answers with the protocol the proxy spoke."""
+    from integration.harness.grpc_lab import ensure_grpc
+
+    ensure_grpc(ctx.lab)
+    answer = _many(ctx, port, [{"path": "/"}])[0]
+    body = answer.get("body")
+    return {"status": answer["status"], "server": _server(answer),
+            "backend_saw": body.strip() if isinstance(body, str) else body}
+
+
 def p_curl(ctx: Ctx, port: int, args: list[str], path: str = "/", show: list[str] | None = None,
            scheme: str = "https") -> Obs:
     url = f"{scheme}://www.example.com:{port}{path}"
