@@ -7,10 +7,14 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+import yaml
 
+from ctlplane.errors import ModelError
 from ctlplane.model.engines import engine_problems
+from ctlplane.model.load import load_bytes
 from ctlplane.model.root import Model
 from tests.render.test_issue12 import ENGINES, binary_ok, model, refusal, render
+from tests.render.test_issue12 import tls_asset as tls_asset  # the fixture, shared
 
 
 def _routes(**timeouts: Any) -> dict[str, Any]:
@@ -85,3 +89,84 @@ def test_haproxy_refuses_services_sharing_a_pool_with_different_tunnel_timeouts(
     assert "use separate pools" in line
     data["proxies"][0]["engine"] = "nginx"  # per location on NGINX: no conflict
     assert list(engine_problems(Model.model_validate(data))) == []
+
+
+# --- HTTP/2 to the servers: pool protocol h2c / grpc ------------------------------------------------------------
+
+
+def _tls_grpc(engine: str, **service: Any) -> dict[str, Any]:
+    data = model(engine, service={"routes": [{"path_prefix": "/pkg.Svc/", "pool": "rpc"}], **service})
+    data["pools"].append({"name": "rpc", "protocol": "grpc",
+                          "servers": [{"name": "g", "address": "127.0.0.1", "port": 50051}]})
+    return data
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_grpc_pool_behind_tls(engine: str, tls_asset: Any) -> None:
+    data = _tls_grpc(engine, tls={"certificates": [{"cert": "c.crt", "key": "c.key"}]})
+    text, files = render(data, cert=tls_asset)
+    if engine == "nginx":
+        grpc = text[text.index('location "/pkg.Svc/" {'):]
+        grpc = grpc[:grpc.index("        }")]
+        for line in ("grpc_read_timeout 1m;", "grpc_next_upstream error timeout;", "grpc_set_header Host $ctl_host;",
+                     "grpc_set_header X-Forwarded-For $remote_addr;", 'grpc_hide_header "X-Powered-By";',
+                     "grpc_pass grpc://pool_rpc;"):
+            assert f"            {line}\n" in grpc, line
+        assert "proxy_pass" not in grpc and "return 418" not in grpc  # gRPC is HTTP/2: no Upgrade twin
+        assert " ssl http2" in text
+    else:
+        assert "    server 'g' '127.0.0.1:50051' weight 1 check proto h2\n" in text
+        assert "    server 'a' '127.0.0.1:9001' weight 1 check\n" in text  # the HTTP pool stays HTTP/1.1
+    binary_ok(engine, files)
+
+
+def test_nginx_refuses_h2c_pools() -> None:
+    data = model("nginx", pool={"protocol": "h2c"})
+    line = refusal(data)
+    assert "(pools[0].protocol)" in line and "NGINX 1.22 speaks HTTP/2 to servers only for gRPC" in line
+    assert "use protocol: grpc" in line and "engine haproxy" in line
+    data["proxies"][0]["engine"] = "haproxy"
+    text, files = render(data)
+    assert "weight 1 check proto h2\n" in text
+    binary_ok("haproxy", files)
+
+
+def test_nginx_refuses_grpc_on_a_plain_listener() -> None:
+    line = refusal(_tls_grpc("nginx"))
+    assert "(services[0].routes[0].pool)" in line and "plain listener only as its one protocol" in line
+    assert "TLS listener" in line and "engine haproxy" in line
+    text, files = render(_tls_grpc("haproxy"))  # HAProxy detects HTTP/2 by its preface on a plain listener
+    assert "proto h2" in text
+    binary_ok("haproxy", files)
+
+
+def test_nginx_refuses_a_location_mixing_grpc_and_http_pools() -> None:
+    tls = {"certificates": [{"cert": "c.crt", "key": "c.key"}]}
+    data = _tls_grpc("nginx", tls=tls)
+    data["services"][0]["routes"] = [{"path_prefix": "/", "header": {"name": "Content-Type", "value": "application/grpc"},
+                                      "pool": "rpc"}]
+    with pytest.raises(ModelError) as caught:  # the certificate is not on disk: look for our finding only
+        load_bytes(yaml.safe_dump(data).encode(), "model.yaml")
+    lines = [f.one_line() for f in caught.value.findings if "either to gRPC or to HTTP" in f.message]
+    assert len(lines) == 1 and "(services[0].routes[0].pool)" in lines[0] and "its own path prefix" in lines[0]
+
+
+def test_grpc_and_h2c_need_an_http_service_and_http2_from_clients() -> None:
+    data = model("haproxy", pool={"protocol": "grpc"})
+    data["services"][0] = {"name": "web", "mode": "tcp", "listen": {"port": 18120}, "pool": "app"}
+    assert "speaks grpc, an HTTP protocol; a tcp service forwards bytes" in refusal(data)
+    data = _tls_grpc("haproxy", tls={"certificates": [{"cert": "c.crt", "key": "c.key"}], "http2": False})
+    with pytest.raises(ModelError) as caught:
+        load_bytes(yaml.safe_dump(data).encode(), "model.yaml")
+    lines = [f.one_line() for f in caught.value.findings if "whose clients need HTTP/2" in f.message]
+    assert len(lines) == 1 and "(services[0].routes[0].pool)" in lines[0] and "tls.http2: true" in lines[0]
+
+
+def test_a_server_line_with_proto_is_parsed_for_runtime_changes() -> None:
+    from ctlplane.runtime_plan import parse_servers
+
+    text, _ = render(model("haproxy", pool={"protocol": "h2c"}))
+    parsed = parse_servers(text)
+    assert parsed is not None
+    server = parsed[1][("be_app", "a")]
+    assert server.option("proto") == "h2" and server.option("weight") == "1"
