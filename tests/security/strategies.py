@@ -90,6 +90,10 @@ def pool(draw: Any, engine: str, mode: str, name: str) -> D:
         for s in data["servers"]:
             s.pop("max_connections", None)
     maybe(draw, data, "keepalive", st.integers(0, 10_000))
+    # engine refusal (ctlplane/model/engine_protocols.py): NGINX speaks HTTP/2 to servers only for gRPC behind
+    # TLS; grpc needs HTTP/2 from clients (tls.http2 may be drawn false): h2c on HAProxy's http pools
+    if engine == "haproxy" and mode == "http":
+        maybe(draw, data, "protocol", st.sampled_from(["http", "h2c"]))
     return data
 
 
