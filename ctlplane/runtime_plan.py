@@ -22,7 +22,7 @@ from dataclasses import dataclass
 _BACKEND = re.compile(r"^backend '([A-Za-z0-9_-]+)'$")
 _SERVER = re.compile(r"^    server '([A-Za-z0-9_-]+)' '([^' ]+)'((?: [^\n]*)?)$")
 _DEFAULT_SERVER = re.compile(r"^    default-server( .*)$")
-_RUNTIME_ADDABLE = {"weight", "maxconn", "backup", "disabled", "check"}
+_RUNTIME_ADDABLE = {"weight", "maxconn", "backup", "disabled", "check", "proto", "check-proto"}
 _CHECK_DEFAULTS = ("inter", "rise", "fall", "observe", "error-limit", "on-error")  # accepted by add server (2.6)
 
 
@@ -43,7 +43,8 @@ def _options(text: str) -> tuple[tuple[str, str], ...]:
     i = 0
     while i < len(tokens):
         key = tokens[i]
-        if key in ("weight", "maxconn", "cookie", "inter", "rise", "fall", "observe", "error-limit", "on-error"):
+        if key in ("weight", "maxconn", "cookie", "inter", "rise", "fall", "observe", "error-limit", "on-error",
+                   "proto", "check-proto"):
             out.append((key, tokens[i + 1] if i + 1 < len(tokens) else ""))
             i += 2
         else:

@@ -26,6 +26,7 @@ import pytest
 from ctlplane.errors import ModelError
 from ctlplane.model.load import load_file
 from integration.harness import Deployer, Deployment, DockerSession, Lab, start_lab
+from integration.harness.grpc_lab import grpc_address
 from integration.parity import groups
 from integration.parity.probes import PROBES, Ctx, resolve
 from integration.parity.table import SCENARIOS, Scenario
@@ -44,7 +45,7 @@ class Deployed:
     @property
     def book(self) -> dict[str, str]:
         return {**{n: e.ip for n, e in self.lab.backends.items()}, "c1": self.lab.clients[0].ip,
-                "c2": self.lab.clients[1].ip, "void": self.lab.net.ip(98)}
+                "c2": self.lab.clients[1].ip, "void": self.lab.net.ip(98), "g": grpc_address(self.lab)}
 
     def get(self, group: str, engine: str) -> Deployment:
         key = (group, engine)

@@ -24,7 +24,8 @@ BLOCK = re.compile(r"^```yaml\n(.*?)^```", re.S | re.M)
 MARKER = "# ctlplane model"
 REFUSED = re.compile(r'^# ctlplane model: refused "(.+)"$')
 FEATURES = ["balancing", "health-checks", "sticky-sessions", "tls", "compression", "caching", "static-content",
-            "access-lists", "limits", "tcp-services", "ha-pair", "watch", "ci", "status", "observability"]
+            "access-lists", "limits", "tcp-services", "ha-pair", "watch", "ci", "status", "observability",
+            "websocket", "http2-grpc"]
 
 
 def recipe_models() -> list[tuple[str, str]]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from ctlplane.model.engine_limits import pool_limits, service_limits
+from ctlplane.model.engine_protocols import nginx_protocols
 from ctlplane.model.engine_semantics import nginx_semantics
 from ctlplane.model.pool import Pool
 from ctlplane.model.root import CrossCheck, Model
@@ -42,8 +43,9 @@ def engine_problems(model: Model) -> Iterator[CrossCheck]:
                     yield from pool_check(proxy.name, i, model.pools[i])
                     yield from pool_limits(proxy.engine, proxy.name, i, model.pools[i])
         if proxy.engine == "nginx":
-            yield from nginx_semantics(model, proxy.name, [service_index[n] for n in proxy.services
-                                                           if n in service_index])
+            indexes = [service_index[n] for n in proxy.services if n in service_index]
+            yield from nginx_semantics(model, proxy.name, indexes)
+            yield from nginx_protocols(model, proxy.name, indexes)
         if proxy.engine == "haproxy":
             yield from _haproxy_shared_pools(model, proxy.name, [service_index[n] for n in proxy.services
                                                                   if n in service_index])
@@ -132,17 +134,17 @@ def _haproxy_service(proxy: str, k: int, svc: HttpService) -> Iterator[CrossChec
 
 
 def _haproxy_shared_pools(model: Model, proxy: str, indexes: list[int]) -> Iterator[CrossCheck]:
-    """HAProxy sets connect/server timeouts and retries per backend (one per pool), not per service."""
+    """HAProxy sets connect/server/queue/tunnel timeouts and retries per backend (one per pool), not per service."""
     first: dict[str, tuple[int, tuple[object, ...]]] = {}
     for k in indexes:
         svc = model.services[k]
-        settings = (svc.timeouts.connect, svc.timeouts.server, svc.timeouts.queue, svc.retries.attempts,
+        tunnel = svc.timeouts.tunnel if isinstance(svc, HttpService) else None
+        settings = (svc.timeouts.connect, svc.timeouts.server, svc.timeouts.queue, tunnel, svc.retries.attempts,
                     tuple(sorted(svc.retries.on_status)))
         for pool_name in _pools_of(svc):
             other = first.setdefault(pool_name, (k, settings))
             if other[1] != settings:
                 yield CrossCheck(("services", k), f"services {model.services[other[0]].name!r} and {svc.name!r} "
                                  f"share pool {pool_name!r} on proxy {proxy!r} (haproxy) with different "
-                                 "timeouts.connect, timeouts.server, timeouts.queue or retries: HAProxy sets these "
-                                 "per pool; "
-                                 "make them equal or use separate pools")
+                                 "timeouts.connect, timeouts.server, timeouts.queue, timeouts.tunnel or retries: "
+                                 "HAProxy sets these per pool; make them equal or use separate pools")

@@ -181,6 +181,14 @@ class Pool(Frozen):
     keepalive: int = Field(
         32, ge=0, le=10_000, description="Idle keep-alive connections kept open to the pool per worker (HTTP only)."
     )
+    protocol: Literal["http", "h2c", "grpc"] = Field(
+        "http",
+        description="How the proxy speaks to the servers (HTTP services only): http — HTTP/1.1 with keep-alive; "
+        "h2c — HTTP/2 over plain TCP, prior knowledge (HAProxy only: NGINX 1.22 speaks HTTP/2 to servers only "
+        "for gRPC); grpc — gRPC over h2c (its clients must reach the service over HTTP/2: on NGINX a TLS "
+        "listener offering it).",
+        examples=["grpc"],
+    )
     discover: Discover | None = Field(
         None, description="Members discovered from Docker container labels, beside the static servers. While it has "
         "none, or none that can serve (all gone or failing), the pool answers 503 (TCP: the connection is closed) "

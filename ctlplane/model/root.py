@@ -151,6 +151,9 @@ def _references(model: Model) -> Iterator[CrossCheck]:
                 )
         if isinstance(svc, TcpService):
             pool = model.pool(svc.pool) if svc.pool in pools else None
+            if pool and pool.protocol != "http":
+                yield CrossCheck(("services", i, "pool"), f"pool {pool.name!r} speaks {pool.protocol}, an HTTP "
+                                 "protocol; a tcp service forwards bytes: use protocol: http (the default)")
             if pool and pool.balance.strategy == "hash":
                 yield CrossCheck(("services", i, "pool"), f"pool {pool.name!r} hashes on HTTP data; "
                                  "a tcp service can only use source_ip_hash")
@@ -159,6 +162,7 @@ def _references(model: Model) -> Iterator[CrossCheck]:
                                  "a tcp service has no cookies: use source_ip persistence")
         if isinstance(svc, HttpService):
             yield from _duplicate_routes(i, svc)
+            yield from _grpc_needs_http2(model, i, svc, pools)
     services = {s.name for s in model.services}
     for i, proxy in enumerate(model.proxies):
         for j, name in enumerate(proxy.services):
@@ -166,6 +170,17 @@ def _references(model: Model) -> Iterator[CrossCheck]:
                 yield CrossCheck(("proxies", i, "services", j), f"unknown service {name!r}")
         if len(set(proxy.services)) != len(proxy.services):
             yield CrossCheck(("proxies", i, "services"), "a service is listed twice")
+
+
+def _grpc_needs_http2(model: Model, i: int, svc: HttpService, pools: set[str]) -> Iterator[CrossCheck]:
+    """gRPC clients speak HTTP/2 only: a TLS listener reaching a grpc pool must offer it."""
+    if svc.tls is None or svc.tls.http2:
+        return
+    for loc, name in _pool_refs(svc):
+        if name in pools and model.pool(name).protocol == "grpc":
+            yield CrossCheck(("services", i, *loc), f"pool {name!r} speaks gRPC, whose clients need HTTP/2: set "
+                             "tls.http2: true")
+            return
 
 
 def _pool_refs(svc: HttpService | TcpService) -> Iterator[tuple[tuple[str | int, ...], str]]:

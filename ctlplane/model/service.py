@@ -175,12 +175,21 @@ class Timeouts(Frozen):
 
 
 class HttpTimeouts(Timeouts):
-    """Timeouts of an HTTP service: the TCP ones plus the request header and keep-alive timeouts."""
+    """Timeouts of an HTTP service: the TCP ones plus the request header, keep-alive and tunnel (WebSocket)
+    timeouts."""
 
     request_header: Duration = Field(
         10_000, description="Time a client has to send a complete request header (slow clients are cut, no answer)."
     )
     keep_alive: Duration = Field(60_000, description="How long an idle client connection is kept between requests.")
+    tunnel: Duration = Field(
+        3_600_000,
+        description="Idle timeout of an upgraded connection (WebSocket and other HTTP Upgrade tunnels): once the "
+        "backend has answered 101, the tunnel is closed after this long without traffic in either direction; it "
+        "replaces the client and server timeouts there. NGINX also waits up to this long for the backend's answer "
+        "to a request carrying Upgrade.",
+        examples=["1h", "10m"],
+    )
 
 
 class Retries(Frozen):
@@ -207,7 +216,8 @@ class HttpService(_ServiceBase):
 
     mode: Literal["http"] = Field(description="http: layer 7.")
     timeouts: HttpTimeouts = Field(
-        default_factory=HttpTimeouts, description="Connect, client, server, request header and keep-alive timeouts."
+        default_factory=HttpTimeouts,
+        description="Connect, client, server, request header, keep-alive and tunnel (WebSocket) timeouts.",
     )
     max_body_size: Bytes = Field(
         1024**2, description="Largest request body (413 above it; 0: no limit). Routes may set their own.",

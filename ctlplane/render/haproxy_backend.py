@@ -11,16 +11,18 @@ keep reaching it. Passive checks count failed connections only (``observe
 layer4``), as NGINX's ``max_fails``; ``observe`` needs ``check``, so a server
 taken out by real traffic comes back after a successful TCP connect check,
 ``window`` later (``inter``). Active HTTP checks are HTTP/1.1 with a Host
-header. Source-IP persistence is ``balance source`` with consistent hashing
-(stateless: it survives reloads and agrees across an HA pair, as NGINX's
+header. An ``h2c`` or ``grpc`` pool speaks HTTP/2 to its servers (``proto
+h2``, its HTTP checks too). Source-IP persistence is ``balance source`` with
+consistent hashing (stateless: it survives reloads and agrees across an HA pair, as NGINX's
 ``hash $remote_addr consistent``); the persistence cookie is HttpOnly,
 SameSite=Lax, and Secure when every service using the pool is HTTPS. Retries
 cover failed connections, empty answers and the listed statuses, never a
 response timeout; ``timeout queue`` is the model's, else 1 ms (no queue: a
 request finding every server at its ``max_connections`` is refused at once,
-as on NGINX); ``timeout tunnel`` is the server timeout (an idle WebSocket is
-closed after it, as NGINX's ``proxy_read_timeout``). The output is plain
-frozen dataclasses; the templates only print them.
+as on NGINX); ``timeout tunnel`` is the service's ``timeouts.tunnel`` (an
+upgraded connection, a WebSocket, idle that long in both directions is closed;
+it replaces the client and server timeouts once the backend answered 101).
+The output is plain frozen dataclasses; the templates only print them.
 """
 
 from __future__ import annotations
@@ -60,6 +62,8 @@ class ServerLine:
     disabled: bool
     check: bool
     cookie: str | None
+    proto: str | None = None  # "h2": HTTP/2 to the server (h2c and grpc pools)
+    check_proto: str | None = None  # "h2": the HTTP check speaks it too
 
 
 @dataclass(frozen=True)
@@ -85,6 +89,7 @@ class Backend:
     timeout_connect: str
     timeout_server: str
     timeout_queue: str
+    timeout_tunnel: str | None  # http backends only
     retries: int
     retry_on: tuple[str, ...]
     guard_l7_retries: bool
@@ -136,6 +141,7 @@ def build_backend(pool: Pool, users: list[Service]) -> Backend:
         timeout_connect=format_duration(first.timeouts.connect),
         timeout_server=format_duration(first.timeouts.server),
         timeout_queue=format_duration(first.timeouts.queue) if first.timeouts.queue else NO_QUEUE,
+        timeout_tunnel=format_duration(first.timeouts.tunnel) if isinstance(first, HttpService) else None,
         retries=first.retries.attempts,
         retry_on=retry_on,
         guard_l7_retries=any(r != "conn-failure" for r in retry_on),
@@ -147,7 +153,8 @@ def build_backend(pool: Pool, users: list[Service]) -> Backend:
         default_server=_default_server(pool) if checked else None,
         cookie=cookie,
         cookie_secure=all(isinstance(u, HttpService) and u.tls is not None for u in users),
-        servers=tuple(_server(s, checked, cookie is not None) for s in pool.servers),
+        servers=tuple(_server(s, checked, cookie is not None, _proto(pool), http_check is not None)
+                      for s in pool.servers),
         empty_page=f"{CONFIG_DIR}/{EMPTY_POOL_PAGE}" if pool.answers_503 else None,
     )
 
@@ -155,7 +162,7 @@ def build_backend(pool: Pool, users: list[Service]) -> Backend:
 def _agreeing_user(pool: Pool, users: list[Service]) -> Service:
     """The service whose timeouts and retries the backend takes; all users must agree (checked in engines.py)."""
     def settings(s: Service) -> tuple[object, ...]:
-        return (s.timeouts.connect, s.timeouts.server, s.timeouts.queue, s.retries.attempts,
+        return (s.timeouts.connect, s.timeouts.server, s.timeouts.queue, tunnel_timeout(s), s.retries.attempts,
                 tuple(sorted(s.retries.on_status)))
 
     if not users:
@@ -164,6 +171,11 @@ def _agreeing_user(pool: Pool, users: list[Service]) -> Service:
         raise RenderError("services disagree on a shared pool", [Finding(
             f"services sharing pool {pool.name!r} need the same timeouts and retries on HAProxy", source="haproxy")])
     return users[0]
+
+
+def tunnel_timeout(svc: Service) -> int | None:
+    """The idle timeout of an upgraded connection (HTTP services; a TCP service has client and server)."""
+    return svc.timeouts.tunnel if isinstance(svc, HttpService) else None
 
 
 def _balance(pool: Pool) -> tuple[str, str | None, bool]:
@@ -195,7 +207,12 @@ def _default_server(pool: Pool) -> DefaultServer:
     return DefaultServer(format_duration(passive.window), 1, None, True, error_limit)
 
 
-def _server(server: Server, check: bool, cookie: bool) -> ServerLine:
+def _proto(pool: Pool) -> str | None:
+    """``h2`` for pools that speak HTTP/2 to their servers (h2c, gRPC), else HTTP/1.1 (None)."""
+    return "h2" if pool.protocol in ("h2c", "grpc") else None
+
+
+def _server(server: Server, check: bool, cookie: bool, proto: str | None, http_check: bool) -> ServerLine:
     return ServerLine(
         name=server.name,
         address=server_address(server.address, server.port),
@@ -205,4 +222,6 @@ def _server(server: Server, check: bool, cookie: bool) -> ServerLine:
         disabled=server.state == "disabled",
         check=check,
         cookie=server.name if cookie else None,
+        proto=proto,
+        check_proto=proto if http_check else None,
     )

@@ -10,7 +10,8 @@ key-exchange groups, HTTP/2 unless the model turns it off), trusted proxies
 (realip), access lists, limits (burst defaults to twice the rate), the request
 body limit, timeouts (the request header's own, keep-alive), retries (never
 after a response timeout: ``proxy_next_upstream_timeout`` is the server
-timeout), the forwarded headers (``nginx_forwarding``), compression, cache and
+timeout; upgraded connections their tunnel timeout, see ``nginx_locations``),
+the forwarded headers (``nginx_forwarding``), compression, cache and
 hidden headers (Server and X-Powered-By always). A listener on '::' is dual
 stack (``ipv6only=off``, once per address, on the catch-all server).
 ``redirect_http_port`` adds a plain server on the same address answering 301
@@ -29,7 +30,7 @@ from ctlplane.model.service import HttpService, Tls
 from ctlplane.model.types import format_duration, format_size
 from ctlplane.render import nginx_names as names
 from ctlplane.render.nginx_forwarding import CACHE_BYPASS, CACHE_NO_STORE, FixedMap, Geo, trust
-from ctlplane.render.nginx_locations import Chains, Header, Location, locations
+from ctlplane.render.nginx_locations import Chains, Header, Location, locations, with_upgrade_twins
 from ctlplane.render.nginx_upstream import MapBlock, host_port
 from ctlplane.model.routing import host_matches, virtual_hosts
 
@@ -113,6 +114,7 @@ class HttpServer:
     key: str | None
     settings: Settings
     locations: tuple[Location, ...]
+    upgrades: tuple[Location, ...] = ()  # named twins for requests carrying Upgrade (nginx_locations)
 
     @property
     def empty_answer(self) -> bool:
@@ -206,6 +208,12 @@ def _settings(svc: HttpService, forwarded_for: str) -> Settings:
     )
 
 
+def _tunnel(svc: HttpService) -> str | None:
+    """The tunnel timeout when upgraded connections need their own (it differs from the client or server one)."""
+    t = svc.timeouts
+    return None if t.tunnel == t.server == t.client else format_duration(t.tunnel)
+
+
 def _cache(svc: HttpService) -> CacheSettings | None:
     if svc.cache is None:
         return None
@@ -262,8 +270,8 @@ def http_service(svc: HttpService, pools: dict[str, Pool], assets: Assets) -> Se
         cert = key = None
         if svc.tls:
             cert, key = cert_files(svc.name, _pick_cert(vhost.host, certs))
-        locs = locations(svc, vhost, chains, roots, _hsts(svc.tls))
-        servers.append(HttpServer(listen, params, vhost.host or "_", cert, key, settings, locs))
+        locs, twins = with_upgrade_twins(locations(svc, vhost, chains, roots, _hsts(svc.tls)), _tunnel(svc))
+        servers.append(HttpServer(listen, params, vhost.host or "_", cert, key, settings, locs, twins))
     redirect = None
     if svc.tls and svc.tls.redirect_http_port:
         suffix = "" if svc.listen.port == 443 else f":{svc.listen.port}"

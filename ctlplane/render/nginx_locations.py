@@ -18,11 +18,25 @@ repeated in the location, because a location's ``add_header`` replaces the
 server's. A location that can reach a discovered pool (``Pool.answers_503``)
 turns NGINX's own 502 ("no live upstreams", a failed upstream) into 503
 through the server's ``@ctlplane_empty`` location, as HAProxy answers.
+
+Upgraded connections (WebSocket) get the service's tunnel timeout. NGINX has
+one read timeout per location, used both while waiting for an answer and,
+after a 101, as the idle timeout of the tunnel; so a request carrying
+``Upgrade`` is handed (``error_page 418`` + ``return 418`` in the rewrite
+phase, before limits and access lists run) to a named twin of its location
+(``@ctlplane_upgrade_<n>``) that proxies to the same target with
+``proxy_read_timeout``, ``proxy_send_timeout`` and ``send_timeout`` set to
+the tunnel timeout. Identical twins of one server are shared. No twin is made
+when the tunnel timeout equals both the client and the server timeouts.
+
+A location whose pools speak gRPC uses ``grpc_pass`` (HTTP/2 to the servers)
+with the same forwarded headers, timeouts, retries and hidden headers as
+``proxy_pass`` (the ``grpc_*`` twins of the server's ``proxy_*`` directives).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from ctlplane.errors import Finding, RenderError
 from ctlplane.model.pool import Pool
@@ -54,6 +68,10 @@ class Location:
     redirect: str = ""  # redirect: the path to send the client to, through nq
     empty_pool: bool = False  # proxy: can reach a discovered pool (a proxy-made 502 becomes 503)
     max_body: str | None = None  # client_max_body_size of this location when it differs from the server's
+    upgrade: str | None = None  # proxy: the named twin that takes requests carrying Upgrade
+    grpc: bool = False  # proxy to a gRPC pool (grpc_pass; its pools are all grpc, model/engine_protocols.py)
+    tunnel_timeout: str | None = None  # a named twin: its read/send timeouts (the tunnel's)
+    sets_pool: bool = True  # proxy: sets $ctl_pool for the access log (a twin keeps its location's)
 
 
 @dataclass
@@ -133,6 +151,27 @@ def locations(svc: HttpService, vhost: VirtualHost, chains: Chains, static_roots
     return tuple(sorted(out, key=lambda loc: (loc.path, loc.modifier)))
 
 
+def with_upgrade_twins(locs: tuple[Location, ...], tunnel: str | None) -> tuple[tuple[Location, ...],
+                                                                              tuple[Location, ...]]:
+    """The server's locations, each proxy one pointing at its named twin for upgrades, and the twins (none when
+    ``tunnel`` is None: the server's own timeouts are the tunnel's)."""
+    if tunnel is None:
+        return locs, ()
+    twins: dict[tuple[object, ...], Location] = {}
+    out = []
+    for loc in locs:
+        if loc.kind != "proxy" or loc.grpc:  # gRPC is HTTP/2: no Upgrade
+            out.append(loc)
+            continue
+        key = (loc.target, loc.headers, loc.max_body, loc.empty_pool)
+        if key not in twins:
+            twins[key] = Location("", f"@ctlplane_upgrade_{len(twins) + 1}", "proxy", loc.headers, target=loc.target,
+                                  empty_pool=loc.empty_pool, max_body=loc.max_body, tunnel_timeout=tunnel,
+                                  sets_pool=False)
+        out.append(replace(loc, upgrade=twins[key].path))
+    return tuple(out), tuple(twins.values())
+
+
 def _proxy_location(svc: HttpService, vhost: VirtualHost, chains: Chains, prefix: str,
                     base: tuple[Header, ...]) -> Location:
     chain, last = location_chain(vhost, prefix)
@@ -150,4 +189,5 @@ def _proxy_location(svc: HttpService, vhost: VirtualHost, chains: Chains, prefix
         headers.append(Header("Set-Cookie", var=cookie))
     reached = [r.pool for r in chain] + ([terminal] if terminal else [])
     return Location("", prefix, "proxy", tuple(headers), target=target, empty_is_404=terminal is None,
-                    empty_pool=any(chains.pools[p].answers_503 for p in reached), max_body=max_body)
+                    empty_pool=any(chains.pools[p].answers_503 for p in reached), max_body=max_body,
+                    grpc=any(chains.pools[p].protocol == "grpc" for p in reached))

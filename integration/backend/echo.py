@@ -22,6 +22,10 @@ HTTP (HTTP/1.1, keep-alive, every method):
     ?sleep_ms=N       -> this request sleeps N ms before answering
     /healthz          -> 200 "ok" (fail status in fail mode, closed in close
                          mode; never slowed; not counted in hits)
+    /ws* with Upgrade: websocket -> 101 (RFC 6455 handshake, X-Server: NAME), then
+                         every text/binary message is echoed as "NAME:" + message,
+                         pings answered with pongs, a close frame answered and the
+                         connection closed; an idle tunnel is kept for an hour
 Control paths (never slowed/failed/closed, not counted in hits):
     /_ctl/slow?ms=N       later requests sleep N ms (0 turns it off)
     /_ctl/fail?status=S   later non-control requests answer status S (default 503)
@@ -39,7 +43,10 @@ Stdlib only; runs on Python >= 3.7 (tested on 3.11).
 """
 
 import argparse
+import base64
+import hashlib
 import json
+import struct
 import signal
 import socket
 import socketserver
@@ -52,6 +59,47 @@ from urllib.parse import parse_qs, urlsplit
 MAX_BIG_BYTES = 64 * 1024 * 1024
 MAX_SLEEP_MS = 10 * 60 * 1000
 IDLE_TIMEOUT_S = 75  # > nginx's default upstream keepalive_timeout (60 s)
+WS_GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+WS_MAX_MESSAGE = 1 << 20
+WS_IDLE_S = 3600
+
+
+def ws_accept(key):
+    """Sec-WebSocket-Accept for a Sec-WebSocket-Key (RFC 6455 4.2.2)."""
+    return base64.b64encode(hashlib.sha1(key.strip().encode("ascii") + WS_GUID).digest()).decode("ascii")
+
+
+def ws_read(rfile):
+    """One frame: (opcode, payload), or None when the peer closed or sent something malformed."""
+    head = rfile.read(2)
+    if len(head) < 2:
+        return None
+    opcode, masked, length = head[0] & 0x0F, head[1] & 0x80, head[1] & 0x7F
+    if length == 126:
+        length = struct.unpack("!H", rfile.read(2))[0]
+    elif length == 127:
+        length = struct.unpack("!Q", rfile.read(8))[0]
+    if length > WS_MAX_MESSAGE:
+        return None
+    mask = rfile.read(4) if masked else b""
+    payload = rfile.read(length)
+    if len(payload) < length or (masked and len(mask) < 4):
+        return None
+    if masked:
+        payload = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+    return opcode, payload
+
+
+def ws_frame(opcode, payload):
+    """An unmasked (server) frame with FIN set."""
+    n = len(payload)
+    if n < 126:
+        head = struct.pack("!BB", 0x80 | opcode, n)
+    elif n < 1 << 16:
+        head = struct.pack("!BBH", 0x80 | opcode, 126, n)
+    else:
+        head = struct.pack("!BBQ", 0x80 | opcode, 127, n)
+    return head + payload
 
 
 class State:
@@ -234,6 +282,9 @@ class EchoHTTPHandler(BaseHTTPRequestHandler):
         if close:
             return self._drop()
 
+        if path.startswith("/ws") and "websocket" in (self.headers.get("Upgrade") or "").lower():
+            return self._websocket()
+
         extra = {}
         if path.startswith("/cacheable"):
             extra["Cache-Control"] = "public, max-age=60"
@@ -279,6 +330,38 @@ class EchoHTTPHandler(BaseHTTPRequestHandler):
             },
             extra,
         )
+
+    def _websocket(self):
+        """The RFC 6455 handshake, then echo messages (prefixed with this server's name) until a close."""
+        key = self.headers.get("Sec-WebSocket-Key")
+        if not key:
+            return self._send(400, "no Sec-WebSocket-Key\n", "text/plain")
+        self.send_response(101, "Switching Protocols")
+        self.send_header("Upgrade", "websocket")
+        self.send_header("Connection", "Upgrade")
+        self.send_header("Sec-WebSocket-Accept", ws_accept(key))
+        self.send_header("X-Server", self.state.name)
+        self.end_headers()
+        self.wfile.flush()
+        self.close_connection = True
+        self.connection.settimeout(WS_IDLE_S)
+        prefix = (self.state.name + ":").encode("utf-8")
+        try:
+            for _ in range(1000000):
+                frame = ws_read(self.rfile)
+                if frame is None:
+                    return
+                opcode, payload = frame
+                if opcode == 0x8:  # close: answer it, then end the tunnel
+                    self.wfile.write(ws_frame(0x8, payload[:2]))
+                    return
+                if opcode == 0x9:
+                    self.wfile.write(ws_frame(0xA, payload))
+                elif opcode in (0x1, 0x2):
+                    self.wfile.write(ws_frame(opcode, prefix + payload))
+                self.wfile.flush()
+        except (ConnectionError, TimeoutError, OSError, struct.error):
+            return
 
     def _drip(self, status, chunks, ms, extra):
         """``chunks`` blocks of 1 KiB, ``ms`` apart, with a Content-Length announced up front."""

@@ -235,3 +235,25 @@ def test_sigterm_is_fast_and_clean():
     assert rc == 0, stderr
     assert elapsed < 2.0
     assert "Traceback" not in stderr
+
+
+def _ws_client():
+    harness = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "harness")
+    sys.path.insert(0, harness)
+    try:
+        import parity_ws
+    finally:
+        sys.path.remove(harness)
+    return parity_ws
+
+
+def test_websocket_echo_and_idle(echo):
+    ws = _ws_client()
+    target = "127.0.0.1:%d" % echo["port"]
+    found = ws.op_websocket({"target": target, "path": "/ws", "idle": 0.2})
+    assert found == {"status": 101, "accept_ok": True, "server": "e1", "first": "e1:hello", "after_idle": "e1:again"}
+    # without Upgrade, /ws is an ordinary echo answer
+    assert httpx.get("http://%s/ws" % target).json()["path"] == "/ws"
+    # the backend itself never closes an idle tunnel first
+    found = ws.op_websocket({"target": target, "path": "/ws", "wait_close": 0.3})
+    assert found["closed"] is False and found["first"] == "e1:hello"

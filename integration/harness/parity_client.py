@@ -21,6 +21,8 @@ requests). Operations (``spec["op"]``):
   server closed the connection: ``{status, closed}``.
 * ``tcp``: connect and read the first line: ``{line, closed}``;
   ``"hold": S`` keeps it open S seconds (in the background) first.
+* ``websocket``: an RFC 6455 upgrade, a message round trip, an idle period
+  (``parity_ws.py``).
 * ``curl``: run curl with ``args`` (TLS version, curves, HTTP/2) and return
   ``{code, http_version, status, headers}``.
 """
@@ -33,6 +35,7 @@ import threading
 import time
 
 from parity_http import Reader, _connect, _split, one  # beside this script in the mounted harness directory
+from parity_ws import op_websocket
 
 MAX_REQUESTS = 2000
 
@@ -218,7 +221,8 @@ def op_curl(spec):
 
 
 OPS = {"requests": op_requests, "concurrent": op_concurrent, "threads": op_threads, "paced": op_paced, "slow_header": op_slow_header,
-       "idle": op_idle, "stall_body": op_stall_body, "tcp": op_tcp, "tcp_idle": op_tcp_idle, "tcp_pair": op_tcp_pair, "curl": op_curl}
+       "idle": op_idle, "stall_body": op_stall_body, "tcp": op_tcp, "tcp_idle": op_tcp_idle, "tcp_pair": op_tcp_pair, "curl": op_curl,
+       "websocket": op_websocket}
 
 
 def main():

@@ -122,10 +122,12 @@ def body(b: Book) -> Group:
 
 def prepare(group: str, directory: Any) -> None:
     """Files a group's model names, written beside it: certificates (tls), a static site (static)."""
-    if group == "tls":
+    if group in ("tls", "grpc"):
         from integration.harness.tls import make_pki
 
-        make_pki(["www.example.com"]).write(directory / "certs")
+        pki = make_pki(["www.example.com"])
+        pki.write(directory / "certs")
+        (directory / "certs" / "ca.pem").write_text(pki.ca_pem)  # for clients that verify (gRPC)
     if group == "static":
         (directory / "site").mkdir(parents=True, exist_ok=True)
         (directory / "site" / "hello.txt").write_text("hello\n")
@@ -283,12 +285,19 @@ def reload(b: Book) -> Group:
     }
 
 
+def _day2() -> dict[str, Callable[[Book], Group]]:
+    """Issue 13's groups (``groups_day2`` uses this module's helpers, so it is imported once they exist)."""
+    from integration.parity.groups_day2 import GROUPS_DAY2
+
+    return GROUPS_DAY2
+
+
 GROUPS: dict[str, Callable[[Book], Group]] = {
     "routing": routing, "balance": balance, "limits": limits, "access": access, "headers": headers, "body": body,
     "timeouts": timeouts, "queue": queue, "health": health, "drain": drain, "active": active,
     "backup_limit": backup_limit, "compression": compression, "min_length": min_length, "cache": cache,
     "cache_uri": cache_uri, "static": static, "header_body": header_body, "tls": tls, "tcp": tcp, "logs": logs,
-    "logs_json": logs_json, "admin_public": admin_public, "reload": reload,
+    "logs_json": logs_json, "admin_public": admin_public, "reload": reload, **_day2(),
 }
 
 
@@ -303,4 +312,4 @@ def model(group: str, engine: str, book: Book, runtime: dict[str, Any] | None = 
 
 
 FAKE_BOOK: Book = {"a": "10.213.7.10", "b": "10.213.7.11", "c": "10.213.7.12", "c1": "10.213.7.50",
-                   "c2": "10.213.7.51", "void": "10.213.7.98"}
+                   "c2": "10.213.7.51", "void": "10.213.7.98", "g": "10.213.7.20"}

@@ -74,6 +74,44 @@ def p_cache(ctx: Ctx, port: int, steps: list[dict[str, Any]], wait: float = 0.0)
     return out
 
 
+def p_websocket(ctx: Ctx, port: int, idle: float = 0, path: str = "/ws", tls: bool = False,
+                wait_close: float | None = None, band_ms: list[int] | None = None) -> Obs:
+    """A WebSocket upgrade, a message round trip, then ``idle`` seconds of silence and another round trip, or
+    (``wait_close``) how long the proxy keeps the silent tunnel: closed within ``band_ms``."""
+    spec: dict[str, Any] = {"op": "websocket", "target": ctx.target(port), "path": path, "host": "www.example.com",
+                            "tls": tls, "sni": "www.example.com" if tls else None}
+    if wait_close is not None:
+        spec["wait_close"] = wait_close
+    else:
+        spec["idle"] = idle
+    found = ctx.run(spec)
+    if band_ms is not None and "closed_ms" in found:
+        ms = found.pop("closed_ms")
+        print(f"{ctx.engine}: idle tunnel closed after {ms} ms")
+        found["closed_in_band"] = ms is not None and band_ms[0] <= ms <= band_ms[1]
+    return found
+
+
+def p_grpc(ctx: Ctx, port: int, service: str = "", tls: bool = False) -> Obs:
+    """A gRPC health check through the proxy, from the test process (grpcio), over TLS or h2c."""
+    from integration.harness.grpc_lab import ensure_grpc, health_check
+
+    ensure_grpc(ctx.lab)
+    ca = (ctx.dep.model_path.parent / "certs" / "ca.pem").read_bytes() if tls else None
+    return health_check(ctx.target(port), service, ca_pem=ca, authority="www.example.com" if tls else None)
+
+
+def p_h2c(ctx: Ctx, port: int) -> Obs:
+    """An HTTP/1.1 request to a pool of the h2c backend, which answers with the protocol the proxy spoke."""
+    from integration.harness.grpc_lab import ensure_grpc
+
+    ensure_grpc(ctx.lab)
+    answer = _many(ctx, port, [{"path": "/"}])[0]
+    body = answer.get("body")
+    return {"status": answer["status"], "server": _server(answer),
+            "backend_saw": body.strip() if isinstance(body, str) else body}
+
+
 def p_curl(ctx: Ctx, port: int, args: list[str], path: str = "/", show: list[str] | None = None,
            scheme: str = "https") -> Obs:
     url = f"{scheme}://www.example.com:{port}{path}"

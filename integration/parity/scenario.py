@@ -33,4 +33,5 @@ S = Scenario
 R = "requests"
 ST, SV = ["status"], ["status", "server"]
 AREAS = ("Routing", "Balancing", "Persistence", "Limits", "Access lists", "Forwarded headers", "Request bodies",
-         "Timeouts and retries", "Health", "Compression", "Caching", "TLS", "TCP", "Logs and internals", "Reloads")
+         "Timeouts and retries", "Health", "Compression", "Caching", "TLS", "TCP", "Logs and internals", "Reloads",
+         "WebSocket and HTTP/2")

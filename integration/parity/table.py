@@ -15,12 +15,13 @@ read the table without Docker.
 from __future__ import annotations
 
 from integration.parity.scenario import AREAS, Scenario
+from integration.parity.scenarios_day2 import SCENARIOS_DAY2
 from integration.parity.scenarios_http import SCENARIOS_HTTP
 from integration.parity.scenarios_ops import SCENARIOS_OPS
 
 __all__ = ["AREAS", "DIFFERENCES_WITHOUT_SCENARIO", "NO_SCENARIO", "SCENARIOS", "Scenario", "by_id"]
 
-SCENARIOS: tuple[Scenario, ...] = SCENARIOS_HTTP + SCENARIOS_OPS
+SCENARIOS: tuple[Scenario, ...] = SCENARIOS_HTTP + SCENARIOS_OPS + SCENARIOS_DAY2
 
 # Model fields with no behaviour of their own to compare, with the reason (each shown in the docs page).
 NO_SCENARIO: dict[str, str] = {
@@ -86,6 +87,12 @@ DIFFERENCES_WITHOUT_SCENARIO: dict[str, str] = {
     "Error pages": "the bodies of the proxies' own error answers differ (NGINX's names NGINX); the statuses are "
     "the same.",
     "Age header": "HAProxy adds Age to answers from its cache, NGINX open source does not.",
+    "Waiting for the answer to an Upgrade request": "NGINX hands a request carrying Upgrade to a twin location whose "
+    "read timeout is timeouts.tunnel, so it waits that long for the backend's answer (whatever it is), where "
+    "HAProxy waits timeouts.server until the 101. NGINX has one read timeout per location, taking no variable.",
+    "WebSocket over HTTP/2": "HAProxy 2.6 announces RFC 8441 (WebSocket over HTTP/2) on HTTP/2 connections; NGINX "
+    "1.22 does not, so such clients open an HTTP/1.1 connection for the socket. The backend sees an HTTP/1.1 "
+    "upgrade either way.",
 }
 
 

@@ -71,3 +71,16 @@ def test_a_removed_server_is_drained_then_deleted_after_the_other_changes() -> N
     assert runtime_commands("haproxy", new, cfg(head=HEAD)) == [
         "set server be_web/a state drain", "del server be_web/a", "set server be_web/c state drain",
         "del server be_web/c"]  # the last one too: an empty backend answers 503
+
+
+def test_an_added_server_of_an_http2_pool_keeps_its_protocol() -> None:
+    """A member joining an h2c/gRPC pool speaks HTTP/2 like the others (``add server`` takes proto and
+    check-proto in 2.6); a change of protocol of a running server is a reload."""
+    old = cfg("'a' '10.0.0.1:80' weight 1 check proto h2", head=CHECKED)
+    new = cfg("'a' '10.0.0.1:80' weight 1 check proto h2", "'b' '10.0.0.2:80' weight 1 check proto h2 check-proto h2",
+              head=CHECKED)
+    assert runtime_commands("haproxy", old, new) == [
+        "add server be_web/b 10.0.0.2:80 weight 1 proto h2 check-proto h2 inter 2s rise 2 fall 3 observe layer7 "
+        "error-limit 3 on-error mark-down check",
+        "enable health be_web/b", "enable server be_web/b"]
+    assert runtime_commands("haproxy", cfg("'a' '10.0.0.1:80' weight 1"), cfg("'a' '10.0.0.1:80' weight 1 proto h2")) is None

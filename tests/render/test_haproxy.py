@@ -405,7 +405,7 @@ def test_servers_states_and_persistence_cookie(model_dir: Path) -> None:
 
 def test_backend_timeouts_and_retries_come_from_the_service(model_dir: Path) -> None:
     be = section(cfg(render(build(FULL), model_dir)), "backend 'be_web'")
-    assert "    timeout connect 2s\n    timeout server 45s\n    timeout queue 1ms\n    timeout tunnel 45s\n    retries 3\n" in be
+    assert "    timeout connect 2s\n    timeout server 45s\n    timeout queue 1ms\n    timeout tunnel 1h\n    retries 3\n" in be
     assert "    retry-on conn-failure empty-response 502 504\n" in be  # never a response timeout
     assert "    http-request disable-l7-retry if { method POST PATCH LOCK }" in be
     assert "    http-reuse safe" in be

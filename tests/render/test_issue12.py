@@ -274,7 +274,7 @@ def test_item10_one_set_of_timeouts(engine: str) -> None:
             assert f"        {line}\n" in text, line
     else:
         for line in ("timeout client 10m", "timeout http-request 5s", "timeout http-keep-alive 15s",
-                     "timeout connect 2s", "timeout server 30s", "timeout tunnel 30s", "timeout queue 1ms",
+                     "timeout connect 2s", "timeout server 30s", "timeout tunnel 1h", "timeout queue 1ms",
                      "retry-on conn-failure empty-response"):
             assert f"    {line}\n" in text, line
         assert "response-timeout" not in text

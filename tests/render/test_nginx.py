@@ -256,8 +256,12 @@ def test_routes_header_chain_and_404(full_assets: Assets) -> None:
             '        default pool_web;') in text
     assert "map $ctl_route_front_1 $ctl_cookie_front_1 {" in text  # sticky pool reachable through the chain
     # the plain service: header route with no fallback answers 404 when the header does not match
+    # (before the hand-over of upgrades to the location's named twin, which then needs no 404 of its own)
     assert ('if ($ctl_route_plain_1 = "") {\n                return 404;\n            }\n'
-            '            proxy_pass http://$ctl_route_plain_1;') in text
+            '            error_page 418 = @ctlplane_upgrade_1;\n            if ($http_upgrade) {\n'
+            '                return 418;\n            }\n            proxy_pass http://$ctl_route_plain_1;') in text
+    assert ('location @ctlplane_upgrade_1 {\n            proxy_read_timeout 1h;\n            proxy_send_timeout 1h;\n'
+            '            send_timeout 1h;\n            proxy_pass http://$ctl_route_plain_1;') in text
     plain = text[text.index('listen "[::]:8090" default_server ipv6only=off;'):]
     assert 'location "/" {\n            return 404;' in plain
     assert "proxy_next_upstream off;" in plain

@@ -36,6 +36,7 @@ def nginx_model(world: World) -> dict[str, Any]:
                          {"name": "l2", "address": "10.0.5.2", "port": 6379, "backup": True}],
              "discover": {"docker": {"labels": {"ctlplane.pool": "lc", "ctlplane.tier": "cache"},
                                      "network": "app-net", "port": 6379}}},
+            {"name": "rpc", "protocol": "grpc", "servers": [{"name": "g1", "address": "10.0.6.1", "port": 50051}]},
         ],
         "services": [
             {"name": "front", "mode": "http", "listen": {"address": "0.0.0.0", "port": 8443},
@@ -44,6 +45,7 @@ def nginx_model(world: World) -> dict[str, Any]:
                  {"host": "*.example.org", "path_prefix": "/v2", "header": {"name": "X-Tenant", "value": "gold"},
                   "pool": "web"},
                  {"path_prefix": "/v2", "pool": "ck"},
+                 {"path_prefix": "/pkg.Rpc/", "pool": "rpc"},
              ],
              "default_pool": "rnd",
              "tls": {"certificates": [{"cert": www.cert, "key": www.key},
@@ -56,7 +58,7 @@ def nginx_model(world: World) -> dict[str, Any]:
              "access": {"allow": ["10.0.0.0/8"], "deny": ["10.1.0.0/16"]},
              "limits": {"connections_per_client": 20, "requests_per_second": 10, "burst": 5},
              "timeouts": {"connect": "2s", "client": "30s", "server": "45s", "request_header": "5s",
-                          "keep_alive": "20s"},
+                          "keep_alive": "20s", "tunnel": "15m"},
              "retries": {"attempts": 2, "on_status": [502]},
              "max_body_size": "2m", "trusted_proxies": ["10.2.0.0/16"],
              "hide_response_headers": ["X-Powered-By", "X-Backend"]},
@@ -82,7 +84,7 @@ def haproxy_model(world: World) -> dict[str, Any]:
     return {
         "version": 1,
         "pools": [
-            {"name": "app", "balance": {"strategy": "least_connections"},
+            {"name": "app", "balance": {"strategy": "least_connections"}, "protocol": "h2c",
              "health": {"active": {"type": "http", "path": "/healthz", "host": "app.internal", "expect_status": 204,
                                    "interval": "3s"},
                         "passive": {"max_fails": 3, "window": "5s"}},

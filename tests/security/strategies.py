@@ -90,6 +90,10 @@ def pool(draw: Any, engine: str, mode: str, name: str) -> D:
         for s in data["servers"]:
             s.pop("max_connections", None)
     maybe(draw, data, "keepalive", st.integers(0, 10_000))
+    # engine refusal (ctlplane/model/engine_protocols.py): NGINX speaks HTTP/2 to servers only for gRPC behind
+    # TLS; grpc needs HTTP/2 from clients (tls.http2 may be drawn false): h2c on HAProxy's http pools
+    if engine == "haproxy" and mode == "http":
+        maybe(draw, data, "protocol", st.sampled_from(["http", "h2c"]))
     return data
 
 
@@ -195,7 +199,7 @@ def common(draw: Any, data: D, http: bool, engine: str) -> None:
         data["limits"] = limits
     if draw(st.booleans()):
         timeouts: D = {}
-        for key in ("connect", "client", "server") + (("request_header", "keep_alive") if http else ()):
+        for key in ("connect", "client", "server") + (("request_header", "keep_alive", "tunnel") if http else ()):
             maybe(draw, timeouts, key, timer(engine))
         if engine == "haproxy":  # semantic refusal: NGINX open source has no request queue
             maybe(draw, timeouts, "queue", timer(engine))
@@ -264,7 +268,8 @@ def _pools_of(svc: D) -> set[str]:
 
 
 def align_shared_pools(services: list[D]) -> None:
-    """HAProxy sets connect/server timeouts and retries per pool: services sharing a pool get equal ones."""
+    """HAProxy sets connect/server/queue/tunnel timeouts and retries per pool: services sharing a pool get equal
+    ones."""
     group = list(range(len(services)))
 
     def find(i: int) -> int:
@@ -281,7 +286,7 @@ def align_shared_pools(services: list[D]) -> None:
         if first is svc:
             continue
         timeouts = dict(svc.get("timeouts", {}))
-        for key in ("connect", "server", "queue"):
+        for key in ("connect", "server", "queue", "tunnel"):
             timeouts.pop(key, None)
             if key in first.get("timeouts", {}):
                 timeouts[key] = first["timeouts"][key]

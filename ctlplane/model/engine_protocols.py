@@ -1,0 +1,71 @@
+"""What NGINX 1.22 cannot do with a pool's protocol (``Pool.protocol``), refused with the alternative.
+
+NGINX open source speaks HTTP/2 to servers only through ``grpc_pass``: an
+``h2c`` pool (plain HTTP/2 to the servers) has no equivalent, and a ``grpc``
+pool needs its own location (``grpc_pass`` and ``proxy_pass`` cannot share
+one), so routes of different protocols may not meet in one location (a header
+route falling back to another pool of the same prefix). NGINX 1.22 accepts
+HTTP/2 on a plain listener only as the listener's one protocol (``listen …
+http2`` without ``ssl`` refuses HTTP/1.1), so gRPC is served on TLS listeners,
+where ALPN offers both. HAProxy does all of it (``proto h2`` on the server
+lines, HTTP/2 detected by its preface on plain listeners).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from ctlplane.model.pool import Pool
+from ctlplane.model.root import CrossCheck, Model
+from ctlplane.model.service import HttpService
+
+
+def nginx_protocols(model: Model, proxy: str, indexes: list[int]) -> Iterator[CrossCheck]:
+    """Every protocol refusal for one NGINX proxy running the services at ``indexes``."""
+    from ctlplane.model.routing import covering_hosts, location_chain, location_prefixes, virtual_hosts
+
+    where = f"on proxy {proxy!r} (nginx)"
+    pools = {p.name: (i, p) for i, p in enumerate(model.pools)}
+    reported: set[str] = set()
+    for k in indexes:
+        svc = model.services[k]
+        if not isinstance(svc, HttpService):
+            continue
+        for loc, name in _refs(svc):
+            if name not in pools:
+                continue
+            i, pool = pools[name]
+            if pool.protocol == "h2c" and name not in reported:
+                reported.add(name)
+                yield CrossCheck(("pools", i, "protocol"), f"NGINX 1.22 speaks HTTP/2 to servers only for gRPC "
+                                 f"{where}: use protocol: grpc for a gRPC service, protocol: http, or engine haproxy")
+            if pool.protocol == "grpc" and svc.tls is None:
+                yield CrossCheck(("services", k, *loc), f"NGINX 1.22 accepts HTTP/2 on a plain listener only as its "
+                                 f"one protocol {where}, and gRPC clients need HTTP/2: serve pool {name!r} on a TLS "
+                                 "listener (tls, which offers HTTP/2 by ALPN), or use engine haproxy")
+        mixed: set[int] = set()
+        for vhost in virtual_hosts(svc, extra_hosts=covering_hosts(svc)):
+            for prefix in location_prefixes(vhost):
+                chain, last = location_chain(vhost, prefix)
+                reached = [r.pool for r in chain] + [last.pool if last else svc.default_pool]
+                kinds = {_kind(pools[n][1]) for n in reached if n in pools}
+                if len(kinds) > 1:
+                    for route in chain:
+                        j = next(j for j, r in enumerate(svc.routes) if r is route)
+                        if j not in mixed:
+                            mixed.add(j)
+                            yield CrossCheck(("services", k, "routes", j, "pool"), f"NGINX proxies one location "
+                                             f"either to gRPC or to HTTP servers {where}, and this header route "
+                                             f"falls back to a pool of the other kind at {prefix!r}: give the gRPC "
+                                             "pool its own path prefix, or use engine haproxy")
+
+
+def _kind(pool: Pool) -> str:
+    return "grpc" if pool.protocol == "grpc" else "http"
+
+
+def _refs(svc: HttpService) -> Iterator[tuple[tuple[str | int, ...], str]]:
+    if svc.default_pool is not None:
+        yield ("default_pool",), svc.default_pool
+    for j, route in enumerate(svc.routes):
+        yield ("routes", j, "pool"), route.pool
