@@ -31,6 +31,7 @@ from ctlplane.watch_loop import Cycle, run_watch  # noqa: E402
 
 HEADING = "## Edit-to-traffic latency"
 POLL_S = 0.010
+SPACING_S = 0.3  # between a cycle's report and the next save: more than watch.QUIET
 HEADERS = ["engine", "model", "edits", "switched", "latency p50 / p95 ms", "min / max ms", "target p50",
            "verdict"]
 
@@ -114,8 +115,9 @@ def run_engine(engine: str, filler: int, edits: int, timeout: float, echoes: dic
                 time.sleep(POLL_S)
             else:
                 print(f"{engine}: edit {i} not visible after {timeout:g}s", file=sys.stderr)
-            # the next edit starts after this apply
+            # the next edit starts after this apply, and after a quiet spell: a person saves, then looks
             wait(lambda before=seen: len(cycles) > before, timeout, "the cycle report")
+            time.sleep(SPACING_S)
             print(f"{engine} {filler} {kind}: edit {i}/{edits}: "
                   f"{latencies[-1] * 1000 if latencies else float('nan'):.0f} ms", file=sys.stderr, flush=True)
     finally:
@@ -182,7 +184,11 @@ the model file switching the routed service's default pool between `a` and `b`; 
 the write to the first request answered by the new pool (a new connection every 10 ms). It includes the
 watcher's debounce quiet period, load + render + the proxy's own config test, staging, the reload and
 the new workers starting. The large model adds 999 services x 10 servers that do not change (the proxy
-listens on 1,000 ports). The next edit starts once the watcher has reported the previous cycle."""
+listens on 1,000 ports). The next edit starts once the watcher has reported the previous cycle and a
+further 300 ms have passed (longer than the watcher's 200 ms quiet period): each edit is a single save, as
+a person makes them. Saves closer together than that are a stream, which the watcher coalesces on
+purpose (tests/test_watch.py: 200 edits in 2 s give a handful of applies); a stream's edits wait for the
+quiet period."""
 
 DOC_NOTES = """\
 Reading it: on the small model most of the latency is the watcher's own debounce — it waits for 200 ms
