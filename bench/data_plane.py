@@ -96,12 +96,13 @@ def tuned_haproxy(http_port: int, tls_port: int, backends: list[int], full: bool
     pem.write_bytes((CERTS / "www.crt").read_bytes() + (CERTS / "www.key").read_bytes())
     pem.chmod(0o600)
     servers = "".join(f"  server b{i} 127.0.0.1:{p} check inter 10s\n" for i, p in enumerate(backends))
-    duties = ("  option httplog\n  option forwardfor\n  http-request set-header X-Real-IP %[src]\n"
-              "  http-request set-header X-Forwarded-Proto %[ssl_fc,iif(https,http)]\n"
-              "  http-request set-header X-Forwarded-Host %[req.hdr(host)]\n"
-              "  http-request set-header X-Forwarded-Port %[dst_port]\n"
-              "  retries 2\n  retry-on conn-failure empty-response\n"
-              "  http-request disable-l7-retry if { method POST PATCH LOCK }\n") if full else ""
+    defaults = ("  option httplog\n  option forwardfor\n  retries 2\n  retry-on conn-failure empty-response\n"
+                if full else "")
+    headers = ("  http-request set-header X-Real-IP %[src]\n"
+               "  http-request set-header X-Forwarded-Proto %[ssl_fc,iif(https,http)]\n"
+               "  http-request set-header X-Forwarded-Host %[req.hdr(host)]\n"
+               "  http-request set-header X-Forwarded-Port %[dst_port]\n") if full else ""
+    no_retry = "  http-request disable-l7-retry if { method POST PATCH LOCK }\n" if full else ""
     logging = "  log stderr format raw local0 info\n" if full else ""
     return f"""global
   maxconn 4096
@@ -111,20 +112,20 @@ def tuned_haproxy(http_port: int, tls_port: int, backends: list[int], full: bool
 defaults
   mode http
   log global
-{duties}  option http-keep-alive
+{defaults}  option http-keep-alive
   http-reuse always
   timeout connect 5s
   timeout client 30s
   timeout server 30s
 frontend plain
   bind 127.0.0.1:{http_port}
-  default_backend fast
+{headers}  default_backend fast
 frontend secure
   bind 127.0.0.1:{tls_port} ssl crt {pem} alpn h2,http/1.1
-  default_backend fast
+{headers}  default_backend fast
 backend fast
   balance roundrobin
-{servers}"""
+{no_retry}{servers}"""
 
 
 def start(argv: list[str], workdir: Path, log: Path) -> subprocess.Popen[bytes]:
