@@ -191,21 +191,16 @@ purpose (tests/test_watch.py: 200 edits in 2 s give a handful of applies); a str
 quiet period."""
 
 DOC_NOTES = """\
-Reading it: on the small model most of the latency is the watcher's own debounce — it waits for 200 ms
-without file events (`QUIET` in `ctlplane/watch.py`) before applying, so that an editor's save or a
-Kubernetes ConfigMap swap is seen whole. That leaves about 50 ms of the 250 ms target for load, render,
-the proxy's config test, staging, the reload and a new worker answering: NGINX fits just about (its p50 is
-at the target, its p95 above), HAProxy does not (about 100 ms more per edit; the difference is in its
-reload path — the master re-executes itself, parses the config again and forks a new worker — and in the
-apply's verification, not split further here). Closing it would mean a shorter quiet period (e.g. 50 ms,
-or applying at once on an inotify `close_write`/`moved_to` of the model file itself). On the
-10,000-server model the time is dominated by ctlplane loading and rendering the whole model (see the
-Scale section: about 0.8-1.2 s for load + render there), and the watcher loads it twice per cycle: before
-each apply it refreshes its watch list with `referenced_files()` (`load_file` + `read_assets`, about half of
-that again at this size), then `apply_model()` loads it once more. Then come the proxy's config test and a
-reload that opens 1,000 listeners. What would bring it under 1.5 s: reuse one load per cycle (refresh the
-watch list from the model the apply loaded), plus the fixes listed under Scale (lazy positions, cached
-unchanged pools)."""
+Reading it: the watcher applies a single save at once (the event that completes it: close after writing,
+or rename into place), and only a stream of saves waits for the 200 ms quiet period; the model is loaded
+once per cycle. On the small model what is left is load + render, the proxy's own config test in a
+private directory, staging, the reload and a new worker answering: NGINX's reload (SIGHUP, new workers
+forked by the running master) is the cheaper one; HAProxy's master re-executes itself, parses the config
+again and forks a new worker, and ctlplane confirms the new worker reports the new release. A weight
+change on HAProxy is one runtime-API command and no process starts. On the 10,000-server model the time is
+ctlplane loading, validating and rendering the whole model (see Scale) plus the proxy's own config test
+and a reload that opens 1,000 listeners; a cache of the rendered text of unchanged pools (not done) would
+be the next step."""
 
 if __name__ == "__main__":
     try:
