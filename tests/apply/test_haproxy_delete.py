@@ -48,7 +48,7 @@ class ScriptedSocket:
 
 
 def runtime(socket: ScriptedSocket) -> HaproxyRuntime:
-    return HaproxyRuntime(socket, Path("/run/admin.sock"), drain_wait=0.05, delete_wait=0.1)  # type: ignore[arg-type]
+    return HaproxyRuntime(socket, Path("/run/admin.sock"), drain_wait=0.05, delete_wait=0.6)  # type: ignore[arg-type]
 
 
 def test_a_server_whose_connections_close_after_its_sessions_are_shut_down_is_deleted() -> None:
