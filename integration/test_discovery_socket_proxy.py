@@ -54,6 +54,12 @@ def unversioned(path: str) -> str:
     return "/" + parts[2] if len(parts) > 2 and parts[1].startswith("v") and parts[1][1:2].isdigit() else path
 
 
+def changes(log: str) -> list[str]:
+    """What each apply the watcher reported did to the proxy, unchanged ones left out."""
+    found = [line.split(": ", 1)[1].split(" (")[0] for line in log.splitlines() if line.startswith("lb: ")]
+    return [outcome for outcome in found if outcome != "unchanged"]
+
+
 def free_port() -> int:
     import socket
 
@@ -75,17 +81,28 @@ def test_discovery_through_the_socket_proxy_fills_a_pool_and_follows_it(
         assert answers(url) == {first.name}, watch.log()
         second = members.create()
         wait_until(lambda: second.name in answers(url, 10), timeout=30, what=f"traffic to {second.name} ({watch.log()})")
-        first.container.stop(timeout=10)
-        wait_until(lambda: answers(url, 10) == {second.name}, timeout=30,
-                   what=f"{first.name} out of the pool ({watch.log()})")
-        assert "error:" not in watch.log(), watch.log()
-    # HAProxy logs a request when it ends: the event stream's once the watcher closed it
-    wait_until(lambda: any(unversioned(p) == "/events" for _, p, _ in socket_proxy.requests()[seen_before:]),
-               timeout=15, what="the event stream in the socket proxy's log")
+        first.container.stop(timeout=10)  # it exits at once on SIGTERM, while traffic keeps coming
+        wait_until(lambda: answers(url, 10) == {second.name}, timeout=30, what=f"{first.name} out of the traffic")
+        # acted on at its events (no periodic pass: --reconcile 0), and removed without an error or a rollback
+        wait_until(lambda: first.name not in watch.rendered(), timeout=40, what=f"{first.name} out of the config")
+        wait_until(lambda: len(changes(watch.log())) >= 3, timeout=20, what="the removal reported")
+    log = watch.log()
+    print(f"\n{engine}: watch log:\n{log}")
+    assert "error:" not in log and f"changed: docker: {first.name!r}" in log, log
+    outcomes = changes(log)
+    assert outcomes[0] == "started"
+    if engine == "haproxy":
+        assert all(o.endswith("runtime change(s), no reload") for o in outcomes[1:]), outcomes
+    else:
+        assert set(outcomes[1:]) == {"reloaded"}, outcomes
+    # Every call that ended went through (a refused one ends at once, with its 403). HAProxy logs a streamed
+    # request when it ends, and notices a closed client only at its next write: an event stream may not be
+    # logged yet. The watch log's changes named after containers came through it.
     calls = socket_proxy.requests()[seen_before:]
     assert {(method, status) for method, _, status in calls} == {("GET", 200)}, calls
     assert {unversioned(path) for _, path, _ in calls} <= ALLOWED, calls
-    assert {unversioned(path) for _, path, _ in calls} >= {"/containers/json", "/events"}, calls
+    assert "/containers/json" in {unversioned(path) for _, path, _ in calls}, calls
+    assert f"changed: docker: {second.name!r} start" in log, log
 
 
 def test_the_socket_proxy_refuses_every_call_that_is_not_a_discovery_read(
