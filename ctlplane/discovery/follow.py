@@ -3,9 +3,11 @@
 :func:`classify` (pure) says whether one event matters: a container event
 (start, die, stop, kill, pause, unpause, destroy, rename, health_status) of a
 container carrying some discovered pool's selector labels, or a network
-connect/disconnect on a discovered pool's network or of a container that was
-a member. It also says when a container received its stop signal (it is then
-drained while it shuts down). :class:`Follower` runs the stream on a thread
+connect/disconnect of a selected container the last listing found running
+(network events carry no labels; a container being started is connected
+before its ``start`` event, and an apply at the connect would list it not yet
+running and need a second one). It also says when a container received its
+stop signal (it is then drained while it shuts down). :class:`Follower` runs the stream on a thread
 and pokes the watch loop, whose debouncer turns a burst into one apply that
 lists the containers again (events only say *that* something changed, the
 listing says *what is*). When the stream ends or fails (the engine restarted,
@@ -18,7 +20,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from ctlplane.discovery.containers import mapping
@@ -35,9 +37,7 @@ class Interest:
     """What events matter: the discovered pools' selectors and networks, and containers seen as members."""
 
     selectors: tuple[Mapping[str, str], ...] = ()
-    networks: frozenset[str] = frozenset()
-    any_network: bool = False  # some pool names no network: every network change of its containers matters
-    known: frozenset[str] = field(default_factory=frozenset)
+    known: frozenset[str] = field(default_factory=frozenset)  # ids of the selected running containers last listed
 
 
 @dataclass(frozen=True)
@@ -55,9 +55,9 @@ def classify(event: Mapping[str, Any], interest: Interest) -> Verdict:
     kind = event.get("Type")
     if kind == "network" and verb in ("connect", "disconnect"):
         container = str(attrs.get("container") or "")
-        if str(attrs.get("name")) in interest.networks or interest.any_network or container in interest.known:
+        if container in interest.known:
             return Verdict(f"docker: network {shown(str(attrs.get('name') or ''))} {verb} {container[:12]}")
-        return Verdict()
+        return Verdict()  # not selected, or starting (its start event follows: listing now would find it not running)
     if kind != "container" or verb not in CONTAINER_ACTIONS:
         return Verdict()
     cid = str(actor.get("ID") or event.get("id") or "")
@@ -78,6 +78,8 @@ class EventStream(Protocol):
     """What a Follower reads events from (``DockerSource``, or the fake)."""
 
     def events(self, since: int | None) -> Any: ...
+
+    def known(self) -> frozenset[str]: ...
 
     def forget_client(self) -> None: ...
 
@@ -143,7 +145,8 @@ class Follower:
     def _handle(self, event: Any) -> None:
         if not isinstance(event, dict):
             return
-        verdict = classify(event, self.interest)
+        interest = self.interest  # with the containers found by listings since the loop last set it
+        verdict = classify(event, replace(interest, known=interest.known | self.source.known()))
         if verdict.stopping is not None:
             self.source.mark_stopping(*verdict.stopping)
         if verdict.reason is not None:

@@ -17,7 +17,7 @@ from ctlplane.transaction import ApplyResult
 from ctlplane.watch_loop import Cycle, run_watch
 from tests.discovery.helpers import container
 
-WEB = Interest(selectors=({"ctlplane.pool": "web"},), networks=frozenset({"app-net"}))
+WEB = Interest(selectors=({"ctlplane.pool": "web"},))
 
 
 def wait_until(predicate: Callable[[], object], timeout: float = 5.0, what: str = "condition") -> None:
@@ -53,13 +53,31 @@ def test_a_stop_signal_marks_the_container_stopping_and_start_or_die_clears_it()
     assert classify(event("container", "start", **selected), WEB).stopping == ("c" * 64, False)
 
 
-def test_network_events_matter_on_a_discovered_network_or_for_a_member() -> None:
-    assert classify(event("network", "connect", "n" * 64, name="app-net", container="x" * 64), WEB).reason
-    assert classify(event("network", "disconnect", "n" * 64, name="other", container="x" * 64), WEB).reason is None
-    anywhere = Interest(selectors=WEB.selectors, any_network=True)
-    assert classify(event("network", "connect", "n" * 64, name="other", container="x" * 64), anywhere).reason
-    member = Interest(selectors=WEB.selectors, known=frozenset({"x" * 64}))
-    assert classify(event("network", "disconnect", "n" * 64, name="other", container="x" * 64), member).reason
+def test_network_events_matter_for_a_selected_container_the_last_listing_found() -> None:
+    listed = Interest(selectors=WEB.selectors, known=frozenset({"x" * 64}))
+    for verb in ("connect", "disconnect"):
+        for network in ("app-net", "other"):  # a second network makes it multi-homed; leaving app-net, unreachable
+            assert classify(event("network", verb, "n" * 64, name=network, container="x" * 64), listed).reason
+    # a container being started is connected before its start event: that event brings the one apply it needs
+    assert classify(event("network", "connect", "n" * 64, name="app-net", container="y" * 64), listed).reason is None
+
+
+def test_the_follower_judges_network_events_with_the_latest_listing() -> None:
+    docker, pokes = FakeDocker([]), []
+    follower = Follower(docker, pokes.append, backoff_first=0.01)
+    follower.interest = WEB  # set before the listing below, as the watch loop does before each apply
+    follower.start()
+    try:
+        wait_until(lambda: docker.streams, what="subscription")
+        web1 = container("web-1")
+        docker.start(web1)
+        wait_until(lambda: pokes, what="the start event")
+        docker.containers([{"ctlplane.pool": "web"}])  # the apply's listing finds it
+        docker.emit("network", "connect", "n" * 64, {"name": "other", "container": web1.id})
+        wait_until(lambda: len(pokes) == 2, what="the network event of a listed container")
+        assert pokes[1].startswith("docker: network 'other' connect")
+    finally:
+        follower.stop()
 
 
 def test_the_follower_reconnects_with_backoff_and_resumes_from_the_last_event() -> None:
