@@ -10,15 +10,18 @@ exec, delete, images) is refused with 403 and changes nothing.
 
 from __future__ import annotations
 
+import json
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from ctlplane.discovery.docker import client_class
 from integration.harness import DockerSession, Lab, start_lab, wait_until
 from integration.harness.discovered import Members
 from integration.harness.localwatch import CliWatch, answers, local_model, need_local, state_dir
-from integration.harness.socketproxy import SocketProxy, start_socket_proxy
+from integration.harness.socketproxy import TLS_CONFIG, SocketProxy, start_socket_proxy, write_tls
 
 pytestmark = pytest.mark.xdist_group("socket-proxy")  # one proxy container for the module's tests
 ALLOWED = {"/_ping", "/version", "/containers/json", "/events"}  # what the config lets through (any API version)
@@ -142,3 +145,41 @@ def test_the_socket_proxy_refuses_every_call_that_is_not_a_discovery_read(
     logged = socket_proxy.requests()
     assert all(status == 403 for method, path, status in logged
                if method != "GET" or unversioned(path) not in ALLOWED), logged
+
+
+def test_the_tls_socket_proxy_lets_only_certified_clients_list_and_still_refuses_writes(
+        sp_lab: Lab, members: Members, tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    import docker
+    import requests
+
+    member = members.create()
+    certs = write_tls(tmp_path / "pki")
+    proxy = start_socket_proxy(sp_lab.net, TLS_CONFIG, certs)
+    try:
+        env = {"DOCKER_HOST": proxy.url, "DOCKER_TLS_VERIFY": "1", "DOCKER_CERT_PATH": str(certs / "client")}
+        model = tmp_path / "model.json"
+        model.write_text(json.dumps(local_model("haproxy", free_port(), members.pool(), tmp_path / "state")))
+        plan = subprocess.run([sys.executable, "-m", "ctlplane", "plan", str(model)], env={**os.environ, **env},
+                              capture_output=True, text=True, timeout=120)
+        assert "pool web: 1 discovered member(s)" in plan.stdout and member.name in plan.stdout, plan
+        client = client_class().from_env(environment=env, timeout=20)  # the SDK alone trusts REQUESTS_CA_BUNDLE
+        try:
+            with pytest.raises(docker.errors.APIError) as denied:
+                client.api.stop(member.container.id, timeout=1)
+            assert denied.value.status_code == 403
+        finally:
+            client.close()
+        anonymous = docker.DockerClient(base_url=proxy.url.replace("tcp://", "https://"), timeout=10,
+                                        version="1.41", tls=docker.tls.TLSConfig(ca_cert=str(certs / "client" / "ca.pem")))
+        try:
+            with pytest.raises(requests.exceptions.ConnectionError):  # the handshake fails: no client certificate
+                anonymous.containers.list()
+        finally:
+            anonymous.close()
+    finally:
+        sp_lab.session.remove_container(proxy.container)
+    member.container.reload()
+    assert member.container.status == "running"

@@ -7,7 +7,8 @@ Discovery only reads: ``GET /_ping`` and ``/version`` (the SDK's API version
 negotiation), ``GET /containers/json`` with a label filter (never a
 container's inspect document, which holds its environment) and ``GET
 /events``; a socket proxy that allows nothing else is enough
-(docs/recipes/docker-discovery.md). Every failure
+(docs/recipes/docker-discovery.md). With TLS, the engine's CA is the one
+``DOCKER_CERT_PATH`` holds, whatever ``REQUESTS_CA_BUNDLE`` says. Every failure
 becomes a DriverError: an engine that cannot be asked never reads as "no
 containers", which would empty the pools.
 """
@@ -27,10 +28,29 @@ TIMEOUT = 10  # seconds for one API call (the event stream itself has none)
 
 def engine_client() -> Any:
     """A client for the engine DOCKER_HOST names (ssh:// through the system ssh client, no paramiko)."""
+    ssh = os.environ.get("DOCKER_HOST", "").startswith("ssh://")
+    return client_class().from_env(timeout=TIMEOUT, use_ssh_client=ssh)
+
+
+def client_class() -> Any:
+    """The SDK's ``DockerClient`` whose TLS verification uses the engine's CA (``DOCKER_CERT_PATH/ca.pem``) even
+    when ``REQUESTS_CA_BUNDLE`` or ``CURL_CA_BUNDLE`` is set: requests lets those override a session's CA,
+    so the SDK alone fails to verify the engine wherever they point elsewhere (docker/docker-py#2433, open)."""
     import docker
 
-    ssh = os.environ.get("DOCKER_HOST", "").startswith("ssh://")
-    return docker.from_env(timeout=TIMEOUT, use_ssh_client=ssh)
+    class EngineApi(docker.APIClient):  # type: ignore[misc]
+        def merge_environment_settings(self, url: str, proxies: Any, stream: Any, verify: Any,
+                                       cert: Any) -> dict[str, Any]:
+            settings: dict[str, Any] = super().merge_environment_settings(url, proxies, stream, verify, cert)
+            if verify is None and isinstance(self.verify, str):  # the engine's CA file, set from its TLS config
+                settings["verify"] = self.verify
+            return settings
+
+    class EngineClient(docker.DockerClient):  # type: ignore[misc]
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            self.api = EngineApi(*args, **kwargs)
+
+    return EngineClient
 
 
 class DockerSource:
