@@ -19,7 +19,9 @@ import http.client
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -28,6 +30,7 @@ from common import cleanup_on_exit, docs_header, percentile, publish, quietly, t
 
 HEADING = "## Docker discovery: docker start to first request, docker stop to last request"
 TARGETS_MS = {"haproxy": 500, "nginx": 1000}  # p50, both ways
+RUNTIMES = {"docker": "in a container (docker runtime)", "local": "on the host (local runtime)"}
 GRACE = 4.0  # seconds a stopped member keeps serving after SIGTERM
 POLL = 0.01
 DOC_INTRO = ("A labelled echo container joins a discovered pool under `ctlplane watch` (Docker events), and leaves "
@@ -93,40 +96,73 @@ def settle(watch, limit: float = 15.0) -> None:  # type: ignore[no-untyped-def]
         seen = len(watch.cycles)
 
 
-def measure(engine: str, rounds: int, lab, deployer) -> dict[str, list[float] | int]:  # type: ignore[no-untyped-def]
+def deploy(engine: str, runtime: str, pool: dict[str, Any], deployer: Any,
+           tmp: Path) -> tuple[Path, str, Path, Callable[[], None]]:
+    """The proxy: in a container on the lab network (ctlplane's docker runtime) or a local process on 127.0.0.1.
+    Returns the model path, the target, the config file and a function that stops it."""
+    name = "haproxy.cfg" if engine == "haproxy" else "nginx.conf"
+    if runtime == "docker":
+        service = {"name": "web", "mode": "http", "listen": {"port": 80}, "default_pool": "web"}
+        lb = deployer.deploy(engine, pools=[pool], services=[service])
+        return lb.model_path, lb.target(), lb.state_dir / "config" / name, deployer.teardown
+    import json
+    import shutil
+
+    from common import free_port
+    from integration.harness.localwatch import local_model, state_dir
+
+    from ctlplane.drivers import driver_for
+    from ctlplane.model.load import load_file
+
+    state, port = state_dir(), free_port()
+    model = tmp / "local" / "model.yaml"
+    model.parent.mkdir(parents=True, exist_ok=True)
+    model.write_text(json.dumps(local_model(engine, port, pool, state), indent=2))
+
+    def stop() -> None:
+        try:
+            driver_for(load_file(model), "lb").control.stop()
+        finally:
+            shutil.rmtree(state, ignore_errors=True)
+
+    return model, f"127.0.0.1:{port}", state / "lb" / "config" / name, stop
+
+
+def measure(engine: str, runtime: str, rounds: int, lab: Any, deployer: Any, tmp: Path) -> dict[str, list[float] | int]:
     from integration.harness.discovered import DockerWatching, Members
     from integration.harness.wait import wait_until
 
-    group = Members(lab, f"bench{engine[0]}")
-    group.create()  # stays: the pool is never empty
-    service = {"name": "web", "mode": "http", "listen": {"port": 80}, "default_pool": "web"}
-    lb = deployer.deploy(engine, pools=[group.pool()], services=[service])
-    config = lb.state_dir / "config" / ("haproxy.cfg" if engine == "haproxy" else "nginx.conf")
+    group = Members(lab, f"bench{engine[0]}{runtime[0]}")
     joins: list[float] = []
     leaves: list[float] = []
     failed = 0
     try:
-        with DockerWatching(lb.model_path) as watch:
-            watch.wait_cycles(1)
-            for _ in range(rounds):
-                member = group.create(start=False, grace=GRACE)
-                started = time.monotonic()
-                member.container.start()
-                seen, lost = first_answer(lb.target(), member.name)
-                failed += lost
-                if seen is not None:
-                    joins.append(seen - started)
-                settle(watch)
-                stopper = threading.Thread(target=member.container.stop, kwargs={"timeout": 30})
-                stopped = time.monotonic()
-                stopper.start()
-                last, lost = last_answer(lb.target(), member.name, stopped + GRACE - 0.5)
-                failed += lost
-                leaves.append(max(0.0, (last or stopped) - stopped))
-                stopper.join(40)
-                wait_until(lambda name=member.name: name not in config.read_text(), timeout=30,
-                           what="the member deleted")
-                settle(watch)
+        group.create()  # stays: the pool is never empty
+        model, target, config, stop = deploy(engine, runtime, group.pool(), deployer, tmp)
+        try:
+            with DockerWatching(model) as watch:
+                watch.wait_cycles(1, timeout=60)
+                for _ in range(rounds):
+                    member = group.create(start=False, grace=GRACE)
+                    started = time.monotonic()
+                    member.container.start()
+                    seen, lost = first_answer(target, member.name)
+                    failed += lost
+                    if seen is not None:
+                        joins.append(seen - started)
+                    settle(watch)
+                    stopper = threading.Thread(target=member.container.stop, kwargs={"timeout": 30})
+                    stopped = time.monotonic()
+                    stopper.start()
+                    last, lost = last_answer(target, member.name, stopped + GRACE - 0.5)
+                    failed += lost
+                    leaves.append(max(0.0, (last or stopped) - stopped))
+                    stopper.join(40)
+                    wait_until(lambda name=member.name: name not in config.read_text(), timeout=30,
+                               what="the member deleted")
+                    settle(watch)
+        finally:
+            stop()
     finally:
         group.remove()
     return {"joins": joins, "leaves": leaves, "failed": failed}
@@ -137,8 +173,7 @@ def ms(values: list[float], pct: float) -> str:
     return "-" if found is None else f"{found * 1000:.0f}"
 
 
-def verdicts(engine: str, joins: list[float], leaves: list[float]) -> list[str]:
-    target = TARGETS_MS[engine]
+def verdicts(engine: str, target: int, joins: list[float], leaves: list[float]) -> list[str]:
     lines = []
     for what, values in (("docker start -> first request", joins), ("docker stop -> last request", leaves)):
         p50 = percentile(values, 50)
@@ -153,35 +188,38 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="3 rounds per engine")
     parser.add_argument("--markdown", action="store_true", help="(the table is always markdown)")
     parser.add_argument("--write-docs", action="store_true")
+    parser.add_argument("--runtimes", default="docker,local", help="where the proxy runs: docker, local or both")
     args = parser.parse_args()
     rounds = 3 if args.quick else max(1, min(args.rounds, 50))
     import tempfile
 
     from integration.harness import Deployer, start_lab, start_session
 
-    header = docs_header(f"python bench/discovery.py --rounds {rounds}")  # the load average before we start
+    # the load average before we start
+    header = docs_header(f"python bench/discovery.py --rounds {rounds} --runtimes {args.runtimes}")
     rows, lines = [], []
     with cleanup_on_exit() as stack:
         session = start_session(progress=None)
         stack.callback(quietly(session.cleanup))
         lab = start_lab(session, "bench-disc", backends=(), clients=())
         stack.callback(quietly(lab.remove))
-        for engine in ("haproxy", "nginx"):
-            with tempfile.TemporaryDirectory() as tmp:
-                deployer = Deployer(lab, Path(tmp))
-                try:
-                    found = measure(engine, rounds, lab, deployer)
-                finally:
-                    deployer.teardown()
-            joins, leaves = found["joins"], found["leaves"]
-            assert isinstance(joins, list) and isinstance(leaves, list)
-            rows.append([engine, f"{len(joins)}/{rounds}", ms(joins, 50), ms(joins, 90), ms(leaves, 50),
-                         ms(leaves, 90), found["failed"], f"{TARGETS_MS[engine]}"])
-            lines += verdicts(engine, joins, leaves)
-            print(f"{engine}: joins {[round(j * 1000) for j in joins]} ms, leaves "
-                  f"{[round(v * 1000) for v in leaves]} ms", file=sys.stderr, flush=True)
-    headers = ["engine", "joined", "start -> first request p50 ms", "p90 ms", "stop -> last request p50 ms",
-               "p90 ms", "failed", "target p50 ms"]
+        for runtime in args.runtimes.split(","):
+            for engine in ("haproxy", "nginx"):
+                with tempfile.TemporaryDirectory() as tmp:
+                    deployer = Deployer(lab, Path(tmp))
+                    try:
+                        found = measure(engine, runtime, rounds, lab, deployer, Path(tmp))
+                    finally:
+                        deployer.teardown()
+                joins, leaves = found["joins"], found["leaves"]
+                assert isinstance(joins, list) and isinstance(leaves, list)
+                rows.append([engine, RUNTIMES[runtime], f"{len(joins)}/{rounds}", ms(joins, 50), ms(joins, 90),
+                             ms(leaves, 50), ms(leaves, 90), found["failed"], f"{TARGETS_MS[engine]}"])
+                lines += verdicts(f"{engine} ({runtime})", TARGETS_MS[engine], joins, leaves)
+                print(f"{engine} ({runtime}): joins {[round(j * 1000) for j in joins]} ms, leaves "
+                      f"{[round(v * 1000) for v in leaves]} ms", file=sys.stderr, flush=True)
+    headers = ["engine", "proxy runs", "joined", "start -> first request p50 ms", "p90 ms",
+               "stop -> last request p50 ms", "p90 ms", "failed", "target p50 ms"]
     text = header + "\n\n" + table(headers, rows, True) + "\n\n" + "\n".join(lines)
     publish(text, HEADING, DOC_INTRO, DOC_NOTES, write_docs=args.write_docs)
     return 0
