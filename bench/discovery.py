@@ -220,6 +220,10 @@ def main() -> int:
                       f"{[round(v * 1000) for v in leaves]} ms", file=sys.stderr, flush=True)
     headers = ["engine", "proxy runs", "joined", "start -> first request p50 ms", "p90 ms",
                "stop -> last request p50 ms", "p90 ms", "failed", "target p50 ms"]
+    import os
+
+    lines.append(f"- 1-min load average at the end {os.getloadavg()[0]:.2f} (two shared cores: the machine's other "
+                 "work shows in these times)")
     text = header + "\n\n" + table(headers, rows, True) + "\n\n" + "\n".join(lines)
     publish(text, HEADING, DOC_INTRO, DOC_NOTES, write_docs=args.write_docs)
     return 0

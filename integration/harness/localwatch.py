@@ -11,7 +11,8 @@ proxy here is local (an NGINX or HAProxy process on this host, listening on
 the given environment (output in a log file for failure reports) and, on exit,
 stops the watcher (SIGTERM, bounded) and then the proxy it started (proxies
 outlive the watcher by design). ``served(url)`` is who answered one request
-(the echo backend's name), or None.
+(the echo backend's name), or None. The watcher dies with the test process;
+proxies of a killed run are stopped by the next run (``stale.sweep``).
 """
 
 from __future__ import annotations
@@ -22,15 +23,16 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 import httpx
 
+from integration.harness.stale import owned_dir, sweep
 from integration.harness.wait import wait_until
 
+STATE_PREFIX = "ctlplane-itest-"
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -48,8 +50,10 @@ def need_local(binary: str) -> str:
 
 def state_dir() -> Path:
     """A directory for a local proxy's state that its unprivileged NGINX workers can traverse (pytest's tmp
-    dirs are 0700); removed by :meth:`CliWatch.__exit__`."""
-    path = Path(tempfile.mkdtemp(prefix="ctlplane-itest-"))
+    dirs are 0700); removed by :meth:`CliWatch.__exit__`. Those of a killed run (proxies still running from
+    them) are stopped and removed first."""
+    sweep(STATE_PREFIX)
+    path = owned_dir(STATE_PREFIX)
     path.chmod(0o711)  # noqa: S103 - NGINX workers (nobody) reach releases/<id> below it
     return path
 
@@ -76,6 +80,13 @@ def served(url: str, timeout: float = 3.0) -> str | None:
 def answers(url: str, count: int = 20) -> set[str | None]:
     """Who answered ``count`` requests (None for a failed one); bounded by count and each request's timeout."""
     return {served(url) for _ in range(count)}
+
+
+def _stop_with_parent() -> None:
+    """In the child before exec: SIGTERM when the test process dies (a killed run leaves no watcher)."""
+    import ctypes
+
+    ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
 class CliWatch:
@@ -105,7 +116,8 @@ class CliWatch:
         with self.log_path.open("wb") as out:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "ctlplane", "watch", str(self.model_path), "--reconcile", "0"],
-                cwd=ROOT, env=self.env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+                cwd=ROOT, env=self.env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+                preexec_fn=_stop_with_parent)
         return self
 
     def wait_started(self, timeout: float = 60.0) -> None:

@@ -27,11 +27,9 @@ from __future__ import annotations
 
 import ctypes
 import ipaddress
-import os
 import shutil
 import signal
 import subprocess
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,34 +37,12 @@ from typing import Any
 
 from integration.harness.network import docker_subnets, free_subnets, host_routes
 from integration.harness.session import DockerSession
+from integration.harness.stale import owned_dir, processes_using, stop_processes, sweep
 from integration.harness.wait import wait_until
 
 POOL = ipaddress.IPv4Network("10.214.0.0/16")
 PREFIX = "ctlplane-dockerd-"  # /tmp/ctlplane-dockerd-<owner pid>-XXXX
 MNT_DETACH = 2
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def _processes_using(root: Path) -> list[int]:
-    """Pids whose command line names ``root`` (its dockerd, containerd and containerd shims)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                if str(root).encode() in (entry / "cmdline").read_bytes():
-                    found.append(int(entry.name))
-            except OSError:
-                continue
-    return found
 
 
 def _unmount_under(root: Path) -> None:
@@ -80,11 +56,7 @@ def _unmount_under(root: Path) -> None:
 def _destroy(root: Path) -> None:
     """Kill whatever still runs from ``root``, unmount what is mounted below it, delete the host bridge its
     network left (an engine that could not remove it), delete the directory."""
-    for pid in _processes_using(root):
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
+    stop_processes(root, grace=2.0)
     _unmount_under(root)
     bridge = (root / "bridge").read_text().strip() if (root / "bridge").exists() else ""
     if bridge.startswith("br-") and Path("/sys/class/net", bridge).exists():
@@ -94,10 +66,7 @@ def _destroy(root: Path) -> None:
 
 def sweep_stale() -> None:
     """Private engines of runs whose process is gone (killed before their cleanup)."""
-    for root in Path(tempfile.gettempdir()).glob(PREFIX + "*"):
-        owner = root.name.removeprefix(PREFIX).split("-", 1)[0]
-        if owner.isdigit() and not _alive(int(owner)):
-            _destroy(root)
+    sweep(PREFIX, _destroy)
 
 
 @dataclass
@@ -130,7 +99,7 @@ class PrivateEngine:
     @classmethod
     def create(cls, session: DockerSession) -> PrivateEngine:
         sweep_stale()
-        engine = cls(Path(tempfile.mkdtemp(prefix=f"{PREFIX}{os.getpid()}-")), session)
+        engine = cls(owned_dir(PREFIX), session)
         try:
             engine.start()
             engine.load_image()
@@ -222,6 +191,6 @@ class PrivateEngine:
         finally:
             self.stop(signal.SIGTERM, timeout=30)
             deadline = time.monotonic() + 30  # its containerd exits once dockerd did
-            while _processes_using(self.root) and time.monotonic() < deadline:
+            while processes_using(self.root) and time.monotonic() < deadline:
                 time.sleep(0.2)
             _destroy(self.root)
