@@ -94,7 +94,7 @@ def test_stopping_a_member_under_load_drains_it_first(engine: str, lab: Lab, dep
             removed = time.monotonic()
             time.sleep(1.0)
             found = load.stop()
-    timeline = [(round(at - started, 2), c.trigger[:60], [(r.outcome, round(r.seconds, 2)) for r in c.results])
+    timeline = [(round(at - started, 2), c.trigger[:60], [(r.outcome, round(r.seconds, 2), r.commands) for r in c.results])
                 for at, c in watch.cycles]
     print(f"\n{engine}: stop at {stopping - started:.2f}s, removed at {removed - started:.2f}s; cycles {timeline}; "
           f"runs {[(len(r.results), len(r.failures())) for r in load.runs]}")

@@ -179,3 +179,29 @@ def test_a_stopping_container_reaches_the_next_apply_drained_and_the_engine_rest
         stop.set()
         thread.join(10)
     assert not thread.is_alive()
+
+
+def test_a_container_that_died_leaves_at_its_die_event_though_the_list_still_shows_it_running(
+        tmp_path: Path) -> None:
+    """Docker 20.10 (measured): at ``die`` and ``network disconnect`` the container list still says
+    ``running``; only at ``stop`` it is gone, and a container that crashes gets no ``stop`` at all. An apply
+    at ``die`` that trusted the list put a drained member back to full weight, and traffic went to a dead
+    address."""
+    docker = FakeDocker([container("web-1")])
+    applies = Applies(docker)
+    stop, cycles, thread = watching(tmp_path, docker, applies)
+    try:
+        web2 = container("web-2", "10.1.0.6")
+        docker.start(web2)
+        wait_until(lambda: applies.calls[-1][1] == 2, what="web-2 listed")
+        docker._container_event(web2, "kill", signal="15")
+        wait_until(lambda: applies.calls[-1][2] == frozenset({web2.id}), what="an apply that sees it stopping")
+        docker._container_event(web2, "die", exitCode="0")  # the list lags: web-2 still shows as running
+        wait_until(lambda: cycles[-1].trigger.endswith(" die"), what="the apply at die")
+        assert applies.calls[-1][1] == 1  # not listed: it died, whatever the lagging list says
+        docker.start(web2)  # started again (a restart policy): it is back
+        wait_until(lambda: applies.calls[-1][1] == 2, what="web-2 listed again after its start")
+    finally:
+        stop.set()
+        thread.join(10)
+    assert not thread.is_alive()
