@@ -7,7 +7,9 @@ Discovery only reads: ``GET /_ping`` and ``/version`` (the SDK's API version
 negotiation), ``GET /containers/json`` with a label filter (never a
 container's inspect document, which holds its environment) and ``GET
 /events``; a socket proxy that allows nothing else is enough
-(docs/recipes/docker-discovery.md). With TLS, the engine's CA is the one
+(docs/recipes/docker-discovery.md). A container whose ``die`` event came is
+left out of listings that still show it running (the engine's list lags
+behind that event), for at most ``DIED_LAG``. With TLS, the engine's CA is the one
 ``DOCKER_CERT_PATH`` holds, whatever ``REQUESTS_CA_BUNDLE`` says. Every failure
 becomes a DriverError: an engine that cannot be asked never reads as "no
 containers", which would empty the pools.
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -24,6 +27,7 @@ from ctlplane.discovery.containers import ContainerInfo, listed_container
 from ctlplane.drivers.container import docker_errors
 
 TIMEOUT = 10  # seconds for one API call (the event stream itself has none)
+DIED_LAG = 10.0  # seconds a container that died stays out of listings that still show it running
 
 
 def engine_client() -> Any:
@@ -61,6 +65,7 @@ class DockerSource:
         self._client: Any = None
         self._lock = threading.Lock()
         self._stopping: set[str] = set()
+        self._died: dict[str, float] = {}  # id -> when its die event came (the list may still show it running)
         self._known: frozenset[str] = frozenset()  # ids of the containers the last listing found
 
     @property
@@ -72,9 +77,11 @@ class DockerSource:
             return self._client
 
     def forget_client(self) -> None:
-        """Drop the connection (after the engine went away): the next call connects again."""
+        """Drop the connection (after the engine went away): the next call connects again, and its listing is
+        taken as it is (the events that would correct it may be lost)."""
         with self._lock:
             client, self._client = self._client, None
+            self._died.clear()
         if client is not None:
             try:
                 client.close()
@@ -94,6 +101,10 @@ class DockerSource:
             self.forget_client()
             raise
         with self._lock:
+            now = time.monotonic()  # kept while the list lags, never longer than DIED_LAG
+            self._died = {cid: at for cid, at in self._died.items() if cid in found and now - at < DIED_LAG}
+            for cid in self._died:
+                del found[cid]
             self._known = frozenset(found)
         return list(found.values())
 
@@ -108,6 +119,14 @@ class DockerSource:
     def mark_stopping(self, container_id: str, stopping: bool) -> None:
         with self._lock:
             (self._stopping.add if stopping else self._stopping.discard)(container_id)
+
+    def mark_died(self, container_id: str, died: bool) -> None:
+        """A container died (left out of listings, which lag behind the event) or started again."""
+        with self._lock:
+            if died:
+                self._died[container_id] = time.monotonic()
+            else:
+                self._died.pop(container_id, None)
 
     def events(self, since: int | None) -> Iterator[dict[str, Any]] | Any:
         """The engine's container and network events from ``since`` (epoch seconds) on, as a closable stream."""

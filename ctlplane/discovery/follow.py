@@ -7,7 +7,11 @@ connect/disconnect of a selected container the last listing found running
 (network events carry no labels; a container being started is connected
 before its ``start`` event, and an apply at the connect would list it not yet
 running and need a second one). It also says when a container received its
-stop signal (it is then drained while it shuts down). :class:`Follower` runs the stream on a thread
+stop signal (it is then drained while it shuts down) and when it died: the
+engine's list still shows a container ``running`` at its ``die`` and ``network
+disconnect`` events (Docker 20.10, measured) and a crashed one gets no
+``stop``, so the source leaves a container that died out of its listings until
+it starts again. :class:`Follower` runs the stream on a thread
 and pokes the watch loop, whose debouncer turns a burst into one apply that
 lists the containers again (events only say *that* something changed, the
 listing says *what is*). When the stream ends or fails (the engine restarted,
@@ -44,6 +48,7 @@ class Interest:
 class Verdict:
     reason: str | None = None  # why the loop should apply (None: the event does not matter)
     stopping: tuple[str, bool] | None = None  # (container id, whether it is stopping now)
+    died: tuple[str, bool] | None = None  # (container id, whether it died: True at die, False at start/destroy)
 
 
 def classify(event: Mapping[str, Any], interest: Interest) -> Verdict:
@@ -64,14 +69,14 @@ def classify(event: Mapping[str, Any], interest: Interest) -> Verdict:
     selected = any(all(attrs.get(k) == v for k, v in s.items()) for s in interest.selectors)
     if not selected and cid not in interest.known:
         return Verdict()
-    stopping = None
+    stopping = died = None
     if verb == "kill":
         if str(attrs.get("signal") or "") not in STOP_SIGNALS:
             return Verdict()  # e.g. SIGHUP: the container reloads, it does not leave
         stopping = (cid, True)
     elif verb in ("start", "die", "destroy"):
-        stopping = (cid, False)
-    return Verdict(f"docker: {shown(str(attrs.get('name') or cid[:12]))} {action[:40]}", stopping)
+        stopping, died = (cid, False), (cid, verb == "die")
+    return Verdict(f"docker: {shown(str(attrs.get('name') or cid[:12]))} {action[:40]}", stopping, died)
 
 
 class EventStream(Protocol):
@@ -84,6 +89,8 @@ class EventStream(Protocol):
     def forget_client(self) -> None: ...
 
     def mark_stopping(self, container_id: str, stopping: bool) -> None: ...
+
+    def mark_died(self, container_id: str, died: bool) -> None: ...
 
 
 class Follower:
@@ -149,5 +156,7 @@ class Follower:
         verdict = classify(event, replace(interest, known=interest.known | self.source.known()))
         if verdict.stopping is not None:
             self.source.mark_stopping(*verdict.stopping)
+        if verdict.died is not None:
+            self.source.mark_died(*verdict.died)
         if verdict.reason is not None:
             self.notify(verdict.reason)
