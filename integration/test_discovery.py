@@ -222,3 +222,22 @@ def test_twenty_members_started_at_once_are_one_or_two_applies(lab: Lab, deploye
     for lb, port in ((ng, 80), (hx, 81)):
         wait_until(lambda lb=lb, port=port: len(answered(lab, lb, 200, port)) == 21, timeout=20,
                    what="all 20 answering, and the first member")
+
+
+def test_a_member_that_exits_on_its_own_leaves_at_its_die_event(engine: str, lab: Lab, deployer: Deployer,
+                                                                members: Factory) -> None:
+    """No ``docker stop``: the backend exits by itself, so the engine sends ``die`` and a network ``disconnect``
+    but no ``kill`` and no ``stop``; its list may still show the container running at both (Docker 20.10:
+    ~100 ms idle, longer under load; tests/discovery/test_follow.py covers that lag deterministically)."""
+    group = members("exit")
+    keep, leaving = group.create(), group.create()
+    lb = deployer.deploy(engine, pools=[group.pool()], services=[SERVICE])
+    with DockerWatching(lb.model_path) as watch:
+        watch.wait_cycles(1)
+        assert answered(lab, lb) == {keep.name, leaving.name}
+        leaving.container.exec_run(["kill", "-TERM", "1"])  # the echo backend is PID 1 and exits on SIGTERM
+        wait_until(lambda: leaving.name not in servers(lb), timeout=15, what="the member out of the config")
+        wait_until(lambda: answered(lab, lb, 20) == {keep.name}, timeout=15, what="traffic to the other only")
+    triggers = [c.trigger for c in watch.applied() if any(r.outcome != "unchanged" for r in c.results)]
+    assert triggers and all(t.startswith("docker: ") for t in triggers), triggers  # events, not a periodic pass
+    assert all(c.error is None for c in watch.applied()), watch.applied()
