@@ -1,7 +1,8 @@
 """Run every benchmark in ``bench/`` once and write each table into its own ``## `` section of
-docs/benchmarks.md: scale, edit-to-traffic latency, data plane, reload under load (``--quick``) and CLI
-start-up. Each script runs as its own process with ``--write-docs``; a failing one is reported and the
-others still run. ``--quick`` passes the scripts' own quick settings (reload under load always runs quick).
+docs/benchmarks.md: scale, edit-to-traffic latency, data plane, reload under load (``--quick``), CLI
+start-up and Docker discovery (needs a Docker engine and the integration image). Each script runs as its
+own process with ``--write-docs``; a failing one is reported and the others still run. ``--quick`` passes
+the scripts' own quick settings (reload under load always runs quick).
 """
 
 from __future__ import annotations

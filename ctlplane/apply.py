@@ -78,12 +78,26 @@ def prepare(source: str | Path | Build, *, proxies: list[str] | None = None, str
 
 def needs_binary_check(change: Change) -> bool:
     """Whether the real binary must judge the new files before they reach the proxy: not when they are the
-    release it already serves, nor when only server weights, states or limits change or servers leave
-    (runtime commands on a config whose every other line is the serving one, already judged). A new
-    server (an address the binary might not resolve) or anything else is checked."""
+    release it already serves, nor when only server weights, states or limits change, servers leave or
+    servers join at an IP address (runtime commands on a config whose every other line is the serving one,
+    already judged; HAProxy's runtime parser judges an added server's line, and a later start or reload
+    judges the whole file). A new server named by a host name (the binary might not resolve it) or anything
+    else is checked."""
     if change.kind == "none":
         return False
-    return change.kind != "runtime" or any(c.startswith("add server") for c in change.commands)
+    return change.kind != "runtime" or any(c.startswith("add server ") and not _ip_literal(c.split()[3])
+                                           for c in change.commands)
+
+
+def _ip_literal(address: str) -> bool:
+    """Whether ``host:port`` (``[v6]:port`` for IPv6) names its host by an IP address."""
+    import ipaddress
+
+    try:
+        ipaddress.ip_address(address.rsplit(":", 1)[0].removeprefix("[").removesuffix("]"))
+    except ValueError:
+        return False
+    return True
 
 
 def apply_prepared(prepared: Prepared, *, report: Callable[[ApplyResult], None] | None = None,

@@ -7,7 +7,10 @@ Discovery only reads: ``GET /_ping`` and ``/version`` (the SDK's API version
 negotiation), ``GET /containers/json`` with a label filter (never a
 container's inspect document, which holds its environment) and ``GET
 /events``; a socket proxy that allows nothing else is enough
-(docs/recipes/docker-discovery.md). Every failure
+(docs/recipes/docker-discovery.md). A container whose ``die`` event came is
+left out of listings that still show it running (the engine's list lags
+behind that event), for at most ``DIED_LAG``. With TLS, the engine's CA is the one
+``DOCKER_CERT_PATH`` holds, whatever ``REQUESTS_CA_BUNDLE`` says. Every failure
 becomes a DriverError: an engine that cannot be asked never reads as "no
 containers", which would empty the pools.
 """
@@ -16,6 +19,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -23,14 +27,34 @@ from ctlplane.discovery.containers import ContainerInfo, listed_container
 from ctlplane.drivers.container import docker_errors
 
 TIMEOUT = 10  # seconds for one API call (the event stream itself has none)
+DIED_LAG = 10.0  # seconds a container that died stays out of listings that still show it running
 
 
 def engine_client() -> Any:
     """A client for the engine DOCKER_HOST names (ssh:// through the system ssh client, no paramiko)."""
+    ssh = os.environ.get("DOCKER_HOST", "").startswith("ssh://")
+    return client_class().from_env(timeout=TIMEOUT, use_ssh_client=ssh)
+
+
+def client_class() -> Any:
+    """The SDK's ``DockerClient`` whose TLS verification uses the engine's CA (``DOCKER_CERT_PATH/ca.pem``) even
+    when ``REQUESTS_CA_BUNDLE`` or ``CURL_CA_BUNDLE`` is set: requests lets those override a session's CA,
+    so the SDK alone fails to verify the engine wherever they point elsewhere (docker/docker-py#2433, open)."""
     import docker
 
-    ssh = os.environ.get("DOCKER_HOST", "").startswith("ssh://")
-    return docker.from_env(timeout=TIMEOUT, use_ssh_client=ssh)
+    class EngineApi(docker.APIClient):  # type: ignore[misc]
+        def merge_environment_settings(self, url: str, proxies: Any, stream: Any, verify: Any,
+                                       cert: Any) -> dict[str, Any]:
+            settings: dict[str, Any] = super().merge_environment_settings(url, proxies, stream, verify, cert)
+            if verify is None and isinstance(self.verify, str):  # the engine's CA file, set from its TLS config
+                settings["verify"] = self.verify
+            return settings
+
+    class EngineClient(docker.DockerClient):  # type: ignore[misc]
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            self.api = EngineApi(*args, **kwargs)
+
+    return EngineClient
 
 
 class DockerSource:
@@ -41,6 +65,7 @@ class DockerSource:
         self._client: Any = None
         self._lock = threading.Lock()
         self._stopping: set[str] = set()
+        self._died: dict[str, float] = {}  # id -> when its die event came (the list may still show it running)
         self._known: frozenset[str] = frozenset()  # ids of the containers the last listing found
 
     @property
@@ -52,9 +77,11 @@ class DockerSource:
             return self._client
 
     def forget_client(self) -> None:
-        """Drop the connection (after the engine went away): the next call connects again."""
+        """Drop the connection (after the engine went away): the next call connects again, and its listing is
+        taken as it is (the events that would correct it may be lost)."""
         with self._lock:
             client, self._client = self._client, None
+            self._died.clear()
         if client is not None:
             try:
                 client.close()
@@ -74,6 +101,10 @@ class DockerSource:
             self.forget_client()
             raise
         with self._lock:
+            now = time.monotonic()  # kept while the list lags, never longer than DIED_LAG
+            self._died = {cid: at for cid, at in self._died.items() if cid in found and now - at < DIED_LAG}
+            for cid in self._died:
+                del found[cid]
             self._known = frozenset(found)
         return list(found.values())
 
@@ -88,6 +119,14 @@ class DockerSource:
     def mark_stopping(self, container_id: str, stopping: bool) -> None:
         with self._lock:
             (self._stopping.add if stopping else self._stopping.discard)(container_id)
+
+    def mark_died(self, container_id: str, died: bool) -> None:
+        """A container died (left out of listings, which lag behind the event) or started again."""
+        with self._lock:
+            if died:
+                self._died[container_id] = time.monotonic()
+            else:
+                self._died.pop(container_id, None)
 
     def events(self, since: int | None) -> Iterator[dict[str, Any]] | Any:
         """The engine's container and network events from ``since`` (epoch seconds) on, as a closable stream."""

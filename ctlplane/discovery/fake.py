@@ -49,6 +49,7 @@ class FakeDocker:
         self.subscriptions: list[int | None] = []  # the ``since`` of each subscription
         self.streams: list[FakeStream] = []
         self._stopping: set[str] = set()
+        self._died: set[str] = set()
         self.clock = 1_000_000  # event times (epoch seconds)
 
     # ------------------------------------------------------------------ Source
@@ -57,8 +58,9 @@ class FakeDocker:
             if not self.up:
                 raise DriverError("docker: listing containers failed", [Finding("engine down", source="driver")])
             self.listings += 1
-            found = [c for c in self.items.values()
-                     if c.running and any(all(c.labels.get(k) == v for k, v in s.items()) for s in selectors)]
+            found = [c for c in self.items.values() if c.running and c.id not in self._died
+                     and any(all(c.labels.get(k) == v for k, v in s.items()) for s in selectors)]
+            self._died &= {c.id for c in self.items.values() if c.running}
             self.listed = frozenset(c.id for c in found)
             return found
 
@@ -86,6 +88,10 @@ class FakeDocker:
     def mark_stopping(self, container_id: str, stopping: bool) -> None:
         with self.lock:
             (self._stopping.add if stopping else self._stopping.discard)(container_id)
+
+    def mark_died(self, container_id: str, died: bool) -> None:
+        with self.lock:
+            (self._died.add if died else self._died.discard)(container_id)
 
     # ------------------------------------------------------------------ what tests do
     def emit(self, kind: str, action: str, actor: str, attributes: dict[str, str]) -> None:

@@ -3,9 +3,15 @@
 :func:`classify` (pure) says whether one event matters: a container event
 (start, die, stop, kill, pause, unpause, destroy, rename, health_status) of a
 container carrying some discovered pool's selector labels, or a network
-connect/disconnect on a discovered pool's network or of a container that was
-a member. It also says when a container received its stop signal (it is then
-drained while it shuts down). :class:`Follower` runs the stream on a thread
+connect/disconnect of a selected container the last listing found running
+(network events carry no labels; a container being started is connected
+before its ``start`` event, and an apply at the connect would list it not yet
+running and need a second one). It also says when a container received its
+stop signal (it is then drained while it shuts down) and when it died: the
+engine's list still shows a container ``running`` at its ``die`` and ``network
+disconnect`` events (Docker 20.10, measured) and a crashed one gets no
+``stop``, so the source leaves a container that died out of its listings until
+it starts again. :class:`Follower` runs the stream on a thread
 and pokes the watch loop, whose debouncer turns a burst into one apply that
 lists the containers again (events only say *that* something changed, the
 listing says *what is*). When the stream ends or fails (the engine restarted,
@@ -18,7 +24,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from ctlplane.discovery.containers import mapping
@@ -35,15 +41,14 @@ class Interest:
     """What events matter: the discovered pools' selectors and networks, and containers seen as members."""
 
     selectors: tuple[Mapping[str, str], ...] = ()
-    networks: frozenset[str] = frozenset()
-    any_network: bool = False  # some pool names no network: every network change of its containers matters
-    known: frozenset[str] = field(default_factory=frozenset)
+    known: frozenset[str] = field(default_factory=frozenset)  # ids of the selected running containers last listed
 
 
 @dataclass(frozen=True)
 class Verdict:
     reason: str | None = None  # why the loop should apply (None: the event does not matter)
     stopping: tuple[str, bool] | None = None  # (container id, whether it is stopping now)
+    died: tuple[str, bool] | None = None  # (container id, whether it died: True at die, False at start/destroy)
 
 
 def classify(event: Mapping[str, Any], interest: Interest) -> Verdict:
@@ -55,23 +60,23 @@ def classify(event: Mapping[str, Any], interest: Interest) -> Verdict:
     kind = event.get("Type")
     if kind == "network" and verb in ("connect", "disconnect"):
         container = str(attrs.get("container") or "")
-        if str(attrs.get("name")) in interest.networks or interest.any_network or container in interest.known:
+        if container in interest.known:
             return Verdict(f"docker: network {shown(str(attrs.get('name') or ''))} {verb} {container[:12]}")
-        return Verdict()
+        return Verdict()  # not selected, or starting (its start event follows: listing now would find it not running)
     if kind != "container" or verb not in CONTAINER_ACTIONS:
         return Verdict()
     cid = str(actor.get("ID") or event.get("id") or "")
     selected = any(all(attrs.get(k) == v for k, v in s.items()) for s in interest.selectors)
     if not selected and cid not in interest.known:
         return Verdict()
-    stopping = None
+    stopping = died = None
     if verb == "kill":
         if str(attrs.get("signal") or "") not in STOP_SIGNALS:
             return Verdict()  # e.g. SIGHUP: the container reloads, it does not leave
         stopping = (cid, True)
     elif verb in ("start", "die", "destroy"):
-        stopping = (cid, False)
-    return Verdict(f"docker: {shown(str(attrs.get('name') or cid[:12]))} {action[:40]}", stopping)
+        stopping, died = (cid, False), (cid, verb == "die")
+    return Verdict(f"docker: {shown(str(attrs.get('name') or cid[:12]))} {action[:40]}", stopping, died)
 
 
 class EventStream(Protocol):
@@ -79,9 +84,13 @@ class EventStream(Protocol):
 
     def events(self, since: int | None) -> Any: ...
 
+    def known(self) -> frozenset[str]: ...
+
     def forget_client(self) -> None: ...
 
     def mark_stopping(self, container_id: str, stopping: bool) -> None: ...
+
+    def mark_died(self, container_id: str, died: bool) -> None: ...
 
 
 class Follower:
@@ -143,8 +152,11 @@ class Follower:
     def _handle(self, event: Any) -> None:
         if not isinstance(event, dict):
             return
-        verdict = classify(event, self.interest)
+        interest = self.interest  # with the containers found by listings since the loop last set it
+        verdict = classify(event, replace(interest, known=interest.known | self.source.known()))
         if verdict.stopping is not None:
             self.source.mark_stopping(*verdict.stopping)
+        if verdict.died is not None:
+            self.source.mark_died(*verdict.died)
         if verdict.reason is not None:
             self.notify(verdict.reason)

@@ -2,7 +2,7 @@
 
 :class:`DockerEvents` is the watch loop's ``events``: before each apply it
 reads the model and follows the engine's events only while some pool
-discovers members (with the selectors, networks and last members as its
+discovers members (with the selectors and the containers last listed as its
 :class:`~ctlplane.discovery.follow.Interest`). Its ``source`` is what the
 applies list containers from, so the drain of a stopping container (seen in
 the event stream) reaches the next rendering.
@@ -22,15 +22,11 @@ from ctlplane.model.root import Model
 
 def interest_of(model: Model, known: frozenset[str]) -> Interest:
     docker = [p.discover.docker for p in model.pools if p.discover is not None]
-    return Interest(selectors=tuple(dict(d.labels) for d in docker),
-                    networks=frozenset(d.network for d in docker if d.network),
-                    any_network=any(d.network is None for d in docker), known=known)
+    return Interest(selectors=tuple(dict(d.labels) for d in docker), known=known)
 
 
 class WatchedSource(Source, EventStream, Protocol):
     """A discovery source with an event stream (``DockerSource``, ``FakeDocker``)."""
-
-    def known(self) -> frozenset[str]: ...
 
 
 class DockerEvents:

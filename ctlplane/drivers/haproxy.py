@@ -17,7 +17,8 @@ keeps that state. HAProxy writes its log to stderr, appended to
 A runtime ``del server`` (a server that left, already set to drain) first
 waits, bounded, for its sessions to end, then puts it in maintenance (which
 ``del server`` requires) and deletes it once its connections are gone; only a
-server still busy after that has its sessions shut down.
+server still busy after that has its sessions shut down, and is deleted once
+HAProxy released their connections (asynchronously, bounded).
 """
 
 from __future__ import annotations
@@ -77,8 +78,10 @@ class HaproxyRuntime:
             return None if _BUSY in answer else answer
 
         answer = procfs.wait_for(deleted, self.delete_wait, interval=0.1)
-        if answer is None:
+        if answer is None:  # sessions that never end, e.g. connecting to the address of a container that died
             self.host.request(self.socket, f"shutdown sessions server {target}")
+            answer = procfs.wait_for(deleted, self.delete_wait, interval=0.1)  # connections close asynchronously
+        if answer is None:  # still busy: HAProxy's own answer names it
             answer = self.host.request(self.socket, f"del server {target}")
         haproxy_api.check_answer(f"del server {target}", answer)
 

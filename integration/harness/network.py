@@ -53,10 +53,11 @@ def docker_subnets(client: Any) -> list[ipaddress.IPv4Network]:
     return found
 
 
-def free_subnets(used: Iterable[ipaddress.IPv4Network], seed: int | None = None) -> Iterator[ipaddress.IPv4Network]:
-    """Candidate /24s of POOL that overlap nothing in ``used``, starting at a random one."""
+def free_subnets(used: Iterable[ipaddress.IPv4Network], seed: int | None = None,
+                 pool: ipaddress.IPv4Network = POOL) -> Iterator[ipaddress.IPv4Network]:
+    """Candidate /24s of ``pool`` that overlap nothing in ``used``, starting at a random one."""
     taken = list(used)
-    candidates = list(POOL.subnets(new_prefix=24))
+    candidates = list(pool.subnets(new_prefix=24))
     start = random.Random(seed).randrange(len(candidates))
     for subnet in candidates[start:] + candidates[:start]:
         if not any(subnet.overlaps(other) for other in taken):

@@ -200,4 +200,8 @@ def test_the_real_binary_judges_what_reaches_a_proxy_and_nothing_else() -> None:
     assert not needs_binary_check(Change("none"))  # the release it already serves was judged when deployed
     assert not needs_binary_check(Change("runtime", ("set server be_web/a weight 5", "del server be_web/b")))
     assert needs_binary_check(Change("runtime", ("add server be_web/c app3.internal:80",)))  # may not resolve
+    for address in ("10.1.0.6:8080", "[fd00::6]:8080"):  # a discovered member: nothing to resolve
+        assert not needs_binary_check(Change("runtime", (f"add server be_web/c {address} weight 1 check",
+                                                         "enable health be_web/c", "enable server be_web/c")))
+    assert needs_binary_check(Change("runtime", ("add server be_web/c 10.1.0.6:8080", "add server be_web/d db:5432")))
     assert needs_binary_check(Change("reload")) and needs_binary_check(Change("start"))

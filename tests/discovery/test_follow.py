@@ -17,7 +17,7 @@ from ctlplane.transaction import ApplyResult
 from ctlplane.watch_loop import Cycle, run_watch
 from tests.discovery.helpers import container
 
-WEB = Interest(selectors=({"ctlplane.pool": "web"},), networks=frozenset({"app-net"}))
+WEB = Interest(selectors=({"ctlplane.pool": "web"},))
 
 
 def wait_until(predicate: Callable[[], object], timeout: float = 5.0, what: str = "condition") -> None:
@@ -53,13 +53,31 @@ def test_a_stop_signal_marks_the_container_stopping_and_start_or_die_clears_it()
     assert classify(event("container", "start", **selected), WEB).stopping == ("c" * 64, False)
 
 
-def test_network_events_matter_on_a_discovered_network_or_for_a_member() -> None:
-    assert classify(event("network", "connect", "n" * 64, name="app-net", container="x" * 64), WEB).reason
-    assert classify(event("network", "disconnect", "n" * 64, name="other", container="x" * 64), WEB).reason is None
-    anywhere = Interest(selectors=WEB.selectors, any_network=True)
-    assert classify(event("network", "connect", "n" * 64, name="other", container="x" * 64), anywhere).reason
-    member = Interest(selectors=WEB.selectors, known=frozenset({"x" * 64}))
-    assert classify(event("network", "disconnect", "n" * 64, name="other", container="x" * 64), member).reason
+def test_network_events_matter_for_a_selected_container_the_last_listing_found() -> None:
+    listed = Interest(selectors=WEB.selectors, known=frozenset({"x" * 64}))
+    for verb in ("connect", "disconnect"):
+        for network in ("app-net", "other"):  # a second network makes it multi-homed; leaving app-net, unreachable
+            assert classify(event("network", verb, "n" * 64, name=network, container="x" * 64), listed).reason
+    # a container being started is connected before its start event: that event brings the one apply it needs
+    assert classify(event("network", "connect", "n" * 64, name="app-net", container="y" * 64), listed).reason is None
+
+
+def test_the_follower_judges_network_events_with_the_latest_listing() -> None:
+    docker, pokes = FakeDocker([]), []
+    follower = Follower(docker, pokes.append, backoff_first=0.01)
+    follower.interest = WEB  # set before the listing below, as the watch loop does before each apply
+    follower.start()
+    try:
+        wait_until(lambda: docker.streams, what="subscription")
+        web1 = container("web-1")
+        docker.start(web1)
+        wait_until(lambda: pokes, what="the start event")
+        docker.containers([{"ctlplane.pool": "web"}])  # the apply's listing finds it
+        docker.emit("network", "connect", "n" * 64, {"name": "other", "container": web1.id})
+        wait_until(lambda: len(pokes) == 2, what="the network event of a listed container")
+        assert pokes[1].startswith("docker: network 'other' connect")
+    finally:
+        follower.stop()
 
 
 def test_the_follower_reconnects_with_backoff_and_resumes_from_the_last_event() -> None:
@@ -157,6 +175,32 @@ def test_a_stopping_container_reaches_the_next_apply_drained_and_the_engine_rest
         docker.come_back()
         wait_until(lambda: applies.calls[-1][1] == 1, what="the re-sync after the reconnection")
         assert cycles[-1].trigger == "docker: reconnected to the engine"
+    finally:
+        stop.set()
+        thread.join(10)
+    assert not thread.is_alive()
+
+
+def test_a_container_that_died_leaves_at_its_die_event_though_the_list_still_shows_it_running(
+        tmp_path: Path) -> None:
+    """Docker 20.10 (measured): at ``die`` and ``network disconnect`` the container list still says
+    ``running``; only at ``stop`` it is gone, and a container that crashes gets no ``stop`` at all. An apply
+    at ``die`` that trusted the list put a drained member back to full weight, and traffic went to a dead
+    address."""
+    docker = FakeDocker([container("web-1")])
+    applies = Applies(docker)
+    stop, cycles, thread = watching(tmp_path, docker, applies)
+    try:
+        web2 = container("web-2", "10.1.0.6")
+        docker.start(web2)
+        wait_until(lambda: applies.calls[-1][1] == 2, what="web-2 listed")
+        docker._container_event(web2, "kill", signal="15")
+        wait_until(lambda: applies.calls[-1][2] == frozenset({web2.id}), what="an apply that sees it stopping")
+        docker._container_event(web2, "die", exitCode="0")  # the list lags: web-2 still shows as running
+        wait_until(lambda: cycles[-1].trigger.endswith(" die"), what="the apply at die")
+        assert applies.calls[-1][1] == 1  # not listed: it died, whatever the lagging list says
+        docker.start(web2)  # started again (a restart policy): it is back
+        wait_until(lambda: applies.calls[-1][1] == 2, what="web-2 listed again after its start")
     finally:
         stop.set()
         thread.join(10)
