@@ -8,7 +8,9 @@ route falling back to another pool of the same prefix). NGINX 1.22 accepts
 HTTP/2 on a plain listener only as the listener's one protocol (``listen …
 http2`` without ``ssl`` refuses HTTP/1.1), so gRPC is served on TLS listeners,
 where ALPN offers both. HAProxy does all of it (``proto h2`` on the server
-lines, HTTP/2 detected by its preface on plain listeners).
+lines, HTTP/2 detected by its preface on plain listeners). TLS to servers
+(``Pool.tls``) is set per location too (``proxy_pass https://`` and the
+``proxy_ssl_*`` directives), so the pools a location can reach must agree on it.
 """
 
 from __future__ import annotations
@@ -49,15 +51,20 @@ def nginx_protocols(model: Model, proxy: str, indexes: list[int]) -> Iterator[Cr
                 chain, last = location_chain(vhost, prefix)
                 reached = [r.pool for r in chain] + [last.pool if last else svc.default_pool]
                 kinds = {_kind(pools[n][1]) for n in reached if n in pools}
-                if len(kinds) > 1:
+                tls = {pools[n][1].tls for n in reached if n in pools}
+                if len(kinds) > 1 or len(tls) > 1:
+                    why = (f"either to gRPC or to HTTP servers {where}, and this header route falls back to a pool "
+                           f"of the other kind at {prefix!r}: give the gRPC pool its own path prefix"
+                           if len(kinds) > 1 else
+                           f"with one TLS setting to the servers {where}, and this header route falls back to a "
+                           f"pool with another tls at {prefix!r}: give the pools the same tls, or this pool its own "
+                           "path prefix")
                     for route in chain:
                         j = next(j for j, r in enumerate(svc.routes) if r is route)
                         if j not in mixed:
                             mixed.add(j)
-                            yield CrossCheck(("services", k, "routes", j, "pool"), f"NGINX proxies one location "
-                                             f"either to gRPC or to HTTP servers {where}, and this header route "
-                                             f"falls back to a pool of the other kind at {prefix!r}: give the gRPC "
-                                             "pool its own path prefix, or use engine haproxy")
+                            yield CrossCheck(("services", k, "routes", j, "pool"),
+                                             f"NGINX proxies one location {why}, or use engine haproxy")
 
 
 def _kind(pool: Pool) -> str:

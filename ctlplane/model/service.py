@@ -12,6 +12,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
+from ctlplane.model.tls import Tls
 from ctlplane.model.types import (
     Bytes,
     Cidr,
@@ -54,39 +55,6 @@ class Route(Frozen):
     max_body_size: Bytes | None = Field(
         None, description="Largest request body for this route (413 above it; 0: no limit); the service's if unset."
     )
-
-
-class Hsts(Frozen):
-    """HTTP Strict Transport Security header."""
-
-    max_age: Duration = Field(31_536_000_000, description="How long browsers remember to use HTTPS only.")
-    include_subdomains: bool = Field(False, description="Add includeSubDomains.")
-    preload: bool = Field(False, description="Add preload (for browsers' preload lists).")
-
-
-class Certificate(Frozen):
-    """A certificate and its private key (PEM files)."""
-
-    cert: FilePath = Field(description="PEM certificate chain, leaf first.")
-    key: FilePath = Field(description="PEM private key; must not be readable by everyone.")
-    hosts: list[HostName] = Field(
-        default_factory=list,
-        description="SNI names this certificate serves; filled from its subjectAltName DNS names when empty.",
-    )
-
-
-class Tls(Frozen):
-    """TLS termination. Defaults follow Mozilla's intermediate profile."""
-
-    certificates: list[Certificate] = Field(
-        min_length=1, description="Certificates chosen by SNI; the first is the default."
-    )
-    min_version: Literal["1.2", "1.3"] = Field("1.2", description="Oldest TLS version accepted (1.2 or 1.3).")
-    redirect_http_port: Port | None = Field(
-        None, description="Also listen for plain HTTP on this port and redirect every request to HTTPS."
-    )
-    hsts: Hsts | None = Field(None, description="Send Strict-Transport-Security on HTTPS responses.")
-    http2: bool = Field(True, description="Offer HTTP/2 (ALPN h2) besides HTTP/1.1 on the TLS listener.")
 
 
 class Compression(Frozen):

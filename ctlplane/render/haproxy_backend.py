@@ -22,6 +22,7 @@ request finding every server at its ``max_connections`` is refused at once,
 as on NGINX); ``timeout tunnel`` is the service's ``timeouts.tunnel`` (an
 upgraded connection, a WebSocket, idle that long in both directions is closed;
 it replaces the client and server timeouts once the backend answered 101).
+A pool with ``tls`` gets its TLS options on ``default-server`` (``tls_files``).
 The output is plain frozen dataclasses; the templates only print them.
 """
 
@@ -34,6 +35,7 @@ from ctlplane.state.layout import CONFIG_DIR
 from ctlplane.model.pool import Pool, Server
 from ctlplane.model.service import HttpService, TcpService
 from ctlplane.model.types import format_duration
+from ctlplane.render.tls_files import haproxy_server_tls
 
 Service = HttpService | TcpService
 
@@ -104,6 +106,7 @@ class Backend:
     servers: tuple[ServerLine, ...]
     pool: str = ""  # the model's pool name (a Name: [a-z0-9_-]), saved for the access log's pool=
     empty_page: str | None = None  # a discovered pool: its own 503 page when no member can serve
+    tls: tuple[tuple[str, str, bool], ...] = ()  # default-server TLS options: keyword, value ("": none), hq it
 
 
 EMPTY_POOL_PAGE = "errors/503-empty-pool.http"  # relative to the release; HAProxy names it from its cwd
@@ -156,6 +159,7 @@ def build_backend(pool: Pool, users: list[Service]) -> Backend:
         servers=tuple(_server(s, checked, cookie is not None, _proto(pool), http_check is not None)
                       for s in pool.servers),
         empty_page=f"{CONFIG_DIR}/{EMPTY_POOL_PAGE}" if pool.answers_503 else None,
+        tls=haproxy_server_tls(pool, f"{CONFIG_DIR}/", checked),
     )
 
 

@@ -19,7 +19,7 @@ absolute name with a final dot, which NGINX strips) in the engine-neutral order
 of ``ctlplane.model.routing.ordered_routes`` (first match wins). Who the
 client is, access lists, limits and the body limit are ``haproxy_rules``'s.
 A service without a default pool falls through to the ``notfound`` backend
-(404).
+(404). Client certificates (``tls.client_ca``): see ``tls_files``.
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ from ctlplane.render.access_log import HAPROXY_SAVE_VARS, haproxy_format
 from ctlplane.render.haproxy_backend import backend_name, server_address
 from ctlplane.render.haproxy_rules import BodyLimit, Limits, Trust, body_limits, limits, trust
 from ctlplane.model.routing import ordered_routes
+from ctlplane.render.tls_files import ClientVerify, client_verify
 
 NOTFOUND_BACKEND = "notfound"
 ALWAYS_HIDDEN = ("Server", "X-Powered-By")  # backend details removed on both engines, whatever the model says
@@ -50,6 +51,7 @@ class Bind:
     alpn: str | None  # "h2,http/1.1" or "http/1.1" on TLS binds
     tls13_only: bool
     v4v6: bool  # '::': IPv4 clients too
+    client_ca: str | None = None  # client certificates verified against this CA bundle (verify optional)
 
 
 @dataclass(frozen=True)
@@ -101,6 +103,7 @@ class Frontend:
     default_backend: str
     log_format: str | None  # the access log's log-format (a fixed constant); None for TCP (option tcplog)
     save_vars: tuple[tuple[str, str], ...]  # (variable, fetch) saved at request time for log_format
+    client: ClientVerify | None = None  # client-certificate verification: the 400 rules and the subject header
 
 
 def frontend_name(svc_name: str) -> str:
@@ -158,6 +161,7 @@ def build_frontend(svc: HttpService | TcpService, log: str = "default") -> Front
         default_backend=_default_backend(svc),
         log_format=haproxy_format(log) if http else None,
         save_vars=HAPROXY_SAVE_VARS if http else (),
+        client=client_verify(svc.name, svc.tls, "pem", from_cwd("")) if isinstance(svc, HttpService) else None,
     )
 
 
@@ -172,7 +176,9 @@ def _binds(svc: HttpService | TcpService) -> tuple[Bind, ...]:
         return (Bind(server_address(addr, svc.listen.port), None, None, False, dual),)
     alpn = "h2,http/1.1" if tls.http2 else "http/1.1"
     crt_list = from_cwd(crt_list_path(svc.name))
-    binds = [Bind(server_address(addr, svc.listen.port), crt_list, alpn, tls.min_version == "1.3", dual)]
+    client = client_verify(svc.name, tls, "pem", from_cwd(""))
+    binds = [Bind(server_address(addr, svc.listen.port), crt_list, alpn, tls.min_version == "1.3", dual,
+                  client.ca if client else None)]
     if tls.redirect_http_port is not None:
         binds.append(Bind(server_address(addr, tls.redirect_http_port), None, None, False, dual))
     return tuple(binds)

@@ -26,13 +26,15 @@ from typing import TypeVar
 from ctlplane.errors import Finding, RenderError
 from ctlplane.model.assets import Assets, CertAsset
 from ctlplane.model.pool import Pool
-from ctlplane.model.service import HttpService, Tls
+from ctlplane.model.service import HttpService
+from ctlplane.model.tls import Tls
 from ctlplane.model.types import format_duration, format_size
 from ctlplane.render import nginx_names as names
 from ctlplane.render.nginx_forwarding import CACHE_BYPASS, CACHE_NO_STORE, FixedMap, Geo, trust
 from ctlplane.render.nginx_locations import Chains, Header, Location, locations, with_upgrade_twins
 from ctlplane.render.nginx_upstream import MapBlock, host_port
 from ctlplane.model.routing import host_matches, virtual_hosts
+from ctlplane.render.tls_files import ClientVerify, client_verify
 
 # Mozilla's intermediate profile (guidelines v5.7): these ciphers for TLS 1.2, OpenSSL's TLS 1.3 suites, and
 # the RFC 7919 ffdhe2048 group for the DHE ciphers (a public constant, written as DHPARAM_FILE).
@@ -103,6 +105,7 @@ class Settings:
     gzip_min_length: int | None
     cache: CacheSettings | None
     hide_headers: tuple[str, ...]
+    client: ClientVerify | None = None  # client-certificate verification (tls.client_ca)
 
 
 @dataclass(frozen=True)
@@ -205,6 +208,7 @@ def _settings(svc: HttpService, forwarded_for: str) -> Settings:
         gzip_min_length=svc.compression.min_length if svc.compression else None,
         cache=_cache(svc),
         hide_headers=_hidden(svc.hide_response_headers),
+        client=client_verify(svc.name, svc.tls, "crt"),
     )
 
 

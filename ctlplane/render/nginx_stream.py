@@ -5,6 +5,7 @@ pool's upstream, connect timeout, access lists and per-client connection
 limit. NGINX's stream proxy has a single inactivity timeout for both
 directions (``proxy_timeout``); it takes the longer of the model's client and
 server timeouts so that neither side is cut earlier than the model allows.
+A pool with ``tls`` gets ``proxy_ssl on`` and the ``proxy_ssl_*`` settings of ``tls_files``.
 Retries map to ``proxy_next_upstream`` on/off and its number of tries. A
 listener on '::' is dual stack (``ipv6only=off``), as on HAProxy (``v4v6``).
 """
@@ -13,10 +14,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ctlplane.model.pool import Pool
 from ctlplane.model.service import TcpService
 from ctlplane.model.types import format_duration
 from ctlplane.render import nginx_names as names
 from ctlplane.render.nginx_upstream import host_port
+from ctlplane.render.tls_files import NginxUpstreamTls, nginx_upstream_tls
 
 
 @dataclass(frozen=True)
@@ -32,9 +35,10 @@ class StreamServer:
     timeout: str
     next_upstream: str  # on | off
     next_upstream_tries: int | None
+    tls: NginxUpstreamTls | None = None  # TLS to the servers: proxy_ssl on and the proxy_ssl_* settings
 
 
-def stream_server(svc: TcpService) -> StreamServer:
+def stream_server(svc: TcpService, pool: Pool) -> StreamServer:
     limit = svc.limits.connections_per_client
     return StreamServer(
         listen=host_port(svc.listen.address, svc.listen.port),
@@ -48,4 +52,5 @@ def stream_server(svc: TcpService) -> StreamServer:
         timeout=format_duration(max(svc.timeouts.client, svc.timeouts.server)),
         next_upstream="on" if svc.retries.attempts else "off",
         next_upstream_tries=svc.retries.attempts + 1 if svc.retries.attempts else None,
+        tls=nginx_upstream_tls(pool),
     )
