@@ -4,8 +4,8 @@
 
 ``DIR`` holds ``server.crt`` / ``server.key`` (its certificate) and ``client-ca.pem`` (the CA of the client
 certificates it accepts). Ports: 8443 HTTP over TLS requiring a client certificate, 9443 HTTP over TLS
-without asking for one, 9444 the TCP echo over TLS. The subject of the client certificate it saw is added
-to the request headers it echoes as ``X-Backend-Tls-Client`` (any such header from the peer removed first),
+without asking for one, 9444 the TCP echo over TLS. The common name of the client certificate it saw is
+added to the request headers it echoes as ``X-Backend-Tls-Client`` (``CN=<name>``) (any such header from the peer removed first),
 so a probe reads what the proxy presented. Handshakes run in the connection's thread, never in accept.
 Runs inside the offline image (Python 3.11 standard library only).
 """
@@ -36,7 +36,8 @@ def subject(sock):
     cert = sock.getpeercert() if hasattr(sock, "getpeercert") else None
     if not cert:
         return None
-    return ",".join("%s=%s" % pair for rdn in reversed(cert.get("subject", ())) for pair in rdn)
+    names = [value for rdn in cert.get("subject", ()) for key, value in rdn if key == "commonName"]
+    return "CN=" + names[0] if names else None
 
 
 class TlsMixin:
