@@ -25,7 +25,8 @@ _SERVER = re.compile(r"^    server '([A-Za-z0-9_-]+)' '([^' ]+)'((?: [^\n]*)?)$"
 _DEFAULT_SERVER = re.compile(r"^    default-server( .*)$")
 _RUNTIME_ADDABLE = {"weight", "maxconn", "backup", "disabled", "check", "proto", "check-proto"}
 _CHECK_DEFAULTS = ("inter", "rise", "fall", "observe", "error-limit", "on-error")  # accepted by add server (2.6)
-_TLS_DEFAULTS = ("ssl", "verify", "ca-file", "verifyhost", "sni", "crt", "check-sni")  # ditto
+_TLS_DEFAULTS = ("send-proxy", "send-proxy-v2", "check-send-proxy", "ssl", "verify", "ca-file", "verifyhost", "sni",
+                 "crt", "check-sni")  # ditto (PROXY protocol and TLS to the servers)
 _VALUED = ("weight", "maxconn", "cookie", "inter", "rise", "fall", "observe", "error-limit", "on-error", "proto",
            "check-proto", "verify", "ca-file", "verifyhost", "sni", "crt", "check-sni")
 _PLAIN = re.compile(r"'?([A-Za-z0-9._/()-]+)'?")
@@ -143,7 +144,7 @@ def _added(server: ServerLine, defaults: tuple[tuple[str, str], ...], loaded: bo
     words = [f"add server {target} {server.address}"]
     words += [f"{k} {v}".strip() for k, v in server.options if k not in ("disabled", "check")]
     for key, value in defaults:  # dynamic servers ignore default-server: its settings go on the line itself
-        if key in _TLS_DEFAULTS and (checked or key != "check-sni"):
+        if key in _TLS_DEFAULTS and (checked or not key.startswith("check-")):
             plain = _PLAIN.fullmatch(value) if value else None
             if value and plain is None:
                 return None  # the runtime CLI has no quoting: only a plain quoted token passes

@@ -190,6 +190,13 @@ class Pool(Frozen):
         "listener offering it).",
         examples=["grpc"],
     )
+    send_proxy_protocol: Literal["v1", "v2"] | None = Field(
+        None,
+        description="Start every connection to the servers with a PROXY protocol header naming the client (v1 "
+        "text, v2 binary), for servers behind the proxy that need the client address without HTTP headers; "
+        "health checks send it too. NGINX 1.22 sends it only from tcp services, and only v1.",
+        examples=["v1", "v2"],
+    )
     tls: PoolTls | None = Field(
         None, description="Speak TLS to the servers: verify their certificates against a CA (or not), send SNI, "
         "present a client certificate. Health checks use the same TLS.",

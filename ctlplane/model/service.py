@@ -35,6 +35,14 @@ class Listen(Frozen):
 
     address: ListenAddress = "0.0.0.0"
     port: Port
+    accept_proxy_protocol: bool = Field(
+        False,
+        description="Every connection starts with a PROXY protocol header (v1 or v2), as sent by an L4 load "
+        "balancer or CDN in front: the client address it names is the client for logs, limits, access lists and "
+        "X-Forwarded-For. A connection without one is closed. Any peer may send it: only the balancer must be "
+        "able to reach this listener.",
+        examples=[True],
+    )
 
 
 class HeaderMatch(Frozen):
@@ -210,6 +218,13 @@ class HttpService(_ServiceBase):
         "Server and X-Powered-By, which are always removed.",
         examples=[["X-Backend", "X-Runtime"]],
     )
+
+    @model_validator(mode="after")
+    def _one_source_of_the_client_address(self) -> HttpService:
+        if self.listen.accept_proxy_protocol and self.trusted_proxies:
+            raise ValueError("trusted_proxies with listen.accept_proxy_protocol: the PROXY header already names the "
+                             "client; remove trusted_proxies")
+        return self
 
     @model_validator(mode="after")
     def _has_destination(self) -> HttpService:

@@ -106,6 +106,7 @@ class Settings:
     cache: CacheSettings | None
     hide_headers: tuple[str, ...]
     client: ClientVerify | None = None  # client-certificate verification (tls.client_ca)
+    proxy_protocol: bool = False  # the client address from the PROXY header (realip, from any peer)
 
 
 @dataclass(frozen=True)
@@ -209,6 +210,7 @@ def _settings(svc: HttpService, forwarded_for: str) -> Settings:
         cache=_cache(svc),
         hide_headers=_hidden(svc.hide_response_headers),
         client=client_verify(svc.name, svc.tls, "crt"),
+        proxy_protocol=svc.listen.accept_proxy_protocol,
     )
 
 
@@ -234,10 +236,11 @@ def _hidden(headers: list[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(kept[h.lower()] for h in every if h.lower() in kept))
 
 
-def listen_params(address: str, *, tls: bool, http2: bool, default: bool) -> tuple[str, ...]:
-    """``ssl`` / ``http2`` on every server of a TLS listener; ``default_server`` and, on '::', ``ipv6only=off``
-    (dual stack; a socket option NGINX takes once per address) on the catch-all one."""
-    params = (("ssl",) if tls else ()) + (("http2",) if http2 else ())
+def listen_params(address: str, *, tls: bool, http2: bool, default: bool, proxy_protocol: bool = False) -> tuple[
+        str, ...]:
+    """``ssl`` / ``http2`` / ``proxy_protocol`` on every server of a listener; ``default_server`` and, on '::',
+    ``ipv6only=off`` (dual stack; a socket option NGINX takes once per address) on the catch-all one."""
+    params = (("ssl",) if tls else ()) + (("http2",) if http2 else ()) + (("proxy_protocol",) if proxy_protocol else ())
     if default:
         params += ("default_server",) + (("ipv6only=off",) if address == "::" else ())
     return params
@@ -270,7 +273,8 @@ def http_service(svc: HttpService, pools: dict[str, Pool], assets: Assets) -> Se
     http2 = bool(svc.tls and svc.tls.http2)
     servers = []
     for vhost in virtual_hosts(svc, extra_hosts=sni):
-        params = listen_params(svc.listen.address, tls=svc.tls is not None, http2=http2, default=vhost.host is None)
+        params = listen_params(svc.listen.address, tls=svc.tls is not None, http2=http2, default=vhost.host is None,
+                               proxy_protocol=svc.listen.accept_proxy_protocol)
         cert = key = None
         if svc.tls:
             cert, key = cert_files(svc.name, _pick_cert(vhost.host, certs))
@@ -280,7 +284,8 @@ def http_service(svc: HttpService, pools: dict[str, Pool], assets: Assets) -> Se
     if svc.tls and svc.tls.redirect_http_port:
         suffix = "" if svc.listen.port == 443 else f":{svc.listen.port}"
         redirect = RedirectServer(host_port(svc.listen.address, svc.tls.redirect_http_port),
-                                  listen_params(svc.listen.address, tls=False, http2=False, default=True), suffix)
+                                  listen_params(svc.listen.address, tls=False, http2=False, default=True,
+                                                proxy_protocol=svc.listen.accept_proxy_protocol), suffix)
     cache = None
     if svc.cache:
         inactive = format_duration(max(svc.cache.valid, 600_000))

@@ -37,7 +37,7 @@ import tempfile
 import threading
 import time
 
-from parity_http import Reader, _connect, _split, one  # beside this script in the mounted harness directory
+from parity_http import Reader, _connect, _split, one, proxy_header  # beside this script in the mounted harness directory
 from parity_ws import op_websocket
 
 MAX_REQUESTS = 2000
@@ -163,6 +163,8 @@ def op_tcp(spec):
     host, port = _split(spec["target"])
     try:
         sock = socket.create_connection((host, port), timeout=5.0)
+        if spec.get("proxy"):
+            sock.sendall(proxy_header(spec["proxy"]))
     except ConnectionError:  # refused at accept (reset during the handshake)
         return {"line": None, "closed": True}
     sock.settimeout(float(spec.get("wait", 2.0)))

@@ -31,6 +31,7 @@ def nginx_model(world: World) -> dict[str, Any]:
              "servers": [{"name": "s1", "address": "10.0.3.1", "port": 80}]},
             {"name": "db", "balance": {"strategy": "weighted_round_robin"},
              "persistence": {"type": "source_ip"}, "tls": {"verify": "none", "sni": "db.internal"},
+             "send_proxy_protocol": "v1",
              "servers": [{"name": "d1", "address": "10.0.4.1", "port": 5432}]},
             {"name": "lc", "balance": {"strategy": "least_connections"},
              "servers": [{"name": "l1", "address": "10.0.5.1", "port": 6379},
@@ -66,7 +67,8 @@ def nginx_model(world: World) -> dict[str, Any]:
              "hide_response_headers": ["X-Powered-By", "X-Backend"]},
             {"name": "plain", "mode": "http", "listen": {"address": "127.0.0.1", "port": 8081},
              "routes": [{"path_prefix": "/s", "pool": "src"}], "default_pool": "src"},
-            {"name": "sql", "mode": "tcp", "listen": {"address": "127.0.0.1", "port": 5432}, "pool": "db",
+            {"name": "sql", "mode": "tcp", "listen": {"address": "127.0.0.1", "port": 5432,
+                                                      "accept_proxy_protocol": True}, "pool": "db",
              "access": {"deny": ["192.0.2.0/24"]}, "limits": {"connections_per_client": 5}},
             {"name": "kv", "mode": "tcp", "listen": {"address": "127.0.0.1", "port": 6379}, "pool": "lc"},
         ],
@@ -86,7 +88,7 @@ def haproxy_model(world: World) -> dict[str, Any]:
     return {
         "version": 1,
         "pools": [
-            {"name": "app", "balance": {"strategy": "least_connections"}, "protocol": "h2c",
+            {"name": "app", "balance": {"strategy": "least_connections"}, "protocol": "h2c", "send_proxy_protocol": "v2",
              "health": {"active": {"type": "http", "path": "/healthz", "host": "app.internal", "expect_status": 204,
                                    "interval": "3s"},
                         "passive": {"max_fails": 3, "window": "5s"}},
@@ -118,7 +120,8 @@ def haproxy_model(world: World) -> dict[str, Any]:
              "timeouts": {"connect": "3s", "client": "20s", "server": "40s", "queue": "2s"},
              "retries": {"attempts": 1, "on_status": [503, 504]},
              "hide_response_headers": ["X-Debug"]},
-            {"name": "mq", "mode": "tcp", "listen": {"address": "127.0.0.1", "port": 5672}, "pool": "tcpp",
+            {"name": "mq", "mode": "tcp", "listen": {"address": "127.0.0.1", "port": 5672, "accept_proxy_protocol": True},
+             "pool": "tcpp",
              "timeouts": {"connect": "1s", "client": "1h", "server": "1h", "queue": "1s"}},
         ],
         "proxies": [
