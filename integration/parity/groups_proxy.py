@@ -15,13 +15,15 @@ def _q(b: Book, name: str, port: int, version: str) -> dict[str, Any]:
 
 
 def proxy_in(b: Book) -> Group:
-    """Listeners behind a balancer sending the PROXY protocol: HTTP (with a deny list, to show it applies to
-    the claimed client) and TCP (passing the client on to the PROXY backend)."""
+    """Listeners behind a balancer sending the PROXY protocol: HTTP (with a deny list, and one with a rate
+    limit, to show they apply to the claimed client) and TCP (passing the client on to the PROXY backend)."""
     listen = {"accept_proxy_protocol": True}
     return {"pools": [pool(b, "app", ["a"]), _q(b, "qtcp", 9000, "v1")],
             "services": [{**http("pin", 181, default_pool="app", access={"deny": ["203.0.113.0/24"]}),
                           "listen": {"port": 181, **listen}},
-                         {"name": "pintcp", "mode": "tcp", "listen": {"port": 182, **listen}, "pool": "qtcp"}]}
+                         {"name": "pintcp", "mode": "tcp", "listen": {"port": 182, **listen}, "pool": "qtcp"},
+                         {**http("pinlim", 183, default_pool="app", limits={"requests_per_second": 1, "burst": 0}),
+                          "listen": {"port": 183, **listen}}]}
 
 
 def proxy_out_tcp(b: Book) -> Group:

@@ -21,6 +21,13 @@ SCENARIOS_PROXY: tuple[Scenario, ...] = (
       "proxy_in", "requests",
       {"port": 181, "requests": [_req(proxy={"version": 1, "src": "203.0.113.9"})], "show": ["status"]},
       [{"status": 403}], (*ACCEPT, "Access.deny")),
+    S("proxy-in-limits", P, "limits are kept per claimed client: a second request of one client within the second "
+      "is refused (rate 1/s, burst 0), another client behind the same balancer is not", "proxy_in", "requests",
+      {"port": 183, "requests": [_req(proxy=V1), _req(proxy=V1), _req(proxy={"version": 1, "src": "198.51.100.8"})],
+       "show": ["status"]}, [{"status": 200}, {"status": 429}, {"status": 200}],
+      (*ACCEPT, "Limits.requests_per_second")),
+    S("proxy-in-log", P, "the access log names the client the PROXY header names", "proxy_in", "proxied_log",
+      {"port": 181, "proxy": V1}, {"status": 200, "client": "198.51.100.7"}, (*ACCEPT, "Proxy.access_log")),
     S("proxy-in-missing", P, "a connection without the PROXY header is closed without an answer", "proxy_in",
       "requests", {"port": 181, "requests": [_req()], "show": ["status"]}, [{"status": -1}], ACCEPT),
     S("proxy-in-tcp", P, "a tcp service behind the PROXY protocol passes the claimed client on to a server that "
