@@ -2,7 +2,8 @@
 
 A pure comparison of the deployed and the new rendered files. When the only
 differences are in ``server`` lines — a weight, maintenance on/off, maxconn,
-a server added to an existing backend, a server removed —
+a server added to an existing backend (with the backend's TLS options, printed
+unquoted: the runtime CLI has no quoting), a server removed —
 the change is a list of runtime commands; the written config carries the same
 state, so a later reload keeps it. An added server is a dynamic server: it
 ignores ``default-server``, so the backend's check settings are written on its
@@ -24,6 +25,11 @@ _SERVER = re.compile(r"^    server '([A-Za-z0-9_-]+)' '([^' ]+)'((?: [^\n]*)?)$"
 _DEFAULT_SERVER = re.compile(r"^    default-server( .*)$")
 _RUNTIME_ADDABLE = {"weight", "maxconn", "backup", "disabled", "check", "proto", "check-proto"}
 _CHECK_DEFAULTS = ("inter", "rise", "fall", "observe", "error-limit", "on-error")  # accepted by add server (2.6)
+_TLS_DEFAULTS = ("send-proxy", "send-proxy-v2", "check-send-proxy", "ssl", "verify", "ca-file", "verifyhost", "sni",
+                 "crt", "check-sni")  # ditto (PROXY protocol and TLS to the servers)
+_VALUED = ("weight", "maxconn", "cookie", "inter", "rise", "fall", "observe", "error-limit", "on-error", "proto",
+           "check-proto", "verify", "ca-file", "verifyhost", "sni", "crt", "check-sni")
+_PLAIN = re.compile(r"'?([A-Za-z0-9._/()-]+)'?")
 
 
 @dataclass(frozen=True)
@@ -43,8 +49,7 @@ def _options(text: str) -> tuple[tuple[str, str], ...]:
     i = 0
     while i < len(tokens):
         key = tokens[i]
-        if key in ("weight", "maxconn", "cookie", "inter", "rise", "fall", "observe", "error-limit", "on-error",
-                   "proto", "check-proto"):
+        if key in _VALUED:
             out.append((key, tokens[i + 1] if i + 1 < len(tokens) else ""))
             i += 2
         else:
@@ -95,7 +100,8 @@ def runtime_commands(engine: str, deployed: dict[str, bytes], new: dict[str, byt
         return None
     commands: list[str] = []
     for key, server in now.items():
-        changed = _changed(old[key], server) if key in old else _added(server, defaults.get(server.backend, ()))
+        changed = _changed(old[key], server) if key in old else \
+            _added(server, defaults.get(server.backend, ()), any(b == server.backend for b, _ in old))
         if changed is None:
             return None
         commands.extend(changed)
@@ -123,17 +129,28 @@ def _changed(old: ServerLine, new: ServerLine) -> list[str] | None:
     return commands
 
 
-def _added(server: ServerLine, defaults: tuple[tuple[str, str], ...]) -> list[str] | None:
+def _added(server: ServerLine, defaults: tuple[tuple[str, str], ...], loaded: bool) -> list[str] | None:
+    """``loaded``: the backend had servers at the last reload, so a client certificate (``crt``) on its
+    default-server is in HAProxy's certificate store (``add server`` cannot read a new one; a CA file named on
+    default-server is loaded at start either way)."""
     if any(key not in _RUNTIME_ADDABLE for key, _ in server.options):
         return None  # dynamic servers refuse cookies: reload instead
     checked = server.option("check") is not None
-    if checked and any(key not in _CHECK_DEFAULTS for key, _ in defaults):
+    if any(key not in _CHECK_DEFAULTS + _TLS_DEFAULTS for key, _ in defaults):
+        return None
+    if any(key == "crt" for key, _ in defaults) and not loaded:
         return None
     target = f"{server.backend}/{server.name}"
     words = [f"add server {target} {server.address}"]
     words += [f"{k} {v}".strip() for k, v in server.options if k not in ("disabled", "check")]
-    if checked:  # dynamic servers ignore default-server: its check settings go on the line itself
-        words += [f"{k} {v}" for k, v in defaults] + ["check"]
+    for key, value in defaults:  # dynamic servers ignore default-server: its settings go on the line itself
+        if key in _TLS_DEFAULTS and (checked or not key.startswith("check-")):
+            plain = _PLAIN.fullmatch(value) if value else None
+            if value and plain is None:
+                return None  # the runtime CLI has no quoting: only a plain quoted token passes
+            words.append(f"{key} {plain.group(1)}" if plain else key)
+    if checked:
+        words += [f"{k} {v}" for k, v in defaults if k in _CHECK_DEFAULTS] + ["check"]
     commands = [" ".join(words)]  # HAProxy creates it in maintenance, checks off
     if checked:
         commands.append(f"enable health {target}")

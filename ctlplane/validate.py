@@ -139,7 +139,10 @@ def _write(stage: str, rel: str, rendered: RenderedFile) -> None:
         raise DriverError("refusing to stage a file outside the staging directory",
                           [Finding(f"bad relative path {rel!r}", file=rel, source="driver")])
     target = os.path.join(stage, *parts)
-    os.makedirs(os.path.dirname(target), mode=0o700, exist_ok=True)
+    for i in range(1, len(parts)):  # each directory 0700 (makedirs gives the mode to the last one only)
+        directory = os.path.join(stage, *parts[:i])
+        if not os.path.isdir(directory):
+            os.mkdir(directory, 0o700)
     fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
     try:
         os.write(fd, rendered.content)

@@ -27,6 +27,8 @@ from ctlplane.errors import ModelError
 from ctlplane.model.load import load_file
 from integration.harness import Deployer, Deployment, DockerSession, Lab, start_lab
 from integration.harness.grpc_lab import grpc_address
+from integration.harness.proxy_lab import ensure_proxy_backend, proxy_backend_address
+from integration.harness.tls_lab import ensure_tls_backend, tls_backend_address
 from integration.parity import groups
 from integration.parity.probes import PROBES, Ctx, resolve
 from integration.parity.table import SCENARIOS, Scenario
@@ -45,13 +47,18 @@ class Deployed:
     @property
     def book(self) -> dict[str, str]:
         return {**{n: e.ip for n, e in self.lab.backends.items()}, "c1": self.lab.clients[0].ip,
-                "c2": self.lab.clients[1].ip, "void": self.lab.net.ip(98), "g": grpc_address(self.lab)}
+                "c2": self.lab.clients[1].ip, "void": self.lab.net.ip(98), "g": grpc_address(self.lab),
+                "t": tls_backend_address(self.lab), "q": proxy_backend_address(self.lab)}
 
     def get(self, group: str, engine: str) -> Deployment:
         key = (group, engine)
         if key not in self.found:
             directory = f"{group}-{engine}"
             groups.prepare(group, self.deployer.tmp_path / directory)
+            if group == "upstream_tls":  # its backend answers before the proxies start checking it
+                ensure_tls_backend(self.lab)
+            if group.startswith("proxy_"):
+                ensure_proxy_backend(self.lab)
             model = groups.model(group, engine, self.book, runtime=self.deployer.runtime(f"{group}-{engine}"))
             self.found[key] = self.deployer.apply_model(model, directory)[0]
         return self.found[key]

@@ -34,7 +34,9 @@ from ctlplane.errors import Finding, ModelError
 from ctlplane.model.load import Loaded, Loc, locate
 from ctlplane.model.root import Model
 from ctlplane.model.reach import Account, account, blocker, tree_blocker
-from ctlplane.model.service import Certificate, HttpService
+from ctlplane.model.service import HttpService
+from ctlplane.model.tls import Certificate
+from ctlplane.model.tls_assets import PoolTlsAsset, read_tls_files
 from ctlplane.model.types import HostName
 
 MAX_PEM_BYTES = 1024 * 1024
@@ -60,6 +62,8 @@ class Assets:
     watched: tuple[str, ...] = ()  # absolute paths of every file read (for the watcher)
     state_dirs: dict[str, Path] = field(default_factory=dict)  # proxy -> its real state directory
     root_masters: frozenset[str] = frozenset()  # proxies whose master process runs as root
+    pool_tls: dict[str, PoolTlsAsset] = field(default_factory=dict)  # pool -> its TLS files
+    client_cas: dict[str, bytes] = field(default_factory=dict)  # service -> CA bundle its clients verify against
 
     def master_is_root(self, proxy: str) -> bool:
         return proxy in self.root_masters
@@ -137,11 +141,12 @@ def read_assets(loaded: Loaded) -> Assets:
             if not _is_dir(root):
                 problem(loc, f"static root {str(root)!r} is not a directory")
             roots[(svc.name, i)] = str(root)
+    pool_tls, client_cas = read_tls_files(loaded.model, loaded.base_dir, bases, watched, keys, problem)
     states = _state_dirs(loaded, bases, problem)
     _no_exposure(loaded, roots, keys, list(states.values()), problem)
     if problems:
         raise ModelError("referenced files are not usable", problems)
-    return Assets(certs, roots, tuple(watched), states, root_masters(loaded.model))
+    return Assets(certs, roots, tuple(watched), states, root_masters(loaded.model), pool_tls, client_cas)
 
 
 def _is_dir(path: Path) -> bool:

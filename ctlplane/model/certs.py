@@ -47,3 +47,12 @@ def _san_names(leaf: x509.Certificate) -> tuple[str, ...]:
         return ()
     assert isinstance(san, x509.SubjectAlternativeName)
     return tuple(n.lower() for n in san.get_values_for_type(x509.DNSName))
+
+
+def ca_bundle(pem: bytes) -> bytes:
+    """The certificate blocks of a CA file (PemProblem when it holds none)."""
+    try:
+        certs = x509.load_pem_x509_certificates(pem)
+    except ValueError as exc:
+        raise PemProblem("cert", "not a PEM file of CA certificates") from exc
+    return b"".join(c.public_bytes(serialization.Encoding.PEM) for c in certs)

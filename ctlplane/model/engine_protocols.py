@@ -8,7 +8,11 @@ route falling back to another pool of the same prefix). NGINX 1.22 accepts
 HTTP/2 on a plain listener only as the listener's one protocol (``listen …
 http2`` without ``ssl`` refuses HTTP/1.1), so gRPC is served on TLS listeners,
 where ALPN offers both. HAProxy does all of it (``proto h2`` on the server
-lines, HTTP/2 detected by its preface on plain listeners).
+lines, HTTP/2 detected by its preface on plain listeners). NGINX sends the
+PROXY protocol to servers from stream only (``proxy_protocol on``, version 1).
+TLS to servers
+(``Pool.tls``) is set per location too (``proxy_pass https://`` and the
+``proxy_ssl_*`` directives), so the pools a location can reach must agree on it.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from collections.abc import Iterator
 
 from ctlplane.model.pool import Pool
 from ctlplane.model.root import CrossCheck, Model
-from ctlplane.model.service import HttpService
+from ctlplane.model.service import HttpService, TcpService
 
 
 def nginx_protocols(model: Model, proxy: str, indexes: list[int]) -> Iterator[CrossCheck]:
@@ -27,6 +31,7 @@ def nginx_protocols(model: Model, proxy: str, indexes: list[int]) -> Iterator[Cr
     where = f"on proxy {proxy!r} (nginx)"
     pools = {p.name: (i, p) for i, p in enumerate(model.pools)}
     reported: set[str] = set()
+    yield from _proxy_protocol(model, where, indexes, pools)
     for k in indexes:
         svc = model.services[k]
         if not isinstance(svc, HttpService):
@@ -49,15 +54,20 @@ def nginx_protocols(model: Model, proxy: str, indexes: list[int]) -> Iterator[Cr
                 chain, last = location_chain(vhost, prefix)
                 reached = [r.pool for r in chain] + [last.pool if last else svc.default_pool]
                 kinds = {_kind(pools[n][1]) for n in reached if n in pools}
-                if len(kinds) > 1:
+                tls = {pools[n][1].tls for n in reached if n in pools}
+                if len(kinds) > 1 or len(tls) > 1:
+                    why = (f"either to gRPC or to HTTP servers {where}, and this header route falls back to a pool "
+                           f"of the other kind at {prefix!r}: give the gRPC pool its own path prefix"
+                           if len(kinds) > 1 else
+                           f"with one TLS setting to the servers {where}, and this header route falls back to a "
+                           f"pool with another tls at {prefix!r}: give the pools the same tls, or this pool its own "
+                           "path prefix")
                     for route in chain:
                         j = next(j for j, r in enumerate(svc.routes) if r is route)
                         if j not in mixed:
                             mixed.add(j)
-                            yield CrossCheck(("services", k, "routes", j, "pool"), f"NGINX proxies one location "
-                                             f"either to gRPC or to HTTP servers {where}, and this header route "
-                                             f"falls back to a pool of the other kind at {prefix!r}: give the gRPC "
-                                             "pool its own path prefix, or use engine haproxy")
+                            yield CrossCheck(("services", k, "routes", j, "pool"),
+                                             f"NGINX proxies one location {why}, or use engine haproxy")
 
 
 def _kind(pool: Pool) -> str:
@@ -69,3 +79,24 @@ def _refs(svc: HttpService) -> Iterator[tuple[tuple[str | int, ...], str]]:
         yield ("default_pool",), svc.default_pool
     for j, route in enumerate(svc.routes):
         yield ("routes", j, "pool"), route.pool
+
+
+def _proxy_protocol(model: Model, where: str, indexes: list[int],
+                    pools: dict[str, tuple[int, Pool]]) -> Iterator[CrossCheck]:
+    """NGINX open source sends the PROXY protocol to servers from stream (tcp services) only, and only v1."""
+    reported: set[str] = set()
+    for k in indexes:
+        svc = model.services[k]
+        names = [svc.pool] if isinstance(svc, TcpService) else [n for _, n in _refs(svc)]
+        for name in names:
+            if name not in pools or name in reported or pools[name][1].send_proxy_protocol is None:
+                continue
+            i, pool = pools[name]
+            reported.add(name)
+            if isinstance(svc, HttpService):
+                yield CrossCheck(("pools", i, "send_proxy_protocol"), f"NGINX open source sends the PROXY protocol "
+                                 f"to servers only from tcp services (stream), not from http service {svc.name!r} "
+                                 f"{where}: use engine haproxy, or let the servers read X-Forwarded-For")
+            elif pool.send_proxy_protocol == "v2":
+                yield CrossCheck(("pools", i, "send_proxy_protocol"), f"NGINX 1.22 sends PROXY protocol version 1 "
+                                 f"only {where}: use send_proxy_protocol: v1, or engine haproxy")

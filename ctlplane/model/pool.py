@@ -12,6 +12,7 @@ from typing import Annotated, Literal
 from pydantic import Field, model_validator
 
 from ctlplane.model.discover import Discover
+from ctlplane.model.tls import PoolTls
 from ctlplane.model.types import (
     CookieName,
     Duration,
@@ -189,6 +190,18 @@ class Pool(Frozen):
         "listener offering it).",
         examples=["grpc"],
     )
+    send_proxy_protocol: Literal["v1", "v2"] | None = Field(
+        None,
+        description="Start every connection to the servers with a PROXY protocol header naming the client (v1 "
+        "text, v2 binary), for servers behind the proxy that need the client address without HTTP headers; "
+        "health checks send it too. NGINX 1.22 sends it only from tcp services, and only v1.",
+        examples=["v1", "v2"],
+    )
+    tls: PoolTls | None = Field(
+        None, description="Speak TLS to the servers: verify their certificates against a CA (or not), send SNI, "
+        "present a client certificate. Health checks use the same TLS.",
+        examples=[{"verify": "certs/backend-ca.pem", "sni": "billing.internal"}],
+    )
     discover: Discover | None = Field(
         None, description="Members discovered from Docker container labels, beside the static servers. While it has "
         "none, or none that can serve (all gone or failing), the pool answers 503 (TCP: the connection is closed) "
@@ -207,6 +220,13 @@ class Pool(Frozen):
     def _has_servers(self) -> Pool:
         if not self.servers and self.discover is None:
             raise ValueError("a pool needs at least one server, or discover to find its members")
+        return self
+
+    @model_validator(mode="after")
+    def _tls_speaks_http_or_tcp(self) -> Pool:
+        if self.tls is not None and self.protocol != "http":
+            raise ValueError(f"tls to the servers of a {self.protocol} pool is not supported: use protocol http, or "
+                             "remove tls (TLS to gRPC servers is not modelled yet)")
         return self
 
     @model_validator(mode="after")

@@ -12,6 +12,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
+from ctlplane.model.tls import Tls
 from ctlplane.model.types import (
     Bytes,
     Cidr,
@@ -34,6 +35,14 @@ class Listen(Frozen):
 
     address: ListenAddress = "0.0.0.0"
     port: Port
+    accept_proxy_protocol: bool = Field(
+        False,
+        description="Every connection starts with a PROXY protocol header (v1 or v2), as sent by an L4 load "
+        "balancer or CDN in front: the client address it names is the client for logs, limits, access lists and "
+        "X-Forwarded-For. A connection without one is closed. Any peer may send it: only the balancer must be "
+        "able to reach this listener.",
+        examples=[True],
+    )
 
 
 class HeaderMatch(Frozen):
@@ -54,39 +63,6 @@ class Route(Frozen):
     max_body_size: Bytes | None = Field(
         None, description="Largest request body for this route (413 above it; 0: no limit); the service's if unset."
     )
-
-
-class Hsts(Frozen):
-    """HTTP Strict Transport Security header."""
-
-    max_age: Duration = Field(31_536_000_000, description="How long browsers remember to use HTTPS only.")
-    include_subdomains: bool = Field(False, description="Add includeSubDomains.")
-    preload: bool = Field(False, description="Add preload (for browsers' preload lists).")
-
-
-class Certificate(Frozen):
-    """A certificate and its private key (PEM files)."""
-
-    cert: FilePath = Field(description="PEM certificate chain, leaf first.")
-    key: FilePath = Field(description="PEM private key; must not be readable by everyone.")
-    hosts: list[HostName] = Field(
-        default_factory=list,
-        description="SNI names this certificate serves; filled from its subjectAltName DNS names when empty.",
-    )
-
-
-class Tls(Frozen):
-    """TLS termination. Defaults follow Mozilla's intermediate profile."""
-
-    certificates: list[Certificate] = Field(
-        min_length=1, description="Certificates chosen by SNI; the first is the default."
-    )
-    min_version: Literal["1.2", "1.3"] = Field("1.2", description="Oldest TLS version accepted (1.2 or 1.3).")
-    redirect_http_port: Port | None = Field(
-        None, description="Also listen for plain HTTP on this port and redirect every request to HTTPS."
-    )
-    hsts: Hsts | None = Field(None, description="Send Strict-Transport-Security on HTTPS responses.")
-    http2: bool = Field(True, description="Offer HTTP/2 (ALPN h2) besides HTTP/1.1 on the TLS listener.")
 
 
 class Compression(Frozen):
@@ -242,6 +218,13 @@ class HttpService(_ServiceBase):
         "Server and X-Powered-By, which are always removed.",
         examples=[["X-Backend", "X-Runtime"]],
     )
+
+    @model_validator(mode="after")
+    def _one_source_of_the_client_address(self) -> HttpService:
+        if self.listen.accept_proxy_protocol and self.trusted_proxies:
+            raise ValueError("trusted_proxies with listen.accept_proxy_protocol: the PROXY header already names the "
+                             "client; remove trusted_proxies")
+        return self
 
     @model_validator(mode="after")
     def _has_destination(self) -> HttpService:

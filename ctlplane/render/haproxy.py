@@ -18,6 +18,7 @@ from ctlplane.model.root import Model
 from ctlplane.render import Output, RenderedFile, text_file
 from ctlplane.render.env import render_template
 from ctlplane.render.haproxy_backend import EMPTY_POOL_PAGE
+from ctlplane.render.tls_files import tls_files
 from ctlplane.render.haproxy_view import (EMPTY_POOL_ANSWER, ERROR_PAGES, build_view, cert_files, crt_list_word,
                                           crt_lists, error_page_path)
 
@@ -36,4 +37,5 @@ def render_haproxy(model: Model, proxy: Proxy, assets: Assets) -> Output:
         files[path] = text_file(render_template("haproxy/crt-list.j2", entries=entries, word=crt_list_word))
     for path, pem in cert_files(model, proxy, assets).items():
         files[path] = RenderedFile(pem, 0o600)
+    files.update(tls_files(model, proxy, assets))
     return dict(sorted(files.items()))

@@ -22,6 +22,8 @@ request finding every server at its ``max_connections`` is refused at once,
 as on NGINX); ``timeout tunnel`` is the service's ``timeouts.tunnel`` (an
 upgraded connection, a WebSocket, idle that long in both directions is closed;
 it replaces the client and server timeouts once the backend answered 101).
+A pool with ``tls`` gets its TLS options on ``default-server`` (``tls_files``), one
+sending the PROXY protocol ``send-proxy`` or ``send-proxy-v2`` (and ``check-send-proxy``).
 The output is plain frozen dataclasses; the templates only print them.
 """
 
@@ -34,6 +36,7 @@ from ctlplane.state.layout import CONFIG_DIR
 from ctlplane.model.pool import Pool, Server
 from ctlplane.model.service import HttpService, TcpService
 from ctlplane.model.types import format_duration
+from ctlplane.render.tls_files import haproxy_server_tls
 
 Service = HttpService | TcpService
 
@@ -104,6 +107,7 @@ class Backend:
     servers: tuple[ServerLine, ...]
     pool: str = ""  # the model's pool name (a Name: [a-z0-9_-]), saved for the access log's pool=
     empty_page: str | None = None  # a discovered pool: its own 503 page when no member can serve
+    server_options: tuple[tuple[str, str, bool], ...] = ()  # default-server PROXY/TLS: keyword, value, hq it
 
 
 EMPTY_POOL_PAGE = "errors/503-empty-pool.http"  # relative to the release; HAProxy names it from its cwd
@@ -156,6 +160,7 @@ def build_backend(pool: Pool, users: list[Service]) -> Backend:
         servers=tuple(_server(s, checked, cookie is not None, _proto(pool), http_check is not None)
                       for s in pool.servers),
         empty_page=f"{CONFIG_DIR}/{EMPTY_POOL_PAGE}" if pool.answers_503 else None,
+        server_options=_send_proxy(pool, checked) + haproxy_server_tls(pool, f"{CONFIG_DIR}/", checked),
     )
 
 
@@ -205,6 +210,14 @@ def _default_server(pool: Pool) -> DefaultServer:
     assert passive is not None
     # Passive only: connect checks every 'window' bring a marked-down server back after one success.
     return DefaultServer(format_duration(passive.window), 1, None, True, error_limit)
+
+
+def _send_proxy(pool: Pool, checked: bool) -> tuple[tuple[str, str, bool], ...]:
+    """``send-proxy`` (v1) or ``send-proxy-v2``, and ``check-send-proxy`` so that checks speak it too."""
+    if pool.send_proxy_protocol is None:
+        return ()
+    word = "send-proxy" if pool.send_proxy_protocol == "v1" else "send-proxy-v2"
+    return ((word, "", False),) + ((("check-send-proxy", "", False),) if checked else ())
 
 
 def _proto(pool: Pool) -> str | None:

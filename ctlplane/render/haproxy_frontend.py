@@ -19,7 +19,9 @@ absolute name with a final dot, which NGINX strips) in the engine-neutral order
 of ``ctlplane.model.routing.ordered_routes`` (first match wins). Who the
 client is, access lists, limits and the body limit are ``haproxy_rules``'s.
 A service without a default pool falls through to the ``notfound`` backend
-(404).
+(404). Client certificates (``tls.client_ca``): see ``tls_files``. Behind the PROXY protocol
+(``accept-proxy``) the ``tcp-request`` rules run at ``session`` time: ``connection`` rules would see the
+balancer's address, not the client's.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from ctlplane.render.access_log import HAPROXY_SAVE_VARS, haproxy_format
 from ctlplane.render.haproxy_backend import backend_name, server_address
 from ctlplane.render.haproxy_rules import BodyLimit, Limits, Trust, body_limits, limits, trust
 from ctlplane.model.routing import ordered_routes
+from ctlplane.render.tls_files import ClientVerify, client_verify
 
 NOTFOUND_BACKEND = "notfound"
 ALWAYS_HIDDEN = ("Server", "X-Powered-By")  # backend details removed on both engines, whatever the model says
@@ -50,6 +53,8 @@ class Bind:
     alpn: str | None  # "h2,http/1.1" or "http/1.1" on TLS binds
     tls13_only: bool
     v4v6: bool  # '::': IPv4 clients too
+    client_ca: str | None = None  # client certificates verified against this CA bundle (verify optional)
+    accept_proxy: bool = False  # accept-proxy: every connection starts with a PROXY header
 
 
 @dataclass(frozen=True)
@@ -101,6 +106,8 @@ class Frontend:
     default_backend: str
     log_format: str | None  # the access log's log-format (a fixed constant); None for TCP (option tcplog)
     save_vars: tuple[tuple[str, str], ...]  # (variable, fetch) saved at request time for log_format
+    client: ClientVerify | None = None  # client-certificate verification: the 400 rules and the subject header
+    l4_phase: str = "connection"  # tcp-request rules: "session" behind the PROXY protocol (they see its address)
 
 
 def frontend_name(svc_name: str) -> str:
@@ -158,6 +165,8 @@ def build_frontend(svc: HttpService | TcpService, log: str = "default") -> Front
         default_backend=_default_backend(svc),
         log_format=haproxy_format(log) if http else None,
         save_vars=HAPROXY_SAVE_VARS if http else (),
+        client=client_verify(svc.name, svc.tls, "pem", from_cwd("")) if isinstance(svc, HttpService) else None,
+        l4_phase="session" if svc.listen.accept_proxy_protocol else "connection",
     )
 
 
@@ -166,15 +175,17 @@ def needs_notfound(svc: HttpService | TcpService) -> bool:
 
 
 def _binds(svc: HttpService | TcpService) -> tuple[Bind, ...]:
-    addr, dual = svc.listen.address, svc.listen.address == "::"
+    addr, dual, proxy = svc.listen.address, svc.listen.address == "::", svc.listen.accept_proxy_protocol
     tls = svc.tls if isinstance(svc, HttpService) else None
     if tls is None:
-        return (Bind(server_address(addr, svc.listen.port), None, None, False, dual),)
+        return (Bind(server_address(addr, svc.listen.port), None, None, False, dual, accept_proxy=proxy),)
     alpn = "h2,http/1.1" if tls.http2 else "http/1.1"
     crt_list = from_cwd(crt_list_path(svc.name))
-    binds = [Bind(server_address(addr, svc.listen.port), crt_list, alpn, tls.min_version == "1.3", dual)]
+    client = client_verify(svc.name, tls, "pem", from_cwd(""))
+    binds = [Bind(server_address(addr, svc.listen.port), crt_list, alpn, tls.min_version == "1.3", dual,
+                  client.ca if client else None, proxy)]
     if tls.redirect_http_port is not None:
-        binds.append(Bind(server_address(addr, tls.redirect_http_port), None, None, False, dual))
+        binds.append(Bind(server_address(addr, tls.redirect_http_port), None, None, False, dual, accept_proxy=proxy))
     return tuple(binds)
 
 

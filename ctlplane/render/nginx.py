@@ -4,7 +4,8 @@ certificates and keys.
 The view (``nginx_view``) makes every decision; ``templates/nginx`` only
 prints it. Certificates are copied to ``certs/<service>-<index>.crt`` and
 ``.key`` (keys mode 0600) and referenced by those relative paths; a proxy
-with TLS also gets ``dhparam.pem``, the RFC 7919 ffdhe2048 group. The
+with TLS also gets ``dhparam.pem``, the RFC 7919 ffdhe2048 group. The TLS files of its pools and client CAs
+are placed by ``tls_files``. The
 runtime directories ``logs/``, ``tmp/`` and ``cache/`` are not rendered: the
 runner creates them in the staging and the deployed directory.
 """
@@ -19,6 +20,7 @@ from ctlplane.render import RenderedFile, text_file
 from ctlplane.render.env import render_template
 from ctlplane.render.nginx_http import DHPARAM_FILE, FFDHE2048, cert_files
 from ctlplane.render.nginx_view import nginx_view
+from ctlplane.render.tls_files import tls_files
 
 ROOT = "nginx.conf"
 
@@ -38,4 +40,5 @@ def render_nginx(model: Model, proxy: Proxy, assets: Assets) -> dict[str, Render
             cert, key = cert_files(svc.name, i)
             files[cert] = RenderedFile(asset.cert_pem, 0o644)
             files[key] = RenderedFile(asset.key_pem, 0o600)
+    files.update(tls_files(model, proxy, assets))
     return dict(sorted(files.items()))

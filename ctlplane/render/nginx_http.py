@@ -26,13 +26,15 @@ from typing import TypeVar
 from ctlplane.errors import Finding, RenderError
 from ctlplane.model.assets import Assets, CertAsset
 from ctlplane.model.pool import Pool
-from ctlplane.model.service import HttpService, Tls
+from ctlplane.model.service import HttpService
+from ctlplane.model.tls import Tls
 from ctlplane.model.types import format_duration, format_size
 from ctlplane.render import nginx_names as names
 from ctlplane.render.nginx_forwarding import CACHE_BYPASS, CACHE_NO_STORE, FixedMap, Geo, trust
 from ctlplane.render.nginx_locations import Chains, Header, Location, locations, with_upgrade_twins
 from ctlplane.render.nginx_upstream import MapBlock, host_port
 from ctlplane.model.routing import host_matches, virtual_hosts
+from ctlplane.render.tls_files import ClientVerify, client_verify
 
 # Mozilla's intermediate profile (guidelines v5.7): these ciphers for TLS 1.2, OpenSSL's TLS 1.3 suites, and
 # the RFC 7919 ffdhe2048 group for the DHE ciphers (a public constant, written as DHPARAM_FILE).
@@ -103,6 +105,8 @@ class Settings:
     gzip_min_length: int | None
     cache: CacheSettings | None
     hide_headers: tuple[str, ...]
+    client: ClientVerify | None = None  # client-certificate verification (tls.client_ca)
+    proxy_protocol: bool = False  # the client address from the PROXY header (realip, from any peer)
 
 
 @dataclass(frozen=True)
@@ -205,6 +209,8 @@ def _settings(svc: HttpService, forwarded_for: str) -> Settings:
         gzip_min_length=svc.compression.min_length if svc.compression else None,
         cache=_cache(svc),
         hide_headers=_hidden(svc.hide_response_headers),
+        client=client_verify(svc.name, svc.tls, "crt"),
+        proxy_protocol=svc.listen.accept_proxy_protocol,
     )
 
 
@@ -230,10 +236,11 @@ def _hidden(headers: list[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(kept[h.lower()] for h in every if h.lower() in kept))
 
 
-def listen_params(address: str, *, tls: bool, http2: bool, default: bool) -> tuple[str, ...]:
-    """``ssl`` / ``http2`` on every server of a TLS listener; ``default_server`` and, on '::', ``ipv6only=off``
-    (dual stack; a socket option NGINX takes once per address) on the catch-all one."""
-    params = (("ssl",) if tls else ()) + (("http2",) if http2 else ())
+def listen_params(address: str, *, tls: bool, http2: bool, default: bool, proxy_protocol: bool = False) -> tuple[
+        str, ...]:
+    """``ssl`` / ``http2`` / ``proxy_protocol`` on every server of a listener; ``default_server`` and, on '::',
+    ``ipv6only=off`` (dual stack; a socket option NGINX takes once per address) on the catch-all one."""
+    params = (("ssl",) if tls else ()) + (("http2",) if http2 else ()) + (("proxy_protocol",) if proxy_protocol else ())
     if default:
         params += ("default_server",) + (("ipv6only=off",) if address == "::" else ())
     return params
@@ -266,7 +273,8 @@ def http_service(svc: HttpService, pools: dict[str, Pool], assets: Assets) -> Se
     http2 = bool(svc.tls and svc.tls.http2)
     servers = []
     for vhost in virtual_hosts(svc, extra_hosts=sni):
-        params = listen_params(svc.listen.address, tls=svc.tls is not None, http2=http2, default=vhost.host is None)
+        params = listen_params(svc.listen.address, tls=svc.tls is not None, http2=http2, default=vhost.host is None,
+                               proxy_protocol=svc.listen.accept_proxy_protocol)
         cert = key = None
         if svc.tls:
             cert, key = cert_files(svc.name, _pick_cert(vhost.host, certs))
@@ -276,7 +284,8 @@ def http_service(svc: HttpService, pools: dict[str, Pool], assets: Assets) -> Se
     if svc.tls and svc.tls.redirect_http_port:
         suffix = "" if svc.listen.port == 443 else f":{svc.listen.port}"
         redirect = RedirectServer(host_port(svc.listen.address, svc.tls.redirect_http_port),
-                                  listen_params(svc.listen.address, tls=False, http2=False, default=True), suffix)
+                                  listen_params(svc.listen.address, tls=False, http2=False, default=True,
+                                                proxy_protocol=svc.listen.accept_proxy_protocol), suffix)
     cache = None
     if svc.cache:
         inactive = format_duration(max(svc.cache.valid, 600_000))

@@ -29,6 +29,9 @@ phase, before limits and access lists run) to a named twin of its location
 the tunnel timeout. Identical twins of one server are shared. No twin is made
 when the tunnel timeout equals both the client and the server timeouts.
 
+A location whose pools speak TLS (``Pool.tls``) proxies to ``https://`` with the
+``proxy_ssl_*`` settings of ``render/tls_files.py``.
+
 A location whose pools speak gRPC uses ``grpc_pass`` (HTTP/2 to the servers)
 with the same forwarded headers, timeouts, retries and hidden headers as
 ``proxy_pass`` (the ``grpc_*`` twins of the server's ``proxy_*`` directives).
@@ -45,6 +48,7 @@ from ctlplane.model.types import format_size
 from ctlplane.render import nginx_names as names
 from ctlplane.render.nginx_upstream import EMPTY, MapBlock, has_cookie_persistence
 from ctlplane.model.routing import VirtualHost, body_limit, location_chain, location_prefixes
+from ctlplane.render.tls_files import NginxUpstreamTls, nginx_upstream_tls
 
 
 @dataclass(frozen=True)
@@ -72,6 +76,7 @@ class Location:
     grpc: bool = False  # proxy to a gRPC pool (grpc_pass; its pools are all grpc, model/engine_protocols.py)
     tunnel_timeout: str | None = None  # a named twin: its read/send timeouts (the tunnel's)
     sets_pool: bool = True  # proxy: sets $ctl_pool for the access log (a twin keeps its location's)
+    tls: NginxUpstreamTls | None = None  # proxy: TLS to the servers (its pools agree, model/engine_protocols.py)
 
 
 @dataclass
@@ -163,11 +168,11 @@ def with_upgrade_twins(locs: tuple[Location, ...], tunnel: str | None) -> tuple[
         if loc.kind != "proxy" or loc.grpc:  # gRPC is HTTP/2: no Upgrade
             out.append(loc)
             continue
-        key = (loc.target, loc.headers, loc.max_body, loc.empty_pool)
+        key = (loc.target, loc.headers, loc.max_body, loc.empty_pool, loc.tls)
         if key not in twins:
             twins[key] = Location("", f"@ctlplane_upgrade_{len(twins) + 1}", "proxy", loc.headers, target=loc.target,
                                   empty_pool=loc.empty_pool, max_body=loc.max_body, tunnel_timeout=tunnel,
-                                  sets_pool=False)
+                                  sets_pool=False, tls=loc.tls)
         out.append(replace(loc, upgrade=twins[key].path))
     return tuple(out), tuple(twins.values())
 
@@ -188,6 +193,10 @@ def _proxy_location(svc: HttpService, vhost: VirtualHost, chains: Chains, prefix
     if cookie:
         headers.append(Header("Set-Cookie", var=cookie))
     reached = [r.pool for r in chain] + ([terminal] if terminal else [])
+    tls = {nginx_upstream_tls(chains.pools[p]) for p in reached}
+    if len(tls) > 1:  # refused in model/engine_protocols.py
+        raise RenderError("pools of one location disagree on tls",
+                          [Finding(f"service {svc.name!r}: location {prefix!r}", source="nginx")])
     return Location("", prefix, "proxy", tuple(headers), target=target, empty_is_404=terminal is None,
                     empty_pool=any(chains.pools[p].answers_503 for p in reached), max_body=max_body,
-                    grpc=any(chains.pools[p].protocol == "grpc" for p in reached))
+                    grpc=any(chains.pools[p].protocol == "grpc" for p in reached), tls=tls.pop())

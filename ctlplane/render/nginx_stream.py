@@ -5,6 +5,9 @@ pool's upstream, connect timeout, access lists and per-client connection
 limit. NGINX's stream proxy has a single inactivity timeout for both
 directions (``proxy_timeout``); it takes the longer of the model's client and
 server timeouts so that neither side is cut earlier than the model allows.
+A pool with ``tls`` gets ``proxy_ssl on`` and the ``proxy_ssl_*`` settings of ``tls_files``. A listener
+accepting the PROXY protocol takes the client address from it (``set_real_ip_from`` every address: any
+peer may send it, as on HAProxy); a pool sending it gets ``proxy_protocol on`` (version 1).
 Retries map to ``proxy_next_upstream`` on/off and its number of tries. A
 listener on '::' is dual stack (``ipv6only=off``), as on HAProxy (``v4v6``).
 """
@@ -13,10 +16,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ctlplane.model.pool import Pool
 from ctlplane.model.service import TcpService
 from ctlplane.model.types import format_duration
 from ctlplane.render import nginx_names as names
 from ctlplane.render.nginx_upstream import host_port
+from ctlplane.render.tls_files import NginxUpstreamTls, nginx_upstream_tls
 
 
 @dataclass(frozen=True)
@@ -32,13 +37,17 @@ class StreamServer:
     timeout: str
     next_upstream: str  # on | off
     next_upstream_tries: int | None
+    tls: NginxUpstreamTls | None = None  # TLS to the servers: proxy_ssl on and the proxy_ssl_* settings
+    accept_proxy: bool = False  # listen ... proxy_protocol, the client address from it (realip)
+    send_proxy: bool = False  # proxy_protocol on (version 1) towards the servers
 
 
-def stream_server(svc: TcpService) -> StreamServer:
+def stream_server(svc: TcpService, pool: Pool) -> StreamServer:
     limit = svc.limits.connections_per_client
     return StreamServer(
         listen=host_port(svc.listen.address, svc.listen.port),
-        listen_params=("ipv6only=off",) if svc.listen.address == "::" else (),
+        listen_params=(("ipv6only=off",) if svc.listen.address == "::" else ())
+        + (("proxy_protocol",) if svc.listen.accept_proxy_protocol else ()),
         upstream=names.upstream_name(svc.pool),
         deny=tuple(svc.access.deny),
         allow=tuple(svc.access.allow),
@@ -48,4 +57,7 @@ def stream_server(svc: TcpService) -> StreamServer:
         timeout=format_duration(max(svc.timeouts.client, svc.timeouts.server)),
         next_upstream="on" if svc.retries.attempts else "off",
         next_upstream_tries=svc.retries.attempts + 1 if svc.retries.attempts else None,
+        tls=nginx_upstream_tls(pool),
+        accept_proxy=svc.listen.accept_proxy_protocol,
+        send_proxy=pool.send_proxy_protocol is not None,  # v1: v2 is refused (model/engine_protocols.py)
     )

@@ -224,7 +224,7 @@ def nginx_view(model: Model, proxy: Proxy, assets: Assets) -> NginxConf:
         metrics=host_port(proxy.metrics.address, proxy.metrics.port) if proxy.metrics else None,
         access_log=JSON_LOG if proxy.access_log == "json" else TEXT_LOG,
     )
-    tcp = [stream_server(s) for s in services if isinstance(s, TcpService)]
+    tcp = [stream_server(s, model.pool(s.pool)) for s in services if isinstance(s, TcpService)]
     stream = None
     if tcp:
         stream = StreamBlock(

@@ -16,7 +16,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-LEAVES = {"www": ["www.example.com", "example.com"], "api": ["api.example.com"], "shop": ["shop.example.com"]}
+LEAVES = {"www": ["www.example.com", "example.com"], "api": ["api.example.com"], "shop": ["shop.example.com"],
+          "billing": ["billing.internal"], "lb-client": ["lb.example.com"]}
 
 
 def _name(cn: str) -> x509.Name:

@@ -28,13 +28,16 @@ requests). Operations (``spec["op"]``):
 """
 
 import json
+import os
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 
-from parity_http import Reader, _connect, _split, one  # beside this script in the mounted harness directory
+from parity_http import Reader, _connect, _split, one, proxy_header  # beside this script in the mounted harness directory
 from parity_ws import op_websocket
 
 MAX_REQUESTS = 2000
@@ -160,6 +163,8 @@ def op_tcp(spec):
     host, port = _split(spec["target"])
     try:
         sock = socket.create_connection((host, port), timeout=5.0)
+        if spec.get("proxy"):
+            sock.sendall(proxy_header(spec["proxy"]))
     except ConnectionError:  # refused at accept (reset during the handshake)
         return {"line": None, "closed": True}
     sock.settimeout(float(spec.get("wait", 2.0)))
@@ -207,7 +212,16 @@ def op_tcp_pair(spec):
 
 
 def op_curl(spec):
-    argv = ["curl", "-sk", "-o", "/dev/null", "-D", "-", "-m", "5", "-w", "\n%{http_version}"] + spec["args"]
+    """``files`` (name -> text, e.g. a client certificate) are written to a private directory that ``{dir}`` in
+    ``args`` names; with ``body`` the answer's body is returned too (parsed as JSON when it is)."""
+    work = tempfile.mkdtemp()
+    for name, text in (spec.get("files") or {}).items():
+        path = os.path.join(work, os.path.basename(name))
+        with open(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600), "w") as handle:
+            handle.write(text)
+    body_path = os.path.join(work, "body") if spec.get("body") else "/dev/null"
+    args = [a.replace("{dir}", work) for a in spec["args"]]
+    argv = ["curl", "-sk", "-o", body_path, "-D", "-", "-m", "5", "-w", "\n%{http_version}"] + args
     done = subprocess.run(argv, capture_output=True, timeout=20)
     text = done.stdout.decode("latin-1")
     head, _, version = text.rpartition("\n")
@@ -217,7 +231,15 @@ def op_curl(spec):
     for ln in lines[1:]:
         name, _, value = ln.partition(":")
         headers[name.strip().lower()] = value.strip()
-    return {"code": done.returncode, "http_version": version.strip(), "status": status, "headers": headers}
+    found = {"code": done.returncode, "http_version": version.strip(), "status": status, "headers": headers}
+    if spec.get("body"):
+        try:
+            with open(body_path) as handle:
+                found["body"] = json.load(handle)
+        except (OSError, ValueError):
+            found["body"] = None
+    shutil.rmtree(work, ignore_errors=True)
+    return found
 
 
 OPS = {"requests": op_requests, "concurrent": op_concurrent, "threads": op_threads, "paced": op_paced, "slow_header": op_slow_header,

@@ -10,6 +10,7 @@ request (413) is dropped and the answer still read.
 import json
 import socket
 import ssl
+import struct
 import time
 
 MAX_BODY_TEXT = 4096
@@ -20,9 +21,20 @@ def _split(target):
     return host.strip("[]"), int(port)
 
 
+def proxy_header(spec):
+    """A PROXY protocol header (``{"version": 1 | 2, "src": IPv4, "dst": IPv4}``) as a balancer sends it."""
+    src, dst, sport, dport = spec["src"], spec.get("dst", "192.0.2.1"), 40000, 80
+    if int(spec["version"]) == 1:
+        return ("PROXY TCP4 %s %s %d %d\r\n" % (src, dst, sport, dport)).encode("ascii")
+    body = socket.inet_aton(src) + socket.inet_aton(dst) + struct.pack("!HH", sport, dport)
+    return b"\r\n\r\n\x00\r\nQUIT\n" + bytes([0x21, 0x11]) + struct.pack("!H", len(body)) + body
+
+
 def _connect(req, timeout):
     host, port = _split(req["target"])
     sock = socket.create_connection((host, port), timeout=timeout)
+    if req.get("proxy"):
+        sock.sendall(proxy_header(req["proxy"]))
     if req.get("tls"):
         ctx = ssl.create_default_context()
         ctx.check_hostname = False

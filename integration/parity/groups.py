@@ -122,7 +122,11 @@ def body(b: Book) -> Group:
 
 def prepare(group: str, directory: Any) -> None:
     """Files a group's model names, written beside it: certificates (tls), a static site (static)."""
-    if group in ("tls", "grpc"):
+    if group in ("upstream_tls", "client_certs"):
+        from integration.harness.tls_lab import write_group_files
+
+        write_group_files(directory / "certs")
+    if group in ("tls", "grpc", "client_certs"):
         from integration.harness.tls import make_pki
 
         pki = make_pki(["www.example.com"])
@@ -312,4 +316,5 @@ def model(group: str, engine: str, book: Book, runtime: dict[str, Any] | None = 
 
 
 FAKE_BOOK: Book = {"a": "10.213.7.10", "b": "10.213.7.11", "c": "10.213.7.12", "c1": "10.213.7.50",
-                   "c2": "10.213.7.51", "void": "10.213.7.98", "g": "10.213.7.20"}
+                   "c2": "10.213.7.51", "void": "10.213.7.98", "g": "10.213.7.20",
+                   "t": "10.213.7.21", "q": "10.213.7.22"}

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.security.world import World
+from tests.security.world import CA_FILE, World
 
 
 def nginx_model(world: World) -> dict[str, Any]:
@@ -20,6 +20,7 @@ def nginx_model(world: World) -> dict[str, Any]:
              "servers": [{"name": "w1", "address": "10.0.0.1", "port": 8080},
                          {"name": "w2", "address": "10.0.0.2", "port": 8080, "state": "disabled"}]},
             {"name": "api", "balance": {"strategy": "round_robin"}, "persistence": {"type": "cookie", "cookie": "SRV"},
+             "tls": {"verify": CA_FILE, "sni": "api.internal", "client_cert": {"cert": www.cert, "key": www.key}},
              "servers": [{"name": "a1", "address": "2001:db8::1", "port": 9000, "weight": 3}]},
             {"name": "ck", "balance": {"strategy": "hash", "key": "cookie", "name": "session"},
              "servers": [{"name": "c1", "address": "10.0.1.1", "port": 80}]},
@@ -29,7 +30,8 @@ def nginx_model(world: World) -> dict[str, Any]:
             {"name": "src", "balance": {"strategy": "source_ip_hash"},
              "servers": [{"name": "s1", "address": "10.0.3.1", "port": 80}]},
             {"name": "db", "balance": {"strategy": "weighted_round_robin"},
-             "persistence": {"type": "source_ip"},
+             "persistence": {"type": "source_ip"}, "tls": {"verify": "none", "sni": "db.internal"},
+             "send_proxy_protocol": "v1",
              "servers": [{"name": "d1", "address": "10.0.4.1", "port": 5432}]},
             {"name": "lc", "balance": {"strategy": "least_connections"},
              "servers": [{"name": "l1", "address": "10.0.5.1", "port": 6379},
@@ -51,7 +53,8 @@ def nginx_model(world: World) -> dict[str, Any]:
              "tls": {"certificates": [{"cert": www.cert, "key": www.key},
                                       {"cert": wild.cert, "key": wild.key, "hosts": ["shop.example.org"]}],
                      "min_version": "1.2", "redirect_http_port": 8080,
-                     "hsts": {"max_age": "365d", "include_subdomains": True}},
+                     "hsts": {"max_age": "365d", "include_subdomains": True},
+                     "client_ca": CA_FILE, "client_verify": "optional", "client_subject_header": "X-SSL-Client-DN"},
              "compression": {"types": ["text/css", "application/json"], "min_length": "1k"},
              "cache": {"max_size": "100m", "valid": "60s", "key": "uri"},
              "static": [{"path_prefix": "/assets/", "root": world.static[0]}],
@@ -64,7 +67,8 @@ def nginx_model(world: World) -> dict[str, Any]:
              "hide_response_headers": ["X-Powered-By", "X-Backend"]},
             {"name": "plain", "mode": "http", "listen": {"address": "127.0.0.1", "port": 8081},
              "routes": [{"path_prefix": "/s", "pool": "src"}], "default_pool": "src"},
-            {"name": "sql", "mode": "tcp", "listen": {"address": "127.0.0.1", "port": 5432}, "pool": "db",
+            {"name": "sql", "mode": "tcp", "listen": {"address": "127.0.0.1", "port": 5432,
+                                                      "accept_proxy_protocol": True}, "pool": "db",
              "access": {"deny": ["192.0.2.0/24"]}, "limits": {"connections_per_client": 5}},
             {"name": "kv", "mode": "tcp", "listen": {"address": "127.0.0.1", "port": 6379}, "pool": "lc"},
         ],
@@ -84,7 +88,7 @@ def haproxy_model(world: World) -> dict[str, Any]:
     return {
         "version": 1,
         "pools": [
-            {"name": "app", "balance": {"strategy": "least_connections"}, "protocol": "h2c",
+            {"name": "app", "balance": {"strategy": "least_connections"}, "protocol": "h2c", "send_proxy_protocol": "v2",
              "health": {"active": {"type": "http", "path": "/healthz", "host": "app.internal", "expect_status": 204,
                                    "interval": "3s"},
                         "passive": {"max_fails": 3, "window": "5s"}},
@@ -92,10 +96,11 @@ def haproxy_model(world: World) -> dict[str, Any]:
                          {"name": "a2", "address": "10.0.0.2", "port": 8080, "backup": True, "state": "drain"}]},
             {"name": "sticky", "balance": {"strategy": "hash", "key": "uri"},
              "persistence": {"type": "cookie", "cookie": "LB"},
+             "tls": {"verify": CA_FILE, "sni": "sticky.internal", "client_cert": {"cert": api.cert, "key": api.key}},
              "servers": [{"name": "s1", "address": "10.0.1.1", "port": 80, "max_connections": 100}]},
             {"name": "tcpp", "balance": {"strategy": "source_ip_hash"},
              "health": {"active": {"type": "tcp", "interval": "2s"}},
-             "persistence": {"type": "source_ip"},
+             "persistence": {"type": "source_ip"}, "tls": {"verify": "none"},
              "servers": [{"name": "t1", "address": "10.0.2.1", "port": 5672, "state": "disabled"},
                          {"name": "t2", "address": "10.0.2.2", "port": 5672}]},
         ],
@@ -106,7 +111,8 @@ def haproxy_model(world: World) -> dict[str, Any]:
              "default_pool": "app",
              "tls": {"certificates": [{"cert": api.cert, "key": api.key},
                                       {"cert": www.cert, "key": www.key, "hosts": ["www.example.com"]}],
-                     "min_version": "1.3", "redirect_http_port": 80, "hsts": {"max_age": "1d", "preload": True}},
+                     "min_version": "1.3", "redirect_http_port": 80, "hsts": {"max_age": "1d", "preload": True},
+                     "client_ca": CA_FILE, "client_verify": "required"},
              "compression": {"types": ["text/plain"]},
              "cache": {"max_size": "64m", "valid": "30s", "key": "host_uri"},
              "access": {"allow": ["0.0.0.0/0"], "deny": ["203.0.113.0/24"]},
@@ -114,7 +120,8 @@ def haproxy_model(world: World) -> dict[str, Any]:
              "timeouts": {"connect": "3s", "client": "20s", "server": "40s", "queue": "2s"},
              "retries": {"attempts": 1, "on_status": [503, 504]},
              "hide_response_headers": ["X-Debug"]},
-            {"name": "mq", "mode": "tcp", "listen": {"address": "127.0.0.1", "port": 5672}, "pool": "tcpp",
+            {"name": "mq", "mode": "tcp", "listen": {"address": "127.0.0.1", "port": 5672, "accept_proxy_protocol": True},
+             "pool": "tcpp",
              "timeouts": {"connect": "1s", "client": "1h", "server": "1h", "queue": "1s"}},
         ],
         "proxies": [

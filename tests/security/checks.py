@@ -61,7 +61,15 @@ def assert_invariants(engine: str, model: Model, proxy_name: str, files: Output)
     services = [model.service(n) for n in proxy.services]
     tls = [s for s in services if isinstance(s, HttpService) and s.tls]
     n_certs = sum(len(s.tls.certificates) for s in tls)  # type: ignore[union-attr]
-    certs = [rel for rel in files if rel.startswith("certs/")]
+    extra = [rel for rel in files if rel.startswith("certs/pools/") or rel.endswith(("-client-ca.crt", "-client-ca.pem"))]
+    certs = [rel for rel in files if rel.startswith("certs/") and rel not in extra]
+    used = {p for s in services for p in ([s.pool] if isinstance(s, TcpService) else
+                                          [r.pool for r in s.routes] + [s.default_pool] * bool(s.default_pool))}
+    pools = [p for p in model.pools if p.name in used and p.tls]
+    per_client = 2 if engine == "nginx" else 1  # NGINX: certificate and key; HAProxy: one combined PEM
+    assert len(extra) == len(set(extra)) == (sum(p.tls.verify != "none" for p in pools)  # type: ignore[union-attr]
+                                             + per_client * sum(p.tls.client_cert is not None for p in pools)  # type: ignore[union-attr]
+                                             + sum(s.tls.client_ca is not None for s in tls)), extra  # type: ignore[union-attr]
     if engine == "nginx":
         assert len(certs) == 2 * n_certs, "two certificates derived the same file name"
         assert parsed is not None and not parsed["errors"], parsed and parsed["errors"]

@@ -50,7 +50,7 @@ from tests.security.primitives import (
     sizes,
     timer,
 )
-from tests.security.world import World
+from tests.security.world import CA_FILE, World
 
 
 @st.composite
@@ -92,8 +92,24 @@ def pool(draw: Any, engine: str, mode: str, name: str) -> D:
     maybe(draw, data, "keepalive", st.integers(0, 10_000))
     # engine refusal (ctlplane/model/engine_protocols.py): NGINX speaks HTTP/2 to servers only for gRPC behind
     # TLS; grpc needs HTTP/2 from clients (tls.http2 may be drawn false): h2c on HAProxy's http pools
-    if engine == "haproxy" and mode == "http":
+    # engine refusal (ctlplane/model/engine_protocols.py): NGINX sets TLS to servers and sends the PROXY protocol
+    # per location / from stream only (v1): drawn on NGINX for tcp pools only; TLS only on http-protocol pools
+    if engine == "haproxy" or mode == "tcp":
+        if draw(st.booleans()):
+            data["tls"] = draw(pool_tls())
+        maybe(draw, data, "send_proxy_protocol", st.sampled_from(["v1", "v2"] if engine == "haproxy" else ["v1"]))
+    if engine == "haproxy" and mode == "http" and "tls" not in data:
         maybe(draw, data, "protocol", st.sampled_from(["http", "h2c"]))
+    return data
+
+
+@st.composite
+def pool_tls(draw: Any) -> D:
+    data: D = {"verify": draw(st.sampled_from(["none", CA_FILE]))}
+    if data["verify"] != "none" or draw(st.booleans()):
+        data["sni"] = draw(hosts().filter(lambda h: not h.startswith("*")))
+    if draw(st.booleans()):
+        data["client_cert"] = {"cert": "certs/www.crt", "key": "certs/www.key"}
     return data
 
 
@@ -171,6 +187,10 @@ def tls(draw: Any, world: World, ports_: Ports) -> D:
     if draw(st.booleans()):
         data["redirect_http_port"] = ports_.take()
     if draw(st.booleans()):
+        data["client_ca"] = CA_FILE
+        maybe(draw, data, "client_verify", st.sampled_from(["optional", "required"]))
+        maybe(draw, data, "client_subject_header", st.from_regex(HEADER, fullmatch=True))
+    if draw(st.booleans()):
         hsts: D = {}
         maybe(draw, hsts, "max_age", durations())
         maybe(draw, hsts, "include_subdomains", st.booleans())
@@ -243,7 +263,10 @@ def http_service(draw: Any, engine: str, world: World, name: str, pools: list[st
         data["cache"] = cache
     maybe(draw, data, "hide_response_headers", st.lists(st.from_regex(HEADER, fullmatch=True), max_size=3))
     maybe(draw, data, "max_body_size", sizes(0, 64 * 1024**3))
-    maybe(draw, data, "trusted_proxies", st.lists(cidrs(), max_size=3))
+    if draw(st.booleans()):  # one source of the client address: the PROXY header, or trusted proxies
+        data["listen"]["accept_proxy_protocol"] = True
+    else:
+        maybe(draw, data, "trusted_proxies", st.lists(cidrs(), max_size=3))
     # semantic refusal (ctlplane/model/engine_semantics.py): NGINX sets the body limit per host and path, so a
     # header route may not differ from what it falls back to; route limits are drawn only without header routes.
     if engine == "haproxy" or not any("header" in r for r in data["routes"]):
@@ -257,6 +280,7 @@ def http_service(draw: Any, engine: str, world: World, name: str, pools: list[st
 def tcp_service(draw: Any, engine: str, name: str, pools: list[str], ports_: Ports) -> D:
     data: D = {"name": name, "mode": "tcp", "listen": {"port": ports_.take()}, "pool": draw(st.sampled_from(pools))}
     maybe(draw, data["listen"], "address", listen_addresses())
+    maybe(draw, data["listen"], "accept_proxy_protocol", st.booleans())
     draw(common(data, http=False, engine=engine))
     return data
 

@@ -40,10 +40,14 @@ class World:
         return str(self.base / "model.yaml")
 
 
+CA_FILE = "certs/ca.pem"
+
+
 def make_world(base: Path) -> World:
     base.mkdir(parents=True, exist_ok=True)
     (base / "certs").mkdir(exist_ok=True)
     ca = trustme.CA()
+    (base / "certs" / "ca.pem").write_bytes(ca.cert_pem.bytes())  # CA_FILE: pools' verify, services' client_ca
     certs = []
     for stem, names, key_type in CERTS:
         leaf = ca.issue_cert(*names, key_type=key_type)
