@@ -45,7 +45,7 @@ class MsMap:
     result: str
 
 
-NGINX_MS_MAPS = (MsMap("$request_time", "$ctl_total_ms"), MsMap("$upstream_response_time", "$ctl_upstream_ms"))
+NGINX_MS_MAPS = (MsMap("$request_time", "$ctl_total_ms"), MsMap("$upstream_header_time", "$ctl_upstream_ms"))
 # Regexes of those maps: "0.000"-"0.999" (leading zeros dropped), then "S.mmm" with S >= 1.
 NGINX_MS_SMALL = r'"~^0\.0*(?<ctl_ms>\d+)$"'
 NGINX_MS_LARGE = r'"~^(?<ctl_s>[1-9]\d*)\.(?<ctl_ms>\d{3})$"'

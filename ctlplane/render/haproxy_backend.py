@@ -105,6 +105,7 @@ class Backend:
     cookie: str | None
     cookie_secure: bool
     servers: tuple[ServerLine, ...]
+    buffer_request: bool = False  # read the body before contacting a server (HTTP, not gRPC: a stream)
     pool: str = ""  # the model's pool name (a Name: [a-z0-9_-]), saved for the access log's pool=
     empty_page: str | None = None  # a discovered pool: its own 503 page when no member can serve
     server_options: tuple[tuple[str, str, bool], ...] = ()  # default-server PROXY/TLS: keyword, value, hq it
@@ -138,6 +139,7 @@ def build_backend(pool: Pool, users: list[Service]) -> Backend:
     return Backend(
         name=backend_name(pool.name),
         pool=pool.name,
+        buffer_request=http and pool.protocol != "grpc",
         mode="http" if http else "tcp",
         balance=balance,
         balance_arg=arg,

@@ -5,9 +5,9 @@ serves exactly its model host names, the first being the default, ALPN h2
 when the model offers HTTP/2; the plain redirect port, whose redirect keeps
 host, path and query and names the TLS port unless it is 443; ``v4v6`` on
 '::' so that it is dual stack like NGINX's ``ipv6only=off``), the client,
-request header and keep-alive timeouts (``option http-buffer-request``: like
-NGINX, a request body is read before the server is contacted, so a client
-stalling in its body is cut after the client timeout, not the server's), the
+request header and keep-alive timeouts (the backends read a request body
+before contacting a server, like NGINX, except gRPC pools whose requests are
+streams: ``haproxy_backend``), the
 access log, the forwarded
 headers (the same as NGINX's: X-Forwarded-For replaced unless the peer is a
 trusted proxy, X-Real-IP, X-Forwarded-Proto/-Host/-Port), compression
@@ -164,7 +164,7 @@ def build_frontend(svc: HttpService | TcpService, log: str = "default") -> Front
         routes=tuple(UseBackend(backend_name(r.pool), conditions[model_routes.index(r)]) for r in routes),
         default_backend=_default_backend(svc),
         log_format=haproxy_format(log) if http else None,
-        save_vars=HAPROXY_SAVE_VARS if http else (),
+        save_vars=tuple(v for v in HAPROXY_SAVE_VARS if f"var({v[0]})" in haproxy_format(log)) if http else (),
         client=client_verify(svc.name, svc.tls, "pem", from_cwd("")) if isinstance(svc, HttpService) else None,
         l4_phase="session" if svc.listen.accept_proxy_protocol else "connection",
     )

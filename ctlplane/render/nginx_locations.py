@@ -197,6 +197,9 @@ def _proxy_location(svc: HttpService, vhost: VirtualHost, chains: Chains, prefix
     if len(tls) > 1:  # refused in model/engine_protocols.py
         raise RenderError("pools of one location disagree on tls",
                           [Finding(f"service {svc.name!r}: location {prefix!r}", source="nginx")])
+    grpc = any(chains.pools[p].protocol == "grpc" for p in reached)
+    if grpc:  # a gRPC request is a stream without a length: as on HAProxy (whose limit reads Content-Length),
+        max_body = "0"  # max_body_size does not bound it (NGINX would cut a long client stream at the size)
     return Location("", prefix, "proxy", tuple(headers), target=target, empty_is_404=terminal is None,
                     empty_pool=any(chains.pools[p].answers_503 for p in reached), max_body=max_body,
-                    grpc=any(chains.pools[p].protocol == "grpc" for p in reached), tls=tls.pop())
+                    grpc=grpc, tls=tls.pop())

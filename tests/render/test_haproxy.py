@@ -278,7 +278,7 @@ def test_tls_frontend(model_dir: Path) -> None:
     assert "    http-request set-header X-Forwarded-Proto https if { ssl_fc }" in fe
     assert "    http-request set-header X-Forwarded-Proto http if !{ ssl_fc }" in fe
     assert "forwardfor" not in fe  # X-Forwarded-For is replaced, not appended to (see test_forwarded_headers)
-    assert ("    http-response set-header Strict-Transport-Security 'max-age=31536000; includeSubDomains' "
+    assert ("    http-after-response set-header Strict-Transport-Security 'max-age=31536000; includeSubDomains' "
             "if { ssl_fc }") in fe
     assert [ln.split()[-1] for ln in fe.splitlines() if "del-header" in ln] == ["'Server'", "'X-Powered-By'",
                                                                                "'X-Debug'"]
