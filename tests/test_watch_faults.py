@@ -12,6 +12,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 
 from ctlplane.apply import down_model
 from ctlplane.drivers import driver_for
@@ -71,11 +73,15 @@ def first_line(proc: subprocess.Popen[str], prefix: str, timeout: float = 30) ->
     raise AssertionError(f"no line starting with {prefix!r}")
 
 
-def test_proxies_outlive_their_watcher_and_a_proxy_stopped_by_hand_comes_back(tmp_path: Path, echo: Echo) -> None:
-    need_binary("haproxy")
+@pytest.mark.parametrize("engine", ["nginx", "haproxy"])
+def test_proxies_outlive_their_watcher_and_a_proxy_stopped_by_hand_comes_back(engine: str, tmp_path: Path,
+                                                                            echo: Echo) -> None:
+    """Killed with SIGKILL by hand, an NGINX master leaves its workers serving: the reconcile stops those
+    orphans and starts a fresh master; an HAProxy master takes its workers with it."""
+    need_binary(engine)
     port = free_port()
     model = tmp_path / "model.yaml"
-    model.write_text(model_text("haproxy", port, {"a": [echo]}, "a"))
+    model.write_text(model_text(engine, port, {"a": [echo]}, "a"))
     url = f"http://127.0.0.1:{port}/"
     first = watcher(model, "--reconcile", "1")
     try:
