@@ -118,3 +118,45 @@ def test_apply_killed_at_each_step_never_lies_and_converges(engine: str, step: s
         assert load.failed == 0, load.errors[:5]
     else:  # an NGINX reload drops idle keep-alive connections of the old workers (see bench/): nothing else fails
         assert all(keepalive_race(e) for e in load.errors), load.errors[:5]
+
+
+TERM_CHILD = """
+import signal, sys, time, pathlib
+from ctlplane.apply import apply_model
+from ctlplane.cli import _interrupt
+signal.signal(signal.SIGTERM, _interrupt)  # what `ctlplane` itself installs: SIGTERM acts like Ctrl-C
+marker, wanted = pathlib.Path(sys.argv[2]), sys.argv[3]
+def step(name):
+    if name == wanted:
+        marker.write_text(name)
+        time.sleep(120)
+apply_model(sys.argv[1], step=step)
+"""
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_sigterm_during_an_apply_rolls_back_and_tells_the_truth(engine: str, lab: dict[str, object],
+                                                                tmp_path: Path) -> None:
+    """Defect 1: SIGTERM (systemd, a CI runner's timeout) once the new release is active but not loaded: the
+    apply rolls back before it exits, the old release serves and status says so; the next apply converges."""
+    need_binary(engine)
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/"
+    model = write(lab, engine, port, "a")
+    apply_model(model)
+    old = release_id(build(model).outputs["lb"])
+    model = write(lab, engine, port, "b")
+    marker = tmp_path / "reached"
+    child = subprocess.Popen([sys.executable, "-c", TERM_CHILD, str(model), str(marker), "activated"],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not marker.exists():
+        assert child.poll() is None and time.monotonic() < deadline, child.stderr.read() if child.stderr else ""
+        time.sleep(0.02)
+    child.send_signal(signal.SIGTERM)
+    assert child.wait(60) != 0
+    assert served(url) == {"a1", "a2"}
+    [status] = model_status(build(model))
+    assert status.running and status.release == old and status.state == "drift", status.summary()
+    assert [r.outcome for r in apply_model(model)] == ["reloaded"]
+    assert served(url) == {"b1"} and model_status(build(model))[0].state == "in sync"
