@@ -288,3 +288,14 @@ def test_helpers_start_detached_and_http_goes_through_curl_inside(tmp_path: Path
     container.answers["curl"] = (7, b"curl: (7) Failed to connect")
     with pytest.raises(DriverError, match="Failed to connect"):
         host.http_get("http://127.0.0.1:1/")
+
+
+def test_an_unreadable_working_directory_does_not_tear_a_listing() -> None:
+    """HAProxy's workers change user without becoming dumpable again: their /proc entry stays root's and no
+    exec in the container reads their cwd. Taking such a listing three times cost every observe 200 ms."""
+    from ctlplane.drivers.host import Proc
+    from ctlplane.drivers.procfs import torn
+
+    master, worker = Proc(1, 0, "S", "haproxy -W -f config/haproxy.cfg", "/s"), Proc(7, 1, "S", "haproxy -W", None)
+    assert not torn({1: master, 7: worker})
+    assert torn({7: worker}) and torn({1: Proc(1, 0, "S", "", "/s"), 7: worker})

@@ -46,10 +46,11 @@ def processes() -> dict[int, Proc]:
 
 def torn(procs: dict[int, Proc]) -> bool:
     """Whether a listing caught processes mid-change, so that believing it could mislead: a live process
-    with no command line (it was exiting, or /proc was read during its exec), one whose parent is not in
-    the listing (the parent exited after its turn; processes from outside the namespace have parent 0),
-    or one whose working directory could not be read (it may have exited before the owner's read)."""
-    return any(not p.cmdline or (p.ppid and p.ppid not in procs) or p.cwd is None for p in procs.values())
+    with no command line (it was exiting, or /proc was read during its exec), or one whose parent is not in
+    the listing (the parent exited after its turn; processes from outside the namespace have parent 0).
+    An unreadable working directory is not a sign: a worker that changed its user without being made
+    dumpable again (HAProxy's) keeps a root-owned /proc entry nobody in the container may read."""
+    return any(not p.cmdline or (p.ppid and p.ppid not in procs) for p in procs.values())
 
 
 def wait_for(check: Callable[[], T], timeout: float, interval: float = 0.02) -> T:
