@@ -6,21 +6,24 @@ from __future__ import annotations
 
 import os
 import signal
-import time
 from pathlib import Path
 
+from ctlplane.drivers.host import Proc
 from ctlplane.drivers.local import LocalHost
 from ctlplane.drivers.procfs import read_proc, wait_for
 
 
 def test_a_daemon_that_dies_is_reaped_not_left_a_zombie(tmp_path: Path) -> None:
     host = LocalHost()
-    host.launch(["sh", "-c", "exec sleep 0.2"], cwd=tmp_path, log=tmp_path / "out.log")
-    mine = [p for p in host.processes().values() if p.cmdline == "sleep 0.2"]
-    assert len(mine) == 1 and mine[0].cwd == str(tmp_path) and mine[0].ppid == os.getpid()
-    pid = mine[0].pid
-    time.sleep(0.5)
-    assert pid not in host.processes()
+    host.launch(["sh", "-c", "exec sleep 1"], cwd=tmp_path, log=tmp_path / "out.log")
+
+    def mine() -> list[Proc]:  # once sh has exec'd sleep (a loaded machine may take a while to get there)
+        return [p for p in host.processes().values() if p.cmdline == "sleep 1"]
+    assert wait_for(lambda: len(mine()) == 1, 10)
+    [proc] = mine()
+    assert proc.cwd == str(tmp_path) and proc.ppid == os.getpid()
+    pid = proc.pid
+    assert wait_for(lambda: pid not in host.processes(), 15)
     found = read_proc(pid)
     assert found is None, f"left as a zombie: {found}"  # reaped by processes()
 
