@@ -26,8 +26,11 @@ from tests.helpers import need_binary
 ENGINES = ["nginx", "haproxy"]
 STEPS = ["staged", "activated", "reloading", "verified"]
 CHILD = """
-import sys, time, pathlib
+import signal, sys, time, pathlib
 from ctlplane.apply import apply_model
+from ctlplane.cli import _interrupt
+if sys.argv[4:] == ["cli-signals"]:
+    signal.signal(signal.SIGTERM, _interrupt)  # what `ctlplane` itself installs: SIGTERM acts like Ctrl-C
 marker, wanted = pathlib.Path(sys.argv[2]), sys.argv[3]
 def step(name):
     if name == wanted:
@@ -73,20 +76,31 @@ def settled(url: str, timeout: float = 5.0) -> set[str]:
         time.sleep(0.1)
 
 
-def kill_apply_at(model: Path, step: str, tmp_path: Path) -> None:
-    """Run `apply` in a child process and SIGKILL it once it reaches ``step``."""
+def apply_paused_at(model: Path, step: str, tmp_path: Path, *, cli_signals: bool = False) -> subprocess.Popen[str]:
+    """Run `apply` in a child process and return it once it waits at ``step`` (with ``cli_signals``, the child
+    handles SIGTERM as the CLI does)."""
     marker = tmp_path / f"reached-{step}"
-    child = subprocess.Popen([sys.executable, "-c", CHILD, str(model), str(marker), step],
+    child = subprocess.Popen([sys.executable, "-c", CHILD, str(model), str(marker), step,
+                              *(["cli-signals"] if cli_signals else [])],
                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
     try:
-        deadline = time.monotonic() + 60
         while not marker.exists():
             assert child.poll() is None, f"apply ended before {step}: {child.stderr.read() if child.stderr else ''}"
             assert time.monotonic() < deadline, f"apply never reached {step}"
             time.sleep(0.02)
-    finally:
-        os.kill(child.pid, signal.SIGKILL)
+    except BaseException:
+        child.kill()
         child.wait(10)
+        raise
+    return child
+
+
+def kill_apply_at(model: Path, step: str, tmp_path: Path) -> None:
+    """Run `apply` in a child process and SIGKILL it once it reaches ``step``."""
+    child = apply_paused_at(model, step, tmp_path)
+    os.kill(child.pid, signal.SIGKILL)
+    child.wait(10)
 
 
 @pytest.mark.parametrize("step", STEPS)
@@ -120,20 +134,6 @@ def test_apply_killed_at_each_step_never_lies_and_converges(engine: str, step: s
         assert all(keepalive_race(e) for e in load.errors), load.errors[:5]
 
 
-TERM_CHILD = """
-import signal, sys, time, pathlib
-from ctlplane.apply import apply_model
-from ctlplane.cli import _interrupt
-signal.signal(signal.SIGTERM, _interrupt)  # what `ctlplane` itself installs: SIGTERM acts like Ctrl-C
-marker, wanted = pathlib.Path(sys.argv[2]), sys.argv[3]
-def step(name):
-    if name == wanted:
-        marker.write_text(name)
-        time.sleep(120)
-apply_model(sys.argv[1], step=step)
-"""
-
-
 @pytest.mark.parametrize("engine", ENGINES)
 def test_sigterm_during_an_apply_rolls_back_and_tells_the_truth(engine: str, lab: dict[str, object],
                                                                 tmp_path: Path) -> None:
@@ -146,13 +146,7 @@ def test_sigterm_during_an_apply_rolls_back_and_tells_the_truth(engine: str, lab
     apply_model(model)
     old = release_id(build(model).outputs["lb"])
     model = write(lab, engine, port, "b")
-    marker = tmp_path / "reached"
-    child = subprocess.Popen([sys.executable, "-c", TERM_CHILD, str(model), str(marker), "activated"],
-                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 60
-    while not marker.exists():
-        assert child.poll() is None and time.monotonic() < deadline, child.stderr.read() if child.stderr else ""
-        time.sleep(0.02)
+    child = apply_paused_at(model, "activated", tmp_path, cli_signals=True)
     child.send_signal(signal.SIGTERM)
     assert child.wait(60) != 0
     assert served(url) == {"a1", "a2"}
