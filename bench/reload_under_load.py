@@ -62,21 +62,17 @@ def model_text(engine: str, port: int, echoes: dict[str, Echo], default: str = "
     """Pools a (a1, a2) and b (b1, b2), one HTTP service on ``port`` whose default pool is ``default``; with
     ``filler``, that many more services (each its own listener and pool of 10 servers) that take no traffic
     but make every reload parse, bind and hand over a config of that size."""
-    if filler:
-        real = model_text(engine, port, echoes, default, a2_weight)
-        pools = real.split("services:", 1)[0].removeprefix("pools:\n")
-        service = real.split("services:\n  - ", 1)[1].split("\nproxies:", 1)[0]
-        return scale_model_text(engine, filler, 10, FILLER_BASE_PORT, routed=service, extra_pools=pools)
-    lines = ["pools:"]
+    pools = []
     for pool in ("a", "b"):
-        lines.append(f"  - name: {pool}\n    servers:")
+        pools.append(f"  - name: {pool}\n    servers:")
         for name in (f"{pool}1", f"{pool}2"):
             weight = a2_weight if name == "a2" else 1
-            lines.append(f"      - {{name: {name}, address: 127.0.0.1, port: {echoes[name].port}, weight: {weight}}}")
-    lines.append(f"services:\n  - {{name: front, mode: http, listen: {{address: 127.0.0.1, port: {port}}}, "
-                 f"default_pool: {default}}}")
-    lines.append(f"proxies:\n  - {{name: lb, engine: {engine}, services: [front], workers: 1}}")
-    return "\n".join(lines) + "\n"
+            pools.append(f"      - {{name: {name}, address: 127.0.0.1, port: {echoes[name].port}, weight: {weight}}}")
+    front = f"{{name: front, mode: http, listen: {{address: 127.0.0.1, port: {port}}}, default_pool: {default}}}"
+    if filler:
+        return scale_model_text(engine, filler, 10, FILLER_BASE_PORT, routed=front, extra_pools="\n".join(pools))
+    return "\n".join(["pools:", *pools, f"services:\n  - {front}",
+                      f"proxies:\n  - {{name: lb, engine: {engine}, services: [front], workers: 1}}"]) + "\n"
 
 
 @dataclass
