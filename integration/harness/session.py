@@ -20,6 +20,8 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+from integration.harness.stale import alive
+
 LABEL_RUN = "org.ctlplane.test-run"
 LABEL_PID = "org.ctlplane.test-pid"
 LABEL_HOST = "org.ctlplane.test-host"
@@ -39,16 +41,6 @@ def connect() -> Any:
         return client
     except Exception as exc:  # noqa: BLE001 - SDK missing, socket missing, engine down
         raise EngineUnavailable(f"no Docker engine: {exc} (start it with: bash .ci/start-docker.sh)") from None
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 @dataclass
@@ -123,7 +115,7 @@ class DockerSession:
         for obj in objects:
             labels = obj.attrs.get("Labels") or obj.attrs.get("Config", {}).get("Labels") or {}
             pid = labels.get(LABEL_PID, "")
-            if labels.get(LABEL_HOST) == here and pid.isdigit() and not _pid_alive(int(pid)):
+            if labels.get(LABEL_HOST) == here and pid.isdigit() and not alive(int(pid)):
                 stale.add(labels[LABEL_RUN])
         for run in sorted(stale):
             self._sweep(f"{LABEL_RUN}={run}")
