@@ -9,7 +9,11 @@ second master is never started beside it). Each worker reports the
 (asked through the master CLI): the truth of what serves. A reload is the master CLI's
 ``reload``; 2.6 does not answer with the result, so it is confirmed when the
 reload counter moves, the failure counter does not, and the newest worker
-reports the new release. Right before a reload the running server states are
+reports the new release. A reload waits (bounded) until the serving worker has
+finished its own stick-table resync, because only then does it hand its
+per-client counters to the next worker over the local peer (HAProxy 2.6 takes
+up to 5 s after a cold start, up to 10 s after a reload that did not get them).
+Right before a reload the running server states are
 saved to ``run/server-state`` (``show servers state``), which the new workers
 load, so a server marked down by checks or put in maintenance by an operator
 keeps that state. HAProxy writes its log to stderr, appended to
@@ -39,6 +43,7 @@ STOP_TIMEOUT = 35.0  # hard-stop-after 30s bounds old workers
 MASTER_WAIT = 5.0  # the master CLI is briefly unreachable while the master re-executes
 LOG = "logs/haproxy.log"
 RELEASE_PREFIX = "ctlplane release "
+TABLE_SYNC_WAIT = 11.0  # PEER_RESYNC_TIMEOUT (5 s) for the old workers' tables, then 5 s for remote peers
 DRAIN_WAIT = 5.0  # seconds a removed server keeps its sessions (drained) before it goes to maintenance
 DELETE_WAIT = 3.0  # seconds for its last connections to close once in maintenance
 _BUSY = "still has connections"
@@ -194,6 +199,8 @@ class HaproxyControl:
         if status is None:
             raise DriverError("haproxy is not running", [Finding("master CLI not reachable", source="haproxy")])
         _, reloads, failed, old_workers = status
+        if old_workers:
+            self._await_table_sync(old_workers[0])
         self._save_server_state()
         offset = self.host.size(self.log)
         if not procfs.wait_for(self._send_reload, MASTER_WAIT):
@@ -217,6 +224,16 @@ class HaproxyControl:
         raise DriverError("haproxy rejected the reload; the old workers still serve",
                           haproxy_api.alerts(self.host.read_since(self.log, offset)) or
                           [Finding(f"no worker of release {release} within {RELOAD_TIMEOUT:g}s", source="haproxy")])
+
+    def _await_table_sync(self, worker: int) -> None:
+        """Hold the reload, at most TABLE_SYNC_WAIT seconds, until ``worker`` can hand its stick tables over."""
+        def synced() -> bool:
+            try:
+                return haproxy_api.peers_synced(self.host.request(self.master_sock, f"@!{worker} show peers",
+                                                                  timeout=2.0))
+            except DriverError:
+                return True  # it does not answer: nothing to wait for that a wait would bring
+        procfs.wait_for(synced, TABLE_SYNC_WAIT, interval=0.1)
 
     def _send_reload(self) -> bool:
         try:

@@ -65,6 +65,16 @@ def parse_show_proc(text: str) -> Status | None:
     return int(master.group(1)), int(master.group(2)), int(master.group(3)), workers
 
 
+_PEERS_SECTION = re.compile(r"^0x[0-9a-f]+: \[[^]]*\] id=\S+ .*?\bflags=0x([0-9a-f]+)", re.M)
+_RESYNC_FINISHED = 0x3  # PEERS_F_RESYNC_LOCAL | PEERS_F_RESYNC_REMOTE (src/peers.c)
+
+
+def peers_synced(text: str) -> bool:
+    """Whether every ``peers`` section in ``show peers`` has finished its own resync: only then does a worker,
+    told to stop, hand its stick tables to the next one (true when there is no section at all)."""
+    return all(int(flags, 16) & _RESYNC_FINISHED == _RESYNC_FINISHED for flags in _PEERS_SECTION.findall(text))
+
+
 def parse_info(text: str) -> dict[str, str]:
     """``show info`` as a mapping (``Name: value`` lines)."""
     found = {}

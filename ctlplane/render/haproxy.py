@@ -27,7 +27,7 @@ CONFIG_FILE = "haproxy.cfg"
 
 def render_haproxy(model: Model, proxy: Proxy, assets: Assets) -> Output:
     """Every HAProxy file of ``proxy``, keyed by relative path, sorted."""
-    view = build_view(model, proxy, assets.master_is_root(proxy.name))
+    view = build_view(model, proxy, assets.master_is_root(proxy.name), assets.state_dirs.get(proxy.name))
     files: Output = {CONFIG_FILE: text_file(render_template("haproxy/haproxy.cfg.j2", view=view))}
     for status, page in ERROR_PAGES.items():
         files[error_page_path(status)] = RenderedFile(page, 0o644)

@@ -19,8 +19,10 @@ and services belong to the proxy. Frontends and backends are built by
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass
+from pathlib import Path
 
 from ctlplane.errors import Finding, RenderError
 from ctlplane.model.assets import Assets, CertAsset
@@ -50,6 +52,7 @@ SSL_CIPHERSUITES = "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_P
 SSL_BIND_OPTIONS = "prefer-client-ciphers ssl-min-ver TLSv1.2 no-tls-tickets"
 SSL_CURVES = "X25519:P-256:P-384"  # Mozilla intermediate: X25519, prime256v1, secp384r1
 STATS_SOCKET = "unix@run/admin.sock"  # relative to the working directory; a bare relative path would be read as host
+PEERS_SECTION, LOCAL_PEER = "ctl_reload", "ctlplane"
 CHROOT = "/var/lib/haproxy"  # empty and root-owned in Debian's haproxy package and the official images
 _BAD_GATEWAY = b"<html><head><title>502 Bad Gateway</title></head><body><h1>502 Bad Gateway</h1></body></html>\n"
 ERROR_PAGES = {
@@ -80,6 +83,17 @@ class GlobalView:
     ssl_ciphersuites: str
     ssl_bind_options: str
     ssl_curves: str
+
+
+@dataclass(frozen=True)
+class PeersView:
+    """The local ``peers`` section: at a reload the old workers teach the new ones their stick tables (the
+    per-client counters), as NGINX keeps its zones. Its listener is an abstract socket named after the state
+    directory (nothing on disk the chrooted workers would have to reach, unique per proxy on the host)."""
+
+    section: str
+    local_peer: str
+    address: str
 
 
 @dataclass(frozen=True)
@@ -125,6 +139,7 @@ class View:
     notfound: bool
     admin: AdminView | None
     metrics: AdminView | None  # the Prometheus exporter's listener, or None
+    peers: PeersView | None  # only when a frontend counts a client's requests (conn_cur is never handed over)
 
 
 def services_of(model: Model, proxy: Proxy) -> list[HttpService | TcpService]:
@@ -142,24 +157,33 @@ def error_page_path(status: int) -> str:
     return f"errors/{status}.http"
 
 
-def build_view(model: Model, proxy: Proxy, root_master: bool = False) -> View:
+def build_view(model: Model, proxy: Proxy, root_master: bool = False, state_dir: Path | None = None) -> View:
     services = services_of(model, proxy)
     users: dict[str, list[HttpService | TcpService]] = {}
     for svc in services:
         for name in pools_of(svc):
             users.setdefault(name, []).append(svc)
     backends = tuple(build_backend(pool, users[pool.name]) for pool in model.pools if pool.name in users)
+    frontends = tuple(build_frontend(s, log=proxy.access_log) for s in services)
     return View(
         global_=_global(proxy, root_master),
         defaults=DefaultsView("5s", "60s", "60s", "10s", "60s", 2,
                               tuple((status, from_cwd(error_page_path(status))) for status in sorted(ERROR_PAGES))),
         caches=tuple(_cache(s) for s in services if isinstance(s, HttpService) and s.cache),
-        frontends=tuple(build_frontend(s, log=proxy.access_log) for s in services),
+        frontends=frontends,
         backends=backends,
         notfound=any(needs_notfound(s) for s in services),
         admin=_listener(proxy.admin.address, proxy.admin.port) if proxy.admin else None,
         metrics=_listener(proxy.metrics.address, proxy.metrics.port) if proxy.metrics else None,
+        peers=reload_peers(proxy, state_dir) if any(fe.limits and fe.limits.rate_window for fe in frontends) else None,
     )
+
+
+def reload_peers(proxy: Proxy, state_dir: Path | None) -> PeersView:
+    """The local peer of ``proxy``: its abstract socket's name digests the state directory (the proxy's name
+    when there is none), so two proxies on one host never share it."""
+    digest = hashlib.sha256(str(state_dir or proxy.name).encode()).hexdigest()[:16]
+    return PeersView(PEERS_SECTION, LOCAL_PEER, f"abns@ctlplane-peers-{digest}")
 
 
 def _global(proxy: Proxy, root_master: bool) -> GlobalView:

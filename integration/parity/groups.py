@@ -284,7 +284,7 @@ def reload(b: Book) -> Group:
                   pool(b, "app", ["a"])],
         "services": [http("src", 210, default_pool="src"), http("ck", 211, default_pool="ck"),
                      http("long", 212, default_pool="app"),
-                     http("rate", 213, default_pool="app", limits={"requests_per_second": 1, "burst": 0})],
+                     http("rate", 213, default_pool="app", limits={"requests_per_second": 1, "burst": 59})],
         "proxy": {"drain_timeout": "2s"},
     }
 

@@ -209,6 +209,17 @@ def p_reload_keeps(ctx: Ctx, port: int, kind: str) -> Obs:
     return {"same_server": {_server(a) for a in after} == {_server(first)}}
 
 
+def p_reload_rate(ctx: Ctx, port: int, budget: int) -> Obs:
+    """1 request per second, ``budget`` at once: the budget spent before a reload, then 20 requests after it.
+    Without a hand-over of the counters all 20 would pass; at one request per second a reload gives back a few."""
+    spent = _many(ctx, port, [{}] * budget)
+    _reload(ctx)
+    after = _many(ctx, port, [{}] * 20)
+    print(f"{ctx.engine}: after the reload {[a['status'] for a in after]}")
+    return {"spent_before": sum(a["status"] == 200 for a in spent) >= budget - 1,
+            "refused_after": sum(a["status"] == 429 for a in after) >= 10}
+
+
 def p_reload_cuts(ctx: Ctx, port: int) -> Obs:
     """drain_timeout 2s: a download still running 2s after a reload is cut; a shorter one completes."""
     import threading

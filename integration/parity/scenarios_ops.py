@@ -196,6 +196,9 @@ SCENARIOS_OPS: tuple[Scenario, ...] = (
       {"port": 210, "kind": "source"}, {"same_server": True}, ("SourceIpPersistence.type",), (14,)),
     S("reload-cookie", "Reloads", "cookie persistence across a reload", "reload", "reload_keeps",
       {"port": 211, "kind": "cookie"}, {"same_server": True}, ("CookiePersistence.cookie",)),
+    S("reload-rate", "Reloads", "1 request/s with burst 59: a client that spent its budget gets no new one at a "
+      "reload (NGINX keeps its zone, HAProxy's old workers hand their tables over)", "reload", "reload_rate",
+      {"port": 213, "budget": 60}, {"spent_before": True, "refused_after": True}, ("Limits.burst",), (14,)),
     S("reload-drain", "Reloads", "drain_timeout 2s: a download still running 2s after a reload is cut, a shorter "
       "one completes", "reload", "reload_cuts", {"port": 212}, {"long_cut": True, "short_complete": True},
       ("Proxy.drain_timeout",), (14,)),

@@ -69,10 +69,14 @@ DIFFERENCES_WITHOUT_SCENARIO: dict[str, str] = {
     "it. NGINX takes it out after `max_fails` failed requests (which the service's retries send elsewhere). "
     "Either way no more than `max_fails` requests fail and the server is out (`passive-connections`); an "
     "application answering 500 stays in on both (`passive-ignores-500`).",
-    "Per-client counters at a reload": "HAProxy's per-client counters (limits) live in the worker and start again "
-    "at a reload, NGINX keeps its zones: a client may get a fresh budget once per reload (a reload takes longer "
-    "than the one-second budget a test could spend). Persistence does not depend on it: source_ip persistence is "
-    "a stateless hash on both engines.",
+    "Per-client counters at a reload, and in a pair": "Request rates survive a reload on both engines "
+    "(`reload-rate`): NGINX keeps its zones, HAProxy's old workers hand their tables to the new ones over a local "
+    "peer, and ctlplane holds a reload until the serving worker can (HAProxy 2.6 needs up to 5 s after a cold "
+    "start). Requests in progress (connections_per_client) differ at a reload: HAProxy never hands that counter "
+    "over, so requests still held by the old workers do not count against the new ones, where NGINX's zone counts "
+    "them until they end. Neither engine shares counters between the nodes of a pair (NGINX open source cannot "
+    "share a zone): each node counts the clients it serves. Persistence does not depend on counters: source_ip "
+    "persistence is a stateless hash on both engines.",
     "A client stalling in a large body": "HAProxy reads up to one buffer (16 KiB) of a request body before "
     "contacting the server, NGINX all of it: a client stalling later in a larger body is cut after timeouts.client "
     "by NGINX, answered 504 after timeouts.server by HAProxy.",

@@ -19,7 +19,7 @@ from ctlplane.model.load import Loaded
 from ctlplane.model.root import Model
 from ctlplane.render import Output
 from ctlplane.render.haproxy import render_haproxy
-from ctlplane.render.haproxy_view import crt_list_word
+from ctlplane.render.haproxy_view import build_view, crt_list_word
 from ctlplane.model.routing import ordered_routes
 from tests.helpers import need_binary
 
@@ -341,7 +341,7 @@ def test_access_lists_deny_before_allow_with_403_like_nginx(model_dir: Path) -> 
 def test_http_limits_count_requests_in_progress_and_accepted_requests(model_dir: Path) -> None:
     """Issue 12 item 6: rate 20, burst 10 is 11 requests at once and 20/s sustained, not 30/s."""
     fe = section(cfg(render(build(FULL), model_dir)), "frontend 'fe_www'")
-    assert ("    stick-table type ip size 100k expire 30s store conn_cur,gpc0_rate(550ms)\n"
+    assert ("    stick-table type ip size 100k expire 30s store conn_cur,gpc0_rate(550ms) peers ctl_reload\n"
             "    http-request track-sc0 src\n") in fe
     assert "http-request deny deny_status 451 content-type text/plain string 'too many requests in progress' " \
            "if { sc_conn_cur(0) gt 50 }" in fe
@@ -360,8 +360,23 @@ def test_http_limits_count_requests_in_progress_and_accepted_requests(model_dir:
 def test_rate_window_is_burst_plus_one_over_the_rate(limits: dict[str, int], window: str, allowed: int,
                                                      model_dir: Path) -> None:
     fe = section(cfg(render(build(MINIMAL, web={"limits": limits}), model_dir)), "frontend 'fe_web'")
-    assert f"store gpc0_rate({window})\n" in fe and "sc_conn_cur" not in fe
+    assert f"store gpc0_rate({window}) peers ctl_reload\n" in fe and "sc_conn_cur" not in fe
     assert f"if {{ sc_gpc0_rate(0) ge {allowed} }}" in fe
+
+
+def test_request_counters_are_handed_over_at_a_reload_through_a_local_peer(model_dir: Path) -> None:
+    """Issue 12 item 14: the old workers teach the new ones their rate counters, as NGINX keeps its zones; the
+    peer's abstract socket is named after the state directory, so two proxies on one host never share it."""
+    out = render(build(MINIMAL, web={"limits": {"requests_per_second": 5}}), model_dir)
+    text = cfg(out)
+    assert "    localpeer ctlplane\n" in section(text, "global")
+    assert re.search(r"^peers ctl_reload\n    peer ctlplane abns@ctlplane-peers-[0-9a-f]{16}\n", text, re.M)
+    model = build(MINIMAL, web={"limits": {"requests_per_second": 5}})
+    other = build_view(model, model.proxy("lb"), state_dir=model_dir / "elsewhere")
+    assert other.peers is not None and other.peers.address not in text
+    # only a request rate is worth handing over: HAProxy never teaches conn_cur (each worker counts its own)
+    plain = cfg(render(build(MINIMAL, web={"limits": {"connections_per_client": 5}}), model_dir))
+    assert "peers" not in plain and "localpeer" not in plain
 
 
 def test_tcp_frontend(model_dir: Path) -> None:
