@@ -27,8 +27,9 @@ _RUNTIME_ADDABLE = {"weight", "maxconn", "backup", "disabled", "check", "proto",
 _CHECK_DEFAULTS = ("inter", "rise", "fall", "observe", "error-limit", "on-error")  # accepted by add server (2.6)
 _TLS_DEFAULTS = ("send-proxy", "send-proxy-v2", "check-send-proxy", "ssl", "verify", "ca-file", "verifyhost", "sni",
                  "crt", "check-sni")  # ditto (PROXY protocol and TLS to the servers)
-_VALUED = ("weight", "maxconn", "cookie", "inter", "rise", "fall", "observe", "error-limit", "on-error", "proto",
-           "check-proto", "verify", "ca-file", "verifyhost", "sni", "crt", "check-sni")
+_RAMP_DEFAULTS = ("slowstart",)  # ditto (slow start)
+_VALUED = ("slowstart", "weight", "maxconn", "cookie", "inter", "rise", "fall", "observe", "error-limit", "on-error",
+           "proto", "check-proto", "verify", "ca-file", "verifyhost", "sni", "crt", "check-sni")
 _PLAIN = re.compile(r"'?([A-Za-z0-9._/()-]+)'?")
 
 
@@ -136,7 +137,7 @@ def _added(server: ServerLine, defaults: tuple[tuple[str, str], ...], loaded: bo
     if any(key not in _RUNTIME_ADDABLE for key, _ in server.options):
         return None  # dynamic servers refuse cookies: reload instead
     checked = server.option("check") is not None
-    if any(key not in _CHECK_DEFAULTS + _TLS_DEFAULTS for key, _ in defaults):
+    if any(key not in _CHECK_DEFAULTS + _TLS_DEFAULTS + _RAMP_DEFAULTS for key, _ in defaults):
         return None
     if any(key == "crt" for key, _ in defaults) and not loaded:
         return None
@@ -149,6 +150,7 @@ def _added(server: ServerLine, defaults: tuple[tuple[str, str], ...], loaded: bo
             if value and plain is None:
                 return None  # the runtime CLI has no quoting: only a plain quoted token passes
             words.append(f"{key} {plain.group(1)}" if plain else key)
+    words += [f"{k} {v}" for k, v in defaults if k in _RAMP_DEFAULTS]
     if checked:
         words += [f"{k} {v}" for k, v in defaults if k in _CHECK_DEFAULTS] + ["check"]
     commands = [" ".join(words)]  # HAProxy creates it in maintenance, checks off

@@ -64,6 +64,9 @@ def _nginx_pool(proxy: str, i: int, pool: Pool) -> Iterator[CrossCheck]:
         yield CrossCheck(("pools", i, "health", "active"),
                          f"active health checks are not in NGINX open source {where}: use health.passive, or engine "
                          "haproxy")
+    if pool.slow_start is not None:
+        yield CrossCheck(("pools", i, "slow_start"), f"slow start is not in NGINX open source {where}: remove "
+                         "slow_start (a recovering server takes its full share at once), or use engine haproxy")
     strategy = pool.balance.strategy
     for j, server in enumerate(pool.servers):
         if server.weight == 0:

@@ -14,6 +14,7 @@ from pydantic import Field, model_validator
 from ctlplane.model.discover import Discover
 from ctlplane.model.tls import PoolTls
 from ctlplane.model.types import (
+    CheckText,
     CookieName,
     Duration,
     Frozen,
@@ -112,6 +113,10 @@ class HttpCheck(Frozen):
         None, description="Host header of the check request (default: localhost).", examples=["app.internal"]
     )
     expect_status: int = Field(200, ge=100, le=599, description="The status that means healthy.")
+    expect_body: CheckText | None = Field(
+        None, description="Text the answer's body must also contain (a literal, not a pattern).",
+        examples=["\"status\": \"ok\""],
+    )
     interval: Duration = Field(2000, description="Time between two checks.")
     rise: int = Field(2, ge=1, le=100, description="Consecutive successes to mark a server up.")
     fall: int = Field(3, ge=1, le=100, description="Consecutive failures to mark a server down.")
@@ -201,6 +206,12 @@ class Pool(Frozen):
         None, description="Speak TLS to the servers: verify their certificates against a CA (or not), send SNI, "
         "present a client certificate. Health checks use the same TLS.",
         examples=[{"verify": "certs/backend-ca.pem", "sni": "billing.internal"}],
+    )
+    slow_start: Duration | None = Field(
+        None, description="A server that comes back (its checks pass again, or it leaves maintenance) ramps up "
+        "from a small share to its full weight over this time, instead of taking its full share at once (HAProxy "
+        "only: slow start is not in NGINX open source).",
+        examples=["30s"],
     )
     discover: Discover | None = Field(
         None, description="Members discovered from Docker container labels, beside the static servers. While it has "

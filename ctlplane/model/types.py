@@ -93,6 +93,15 @@ HeaderValue = Annotated[
     ),
 ]
 
+CheckText = Annotated[
+    str,
+    Field(
+        pattern=r"^[\x20-\x26\x28-\x7e]{1,128}$",
+        description="Literal text: 1 to 128 printable ASCII characters, no single quote.",
+        examples=["\"status\": \"ok\""],
+    ),
+]
+
 CookieName = Annotated[
     str,
     Field(

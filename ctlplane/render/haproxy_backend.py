@@ -101,6 +101,7 @@ class Backend:
     httpchk_path: str | None
     httpchk_host: str | None
     expect_status: int | None
+    expect_body: str | None  # literal text the check answer must contain (printed with hq)
     default_server: DefaultServer | None
     cookie: str | None
     cookie_secure: bool
@@ -156,13 +157,15 @@ def build_backend(pool: Pool, users: list[Service]) -> Backend:
         httpchk_path=http_check.path if http_check else None,
         httpchk_host=(http_check.host or DEFAULT_CHECK_HOST) if http_check else None,
         expect_status=http_check.expect_status if http_check else None,
+        expect_body=http_check.expect_body if http_check else None,
         default_server=_default_server(pool) if checked else None,
         cookie=cookie,
         cookie_secure=all(isinstance(u, HttpService) and u.tls is not None for u in users),
         servers=tuple(_server(s, checked, cookie is not None, _proto(pool), http_check is not None)
                       for s in pool.servers),
         empty_page=f"{CONFIG_DIR}/{EMPTY_POOL_PAGE}" if pool.answers_503 else None,
-        server_options=_send_proxy(pool, checked) + haproxy_server_tls(pool, f"{CONFIG_DIR}/", checked),
+        server_options=_send_proxy(pool, checked) + haproxy_server_tls(pool, f"{CONFIG_DIR}/", checked)
+        + _slow_start(pool),
     )
 
 
@@ -220,6 +223,11 @@ def _send_proxy(pool: Pool, checked: bool) -> tuple[tuple[str, str, bool], ...]:
         return ()
     word = "send-proxy" if pool.send_proxy_protocol == "v1" else "send-proxy-v2"
     return ((word, "", False),) + ((("check-send-proxy", "", False),) if checked else ())
+
+
+def _slow_start(pool: Pool) -> tuple[tuple[str, str, bool], ...]:
+    """``slowstart``: a server coming back ramps up to its weight (every balance ctlplane renders is dynamic)."""
+    return (("slowstart", format_duration(pool.slow_start), False),) if pool.slow_start is not None else ()
 
 
 def _proto(pool: Pool) -> str | None:

@@ -185,11 +185,15 @@ def drain(b: Book) -> Group:
 def active(b: Book) -> Group:
     check = {"type": "http", "path": "/healthz", "host": "app.internal", "interval": "500ms", "rise": 1, "fall": 1}
     tcp_check = {"type": "tcp", "interval": "500ms", "rise": 1, "fall": 1}
+    body_check = {**check, "path": "/", "expect_body": '"server": "a"'}  # the echo's JSON names the server
     return {"pools": [pool(b, "app", ["a", "b"], health={"active": check}),
-                      pool(b, "tcpapp", ["dead", ("a", {"port": TCP})], health={"active": tcp_check, "passive": None})],
+                      pool(b, "tcpapp", ["dead", ("a", {"port": TCP})], health={"active": tcp_check, "passive": None}),
+                      pool(b, "bodyapp", ["a", "b"], health={"active": body_check}),
+                      pool(b, "slow", ["a", "b"], slow_start="60s")],
             "services": [http("active", 169, default_pool="app"),
                          {"name": "tcpactive", "mode": "tcp", "listen": {"port": 172}, "pool": "tcpapp",
-                          "retries": {"attempts": 0}}]}
+                          "retries": {"attempts": 0}},
+                         http("bodycheck", 173, default_pool="bodyapp"), http("slowstart", 174, default_pool="slow")]}
 
 
 def backup_limit(b: Book) -> Group:

@@ -209,6 +209,24 @@ def p_reload_keeps(ctx: Ctx, port: int, kind: str) -> Obs:
     return {"same_server": {_server(a) for a in after} == {_server(first)}}
 
 
+def p_slow_start(ctx: Ctx, port: int, count: int) -> Obs:
+    """Server b of pool ``slow`` goes to maintenance and comes back; right after, how many of ``count`` requests
+    it serves (half without slow start), and whether it serves at all a while later."""
+    pools = json.loads(json.dumps(ctx.dep.model["pools"]))
+    slow = next(p for p in pools if p["name"] == "slow")
+    server_b = next(s for s in slow["servers"] if s["name"] == "b")
+    server_b["state"] = "disabled"
+    ctx.dep.update(pools=pools)
+    server_b["state"] = "active"
+    ctx.dep.update(pools=pools)
+    first = [_server(a) for a in _many(ctx, port, [{}] * count)]
+    deadline, back = time.monotonic() + 30.0, False
+    while not back and time.monotonic() < deadline:  # the ramp goes on: b serves again within seconds
+        back = "b" in [_server(a) for a in _many(ctx, port, [{}] * count)]
+    print(f"{ctx.engine}: b served {first.count('b')} of {count} right after it came back")
+    return {"b_share_small": first.count("b") <= count // 4, "b_back": back}
+
+
 def p_reload_rate(ctx: Ctx, port: int, budget: int) -> Obs:
     """1 request per second, ``budget`` at once: the budget spent before a reload, then 20 requests after it.
     Without a hand-over of the counters all 20 would pass; at one request per second a reload gives back a few."""

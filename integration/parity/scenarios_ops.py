@@ -78,6 +78,13 @@ SCENARIOS_OPS: tuple[Scenario, ...] = (
       {"port": 172, "count": 6, "_sleep": 2.0}, ["a"],
       ("TcpCheck.type", "TcpCheck.interval", "TcpCheck.rise", "TcpCheck.fall"),
       refused={"nginx": "active health checks are not in NGINX open source"}),
+    S("active-check-body", "Health", "an active HTTP check with expect_body: a server whose answer lacks the text "
+      "is taken out", "active", R, {"port": 173, "show": SV, "requests": [_req()] * 4, "_sleep": 2.0},
+      [{"status": 200, "server": "a"}] * 4, ("HttpCheck.expect_body",),
+      refused={"nginx": "active health checks are not in NGINX open source"}),
+    S("slow-start", "Health", "slow_start 60s: a server leaving maintenance gets a small share at first, not half",
+      "active", "slow_start", {"port": 174, "count": 12}, {"b_share_small": True, "b_back": True},
+      ("Pool.slow_start",), refused={"nginx": "slow start is not in NGINX open source"}),
     # --- compression -------------------------------------------------------------------------------------------
     S("gzip-negotiated", "Compression", "a listed type for a client accepting gzip: compressed, with Vary",
       "compression", R, {"port": 170, "show": ["res:content-encoding", "res:vary"], "requests": [

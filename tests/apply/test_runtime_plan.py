@@ -84,3 +84,12 @@ def test_an_added_server_of_an_http2_pool_keeps_its_protocol() -> None:
         "error-limit 3 on-error mark-down check",
         "enable health be_web/b", "enable server be_web/b"]
     assert runtime_commands("haproxy", cfg("'a' '10.0.0.1:80' weight 1"), cfg("'a' '10.0.0.1:80' weight 1 proto h2")) is None
+
+
+def test_an_added_server_of_a_slow_start_pool_ramps_up_too() -> None:
+    """``add server`` takes slowstart (HAProxy 2.6): a joining server ramps up like one coming back."""
+    ramp = HEAD + "    default-server slowstart 30s\n"
+    old = cfg("'a' '10.0.0.1:80' weight 1", head=ramp)
+    new = cfg("'a' '10.0.0.1:80' weight 1", "'b' '10.0.0.2:80' weight 1", head=ramp)
+    assert runtime_commands("haproxy", old, new) == [
+        "add server be_web/b 10.0.0.2:80 weight 1 slowstart 30s", "enable server be_web/b"]

@@ -544,3 +544,17 @@ def test_redirect_to_port_443_names_no_port(model_dir: Path) -> None:
     text = cfg(render(build(MINIMAL, web={"listen": {"port": 443}, "tls": tls}), model_dir))
     assert "    bind '0.0.0.0:80'\n" in text
     assert "http-request redirect location 'https://%[req.hdr(host),host_only]%[pathq]' code 301 if !{ ssl_fc }" in text
+
+
+def test_check_body_and_slow_start(model_dir: Path, tmp_path: Path) -> None:
+    """expect_body: a second expect rule, on the same answer, with the text strongly quoted; slow_start on every
+    server (default-server), which the runtime API's add server also takes."""
+    data = copy.deepcopy(MINIMAL)
+    data["pools"][0].update(slow_start="45s", health={"passive": None, "active": {
+        "type": "http", "path": "/ready", "expect_body": '"ready": true, 100% & <ok>'}})
+    out = render(Model.model_validate(data), model_dir)
+    be = section(cfg(out), "backend 'be_app'")
+    assert ("    http-check expect status 200\n"
+            "    http-check expect string '\"ready\": true, 100% & <ok>'\n") in be
+    assert "    default-server inter 2s rise 2 fall 3 slowstart 45s\n" in be
+    haproxy_check(out, tmp_path)

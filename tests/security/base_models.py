@@ -89,8 +89,9 @@ def haproxy_model(world: World) -> dict[str, Any]:
         "version": 1,
         "pools": [
             {"name": "app", "balance": {"strategy": "least_connections"}, "protocol": "h2c", "send_proxy_protocol": "v2",
+             "slow_start": "30s",
              "health": {"active": {"type": "http", "path": "/healthz", "host": "app.internal", "expect_status": 204,
-                                   "interval": "3s"},
+                                   "expect_body": "ok", "interval": "3s"},
                         "passive": {"max_fails": 3, "window": "5s"}},
              "servers": [{"name": "a1", "address": "10.0.0.1", "port": 8080, "weight": 0},
                          {"name": "a2", "address": "10.0.0.2", "port": 8080, "backup": True, "state": "drain"}]},
