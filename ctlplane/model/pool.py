@@ -161,6 +161,38 @@ class CookiePersistence(Frozen):
 
     type: Literal["cookie"] = Field(description="cookie")
     cookie: CookieName = Field("SRV", description="Name of the persistence cookie.")
+    max_age: Duration | None = Field(
+        None, description="How long the browser keeps the cookie (Max-Age, whole seconds, rounded up); unset: a "
+        "session cookie, gone when the browser closes.", examples=["8h"],
+    )
+    domain: HostName | None = Field(
+        None, description="Domain attribute: the cookie is also sent to every subdomain of this domain (unset: only "
+        "to the host that set it). No wildcard.", examples=["example.com"],
+    )
+    same_site: Literal["lax", "strict", "none"] = Field(
+        "lax", description="SameSite attribute. none (cross-site requests carry the cookie) needs Secure, so every "
+        "service using the pool must terminate TLS.",
+    )
+
+    @model_validator(mode="after")
+    def _plain_domain(self) -> CookiePersistence:
+        if self.domain is not None and self.domain.startswith("*."):
+            raise ValueError("domain is a plain domain (its subdomains are included): drop the '*.'")
+        return self
+
+    def attributes(self, secure: bool) -> tuple[tuple[str, str | None], ...]:
+        """The cookie's attributes as (name, value), the same on both engines: Path=/, HttpOnly always, Secure
+        when every service using the pool terminates TLS (a plain-HTTP client would never send it back)."""
+        found: list[tuple[str, str | None]] = [("Path", "/")]
+        if self.domain is not None:
+            found.append(("Domain", self.domain))
+        if self.max_age is not None:
+            found.append(("Max-Age", str(-(-self.max_age // 1000))))
+        found.append(("HttpOnly", None))
+        if secure:
+            found.append(("Secure", None))
+        found.append(("SameSite", self.same_site.capitalize()))
+        return tuple(found)
 
 
 class SourceIpPersistence(Frozen):

@@ -161,6 +161,7 @@ def _references(model: Model) -> Iterator[CrossCheck]:
                 yield CrossCheck(("services", i, "pool"), f"pool {pool.name!r} uses cookie persistence; "
                                  "a tcp service has no cookies: use source_ip persistence")
         if isinstance(svc, HttpService):
+            yield from _cookie_needs_tls(model, i, svc, pools)
             yield from _duplicate_routes(i, svc)
             yield from _grpc_needs_http2(model, i, svc, pools)
     services = {s.name for s in model.services}
@@ -170,6 +171,18 @@ def _references(model: Model) -> Iterator[CrossCheck]:
                 yield CrossCheck(("proxies", i, "services", j), f"unknown service {name!r}")
         if len(set(proxy.services)) != len(proxy.services):
             yield CrossCheck(("proxies", i, "services"), "a service is listed twice")
+
+
+def _cookie_needs_tls(model: Model, i: int, svc: HttpService, pools: set[str]) -> Iterator[CrossCheck]:
+    """A SameSite=None cookie without Secure is dropped by browsers: its pool must be reached over TLS only."""
+    if svc.tls is not None:
+        return
+    for loc, name in _pool_refs(svc):
+        persistence = model.pool(name).persistence if name in pools else None
+        if persistence is not None and persistence.type == "cookie" and persistence.same_site == "none":
+            yield CrossCheck(("services", i, *loc), f"pool {name!r} sets a SameSite=None cookie, which browsers "
+                             f"accept only with Secure, and service {svc.name!r} is plain HTTP: give the service "
+                             "tls, or use same_site: lax")
 
 
 def _grpc_needs_http2(model: Model, i: int, svc: HttpService, pools: set[str]) -> Iterator[CrossCheck]:

@@ -104,7 +104,7 @@ class Backend:
     expect_body: str | None  # literal text the check answer must contain (printed with hq)
     default_server: DefaultServer | None
     cookie: str | None
-    cookie_secure: bool
+    cookie_options: tuple[tuple[str, str, bool], ...]  # after "insert indirect nocache": (keyword, value, quoted)
     servers: tuple[ServerLine, ...]
     buffer_request: bool = False  # read the body before contacting a server (HTTP, not gRPC: a stream)
     pool: str = ""  # the model's pool name (a Name: [a-z0-9_-]), saved for the access log's pool=
@@ -160,7 +160,7 @@ def build_backend(pool: Pool, users: list[Service]) -> Backend:
         expect_body=http_check.expect_body if http_check else None,
         default_server=_default_server(pool) if checked else None,
         cookie=cookie,
-        cookie_secure=all(isinstance(u, HttpService) and u.tls is not None for u in users),
+        cookie_options=_cookie_options(pool, all(isinstance(u, HttpService) and u.tls is not None for u in users)),
         servers=tuple(_server(s, checked, cookie is not None, _proto(pool), http_check is not None)
                       for s in pool.servers),
         empty_page=f"{CONFIG_DIR}/{EMPTY_POOL_PAGE}" if pool.answers_503 else None,
@@ -223,6 +223,23 @@ def _send_proxy(pool: Pool, checked: bool) -> tuple[tuple[str, str, bool], ...]:
         return ()
     word = "send-proxy" if pool.send_proxy_protocol == "v1" else "send-proxy-v2"
     return ((word, "", False),) + ((("check-send-proxy", "", False),) if checked else ())
+
+
+def _cookie_options(pool: Pool, secure: bool) -> tuple[tuple[str, str, bool], ...]:
+    """The persistence cookie's attributes (CookiePersistence.attributes) as HAProxy's cookie keywords; Path=/ is
+    HAProxy's own."""
+    if pool.persistence is None or pool.persistence.type != "cookie":
+        return ()
+    words = {"HttpOnly": "httponly", "Secure": "secure", "Domain": "domain"}
+    options: list[tuple[str, str, bool]] = []
+    for name, value in pool.persistence.attributes(secure):
+        if name == "Path":
+            continue
+        if name in words:
+            options.append((words[name], value or "", value is not None))
+        else:
+            options.append(("attr", f"{name}={value}", True))
+    return tuple(options)
 
 
 def _slow_start(pool: Pool) -> tuple[tuple[str, str, bool], ...]:

@@ -27,7 +27,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ctlplane.errors import Finding, RenderError
-from ctlplane.model.pool import ConsistentHash, Pool, Server
+from ctlplane.model.pool import ConsistentHash, CookiePersistence, Pool, Server
 from ctlplane.model.types import format_duration
 from ctlplane.render import nginx_names as names
 from ctlplane.render.access_log import NGINX_POOL_NAME_VAR, NGINX_POOL_VAR
@@ -144,10 +144,11 @@ def upstream(pool: Pool, stream: bool) -> Upstream:
     )
 
 
-def cookie_attributes(secure: bool) -> str:
-    """The persistence cookie's attributes, the same on both engines: ``Secure`` when every service using the
-    pool terminates TLS (a plain-HTTP client would never send it back), ``SameSite=Lax`` always."""
-    return "; Path=/; HttpOnly" + ("; Secure" if secure else "") + "; SameSite=Lax"
+def cookie_attributes(persistence: CookiePersistence, secure: bool) -> str:
+    """The persistence cookie's attributes as NGINX appends them to the value (see CookiePersistence.attributes:
+    the same on both engines; Domain is a plain host name, the rest fixed words and digits)."""
+    return "".join(f"; {name}" if value is None else f"; {name}={value}"
+                   for name, value in persistence.attributes(secure))
 
 
 def pool_names(pools: Sequence[Pool]) -> MapBlock:
@@ -165,7 +166,7 @@ def sticky_maps(pool: Pool, secure: bool = False) -> tuple[MapBlock, ...]:
     cookie = names.cookie_name(pool.persistence.cookie)
     source = names.cookie_var(cookie)
     key = MapBlock(source, names.sticky_var(pool.name), (("", "$request_id"),), f"${source}")
-    set_cookie = f'"{cookie}=$request_id{cookie_attributes(secure)}"'
+    set_cookie = f'"{cookie}=$request_id{cookie_attributes(pool.persistence, secure)}"'
     setter = MapBlock(source, names.setcookie_var(pool.name), (("", set_cookie),), EMPTY)
     return (key, setter)
 

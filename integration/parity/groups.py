@@ -66,6 +66,8 @@ def balance(b: Book) -> Group:
         pool(b, "huri", ["a", "b", "c"], balance={"strategy": "hash", "key": "uri"}),
         pool(b, "ck", ["a", "b", "c"], persistence={"type": "cookie"}),
         pool(b, "sip", ["a", "b", "c"], persistence={"type": "source_ip"}),
+        pool(b, "cka", ["a", "b", "c"], persistence={"type": "cookie", "cookie": "LBK", "max_age": "90m",
+                                                     "domain": "example.com", "same_site": "strict"}),
     ]
     services = [http(p["name"], 90 + i, default_pool=p["name"]) for i, p in enumerate(pools)]
     return {"pools": pools, "services": services, "proxy": {"workers": 2}}

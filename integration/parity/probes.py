@@ -169,16 +169,22 @@ def p_hash_key(ctx: Ctx, port: int, kind: str) -> Obs:
     return {"same_key_one_server": len(same) == 1, "keys_spread": len(spread) >= 2}
 
 
-def p_cookie(ctx: Ctx, port: int, visitors: int = 6) -> Obs:
-    """New visitors get a cookie (its attributes) and are balanced; with it they stay on their backend."""
+def p_cookie(ctx: Ctx, port: int, visitors: int = 6, values: bool = False) -> Obs:
+    """New visitors get a cookie (its attributes, with their values if asked, names in lower case) and are
+    balanced; with it they stay on their backend."""
     firsts = _many(ctx, port, [{}] * visitors)
     cookies = [a["headers"].get("set-cookie", "") for a in firsts]
-    attrs = sorted({a.strip().split("=")[0].lower() for c in cookies for a in c.split(";")[1:] if a.strip()})
+    attrs = sorted({_attribute(a, values) for c in cookies for a in c.split(";")[1:] if a.strip()})
     sticky = True
     for first, cookie in zip(firsts, cookies, strict=True):
         answers = _many(ctx, port, [{"headers": {"Cookie": cookie.split(";")[0]}}] * 8)
         sticky &= {_server(a) for a in answers} == {_server(first)}
     return {"cookie_attributes": attrs, "sticky": sticky, "first_visits_spread": len({_server(a) for a in firsts}) > 1}
+
+
+def _attribute(text: str, value: bool) -> str:
+    name, _, given = text.strip().partition("=")
+    return f"{name.lower()}={given}" if value and given else name.lower()
 
 
 def p_conn_limit(ctx: Ctx, port: int) -> Obs:
