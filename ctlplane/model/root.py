@@ -222,8 +222,11 @@ def _duplicate_routes(i: int, svc: HttpService) -> Iterator[CrossCheck]:
 
 def _service_sockets(svc: HttpService | TcpService) -> Iterator[tuple[tuple[str | int, ...], str, int]]:
     yield ("listen",), svc.listen.address, svc.listen.port
+    for n, address in enumerate(svc.listen.also):
+        yield ("listen", "also", n), address, svc.listen.port
     if isinstance(svc, HttpService) and svc.tls and svc.tls.redirect_http_port:
-        yield ("tls", "redirect_http_port"), svc.listen.address, svc.tls.redirect_http_port
+        for address in svc.listen.addresses:
+            yield ("tls", "redirect_http_port"), address, svc.tls.redirect_http_port
 
 
 def _overlaps(a: str, b: str) -> bool:

@@ -43,6 +43,25 @@ class Listen(Frozen):
         "able to reach this listener.",
         examples=[True],
     )
+    also: list[ListenAddress] = Field(
+        default_factory=list, max_length=16,
+        description="More addresses to listen on, with the same port and options: a second virtual IP, or an IPv6 "
+        "address beside an IPv4 one. Specific addresses only: a wildcard (0.0.0.0, '::') already takes them all.",
+        examples=[["192.0.2.11", "2001:db8::11"]],
+    )
+
+    @model_validator(mode="after")
+    def _specific_addresses(self) -> Listen:
+        if self.also and {self.address, *self.also} & {"0.0.0.0", "::"}:
+            raise ValueError("listen.also needs specific addresses: a wildcard (0.0.0.0, '::') already listens on "
+                             "every address; list specific ones, or drop also")
+        if len({self.address, *self.also}) != 1 + len(self.also):
+            raise ValueError("listen.also repeats an address")
+        return self
+
+    @property
+    def addresses(self) -> tuple[str, ...]:
+        return (self.address, *self.also)
 
 
 class HeaderMatch(Frozen):

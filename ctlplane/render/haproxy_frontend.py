@@ -175,7 +175,12 @@ def needs_notfound(svc: HttpService | TcpService) -> bool:
 
 
 def _binds(svc: HttpService | TcpService) -> tuple[Bind, ...]:
-    addr, dual, proxy = svc.listen.address, svc.listen.address == "::", svc.listen.accept_proxy_protocol
+    """The binds of every listen address (``listen.also`` adds some)."""
+    return tuple(b for addr in svc.listen.addresses for b in _address_binds(svc, addr))
+
+
+def _address_binds(svc: HttpService | TcpService, addr: str) -> tuple[Bind, ...]:
+    dual, proxy = addr == "::", svc.listen.accept_proxy_protocol
     tls = svc.tls if isinstance(svc, HttpService) else None
     if tls is None:
         return (Bind(server_address(addr, svc.listen.port), None, None, False, dual, accept_proxy=proxy),)

@@ -90,8 +90,8 @@ def limits(svc: HttpService | TcpService) -> Limits | None:
         window = format_duration(window_ms)
         store.append(f"gpc0_rate({window})")
         expire_ms = max(expire_ms, 2 * window_ms)
-    table_type = "ipv6" if is_v6(svc.listen.address) or (isinstance(svc, HttpService) and svc.trusted_proxies) \
-        else "ip"
+    v6 = any(is_v6(a) for a in svc.listen.addresses) or (isinstance(svc, HttpService) and bool(svc.trusted_proxies))
+    table_type = "ipv6" if v6 else "ip"
     return Limits(table_type, _LIMIT_TABLE_SIZE, format_duration(expire_ms), ",".join(store),
                   isinstance(svc, HttpService), lim.connections_per_client, window, allowed, lim.status)
 

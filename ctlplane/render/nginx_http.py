@@ -119,6 +119,7 @@ class HttpServer:
     settings: Settings
     locations: tuple[Location, ...]
     upgrades: tuple[Location, ...] = ()  # named twins for requests carrying Upgrade (nginx_locations)
+    also_listen: tuple[str, ...] = ()  # listen.also: the same listen line on these host:port
 
     @property
     def empty_answer(self) -> bool:
@@ -134,6 +135,7 @@ class RedirectServer:
     listen: str
     listen_params: tuple[str, ...]
     port_suffix: str  # ":8443", or "" for 443
+    also_listen: tuple[str, ...] = ()  # listen.also: the same listen line on these host:port
 
 
 @dataclass(frozen=True)
@@ -279,13 +281,15 @@ def http_service(svc: HttpService, pools: dict[str, Pool], assets: Assets) -> Se
         if svc.tls:
             cert, key = cert_files(svc.name, _pick_cert(vhost.host, certs))
         locs, twins = with_upgrade_twins(locations(svc, vhost, chains, roots, _hsts(svc.tls)), _tunnel(svc))
-        servers.append(HttpServer(listen, params, vhost.host or "_", cert, key, settings, locs, twins))
+        servers.append(HttpServer(listen, params, vhost.host or "_", cert, key, settings, locs, twins,
+                                  tuple(host_port(a, svc.listen.port) for a in svc.listen.also)))
     redirect = None
     if svc.tls and svc.tls.redirect_http_port:
         suffix = "" if svc.listen.port == 443 else f":{svc.listen.port}"
         redirect = RedirectServer(host_port(svc.listen.address, svc.tls.redirect_http_port),
                                   listen_params(svc.listen.address, tls=False, http2=False, default=True,
-                                                proxy_protocol=svc.listen.accept_proxy_protocol), suffix)
+                                                proxy_protocol=svc.listen.accept_proxy_protocol), suffix,
+                                  tuple(host_port(a, svc.tls.redirect_http_port) for a in svc.listen.also))
     cache = None
     if svc.cache:
         inactive = format_duration(max(svc.cache.valid, 600_000))

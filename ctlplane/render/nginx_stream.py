@@ -40,6 +40,7 @@ class StreamServer:
     tls: NginxUpstreamTls | None = None  # TLS to the servers: proxy_ssl on and the proxy_ssl_* settings
     accept_proxy: bool = False  # listen ... proxy_protocol, the client address from it (realip)
     send_proxy: bool = False  # proxy_protocol on (version 1) towards the servers
+    also_listen: tuple[str, ...] = ()  # listen.also: the same listen line on these host:port
 
 
 def stream_server(svc: TcpService, pool: Pool) -> StreamServer:
@@ -60,4 +61,5 @@ def stream_server(svc: TcpService, pool: Pool) -> StreamServer:
         tls=nginx_upstream_tls(pool),
         accept_proxy=svc.listen.accept_proxy_protocol,
         send_proxy=pool.send_proxy_protocol is not None,  # v1: v2 is refused (model/engine_protocols.py)
+        also_listen=tuple(host_port(a, svc.listen.port) for a in svc.listen.also),
     )

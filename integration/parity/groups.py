@@ -273,6 +273,14 @@ def logs(b: Book) -> Group:
             "proxy": {"admin": {"port": 8404}, "metrics": {"port": 9100}}}
 
 
+def listen_also(b: Book) -> Group:
+    """Services on two loopback addresses of the proxy's container (listen.also), HTTP and TCP."""
+    both = {"address": "127.0.0.1", "also": ["127.0.0.2"]}
+    return {"pools": [pool(b, "app", ["a"]), pool(b, "tcpapp", [("a", {"port": TCP})])],
+            "services": [http("twice", 220, default_pool="app", listen={**both, "port": 220}),
+                         {"name": "tcptwice", "mode": "tcp", "listen": {**both, "port": 221}, "pool": "tcpapp"}]}
+
+
 def logs_json(b: Book) -> Group:
     return {"pools": [pool(b, "app", ["a"])], "services": [http("jlogs", 201, default_pool="app")],
             "proxy": {"access_log": "json"}}
@@ -307,7 +315,7 @@ GROUPS: dict[str, Callable[[Book], Group]] = {
     "timeouts": timeouts, "queue": queue, "health": health, "drain": drain, "active": active,
     "backup_limit": backup_limit, "compression": compression, "min_length": min_length, "cache": cache,
     "cache_uri": cache_uri, "static": static, "header_body": header_body, "tls": tls, "tcp": tcp, "logs": logs,
-    "logs_json": logs_json, "admin_public": admin_public, "reload": reload, **_day2(),
+    "logs_json": logs_json, "listen_also": listen_also, "admin_public": admin_public, "reload": reload, **_day2(),
 }
 
 

@@ -164,7 +164,7 @@ def p_logs(ctx: Ctx, port: int, count: int, kind: str) -> Obs:
 
 
 def p_inside(ctx: Ctx, urls: list[str]) -> Obs:
-    """GETs from inside the proxy's container (its loopback listeners): the statuses."""
+    """GETs from inside the proxy's container (its loopback listeners): the statuses (0: no connection)."""
     out = []
     for url in urls:
         code = ctx.exec_proxy(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "-m", "3", url]).strip()

@@ -194,6 +194,10 @@ SCENARIOS_OPS: tuple[Scenario, ...] = (
       {"urls": ["http://127.0.0.1:8404/healthz", "http://127.0.0.1:9100/metrics", "http://127.0.0.1:9100/other"]},
       [200, 200, 404], ("Proxy.admin", "Admin.address", "Admin.port", "Proxy.metrics", "Metrics.address",
                         "Metrics.port"), (9,)),
+    S("listen-also", "Logs and internals", "listen.also: a service answers on each of its addresses and on no "
+      "other", "listen_also", "inside", {"urls": ["http://127.0.0.1:220/", "http://127.0.0.2:220/",
+                                                  "http://127.0.0.3:220/"]},
+      [200, 200, 0], ("Listen.also",)),
     S("admin-public", "Logs and internals", "an admin listener beyond loopback (no authentication)",
       "admin_public", "inside", {"urls": []}, [], ("Admin.address", "Metrics.address", "Proxy.metrics",
                                                    "Metrics.port"), (9,),

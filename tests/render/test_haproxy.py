@@ -558,3 +558,15 @@ def test_check_body_and_slow_start(model_dir: Path, tmp_path: Path) -> None:
             "    http-check expect string '\"ready\": true, 100% & <ok>'\n") in be
     assert "    default-server inter 2s rise 2 fall 3 slowstart 45s\n" in be
     haproxy_check(out, tmp_path)
+
+
+def test_listen_also_binds_every_address(model_dir: Path, tmp_path: Path) -> None:
+    data = copy.deepcopy(MINIMAL)
+    data["services"][0]["listen"] = {"address": "127.0.0.1", "port": 18100, "also": ["127.0.0.2", "::1"]}
+    data["services"][0]["limits"] = {"requests_per_second": 5}
+    out = render(Model.model_validate(data), model_dir)
+    fe = section(cfg(out), "frontend 'fe_web'")
+    assert [ln.strip() for ln in fe.splitlines() if ln.strip().startswith("bind ")] == [
+        "bind '127.0.0.1:18100'", "bind '127.0.0.2:18100'", "bind '[::1]:18100'"]
+    assert "stick-table type ipv6" in fe  # an IPv6 address among them: the table keys IPv6 (IPv4 mapped)
+    haproxy_check(out, tmp_path)

@@ -428,3 +428,26 @@ def test_weight_zero_is_refused() -> None:
             "services": [{"name": "s", "mode": "http", "listen": {"port": 80}, "default_pool": "p"}],
             "proxies": [{"name": "lb", "engine": "nginx", "services": ["s"]}]}
     assert any("weight >= 1" in m for m in _problems(data))
+
+
+def test_listen_also_repeats_the_listen_line(ca: trustme.CA, tmp_path: Path) -> None:
+    """Every address of listen.also gets the same listen line, HTTPS, the HTTP redirect port and TCP alike."""
+    also = {"address": "127.0.0.1", "also": ["127.0.0.2", "::1"]}
+    model = Model.model_validate({
+        "pools": [pool("app", 9001), pool("db", 5432)],
+        "services": [{"name": "web", "mode": "http", "listen": {**also, "port": 8443}, "default_pool": "app",
+                      "tls": {"certificates": [{"cert": "w.crt", "key": "w.key"}], "redirect_http_port": 8080}},
+                     {"name": "pg", "mode": "tcp", "listen": {**also, "port": 15432}, "pool": "db"}],
+        "proxies": [{"name": "lb", "engine": "nginx", "services": ["web", "pg"]}],
+    })
+    files = render(model, Assets(certs={("web", 0): cert(ca, "www.example.com")}))
+    lines = [ln.strip() for ln in conf(files).splitlines() if ln.strip().startswith("listen ")]
+    https = [f'listen "{a}:8443" ssl http2{d};' for d in ("", " default_server") for a in ("127.0.0.1", "127.0.0.2",
+                                                                                             "[::1]")]
+    assert lines == [
+        *https,  # the certificate's host, then the catch-all
+        '''listen "127.0.0.1:8080" default_server;''', '''listen "127.0.0.2:8080" default_server;''',
+        '''listen "[::1]:8080" default_server;''',
+        '''listen "127.0.0.1:15432";''', '''listen "127.0.0.2:15432";''', '''listen "[::1]:15432";''',
+    ], lines
+    nginx_test(tmp_path, files)
