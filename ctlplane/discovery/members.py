@@ -195,7 +195,7 @@ def _nginx_no_backup(model: Model) -> set[str]:
             continue
         for name in proxy.services:
             svc = model.service(name)
-            used = ([r.pool for r in svc.routes] + ([svc.default_pool] if svc.default_pool else [])
+            used = ([r.pool for r in svc.routes if r.pool] + ([svc.default_pool] if svc.default_pool else [])
                     if isinstance(svc, HttpService) else [svc.pool])
             for pool_name in used:
                 pool = pools.get(pool_name)

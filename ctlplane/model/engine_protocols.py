@@ -78,7 +78,8 @@ def _refs(svc: HttpService) -> Iterator[tuple[tuple[str | int, ...], str]]:
     if svc.default_pool is not None:
         yield ("default_pool",), svc.default_pool
     for j, route in enumerate(svc.routes):
-        yield ("routes", j, "pool"), route.pool
+        if route.pool is not None:
+            yield ("routes", j, "pool"), route.pool
 
 
 def _proxy_protocol(model: Model, where: str, indexes: list[int],

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from ctlplane.model.engine_actions import nginx_actions
 from ctlplane.model.engine_limits import pool_limits, service_limits
 from ctlplane.model.engine_protocols import nginx_protocols
 from ctlplane.model.engine_semantics import nginx_semantics
@@ -46,6 +47,7 @@ def engine_problems(model: Model) -> Iterator[CrossCheck]:
             indexes = [service_index[n] for n in proxy.services if n in service_index]
             yield from nginx_semantics(model, proxy.name, indexes)
             yield from nginx_protocols(model, proxy.name, indexes)
+            yield from nginx_actions(model, proxy.name, indexes)
         if proxy.engine == "haproxy":
             yield from _haproxy_shared_pools(model, proxy.name, [service_index[n] for n in proxy.services
                                                                   if n in service_index])
@@ -53,7 +55,7 @@ def engine_problems(model: Model) -> Iterator[CrossCheck]:
 
 def _pools_of(svc: HttpService | TcpService) -> list[str]:
     if isinstance(svc, HttpService):
-        names = [r.pool for r in svc.routes] + ([svc.default_pool] if svc.default_pool else [])
+        names = [r.pool for r in svc.routes if r.pool] + ([svc.default_pool] if svc.default_pool else [])
         return list(dict.fromkeys(names))
     return [svc.pool]
 

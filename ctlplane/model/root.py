@@ -203,7 +203,8 @@ def _pool_refs(svc: HttpService | TcpService) -> Iterator[tuple[tuple[str | int,
     if svc.default_pool is not None:
         yield ("default_pool",), svc.default_pool
     for j, route in enumerate(svc.routes):
-        yield ("routes", j, "pool"), route.pool
+        if route.pool is not None:
+            yield ("routes", j, "pool"), route.pool
 
 
 def _duplicate_routes(i: int, svc: HttpService) -> Iterator[CrossCheck]:

@@ -12,6 +12,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
+from ctlplane.model.actions import Redirect, Respond, Rewrite, check_route_action
 from ctlplane.model.tls import Tls
 from ctlplane.model.types import (
     Bytes,
@@ -72,16 +73,36 @@ class HeaderMatch(Frozen):
 
 
 class Route(Frozen):
-    """Send matching requests to a pool. The most specific route wins: longest path prefix, then exact host
-    before wildcard host before any host, then a header match before none."""
+    """Send matching requests to a pool, or answer them with a redirect or a literal response. The most specific
+    route wins: longest path prefix, then exact host before wildcard host before any host, then a header match
+    before none."""
 
     host: HostName | None = Field(None, description="Match this Host (exact, or '*.domain'); any host if unset.")
     path_prefix: PathPrefix = Field("/", description="Match paths starting with this prefix.")
     header: HeaderMatch | None = Field(None, description="Also require this request header value.")
-    pool: Name = Field(description="The pool that serves matching requests.")
+    pool: Name | None = Field(
+        None, description="The pool that serves matching requests (exactly one of pool, redirect and respond)."
+    )
+    rewrite: Rewrite | None = Field(
+        None, description="With pool: strip or replace the path prefix before proxying.",
+        examples=[{"strip_prefix": True}, {"replace_prefix": "/new/"}],
+    )
+    redirect: Redirect | None = Field(
+        None, description="Answer with a redirect instead of proxying.",
+        examples=[{"to_host": "www.example.com", "status": 301}],
+    )
+    respond: Respond | None = Field(
+        None, description="Answer with a status and a short literal body instead of proxying.",
+        examples=[{"status": 503, "body": "Down for maintenance"}],
+    )
     max_body_size: Bytes | None = Field(
         None, description="Largest request body for this route (413 above it; 0: no limit); the service's if unset."
     )
+
+    @model_validator(mode="after")
+    def _one_action(self) -> Route:
+        check_route_action(self.path_prefix, self.host, self.pool, self.redirect, self.respond, self.rewrite)
+        return self
 
 
 class Compression(Frozen):

@@ -31,6 +31,7 @@ __all__ = [
     "Name",
     "PathPrefix",
     "Port",
+    "ResponseText",
     "ServerAddress",
     "UnixName",
     "VipCidr",
@@ -72,6 +73,16 @@ PathPrefix = Annotated[
         pattern=r"^/[A-Za-z0-9._~/-]{0,200}$",
         description="A URL path prefix: '/' followed by letters, digits and . _ ~ / - only.",
         examples=["/", "/video/", "/billing"],
+    ),
+]
+
+ResponseText = Annotated[
+    str,
+    Field(
+        pattern=r"^[A-Za-z0-9 !\"#%&()*+,./:;<=>?@\[\]^_`{|}~-]{1,512}$",
+        description="A short literal text (1-512 characters): letters, digits, space and ASCII punctuation except "
+        "'$', \"'\" and backslash; no line breaks.",
+        examples=["ok", "Down for maintenance, back soon."],
     ),
 ]
 

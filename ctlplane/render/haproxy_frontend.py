@@ -21,7 +21,8 @@ client is, access lists, limits and the body limit are ``haproxy_rules``'s.
 A service without a default pool falls through to the ``notfound`` backend
 (404). Client certificates (``tls.client_ca``): see ``tls_files``. Behind the PROXY protocol
 (``accept-proxy``) the ``tcp-request`` rules run at ``session`` time: ``connection`` rules would see the
-balancer's address, not the client's.
+balancer's address, not the client's. Route actions (redirect, respond,
+rewrite) and the route pick they need are ``haproxy_actions``'s.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from ctlplane.state.layout import CONFIG_DIR
 from ctlplane.model.service import HttpService, Route, TcpService
 from ctlplane.model.types import format_duration
 from ctlplane.render.access_log import HAPROXY_SAVE_VARS, haproxy_format
+from ctlplane.render.haproxy_actions import ROUTE_VAR, Actions, route_actions
 from ctlplane.render.haproxy_backend import backend_name, server_address
 from ctlplane.render.haproxy_rules import BodyLimit, Limits, Trust, body_limits, limits, trust
 from ctlplane.model.routing import ordered_routes
@@ -108,6 +110,8 @@ class Frontend:
     save_vars: tuple[tuple[str, str], ...]  # (variable, fetch) saved at request time for log_format
     client: ClientVerify | None = None  # client-certificate verification: the 400 rules and the subject header
     l4_phase: str = "connection"  # tcp-request rules: "session" behind the PROXY protocol (they see its address)
+    actions: Actions | None = None  # route picks, redirects, literal answers and path rewrites (haproxy_actions)
+    resave_path: bool = False  # the log's path saved again after the path rewrites (the path the server got)
 
 
 def frontend_name(svc_name: str) -> str:
@@ -143,6 +147,8 @@ def build_frontend(svc: HttpService | TcpService, log: str = "default") -> Front
     model_routes = svc.routes if isinstance(svc, HttpService) else []
     routes = ordered_routes(svc) if isinstance(svc, HttpService) else ()
     conditions = {model_routes.index(r): _conditions(r) for r in routes}
+    actions = route_actions(svc, conditions) if isinstance(svc, HttpService) else None
+    save_vars = tuple(v for v in HAPROXY_SAVE_VARS if f"var({v[0]})" in haproxy_format(log)) if http else ()
     return Frontend(
         name=frontend_name(svc.name),
         mode="http" if http else "tcp",
@@ -161,13 +167,29 @@ def build_frontend(svc: HttpService | TcpService, log: str = "default") -> Front
         compression_types=_compression(svc),
         hide_headers=_hidden(svc.hide_response_headers) if isinstance(svc, HttpService) else (),
         hsts=_hsts(svc) if isinstance(svc, HttpService) else None,
-        routes=tuple(UseBackend(backend_name(r.pool), conditions[model_routes.index(r)]) for r in routes),
+        routes=_use_backends(routes, model_routes, conditions, picked=actions is not None),
         default_backend=_default_backend(svc),
         log_format=haproxy_format(log) if http else None,
-        save_vars=tuple(v for v in HAPROXY_SAVE_VARS if f"var({v[0]})" in haproxy_format(log)) if http else (),
+        save_vars=save_vars,
         client=client_verify(svc.name, svc.tls, "pem", from_cwd("")) if isinstance(svc, HttpService) else None,
         l4_phase="session" if svc.listen.accept_proxy_protocol else "connection",
+        actions=actions,
+        resave_path=bool(actions and actions.rewrites) and any(v == "txn.ctl_path" for v, _ in save_vars),
     )
+
+
+def _use_backends(routes: tuple[Route, ...], model_routes: list[Route], conditions: dict[int, tuple[Condition, ...]],
+                  picked: bool) -> tuple[UseBackend, ...]:
+    """One ``use_backend`` per route with a pool, in precedence order; by the route picked (its index in
+    ``txn.ctl_route``) when the service picks its route once (``haproxy_actions``)."""
+    out = []
+    for route in routes:
+        j = model_routes.index(route)
+        if route.pool is None:
+            continue
+        cond = (Condition(f"var({ROUTE_VAR})", None, "-m int", str(j)),) if picked else conditions[j]
+        out.append(UseBackend(backend_name(route.pool), cond))
+    return tuple(out)
 
 
 def needs_notfound(svc: HttpService | TcpService) -> bool:

@@ -149,7 +149,7 @@ def services_of(model: Model, proxy: Proxy) -> list[HttpService | TcpService]:
 def pools_of(svc: HttpService | TcpService) -> list[str]:
     if isinstance(svc, TcpService):
         return [svc.pool]
-    names = [r.pool for r in svc.routes] + ([svc.default_pool] if svc.default_pool else [])
+    names = [r.pool for r in svc.routes if r.pool] + ([svc.default_pool] if svc.default_pool else [])
     return list(dict.fromkeys(names))
 
 

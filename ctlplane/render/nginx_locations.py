@@ -32,6 +32,11 @@ when the tunnel timeout equals both the client and the server timeouts.
 A location whose pools speak TLS (``Pool.tls``) proxies to ``https://`` with the
 ``proxy_ssl_*`` settings of ``render/tls_files.py``.
 
+A location whose routes redirect or respond (``model/actions.py``) answers in
+the rewrite phase, before limits and access lists; one whose routes rewrite
+the path proxies with a ``rewrite … break`` (``render/nginx_actions.py``; a
+header route does what its location's fallback does, ``model/engine_actions.py``).
+
 A location whose pools speak gRPC uses ``grpc_pass`` (HTTP/2 to the servers)
 with the same forwarded headers, timeouts, retries and hidden headers as
 ``proxy_pass`` (the ``grpc_*`` twins of the server's ``proxy_*`` directives).
@@ -42,9 +47,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 
 from ctlplane.errors import Finding, RenderError
+from ctlplane.model.engine_actions import action
 from ctlplane.model.pool import Pool
 from ctlplane.model.service import HeaderMatch, HttpService, Route
 from ctlplane.model.types import format_size
+from ctlplane.render import nginx_actions as actions
 from ctlplane.render import nginx_names as names
 from ctlplane.render.nginx_upstream import EMPTY, MapBlock, has_cookie_persistence
 from ctlplane.model.routing import VirtualHost, body_limit, location_chain, location_prefixes
@@ -64,7 +71,7 @@ class Header:
 class Location:
     modifier: str  # "" (prefix) or "=" (exact)
     path: str  # printed through nq
-    kind: str  # proxy | static | redirect | not_found
+    kind: str  # proxy | static | redirect | not_found | redirect_to | respond
     headers: tuple[Header, ...]
     target: str = ""  # proxy: an upstream name or "$variable"
     empty_is_404: bool = False  # proxy through a chain that may match nothing
@@ -77,6 +84,9 @@ class Location:
     tunnel_timeout: str | None = None  # a named twin: its read/send timeouts (the tunnel's)
     sets_pool: bool = True  # proxy: sets $ctl_pool for the access log (a twin keeps its location's)
     tls: NginxUpstreamTls | None = None  # proxy: TLS to the servers (its pools agree, model/engine_protocols.py)
+    redirect_to: actions.NginxRedirect | None = None  # redirect_to: the route's redirect
+    respond: actions.NginxRespond | None = None  # respond: the route's literal answer
+    rewrite: actions.NginxRewrite | None = None  # proxy: the path rewrite of its routes
 
 
 @dataclass
@@ -91,12 +101,12 @@ class Chains:
 
     def target(self, chain: tuple[Route, ...], terminal: str | None) -> tuple[str, str | None]:
         """The proxy target of a chain of header routes ending at ``terminal``, and its Set-Cookie variable."""
-        reached = [r.pool for r in chain] + ([terminal] if terminal else [])
+        reached = [_pool(r) for r in chain] + ([terminal] if terminal else [])
         sticky = [p for p in dict.fromkeys(reached) if has_cookie_persistence(self.pools[p])]
         if not chain:
             assert terminal is not None
             return names.upstream_name(terminal), names.setcookie_var(terminal) if sticky else None
-        key = (tuple((_header(r).name.lower(), _header(r).value, r.pool) for r in chain), terminal)
+        key = (tuple((_header(r).name.lower(), _header(r).value, _pool(r)) for r in chain), terminal)
         if key not in self._first:
             self._first[key] = self._build(chain, terminal, sticky)
         n = self._first[key]
@@ -114,7 +124,7 @@ class Chains:
         final = names.upstream_name(terminal) if terminal else EMPTY
         for i, group in enumerate(groups):
             default = f"${names.route_var(self.service, numbers[i + 1])}" if i + 1 < len(groups) else final
-            entries = tuple((_exact(_header(r).value), names.upstream_name(r.pool)) for r in group)
+            entries = tuple((_exact(_header(r).value), names.upstream_name(_pool(r))) for r in group)
             source = names.header_var(_header(group[0]).name)
             self.maps.append(MapBlock(source, names.route_var(self.service, numbers[i]), entries, default))
         if sticky:
@@ -122,6 +132,11 @@ class Chains:
                 names.route_var(self.service, numbers[0]), names.route_cookie_var(self.service, numbers[0]),
                 tuple((names.upstream_name(p), f"${names.setcookie_var(p)}") for p in sticky), EMPTY))
         return numbers[0]
+
+
+def _pool(route: Route) -> str:
+    assert route.pool is not None  # a proxy location's routes all have a pool (model/engine_actions.py)
+    return route.pool
 
 
 def _header(route: Route) -> HeaderMatch:
@@ -168,11 +183,11 @@ def with_upgrade_twins(locs: tuple[Location, ...], tunnel: str | None) -> tuple[
         if loc.kind != "proxy" or loc.grpc:  # gRPC is HTTP/2: no Upgrade
             out.append(loc)
             continue
-        key = (loc.target, loc.headers, loc.max_body, loc.empty_pool, loc.tls)
+        key = (loc.target, loc.headers, loc.max_body, loc.empty_pool, loc.tls, loc.rewrite)
         if key not in twins:
             twins[key] = Location("", f"@ctlplane_upgrade_{len(twins) + 1}", "proxy", loc.headers, target=loc.target,
                                   empty_pool=loc.empty_pool, max_body=loc.max_body, tunnel_timeout=tunnel,
-                                  sets_pool=False, tls=loc.tls)
+                                  sets_pool=False, tls=loc.tls, rewrite=loc.rewrite)
         out.append(replace(loc, upgrade=twins[key].path))
     return tuple(out), tuple(twins.values())
 
@@ -185,14 +200,23 @@ def _proxy_location(svc: HttpService, vhost: VirtualHost, chains: Chains, prefix
     if any(body_limit(svc, r) != limit for r in chain):  # refused in model/engines.py
         raise RenderError("routes of one location disagree on max_body_size",
                           [Finding(f"service {svc.name!r}: location {prefix!r}", source="nginx")])
+    if any(action(r) != action(last) for r in chain):  # refused in model/engine_actions.py
+        raise RenderError("routes of one location disagree on redirect, respond or rewrite",
+                          [Finding(f"service {svc.name!r}: location {prefix!r}", source="nginx")])
     max_body = format_size(limit) if limit != svc.max_body_size else None
+    if last is not None and last.redirect is not None:
+        return Location("", prefix, "redirect_to", base, max_body=max_body,
+                        redirect_to=actions.redirect(last.path_prefix, last.redirect))
+    if last is not None and last.respond is not None:
+        return Location("", prefix, "respond", base, max_body=max_body, respond=actions.respond(last.respond))
+    rewrite = actions.rewrite(last.path_prefix, last.rewrite) if last is not None and last.rewrite else None
     if not chain and terminal is None:
         return Location("", prefix, "not_found", base, max_body=max_body)
     target, cookie = chains.target(tuple(chain), terminal)
     headers = list(base)
     if cookie:
         headers.append(Header("Set-Cookie", var=cookie))
-    reached = [r.pool for r in chain] + ([terminal] if terminal else [])
+    reached = [_pool(r) for r in chain] + ([terminal] if terminal else [])
     tls = {nginx_upstream_tls(chains.pools[p]) for p in reached}
     if len(tls) > 1:  # refused in model/engine_protocols.py
         raise RenderError("pools of one location disagree on tls",
@@ -202,4 +226,4 @@ def _proxy_location(svc: HttpService, vhost: VirtualHost, chains: Chains, prefix
         max_body = "0"  # max_body_size does not bound it (NGINX would cut a long client stream at the size)
     return Location("", prefix, "proxy", tuple(headers), target=target, empty_is_404=terminal is None,
                     empty_pool=any(chains.pools[p].answers_503 for p in reached), max_body=max_body,
-                    grpc=grpc, tls=tls.pop())
+                    grpc=grpc, tls=tls.pop(), rewrite=rewrite)

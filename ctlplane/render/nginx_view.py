@@ -147,7 +147,7 @@ class NginxConf:
 def _pool_names(svc: HttpService | TcpService) -> list[str]:
     if isinstance(svc, TcpService):
         return [svc.pool]
-    return [r.pool for r in svc.routes] + ([svc.default_pool] if svc.default_pool else [])
+    return [r.pool for r in svc.routes if r.pool] + ([svc.default_pool] if svc.default_pool else [])
 
 
 def _bucket(lengths: list[int], default: int = 64) -> int:

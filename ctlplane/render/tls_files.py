@@ -136,4 +136,4 @@ def tls_files(model: Model, proxy: Proxy, assets: Assets) -> dict[str, RenderedF
 def _pools_of(svc: HttpService | TcpService) -> list[str]:
     if isinstance(svc, TcpService):
         return [svc.pool]
-    return [r.pool for r in svc.routes] + ([svc.default_pool] if svc.default_pool else [])
+    return [r.pool for r in svc.routes if r.pool] + ([svc.default_pool] if svc.default_pool else [])

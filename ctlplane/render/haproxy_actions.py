@@ -1,0 +1,125 @@
+"""HAProxy's side of the route actions (``model/actions.py``): redirect, respond and rewrite.
+
+A service with route actions picks its route once: ``http-request set-var(
+txn.ctl_route) int(<index>)`` for every route in reverse precedence order
+(the last match wins, so the most specific route decides, as first-match
+``use_backend`` would), and every rule of a route, its ``use_backend``
+included, reads that variable. The picks, redirects and literal answers
+come after the client address, the client certificate and the body limit
+and before limits and access lists, as NGINX's rewrite phase (see
+``templates/haproxy/_access.j2``). A rewrite is a ``set-path`` after
+``cache-use`` (the cache is keyed on the request as sent, as NGINX's
+``$request_uri``), and the access log's path is saved again after it (NGINX
+logs the rewritten ``$uri``).
+
+No regex takes model text here: the rest of a path after a route's prefix is
+``path,bytes(<prefix length>)``; the query string with its ``?`` is
+``pathq,regsub(^[^?]*,)`` (NGINX captures the same from ``$request_uri``).
+Host names and path prefixes go into these log-format strings as typed
+values, checked again here (no ``%``, quote, backslash or space), and the
+whole string through ``hq``; a respond body is a plain ``string`` (no
+log-format).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from ctlplane.errors import Finding, RenderError
+from ctlplane.model.actions import Redirect, Rewrite
+from ctlplane.model.routing import ordered_routes
+from ctlplane.model.service import HttpService
+
+ROUTE_VAR = "txn.ctl_route"
+_SCHEME = "%[ssl_fc,iif(https,http)]"
+_QUERY = "%[pathq,regsub(^[^?]*,)]"
+_SAFE = re.compile(r"[A-Za-z0-9._~/-]+")  # host names and path prefixes: nothing a log-format interprets
+
+
+@dataclass(frozen=True)
+class Pick:
+    """``set-var(txn.ctl_route) int(index) if <conditions>`` (haproxy_frontend.Condition objects)."""
+
+    index: int
+    conditions: tuple[object, ...]
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A redirect (``location``, a log-format printed with ``hq``) or a literal answer of route ``index``."""
+
+    index: int
+    kind: str  # redirect | return
+    status: int
+    location: str = ""
+    content_type: str = ""
+    body: str = ""
+
+
+@dataclass(frozen=True)
+class PathRewrite:
+    """``http-request set-path <fmt>`` (printed with ``hq``) for route ``index``."""
+
+    index: int
+    fmt: str
+
+
+@dataclass(frozen=True)
+class Actions:
+    picks: tuple[Pick, ...]
+    answers: tuple[Answer, ...]
+    rewrites: tuple[PathRewrite, ...]
+
+
+def has_actions(svc: HttpService) -> bool:
+    return any(r.redirect or r.respond or r.rewrite for r in svc.routes)
+
+
+def route_actions(svc: HttpService, conditions: Mapping[int, tuple[object, ...]]) -> Actions | None:
+    """The picks and actions of a service with route actions (None without: routing stays as it was).
+    ``conditions``: the HAProxy conditions of each route, by its index in the model."""
+    if not has_actions(svc):
+        return None
+    order = [svc.routes.index(r) for r in ordered_routes(svc)]
+    picks = tuple(Pick(j, conditions[j]) for j in reversed(order))
+    answers: list[Answer] = []
+    rewrites: list[PathRewrite] = []
+    for j in order:
+        route = svc.routes[j]
+        if route.redirect is not None:
+            answers.append(Answer(j, "redirect", route.redirect.status,
+                                  location=_location(route.path_prefix, route.redirect)))
+        elif route.respond is not None:
+            answers.append(Answer(j, "return", route.respond.status, content_type=route.respond.content_type,
+                                  body=route.respond.body))
+        elif route.rewrite is not None:
+            rewrites.append(PathRewrite(j, _set_path(route.path_prefix, route.rewrite)))
+    return Actions(picks, tuple(answers), tuple(rewrites))
+
+
+def _safe(value: str) -> str:
+    if not _SAFE.fullmatch(value):
+        raise RenderError("refusing to print a value into haproxy config",
+                          [Finding(f"not a host name or path prefix: {value!r}", source="haproxy")])
+    return value
+
+
+def _location(prefix: str, r: Redirect) -> str:
+    lead = f"{_SCHEME}://{_safe(r.to_host)}" if r.to_host else ""
+    query = _QUERY if r.keep_query else ""
+    if r.to_path is not None:
+        return lead + _safe(r.to_path) + query
+    if r.to_path_prefix is not None:
+        return lead + _safe(r.to_path_prefix) + f"%[path,bytes({len(prefix)})]" + query
+    return lead + ("%[pathq]" if r.keep_query else "%[path]")
+
+
+def _set_path(prefix: str, r: Rewrite) -> str:
+    """Strip: what follows the prefix, one leading slash dropped, after a '/'; replace: the new prefix first."""
+    rest = f"%[path,bytes({len(prefix)})"
+    if r.strip_prefix:
+        return "/" + rest + ",regsub(^/,)]"
+    assert r.replace_prefix is not None
+    return _safe(r.replace_prefix) + rest + "]"
