@@ -19,7 +19,8 @@ absolute name with a final dot, which NGINX strips) in the engine-neutral order
 of ``ctlplane.model.routing.ordered_routes`` (first match wins). Who the
 client is, access lists, limits and the body limit are ``haproxy_rules``'s.
 A service without a default pool falls through to the ``notfound`` backend
-(404). Client certificates (``tls.client_ca``): see ``tls_files``. Behind the PROXY protocol
+(404). Client certificates (``tls.client_ca``): see ``tls_files``. The request id and the model's
+headers: see ``haproxy_headers``. Behind the PROXY protocol
 (``accept-proxy``) the ``tcp-request`` rules run at ``session`` time: ``connection`` rules would see the
 balancer's address, not the client's.
 """
@@ -34,6 +35,7 @@ from ctlplane.model.service import HttpService, Route, TcpService
 from ctlplane.model.types import format_duration
 from ctlplane.render.access_log import HAPROXY_SAVE_VARS, haproxy_format
 from ctlplane.render.haproxy_backend import backend_name, server_address
+from ctlplane.render.haproxy_headers import REQUEST_ID_RULES, SOURCES, HeaderRules, header_rules
 from ctlplane.render.haproxy_rules import BodyLimit, Limits, Trust, body_limits, limits, trust
 from ctlplane.model.routing import ordered_routes
 from ctlplane.render.tls_files import ClientVerify, client_verify
@@ -108,6 +110,8 @@ class Frontend:
     save_vars: tuple[tuple[str, str], ...]  # (variable, fetch) saved at request time for log_format
     client: ClientVerify | None = None  # client-certificate verification: the 400 rules and the subject header
     l4_phase: str = "connection"  # tcp-request rules: "session" behind the PROXY protocol (they see its address)
+    request_id: tuple[tuple[str, str], ...] = ()  # (fetch, condition) of txn.ctl_rid: the client's, else generated
+    headers: HeaderRules | None = None  # the model's request and response headers (haproxy_headers)
 
 
 def frontend_name(svc_name: str) -> str:
@@ -167,6 +171,8 @@ def build_frontend(svc: HttpService | TcpService, log: str = "default") -> Front
         save_vars=tuple(v for v in HAPROXY_SAVE_VARS if f"var({v[0]})" in haproxy_format(log)) if http else (),
         client=client_verify(svc.name, svc.tls, "pem", from_cwd("")) if isinstance(svc, HttpService) else None,
         l4_phase="session" if svc.listen.accept_proxy_protocol else "connection",
+        request_id=REQUEST_ID_RULES if http else (),
+        headers=header_rules(svc, conditions) if isinstance(svc, HttpService) else None,
     )
 
 
@@ -211,6 +217,7 @@ def _forwarded(svc: HttpService) -> tuple[SetHeader, ...]:
         *_forwarded_proto(svc),
         SetHeader("X-Forwarded-Host", "%[req.hdr(host)]", "if { req.hdr(host) -m found }"),
         SetHeader("X-Forwarded-Port", "%[dst_port]", ""),
+        SetHeader("X-Request-ID", SOURCES["request_id"], ""),
     )
 
 
