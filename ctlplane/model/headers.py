@@ -103,8 +103,15 @@ class Headers(Frozen):
     remove. Response headers apply to every answer of the service, also the proxy's own (403, 404, 429,
     502, 503, 504). A route's entry for a header name replaces the service's entries for that name."""
 
-    request: HeaderOps = Field(default_factory=HeaderOps, description="Headers of the request sent to the servers.")
-    response: HeaderOps = Field(default_factory=HeaderOps, description="Headers of the answer sent to the client.")
+    request: HeaderOps = Field(
+        default_factory=HeaderOps, description="Headers of the request sent to the servers.",
+        examples=[{"set": [{"name": "X-Client-IP", "value_from": "client_ip"}], "remove": ["X-Internal-Token"]}],
+    )
+    response: HeaderOps = Field(
+        default_factory=HeaderOps, description="Headers of the answer sent to the client.",
+        examples=[{"set": [{"name": "X-Frame-Options", "value": "DENY"}],
+                   "add": [{"name": "X-Request-ID", "value_from": "request_id"}]}],
+    )
 
     @model_validator(mode="after")
     def _not_managed(self) -> Headers:
