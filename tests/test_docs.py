@@ -25,7 +25,7 @@ MARKER = "# ctlplane model"
 REFUSED = re.compile(r'^# ctlplane model: refused "(.+)"$')
 FEATURES = ["balancing", "health-checks", "sticky-sessions", "tls", "compression", "caching", "static-content",
             "access-lists", "limits", "tcp-services", "ha-pair", "watch", "ci", "status", "observability",
-            "websocket", "http2-grpc", "mtls", "proxy-protocol", "redirects-rewrites"]
+            "websocket", "http2-grpc", "mtls", "proxy-protocol", "redirects-rewrites", "headers"]
 
 
 def recipe_models() -> list[tuple[str, str]]:

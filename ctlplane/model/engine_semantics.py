@@ -9,7 +9,8 @@ request queue (``timeouts.queue``), backup servers beside ``max_connections``
 (NGINX sends the overflow to the backup, HAProxy only when the others are
 down), and header routes whose request
 body limit differs from the request they would otherwise reach (NGINX sets
-the limit per host and path, not per header).
+the limit per host and path, not per header), and likewise header routes whose
+request or response headers (``headers``) differ from those requests'.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ def nginx_semantics(model: Model, proxy: str, indexes: list[int]) -> Iterator[Cr
                              "engine haproxy")
         if isinstance(svc, HttpService):
             yield from _body_limits(k, svc, where)
+            yield from _route_headers(k, svc, where)
         for name in _pool_names(svc):
             if name not in pools:
                 continue
@@ -84,3 +86,27 @@ def _body_limits(k: int, svc: HttpService, where: str) -> Iterator[CrossCheck]:
 
 def _index(svc: HttpService, route: Route) -> int:
     return next(j for j, r in enumerate(svc.routes) if r is route)
+
+
+def _route_headers(k: int, svc: HttpService, where: str) -> Iterator[CrossCheck]:
+    """A header route must have the headers of the route (or default pool) its location falls back to."""
+    from ctlplane.model.headers import effective
+    from ctlplane.model.routing import covering_hosts, location_chain, location_prefixes, virtual_hosts
+
+    def of(route: Route | None) -> tuple[object, ...]:
+        return (effective(svc.headers.request, route.headers.request if route else None),
+                effective(svc.headers.response, route.headers.response if route else None))
+
+    if not any(r.header is not None for r in svc.routes):
+        return
+    reported: set[int] = set()
+    for vhost in virtual_hosts(svc, extra_hosts=covering_hosts(svc)):
+        for prefix in location_prefixes(vhost):
+            chain, last = location_chain(vhost, prefix)
+            for route in chain:
+                j = _index(svc, route)
+                if of(route) != of(last) and j not in reported:
+                    reported.add(j)
+                    yield CrossCheck(("services", k, "routes", j, "headers"), f"NGINX sets request and response "
+                                     f"headers per host and path, not per header {where}: give this header route "
+                                     f"the headers of the requests it falls back to, or use engine haproxy")

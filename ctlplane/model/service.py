@@ -13,7 +13,8 @@ from typing import Annotated, Literal
 from pydantic import Field, model_validator
 
 from ctlplane.model.actions import Redirect, Respond, Rewrite, check_route_action
-from ctlplane.model.tls import Tls
+from ctlplane.model.headers import Headers
+from ctlplane.model.tls import CLIENT_SUBJECT_HEADER, Tls
 from ctlplane.model.types import (
     Bytes,
     Cidr,
@@ -97,6 +98,12 @@ class Route(Frozen):
     )
     max_body_size: Bytes | None = Field(
         None, description="Largest request body for this route (413 above it; 0: no limit); the service's if unset."
+    )
+    headers: Headers = Field(
+        default_factory=Headers,
+        description="Request and response headers for the requests this route serves: an entry for a header name "
+        "replaces the service's entries for that name.",
+        examples=[{"response": {"set": [{"name": "Cache-Control", "value": "no-store"}]}}],
     )
 
     @model_validator(mode="after")
@@ -258,6 +265,32 @@ class HttpService(_ServiceBase):
         "Server and X-Powered-By, which are always removed.",
         examples=[["X-Backend", "X-Runtime"]],
     )
+    headers: Headers = Field(
+        default_factory=Headers,
+        description="Request headers set, added and removed before the request goes to a server, and response "
+        "headers before the answer goes to the client (also the proxy's own answers); routes may override them "
+        "per header name. Every request also carries X-Request-ID (the client's, else a generated one).",
+        examples=[{"request": {"set": [{"name": "X-Client-IP", "value_from": "client_ip"}]},
+                   "response": {"add": [{"name": "X-Request-ID", "value_from": "request_id"}],
+                                "remove": ["X-Debug"]}}],
+    )
+
+    @model_validator(mode="after")
+    def _headers_not_read_elsewhere(self) -> HttpService:
+        routed = {r.header.name.lower() for r in self.routes if r.header is not None}
+        subject = (self.tls.client_subject_header or CLIENT_SUBJECT_HEADER) if self.tls and self.tls.client_ca else None
+        hsts = bool(self.tls and self.tls.hsts)
+        for where, headers in [("headers", self.headers)] + [(f"routes[{j}].headers", r.headers)
+                                                             for j, r in enumerate(self.routes)]:
+            for name in sorted(headers.request.names()):
+                if name in routed:
+                    raise ValueError(f"{where}: request header {name!r} is what a route matches on; routing reads "
+                                     "it as the client sent it: choose another header")
+                if subject and name == subject.lower():
+                    raise ValueError(f"{where}: request header {name!r} carries the client certificate's subject")
+            if hsts and "strict-transport-security" in headers.response.names():
+                raise ValueError(f"{where}: Strict-Transport-Security is set by tls.hsts: remove one of them")
+        return self
 
     @model_validator(mode="after")
     def _one_source_of_the_client_address(self) -> HttpService:

@@ -2,12 +2,13 @@
 
 ``Proxy.access_log: default`` is the combined log format (client, time,
 request line, status, bytes, referer, user agent) followed by ``host=``,
-``upstream=``, ``pool=``, ``upstream_time_ms=`` and ``total_time_ms=``; ``json`` is one
+``upstream=``, ``pool=``, ``upstream_time_ms=``, ``total_time_ms=`` and ``request_id="…"``; ``json`` is one
 JSON object per request with ``client`` (address), ``host`` (the Host header,
 lower case, without port), ``path`` (without the query string), ``status``,
 ``upstream`` (the server's ``addr:port``), ``pool`` (the model's name of the
 pool the request was sent to, ``-`` when none), ``upstream_time_ms`` (time to the
-response headers; -1 when no server answered) and ``total_time_ms``. NGINX
+response headers; -1 when no server answered), ``total_time_ms`` and ``request_id`` (the
+X-Request-ID the backend got: the client's, else a generated one of 32 hex digits). NGINX
 gets ``log_format`` lines and two ``map`` blocks turning its seconds
 (``0.002``) into whole milliseconds; HAProxy gets a ``log-format`` that prints
 the header values it saved in transaction variables at request time (JSON-
@@ -20,20 +21,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-FIELDS = ("client", "host", "path", "status", "upstream", "pool", "upstream_time_ms", "total_time_ms")
+FIELDS = ("client", "host", "path", "status", "upstream", "pool", "upstream_time_ms", "total_time_ms", "request_id")
 TEXT_FIELDS = ("client", "time", "request", "status", "bytes", "referer", "user_agent", "host", "upstream", "pool",
-               "upstream_time_ms", "total_time_ms")
+               "upstream_time_ms", "total_time_ms", "request_id")
 
 NGINX_TEXT_NAME = "ctlplane"
 NGINX_TEXT_FORMAT = (
     '$remote_addr - - [$time_local] "$request" $status $bytes_sent "$http_referer" "$http_user_agent" '
     "host=$host upstream=$upstream_addr pool=$ctl_pool_name upstream_time_ms=$ctl_upstream_ms "
-    "total_time_ms=$ctl_total_ms"
+    'total_time_ms=$ctl_total_ms request_id="$ctl_request_id"'
 )
 NGINX_FORMAT_NAME = "ctlplane_json"
 NGINX_FORMAT = (
     '{"client":"$remote_addr","host":"$host","path":"$uri","status":$status,'
-    '"upstream":"$upstream_addr","pool":"$ctl_pool_name","upstream_time_ms":$ctl_upstream_ms,"total_time_ms":$ctl_total_ms}'
+    '"upstream":"$upstream_addr","pool":"$ctl_pool_name","upstream_time_ms":$ctl_upstream_ms,'
+    '"total_time_ms":$ctl_total_ms,"request_id":"$ctl_request_id"}'
 )
 
 
@@ -59,13 +61,15 @@ HAPROXY_SAVE_VARS = (
 )
 HAPROXY_TEXT_FORMAT = (
     "'%ci - - [%trl] %{+Q}r %ST %B \"%{+E}[var(txn.ctl_referer)]\" \"%{+E}[var(txn.ctl_ua)]\" "
-    "host=%[var(txn.ctl_host)] upstream=%si:%sp pool=%[var(txn.ctl_pool)] upstream_time_ms=%Tr total_time_ms=%Ta'"
+    "host=%[var(txn.ctl_host)] upstream=%si:%sp pool=%[var(txn.ctl_pool)] upstream_time_ms=%Tr total_time_ms=%Ta "
+    "request_id=\"%{+E}[var(txn.ctl_rid)]\"'"
 )
 HAPROXY_FORMAT = (
     "'{\"client\":\"%ci\",\"host\":\"%[var(txn.ctl_host),json(utf8s)]\","
     "\"path\":\"%[var(txn.ctl_path),json(utf8s)]\",\"status\":%ST,\"upstream\":\"%si:%sp\","
     "\"pool\":\"%[var(txn.ctl_pool)]\","
-    "\"upstream_time_ms\":%Tr,\"total_time_ms\":%Ta}'"
+    "\"upstream_time_ms\":%Tr,\"total_time_ms\":%Ta,"
+    "\"request_id\":\"%[var(txn.ctl_rid),json(utf8s)]\"}'"
 )
 
 

@@ -6,6 +6,10 @@ second wall. Each one quotes for its engine and *refuses* (raises
 characters everywhere, ``$`` for NGINX (variable expansion inside quotes),
 ``'`` for HAProxy (no escape inside strong quotes), and anything but a safe
 token for keepalived. A refusal is a bug or an attack, never a silent change.
+Two more print a literal that the engine would otherwise read as a variable
+or a format: ``nl`` (NGINX: each ``$`` becomes ``${ctl_dollar}``, a ``geo``
+variable whose value is a lone dollar) and ``hf`` (HAProxy log-format: ``%``
+doubled, ``'`` closed, escaped and reopened).
 """
 
 from __future__ import annotations
@@ -39,6 +43,22 @@ def nginx_quote(value: object) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
+NGINX_DOLLAR = "ctl_dollar"  # geo $ctl_dollar { default "$"; } in the http block: a literal '$' in a value
+
+
+def nginx_literal(value: object) -> str:
+    """A double-quoted NGINX value printed literally: like ``nq``, each '$' written as ``${ctl_dollar}``."""
+    text = _text("nginx", value)
+    quoted = text.replace("\\", "\\\\").replace('"', '\\"')
+    return '"' + quoted.replace("$", "${" + NGINX_DOLLAR + "}") + '"'
+
+
+def haproxy_format_literal(value: object) -> str:
+    """A HAProxy log-format argument printed literally: '%' doubled, strongly quoted ("'" as '\\'')."""
+    text = _text("haproxy", value).replace("%", "%%")
+    return "'" + text.replace("'", "'\\''") + "'"
+
+
 def haproxy_quote(value: object) -> str:
     """A strongly (single) quoted HAProxy word: no expansion, no escapes; "'" refused."""
     text = _text("haproxy", value)
@@ -55,4 +75,5 @@ def keepalived_word(value: object) -> str:
     return text
 
 
-FILTERS = {"nq": nginx_quote, "hq": haproxy_quote, "kw": keepalived_word}
+FILTERS = {"nq": nginx_quote, "hq": haproxy_quote, "kw": keepalived_word, "nl": nginx_literal,
+           "hf": haproxy_format_literal}

@@ -68,9 +68,14 @@ class PathRewrite:
 
 @dataclass(frozen=True)
 class Actions:
-    picks: tuple[Pick, ...]
     answers: tuple[Answer, ...]
     rewrites: tuple[PathRewrite, ...]
+
+
+def route_picks(svc: HttpService, conditions: Mapping[int, tuple[object, ...]]) -> tuple[Pick, ...]:
+    """The one route pick of a service (every route in reverse precedence order, the most specific match
+    written last): what its route actions, route headers and ``use_backend`` lines read."""
+    return tuple(Pick(svc.routes.index(r), conditions[svc.routes.index(r)]) for r in reversed(ordered_routes(svc)))
 
 
 def has_actions(svc: HttpService) -> bool:
@@ -78,12 +83,11 @@ def has_actions(svc: HttpService) -> bool:
 
 
 def route_actions(svc: HttpService, conditions: Mapping[int, tuple[object, ...]]) -> Actions | None:
-    """The picks and actions of a service with route actions (None without: routing stays as it was).
-    ``conditions``: the HAProxy conditions of each route, by its index in the model."""
+    """The actions of a service with route actions (None without: routing stays as it was); they read the
+    service's route pick (:func:`route_picks`). ``conditions``: each route's HAProxy conditions, by model index."""
     if not has_actions(svc):
         return None
     order = [svc.routes.index(r) for r in ordered_routes(svc)]
-    picks = tuple(Pick(j, conditions[j]) for j in reversed(order))
     answers: list[Answer] = []
     rewrites: list[PathRewrite] = []
     for j in order:
@@ -96,7 +100,7 @@ def route_actions(svc: HttpService, conditions: Mapping[int, tuple[object, ...]]
                                   body=route.respond.body))
         elif route.rewrite is not None:
             rewrites.append(PathRewrite(j, _set_path(route.path_prefix, route.rewrite)))
-    return Actions(picks, tuple(answers), tuple(rewrites))
+    return Actions(tuple(answers), tuple(rewrites))
 
 
 def _safe(value: str) -> str:

@@ -19,7 +19,8 @@ absolute name with a final dot, which NGINX strips) in the engine-neutral order
 of ``ctlplane.model.routing.ordered_routes`` (first match wins). Who the
 client is, access lists, limits and the body limit are ``haproxy_rules``'s.
 A service without a default pool falls through to the ``notfound`` backend
-(404). Client certificates (``tls.client_ca``): see ``tls_files``. Behind the PROXY protocol
+(404). Client certificates (``tls.client_ca``): see ``tls_files``. The request id and the model's
+headers: see ``haproxy_headers``. Behind the PROXY protocol
 (``accept-proxy``) the ``tcp-request`` rules run at ``session`` time: ``connection`` rules would see the
 balancer's address, not the client's. Route actions (redirect, respond,
 rewrite) and the route pick they need are ``haproxy_actions``'s.
@@ -34,8 +35,9 @@ from ctlplane.state.layout import CONFIG_DIR
 from ctlplane.model.service import HttpService, Route, TcpService
 from ctlplane.model.types import format_duration
 from ctlplane.render.access_log import HAPROXY_SAVE_VARS, haproxy_format
-from ctlplane.render.haproxy_actions import ROUTE_VAR, Actions, route_actions
+from ctlplane.render.haproxy_actions import ROUTE_VAR, Actions, Pick, route_actions, route_picks
 from ctlplane.render.haproxy_backend import backend_name, server_address
+from ctlplane.render.haproxy_headers import REQUEST_ID_RULES, SOURCES, HeaderRules, has_route_headers, header_rules
 from ctlplane.render.haproxy_rules import BodyLimit, Limits, Trust, body_limits, limits, trust
 from ctlplane.model.routing import ordered_routes
 from ctlplane.render.tls_files import ClientVerify, client_verify
@@ -110,8 +112,11 @@ class Frontend:
     save_vars: tuple[tuple[str, str], ...]  # (variable, fetch) saved at request time for log_format
     client: ClientVerify | None = None  # client-certificate verification: the 400 rules and the subject header
     l4_phase: str = "connection"  # tcp-request rules: "session" behind the PROXY protocol (they see its address)
-    actions: Actions | None = None  # route picks, redirects, literal answers and path rewrites (haproxy_actions)
+    actions: Actions | None = None  # redirects, literal answers and path rewrites (haproxy_actions)
+    route_picks: tuple[Pick, ...] = ()  # txn.ctl_route, once, for route actions and route headers
     resave_path: bool = False  # the log's path saved again after the path rewrites (the path the server got)
+    request_id: tuple[tuple[str, str], ...] = ()  # (fetch, condition) of txn.ctl_rid: the client's, else generated
+    headers: HeaderRules | None = None  # the model's request and response headers (haproxy_headers)
 
 
 def frontend_name(svc_name: str) -> str:
@@ -148,6 +153,8 @@ def build_frontend(svc: HttpService | TcpService, log: str = "default") -> Front
     routes = ordered_routes(svc) if isinstance(svc, HttpService) else ()
     conditions = {model_routes.index(r): _conditions(r) for r in routes}
     actions = route_actions(svc, conditions) if isinstance(svc, HttpService) else None
+    picked = isinstance(svc, HttpService) and (actions is not None or has_route_headers(svc))
+    picks = route_picks(svc, conditions) if isinstance(svc, HttpService) and picked else ()
     save_vars = tuple(v for v in HAPROXY_SAVE_VARS if f"var({v[0]})" in haproxy_format(log)) if http else ()
     return Frontend(
         name=frontend_name(svc.name),
@@ -167,7 +174,7 @@ def build_frontend(svc: HttpService | TcpService, log: str = "default") -> Front
         compression_types=_compression(svc),
         hide_headers=_hidden(svc.hide_response_headers) if isinstance(svc, HttpService) else (),
         hsts=_hsts(svc) if isinstance(svc, HttpService) else None,
-        routes=_use_backends(routes, model_routes, conditions, picked=actions is not None),
+        routes=_use_backends(routes, model_routes, conditions, picked=picked),
         default_backend=_default_backend(svc),
         log_format=haproxy_format(log) if http else None,
         save_vars=save_vars,
@@ -175,6 +182,9 @@ def build_frontend(svc: HttpService | TcpService, log: str = "default") -> Front
         l4_phase="session" if svc.listen.accept_proxy_protocol else "connection",
         actions=actions,
         resave_path=bool(actions and actions.rewrites) and any(v == "txn.ctl_path" for v, _ in save_vars),
+        request_id=REQUEST_ID_RULES if http else (),
+        headers=header_rules(svc) if isinstance(svc, HttpService) else None,
+        route_picks=picks,
     )
 
 
@@ -238,6 +248,7 @@ def _forwarded(svc: HttpService) -> tuple[SetHeader, ...]:
         *_forwarded_proto(svc),
         SetHeader("X-Forwarded-Host", "%[req.hdr(host)]", "if { req.hdr(host) -m found }"),
         SetHeader("X-Forwarded-Port", "%[dst_port]", ""),
+        SetHeader("X-Request-ID", SOURCES["request_id"], ""),
     )
 
 

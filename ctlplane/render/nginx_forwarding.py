@@ -7,7 +7,9 @@ The forwarded headers are the same on both engines: ``Host`` and
 the peer's address unless the peer is in the service's ``trusted_proxies``:
 then the realip module (``real_ip_recursive on``) takes the client address
 from the header (the last untrusted address), and the header is passed on
-with the peer appended. ``Upgrade`` and ``Connection: upgrade`` pass through
+with the peer appended. ``X-Request-ID`` is the client's (its first line),
+else NGINX's ``$request_id`` (32 hex digits); the access log prints the same.
+``Upgrade`` and ``Connection: upgrade`` pass through
 for WebSocket and other upgrades; otherwise ``Connection`` is empty so the
 upstream keep-alive works. Whether a peer is trusted is a ``geo`` block on
 ``$realip_remote_addr`` per service.
@@ -51,6 +53,7 @@ FORWARD_MAPS = (
     FixedMap("$http_host", HOST, (('""', "$host"), ("default", "$http_host"))),
     FixedMap("$http_upgrade", "$ctl_connection", (('""', '""'), ("default", "upgrade"))),
     FixedMap("$http_x_forwarded_for", "$ctl_xff_in", (('""', '""'), ("default", '"$http_x_forwarded_for, "'))),
+    FixedMap("$http_x_request_id", "$ctl_request_id", (('""', "$request_id"), ("default", "$http_x_request_id"))),
 )
 CACHE_MAPS = (
     FixedMap("$http_cache_control", "$ctl_req_fresh", (('"~*(no-cache|max-age|max-stale|min-fresh)"', "1"),

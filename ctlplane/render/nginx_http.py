@@ -11,9 +11,10 @@ key-exchange groups, HTTP/2 unless the model turns it off), trusted proxies
 body limit, timeouts (the request header's own, keep-alive), retries (never
 after a response timeout: ``proxy_next_upstream_timeout`` is the server
 timeout; upgraded connections their tunnel timeout, see ``nginx_locations``),
-the forwarded headers (``nginx_forwarding``), compression, cache and
-hidden headers (Server and X-Powered-By always). A listener on '::' is dual
-stack (``ipv6only=off``, once per address, on the catch-all server).
+the forwarded headers (``nginx_forwarding``), compression, cache,
+hidden headers (Server and X-Powered-By always) and the model's request
+headers (``nginx_headers``). A listener on '::' is dual stack
+(``ipv6only=off``, once per address, on the catch-all server).
 ``redirect_http_port`` adds a plain server on the same address answering 301
 to HTTPS.
 """
@@ -31,7 +32,9 @@ from ctlplane.model.tls import Tls
 from ctlplane.model.types import format_duration, format_size
 from ctlplane.render import nginx_names as names
 from ctlplane.render.nginx_forwarding import CACHE_BYPASS, CACHE_NO_STORE, FixedMap, Geo, trust
-from ctlplane.render.nginx_locations import Chains, Header, Location, locations, with_upgrade_twins
+from ctlplane.render.nginx_headers import Header
+from ctlplane.render.nginx_locations import (Chains, Location, locations, server_hidden, server_request_headers,
+                                             with_upgrade_twins)
 from ctlplane.render.nginx_upstream import MapBlock, host_port
 from ctlplane.model.routing import host_matches, virtual_hosts
 from ctlplane.render.tls_files import ClientVerify, client_verify
@@ -54,9 +57,7 @@ ssbzSibBsu/6iGtCOGEoXJf//////////wIBAg==
 -----END DH PARAMETERS-----
 """
 ECDH_CURVES = "X25519:prime256v1:secp384r1"  # Mozilla intermediate's key-exchange groups
-ALWAYS_HIDDEN = ("Server", "X-Powered-By")  # backend details removed on both engines, whatever the model says
 T = TypeVar("T")
-_NGINX_HIDES = {"server", "date"}  # NGINX never passes these from the backend (it sets its own)
 
 
 @dataclass(frozen=True)
@@ -105,6 +106,7 @@ class Settings:
     gzip_min_length: int | None
     cache: CacheSettings | None
     hide_headers: tuple[str, ...]
+    request_headers: tuple[Header, ...]  # the model's, after ctlplane's forwarded headers (nginx_headers)
     client: ClientVerify | None = None  # client-certificate verification (tls.client_ca)
     proxy_protocol: bool = False  # the client address from the PROXY header (realip, from any peer)
 
@@ -210,7 +212,8 @@ def _settings(svc: HttpService, forwarded_for: str) -> Settings:
         if svc.compression else (),
         gzip_min_length=svc.compression.min_length if svc.compression else None,
         cache=_cache(svc),
-        hide_headers=_hidden(svc.hide_response_headers),
+        hide_headers=server_hidden(svc),
+        request_headers=server_request_headers(svc),
         client=client_verify(svc.name, svc.tls, "crt"),
         proxy_protocol=svc.listen.accept_proxy_protocol,
     )
@@ -228,14 +231,6 @@ def _cache(svc: HttpService) -> CacheSettings | None:
     key = "$scheme$host$request_uri" if svc.cache.key == "host_uri" else "$request_uri"
     return CacheSettings(names.bare("cache", svc.name), format_duration(svc.cache.valid), key, CACHE_BYPASS,
                          CACHE_NO_STORE)
-
-
-def _hidden(headers: list[str]) -> tuple[str, ...]:
-    """The always-hidden headers, then the model's, each once (case-insensitively), without those NGINX already
-    replaces."""
-    every = [*ALWAYS_HIDDEN, *headers]
-    kept = {h.lower(): h for h in reversed(every) if h.lower() not in _NGINX_HIDES}
-    return tuple(dict.fromkeys(kept[h.lower()] for h in every if h.lower() in kept))
 
 
 def listen_params(address: str, *, tls: bool, http2: bool, default: bool, proxy_protocol: bool = False) -> tuple[

@@ -40,6 +40,11 @@ header route does what its location's fallback does, ``model/engine_actions.py``
 A location whose pools speak gRPC uses ``grpc_pass`` (HTTP/2 to the servers)
 with the same forwarded headers, timeouts, retries and hidden headers as
 ``proxy_pass`` (the ``grpc_*`` twins of the server's ``proxy_*`` directives).
+
+The model's request and response headers (``nginx_headers``): the service's
+are the server's; a location whose terminal route changes them gets its own
+lists (``set_headers``, ``hide``); response headers are ``add_header`` lines
+of every location.
 """
 
 from __future__ import annotations
@@ -48,23 +53,16 @@ from dataclasses import dataclass, field, replace
 
 from ctlplane.errors import Finding, RenderError
 from ctlplane.model.engine_actions import action
+from ctlplane.model.headers import effective
 from ctlplane.model.pool import Pool
 from ctlplane.model.service import HeaderMatch, HttpService, Route
 from ctlplane.model.types import format_size
 from ctlplane.render import nginx_actions as actions
 from ctlplane.render import nginx_names as names
+from ctlplane.render.nginx_headers import Header, hidden, request_headers, response_headers
 from ctlplane.render.nginx_upstream import EMPTY, MapBlock, has_cookie_persistence
 from ctlplane.model.routing import VirtualHost, body_limit, location_chain, location_prefixes
 from ctlplane.render.tls_files import NginxUpstreamTls, nginx_upstream_tls
-
-
-@dataclass(frozen=True)
-class Header:
-    """``add_header NAME VALUE always;``: name fixed here; value text (through ``nq``) or a checked variable."""
-
-    name: str
-    text: str | None = None
-    var: str | None = None
 
 
 @dataclass(frozen=True)
@@ -87,6 +85,8 @@ class Location:
     redirect_to: actions.NginxRedirect | None = None  # redirect_to: the route's redirect
     respond: actions.NginxRespond | None = None  # respond: the route's literal answer
     rewrite: actions.NginxRewrite | None = None  # proxy: the path rewrite of its routes
+    set_headers: tuple[Header, ...] | None = None  # proxy: this location's own request headers (None: the server's)
+    hide: tuple[str, ...] | None = None  # proxy: this location's own proxy_hide_header list (None: the server's)
 
 
 @dataclass
@@ -155,15 +155,17 @@ def static_path(prefix: str) -> str:
 
 def locations(svc: HttpService, vhost: VirtualHost, chains: Chains, static_roots: tuple[str, ...],
               base: tuple[Header, ...]) -> tuple[Location, ...]:
-    """Every location of one virtual host, sorted by path; ``base`` headers go into each one."""
+    """Every location of one virtual host, sorted by path; ``base`` headers and the service's response headers
+    go into each one."""
+    plain = base + response_headers(effective(svc.headers.response, None))[0]
     out: list[Location] = []
     served = set()
     for static, root in zip(svc.static, static_roots, strict=True):
         path = static_path(static.path_prefix)
         served.add(path)
-        out.append(Location("", path, "static", base, alias=root.rstrip("/") + "/"))
+        out.append(Location("", path, "static", plain, alias=root.rstrip("/") + "/"))
         if path != static.path_prefix:
-            out.append(Location("=", static.path_prefix, "redirect", base, redirect=path))
+            out.append(Location("=", static.path_prefix, "redirect", plain, redirect=path))
     for prefix in location_prefixes(vhost):
         if prefix in served:
             continue
@@ -183,11 +185,12 @@ def with_upgrade_twins(locs: tuple[Location, ...], tunnel: str | None) -> tuple[
         if loc.kind != "proxy" or loc.grpc:  # gRPC is HTTP/2: no Upgrade
             out.append(loc)
             continue
-        key = (loc.target, loc.headers, loc.max_body, loc.empty_pool, loc.tls, loc.rewrite)
+        key = (loc.target, loc.headers, loc.max_body, loc.empty_pool, loc.tls, loc.rewrite, loc.set_headers, loc.hide)
         if key not in twins:
             twins[key] = Location("", f"@ctlplane_upgrade_{len(twins) + 1}", "proxy", loc.headers, target=loc.target,
                                   empty_pool=loc.empty_pool, max_body=loc.max_body, tunnel_timeout=tunnel,
-                                  sets_pool=False, tls=loc.tls, rewrite=loc.rewrite)
+                                  sets_pool=False, tls=loc.tls, rewrite=loc.rewrite, set_headers=loc.set_headers,
+                                  hide=loc.hide)
         out.append(replace(loc, upgrade=twins[key].path))
     return tuple(out), tuple(twins.values())
 
@@ -211,9 +214,12 @@ def _proxy_location(svc: HttpService, vhost: VirtualHost, chains: Chains, prefix
         return Location("", prefix, "respond", base, max_body=max_body, respond=actions.respond(last.respond))
     rewrite = actions.rewrite(last.path_prefix, last.rewrite) if last is not None and last.rewrite else None
     if not chain and terminal is None:
-        return Location("", prefix, "not_found", base, max_body=max_body)
+        return Location("", prefix, "not_found", (*base, *response_headers(effective(svc.headers.response, None))[0]),
+                        max_body=max_body)
     target, cookie = chains.target(tuple(chain), terminal)
-    headers = list(base)
+    own = last.headers if last is not None else None
+    added, hides = response_headers(effective(svc.headers.response, own.response if own else None))
+    headers = [*base, *added]
     if cookie:
         headers.append(Header("Set-Cookie", var=cookie))
     reached = [_pool(r) for r in chain] + ([terminal] if terminal else [])
@@ -224,6 +230,21 @@ def _proxy_location(svc: HttpService, vhost: VirtualHost, chains: Chains, prefix
     grpc = any(chains.pools[p].protocol == "grpc" for p in reached)
     if grpc:  # a gRPC request is a stream without a length: as on HAProxy (whose limit reads Content-Length),
         max_body = "0"  # max_body_size does not bound it (NGINX would cut a long client stream at the size)
+    request = request_headers(effective(svc.headers.request, own.request if own else None))
+    hide = hidden([*svc.hide_response_headers, *hides])
     return Location("", prefix, "proxy", tuple(headers), target=target, empty_is_404=terminal is None,
                     empty_pool=any(chains.pools[p].answers_503 for p in reached), max_body=max_body,
-                    grpc=grpc, tls=tls.pop(), rewrite=rewrite)
+                    grpc=grpc, tls=tls.pop(), rewrite=rewrite,
+                    set_headers=request if grpc or request != server_request_headers(svc) else None,
+                    hide=hide if grpc or hide != server_hidden(svc) else None)
+
+
+def server_request_headers(svc: HttpService) -> tuple[Header, ...]:
+    """The model's request headers every location of the service's servers inherits."""
+    return request_headers(effective(svc.headers.request, None))
+
+
+def server_hidden(svc: HttpService) -> tuple[str, ...]:
+    """The backend headers the service's servers hide: always-hidden, the model's, and those the service's
+    response headers set or remove."""
+    return hidden([*svc.hide_response_headers, *response_headers(effective(svc.headers.response, None))[1]])

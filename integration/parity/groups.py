@@ -128,7 +128,7 @@ def prepare(group: str, directory: Any) -> None:
         from integration.harness.tls_lab import write_group_files
 
         write_group_files(directory / "certs")
-    if group in ("tls", "grpc", "client_certs"):
+    if group in ("tls", "grpc", "client_certs", "header_ops"):
         from integration.harness.tls import make_pki
 
         pki = make_pki(["www.example.com"])

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from integration.parity.groups import Book, Group, http, pool
+from integration.parity.groups_headers import header_by_header, header_ops
 from integration.parity.groups_proxy import proxy_in, proxy_out_tcp, proxy_out_v2
 from integration.parity.groups_redirect import redirect_header, redirects
 from integration.parity.groups_tls import client_certs, upstream_tls
@@ -60,4 +61,5 @@ GROUPS_DAY2: dict[str, Callable[[Book], Group]] = {"websocket": websocket, "grpc
                                                     "h2c": h2c, "upstream_tls": upstream_tls,
                                                     "client_certs": client_certs, "proxy_in": proxy_in,
                                                     "proxy_out_tcp": proxy_out_tcp, "proxy_out_v2": proxy_out_v2,
-                                                    "redirects": redirects, "redirect_header": redirect_header}
+                                                    "redirects": redirects, "redirect_header": redirect_header,
+                                                    "header_ops": header_ops, "header_by_header": header_by_header}

@@ -70,7 +70,7 @@ def _request(ctx: Ctx, port: int, req: dict[str, Any]) -> dict[str, Any]:
     pairs = [list(h) for h in headers] if isinstance(headers, list) else [[k, v] for k, v in headers.items()]
     return {"target": ctx.target(port), "path": req.get("path", "/"), "method": req.get("method", "GET"),
             "headers": pairs, "body": req.get("body", 0), "chunked": req.get("chunked", False),
-            "no_host": req.get("no_host", False), "proxy": req.get("proxy")}
+            "no_host": req.get("no_host", False), "proxy": req.get("proxy"), "tls": req.get("tls", False)}
 
 
 def _seen(answer: dict[str, Any]) -> dict[str, str]:
@@ -219,10 +219,11 @@ def p_rate(ctx: Ctx, port: int, rate: int, burst: int) -> Obs:
 
 
 def _registry() -> dict[str, Callable[..., Obs]]:
-    from integration.parity import probes_more, probes_proxy, probes_redirect, probes_tls
+    from integration.parity import probes_headers, probes_more, probes_proxy, probes_redirect, probes_tls
 
     found = {}
-    for module in (globals(), vars(probes_more), vars(probes_tls), vars(probes_proxy), vars(probes_redirect)):
+    for module in (globals(), vars(probes_more), vars(probes_tls), vars(probes_proxy), vars(probes_redirect),
+                   vars(probes_headers)):
         found.update({name.removeprefix("p_"): fn for name, fn in module.items()
                       if name.startswith("p_") and callable(fn)})
     return found

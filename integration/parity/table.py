@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from integration.parity.scenario import AREAS, Scenario
 from integration.parity.scenarios_day2 import SCENARIOS_DAY2
+from integration.parity.scenarios_headers import SCENARIOS_HEADERS
 from integration.parity.scenarios_http import SCENARIOS_HTTP
 from integration.parity.scenarios_ops import SCENARIOS_OPS
 from integration.parity.scenarios_proxy import SCENARIOS_PROXY
@@ -25,7 +26,7 @@ from integration.parity.scenarios_tls import SCENARIOS_TLS
 __all__ = ["AREAS", "DIFFERENCES_WITHOUT_SCENARIO", "NO_SCENARIO", "SCENARIOS", "Scenario", "by_id"]
 
 SCENARIOS: tuple[Scenario, ...] = (SCENARIOS_HTTP + SCENARIOS_OPS + SCENARIOS_DAY2 + SCENARIOS_TLS + SCENARIOS_PROXY
-                                   + SCENARIOS_REDIRECT)
+                                   + SCENARIOS_REDIRECT + SCENARIOS_HEADERS)
 
 # Model fields with no behaviour of their own to compare, with the reason (each shown in the docs page).
 NO_SCENARIO: dict[str, str] = {

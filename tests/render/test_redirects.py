@@ -96,11 +96,12 @@ def test_actions_render_and_pass_the_real_binary(engine: str) -> None:
 
 
 def test_haproxy_order_matches_nginx_phases() -> None:
-    """Body limit, then the route pick and the answers (NGINX's rewrite phase), then limits and access lists;
-    the path rewrite after cache-use (the cache keyed on the request as sent)."""
+    """The route pick first (it answers nothing; route headers need it before any answer), then the body limit,
+    the answers (NGINX's rewrite phase), limits and access lists; the path rewrite after cache-use (the cache
+    keyed on the request as sent)."""
     text, _ = render(model("haproxy", service={**SERVICE, "cache": {}}))
     answers = [text.index(s) for s in ("http-request redirect", "http-request return")]
-    at = [text.index(s) for s in ("deny_status 413", "set-var(txn.ctl_route) int(0)")] + sorted(answers) + [
+    at = [text.index(s) for s in ("set-var(txn.ctl_route) int(0)", "deny_status 413")] + sorted(answers) + [
         text.index(s) for s in ("track-sc0", "deny_status 403", "cache-use", "http-request set-path")]
     assert at == sorted(at)
     picks = [line for line in text.splitlines() if "set-var(txn.ctl_route)" in line]
