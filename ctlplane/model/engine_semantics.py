@@ -46,7 +46,10 @@ def nginx_semantics(model: Model, proxy: str, indexes: list[int]) -> Iterator[Cr
 def _pool_names(svc: HttpService | TcpService) -> list[str]:
     if isinstance(svc, TcpService):
         return [svc.pool]
-    return list(dict.fromkeys([r.pool for r in svc.routes] + ([svc.default_pool] if svc.default_pool else [])))
+    from ctlplane.model.routing import auth_pools
+
+    return list(dict.fromkeys([r.pool for r in svc.routes] + ([svc.default_pool] if svc.default_pool else [])
+                              + auth_pools(svc)))
 
 
 def _pool(i: int, pool: Pool, where: str) -> Iterator[CrossCheck]:

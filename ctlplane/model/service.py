@@ -12,6 +12,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
+from ctlplane.model.auth import Auth
 from ctlplane.model.tls import Tls
 from ctlplane.model.types import (
     Bytes,
@@ -62,6 +63,10 @@ class Route(Frozen):
     pool: Name = Field(description="The pool that serves matching requests.")
     max_body_size: Bytes | None = Field(
         None, description="Largest request body for this route (413 above it; 0: no limit); the service's if unset."
+    )
+    auth: Auth | None = Field(
+        None, description="Authentication of the requests this route serves, instead of the service's.",
+        examples=[{"htpasswd": "auth/admins.htpasswd", "realm": "Admin"}],
     )
 
 
@@ -217,6 +222,12 @@ class HttpService(_ServiceBase):
         description="Backend response headers removed before the response reaches the client, in addition to "
         "Server and X-Powered-By, which are always removed.",
         examples=[["X-Backend", "X-Runtime"]],
+    )
+    auth: Auth | None = Field(
+        None,
+        description="Authentication of every request (routes, default pool, static content); a route's own "
+        "auth replaces it for the requests that route serves.",
+        examples=[{"htpasswd": "auth/users.htpasswd", "realm": "Restricted"}],
     )
 
     @model_validator(mode="after")

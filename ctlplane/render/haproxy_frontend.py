@@ -19,7 +19,8 @@ absolute name with a final dot, which NGINX strips) in the engine-neutral order
 of ``ctlplane.model.routing.ordered_routes`` (first match wins). Who the
 client is, access lists, limits and the body limit are ``haproxy_rules``'s.
 A service without a default pool falls through to the ``notfound`` backend
-(404). Client certificates (``tls.client_ca``): see ``tls_files``. Behind the PROXY protocol
+(404). Authentication: ``haproxy_auth``. Client certificates (``tls.client_ca``): see ``tls_files``.
+Behind the PROXY protocol
 (``accept-proxy``) the ``tcp-request`` rules run at ``session`` time: ``connection`` rules would see the
 balancer's address, not the client's.
 """
@@ -33,6 +34,7 @@ from ctlplane.state.layout import CONFIG_DIR
 from ctlplane.model.service import HttpService, Route, TcpService
 from ctlplane.model.types import format_duration
 from ctlplane.render.access_log import HAPROXY_SAVE_VARS, haproxy_format
+from ctlplane.render.haproxy_auth import AuthRules, auth_rules
 from ctlplane.render.haproxy_backend import backend_name, server_address
 from ctlplane.render.haproxy_rules import BodyLimit, Limits, Trust, body_limits, limits, trust
 from ctlplane.model.routing import ordered_routes
@@ -108,6 +110,7 @@ class Frontend:
     save_vars: tuple[tuple[str, str], ...]  # (variable, fetch) saved at request time for log_format
     client: ClientVerify | None = None  # client-certificate verification: the 400 rules and the subject header
     l4_phase: str = "connection"  # tcp-request rules: "session" behind the PROXY protocol (they see its address)
+    auth: AuthRules | None = None  # basic auth (haproxy_auth)
 
 
 def frontend_name(svc_name: str) -> str:
@@ -167,6 +170,7 @@ def build_frontend(svc: HttpService | TcpService, log: str = "default") -> Front
         save_vars=tuple(v for v in HAPROXY_SAVE_VARS if f"var({v[0]})" in haproxy_format(log)) if http else (),
         client=client_verify(svc.name, svc.tls, "pem", from_cwd("")) if isinstance(svc, HttpService) else None,
         l4_phase="session" if svc.listen.accept_proxy_protocol else "connection",
+        auth=auth_rules(svc, conditions),
     )
 
 

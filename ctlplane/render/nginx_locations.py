@@ -32,6 +32,8 @@ when the tunnel timeout equals both the client and the server timeouts.
 A location whose pools speak TLS (``Pool.tls``) proxies to ``https://`` with the
 ``proxy_ssl_*`` settings of ``render/tls_files.py``.
 
+Authentication (``auth_basic``, ``auth_request``, the Authorization header): ``nginx_auth``.
+
 A location whose pools speak gRPC uses ``grpc_pass`` (HTTP/2 to the servers)
 with the same forwarded headers, timeouts, retries and hidden headers as
 ``proxy_pass`` (the ``grpc_*`` twins of the server's ``proxy_*`` directives).
@@ -47,7 +49,8 @@ from ctlplane.model.service import HeaderMatch, HttpService, Route
 from ctlplane.model.types import format_size
 from ctlplane.render import nginx_names as names
 from ctlplane.render.nginx_upstream import EMPTY, MapBlock, has_cookie_persistence
-from ctlplane.model.routing import VirtualHost, body_limit, location_chain, location_prefixes
+from ctlplane.model.routing import VirtualHost, body_limit, effective_auth, location_chain, location_prefixes
+from ctlplane.render.nginx_auth import NO_AUTH, AuthPlan, LocationAuth
 from ctlplane.render.tls_files import NginxUpstreamTls, nginx_upstream_tls
 
 
@@ -77,6 +80,8 @@ class Location:
     tunnel_timeout: str | None = None  # a named twin: its read/send timeouts (the tunnel's)
     sets_pool: bool = True  # proxy: sets $ctl_pool for the access log (a twin keeps its location's)
     tls: NginxUpstreamTls | None = None  # proxy: TLS to the servers (its pools agree, model/engine_protocols.py)
+    auth: LocationAuth | None = None  # authentication (nginx_auth)
+    authorization: str | None = None  # proxy: what $ctl_authorization is set to (nginx_auth), None: unused
 
 
 @dataclass
@@ -86,6 +91,7 @@ class Chains:
     service: str
     pools: dict[str, Pool]
     maps: list[MapBlock] = field(default_factory=list)
+    auth: AuthPlan = NO_AUTH
     _first: dict[tuple[object, ...], int] = field(default_factory=dict)
     _next: int = 1
 
@@ -146,7 +152,8 @@ def locations(svc: HttpService, vhost: VirtualHost, chains: Chains, static_roots
     for static, root in zip(svc.static, static_roots, strict=True):
         path = static_path(static.path_prefix)
         served.add(path)
-        out.append(Location("", path, "static", base, alias=root.rstrip("/") + "/"))
+        out.append(Location("", path, "static", base, alias=root.rstrip("/") + "/",
+                            auth=chains.auth.location(svc.auth)))
         if path != static.path_prefix:
             out.append(Location("=", static.path_prefix, "redirect", base, redirect=path))
     for prefix in location_prefixes(vhost):
@@ -168,11 +175,11 @@ def with_upgrade_twins(locs: tuple[Location, ...], tunnel: str | None) -> tuple[
         if loc.kind != "proxy" or loc.grpc:  # gRPC is HTTP/2: no Upgrade
             out.append(loc)
             continue
-        key = (loc.target, loc.headers, loc.max_body, loc.empty_pool, loc.tls)
+        key = (loc.target, loc.headers, loc.max_body, loc.empty_pool, loc.tls, loc.auth)
         if key not in twins:
             twins[key] = Location("", f"@ctlplane_upgrade_{len(twins) + 1}", "proxy", loc.headers, target=loc.target,
                                   empty_pool=loc.empty_pool, max_body=loc.max_body, tunnel_timeout=tunnel,
-                                  sets_pool=False, tls=loc.tls)
+                                  sets_pool=False, tls=loc.tls, auth=loc.auth)
         out.append(replace(loc, upgrade=twins[key].path))
     return tuple(out), tuple(twins.values())
 
@@ -200,6 +207,7 @@ def _proxy_location(svc: HttpService, vhost: VirtualHost, chains: Chains, prefix
     grpc = any(chains.pools[p].protocol == "grpc" for p in reached)
     if grpc:  # a gRPC request is a stream without a length: as on HAProxy (whose limit reads Content-Length),
         max_body = "0"  # max_body_size does not bound it (NGINX would cut a long client stream at the size)
+    auth = chains.auth.location(effective_auth(svc, last) if terminal is not None else effective_auth(svc, chain[0]))
     return Location("", prefix, "proxy", tuple(headers), target=target, empty_is_404=terminal is None,
                     empty_pool=any(chains.pools[p].answers_503 for p in reached), max_body=max_body,
-                    grpc=grpc, tls=tls.pop())
+                    grpc=grpc, tls=tls.pop(), auth=auth, authorization=chains.auth.authorization(auth))
