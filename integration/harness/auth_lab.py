@@ -29,7 +29,7 @@ def hashed(prefix: str, password: str = "s3cret-pass") -> str:
 
 
 def write_htpasswd(path: Path) -> None:
-    from integration.parity.groups_auth import PASSWORD, USERS
+    from integration.parity.auth_users import PASSWORD, USERS
 
     path.parent.mkdir(parents=True, exist_ok=True)
     lines = "".join(f"{user}:{hashed(prefix, PASSWORD)}\n" for user, prefix in USERS.items())

@@ -1,6 +1,6 @@
 """The group models of authentication (issue 13 item 7), merged into ``groups.GROUPS`` through ``groups_day2``.
 The htpasswd file they name is written by ``groups.prepare`` (``auth_lab.write_htpasswd``): one user per
-accepted hash type (``USERS``), all with ``PASSWORD``."""
+accepted hash type (``auth_users``)."""
 
 from __future__ import annotations
 
@@ -10,15 +10,6 @@ from integration.parity.groups import Book, Group, http, pool
 
 FILE = "auth/users.htpasswd"
 REALM = "Lab realm"
-PASSWORD = "s3cret-pass"
-USERS = {"sha512": "$6$", "sha256": "$5$", "bcrypt2b": "$2b$", "bcrypt2y": "$2y$", "yescrypt": "$y$"}  # -> hash
-
-
-def basic(user: str, password: str = PASSWORD) -> str:
-    """The Authorization header value of ``user``."""
-    import base64
-
-    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
 
 
 def auth(b: Book) -> Group:

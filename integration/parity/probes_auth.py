@@ -8,7 +8,7 @@ from integration.parity.probes import Ctx, Obs, _many
 def p_auth_request(ctx: Ctx, port: int, path: str) -> Obs:
     """``path`` while the authorization service answers 401 (with the credentials a client would send), then
     while it answers 200: the statuses, and whether the backend saw the client's Authorization header."""
-    from integration.parity.groups_auth import basic
+    from integration.parity.auth_users import basic
 
     request = {"path": path, "headers": {"Authorization": basic("sha512")}}
     ctx.lab.control("c", "fail?status=401")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from integration.parity.groups_auth import USERS, basic
+from integration.parity.auth_users import USERS, basic
 from integration.parity.scenario import S, Scenario, _req
 
 A = "Authentication"
