@@ -41,6 +41,9 @@ Realm = Annotated[
 ]
 
 
+DEFAULT_REALM = "Restricted"
+
+
 class AuthRequest(Frozen):
     """Ask an external service whether a request may pass (NGINX ``auth_request``): the proxy sends it the
     request's headers (without the body, with X-Original-URI and X-Original-Method) and lets the request through
@@ -62,7 +65,9 @@ class Auth(Frozen):
         "($1$, $apr1$) and {SHA} are refused.",
         examples=["auth/users.htpasswd", "/etc/ctlplane/admins.htpasswd"],
     )
-    realm: Realm = Field("Restricted", description="The basic-auth realm (WWW-Authenticate: Basic realm=...).")
+    realm: Realm | None = Field(
+        None, description="The basic-auth realm (WWW-Authenticate: Basic realm=...); 'Restricted' if unset. Only "
+        "with htpasswd (an authorization service sends its own WWW-Authenticate).", examples=["Admin area"])
     request: AuthRequest | None = Field(None, description="An external authorization service (NGINX only).")
     forward_authorization: bool = Field(
         False,
@@ -75,9 +80,14 @@ class Auth(Frozen):
     def _something_to_check(self) -> Auth:
         if self.htpasswd is None and self.request is None:
             raise ValueError("auth needs htpasswd, request or both")
-        if self.htpasswd is None and "realm" in self.model_fields_set:
+        if self.htpasswd is None and self.realm is not None:
             raise ValueError("realm needs htpasswd (the authorization service sends its own WWW-Authenticate)")
         return self
+
+    @property
+    def basic_realm(self) -> str:
+        """The realm basic auth answers with."""
+        return self.realm or DEFAULT_REALM
 
 
 class AdminAuth(Frozen):
@@ -85,4 +95,4 @@ class AdminAuth(Frozen):
 
     htpasswd: FilePath = Field(description="An htpasswd file of 'user:hash' lines (the same hashes as Auth).",
                                examples=["auth/ops.htpasswd"])
-    realm: Realm = Field("Restricted", description="The basic-auth realm.")
+    realm: Realm = Field(DEFAULT_REALM, description="The basic-auth realm.")

@@ -65,7 +65,7 @@ def auth_rules(svc: HttpService | TcpService, conditions: Mapping[int, tuple[obj
     for auth in (default, *reversed(served)):
         if auth is not None:
             numbers.setdefault(auth, len(numbers) + 1)
-    checks = tuple(AuthCheck(n, a.realm, userlist(a.htpasswd), not a.forward_authorization)
+    checks = tuple(AuthCheck(n, a.basic_realm, userlist(a.htpasswd), not a.forward_authorization)
                    for a, n in numbers.items() if a.htpasswd is not None)
     no_cache = svc.cache is not None
     if default is not None and all(r.auth is None for r in svc.routes):

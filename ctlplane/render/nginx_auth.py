@@ -67,7 +67,7 @@ class AuthPlan:
         if auth.request is not None:
             request = f"{ENDPOINT}{dict(self._numbers)[auth.request]}"
         basic = auth.htpasswd is not None
-        return LocationAuth(auth.realm if basic else None, user_file(auth.htpasswd) if auth.htpasswd else None,
+        return LocationAuth(auth.basic_realm if basic else None, user_file(auth.htpasswd) if auth.htpasswd else None,
                             request, not auth.forward_authorization)
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.security.world import CA_FILE, World
+from tests.security.world import CA_FILE, HTPASSWD_FILE, World
 
 
 def nginx_model(world: World) -> dict[str, Any]:
@@ -64,9 +64,11 @@ def nginx_model(world: World) -> dict[str, Any]:
                           "keep_alive": "20s", "tunnel": "15m"},
              "retries": {"attempts": 2, "on_status": [502]},
              "max_body_size": "2m", "trusted_proxies": ["10.2.0.0/16"],
-             "hide_response_headers": ["X-Powered-By", "X-Backend"]},
+             "hide_response_headers": ["X-Powered-By", "X-Backend"],
+             "auth": {"htpasswd": HTPASSWD_FILE, "realm": "Front (staff) area"}},
             {"name": "plain", "mode": "http", "listen": {"address": "127.0.0.1", "port": 8081},
-             "routes": [{"path_prefix": "/s", "pool": "src"}], "default_pool": "src"},
+             "routes": [{"path_prefix": "/s", "pool": "src",
+                         "auth": {"request": {"pool": "web", "path": "/auth/check"}}}], "default_pool": "src"},
             {"name": "sql", "mode": "tcp", "listen": {"address": "127.0.0.1", "port": 5432,
                                                       "accept_proxy_protocol": True}, "pool": "db",
              "access": {"deny": ["192.0.2.0/24"]}, "limits": {"connections_per_client": 5}},
@@ -74,8 +76,8 @@ def nginx_model(world: World) -> dict[str, Any]:
         ],
         "proxies": [
             {"name": "edge", "engine": "nginx", "runtime": {"kind": "local", "state_dir": "state/edge"},
-             "services": ["front", "plain", "sql", "kv"], "workers": "auto", "admin": {"address": "127.0.0.1",
-                                                                                       "port": 9000},
+             "services": ["front", "plain", "sql", "kv"], "workers": "auto",
+             "admin": {"address": "127.0.0.1", "port": 9000, "auth": {"htpasswd": HTPASSWD_FILE, "realm": "Ops"}},
              "metrics": {"address": "127.0.0.1", "port": 9100}, "access_log": "json", "user": "www-data",
              "group": "www-data", "drain_timeout": "2m"},
         ],
@@ -106,7 +108,8 @@ def haproxy_model(world: World) -> dict[str, Any]:
         ],
         "services": [
             {"name": "shop", "mode": "http", "listen": {"address": "0.0.0.0", "port": 443},
-             "routes": [{"host": "api.test", "path_prefix": "/v1/", "pool": "sticky"},
+             "routes": [{"host": "api.test", "path_prefix": "/v1/", "pool": "sticky",
+                         "auth": {"htpasswd": HTPASSWD_FILE, "realm": "API v1", "forward_authorization": True}},
                         {"path_prefix": "/cart", "header": {"name": "X-Beta", "value": "on"}, "pool": "sticky"}],
              "default_pool": "app",
              "tls": {"certificates": [{"cert": api.cert, "key": api.key},
@@ -129,7 +132,8 @@ def haproxy_model(world: World) -> dict[str, Any]:
              "runtime": {"kind": "docker", "container": f"c-{name}", "image": "haproxy:2.6",
                          "network": "lbnet", "config_dir": f"state/{name}"},
              "admin": {"address": "127.0.0.1", "port": 8404},
-             "metrics": {"address": "127.0.0.1", "port": 8405}, "access_log": "json"}
+             "metrics": {"address": "127.0.0.1", "port": 8405, "auth": {"htpasswd": HTPASSWD_FILE, "realm": "Scrape"}},
+             "access_log": "json"}
             for name in ("h1", "h2")
         ],
         "pairs": [
