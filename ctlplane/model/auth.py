@@ -91,7 +91,9 @@ class Auth(Frozen):
 
 
 class AdminAuth(Frozen):
-    """Basic auth of an internal listener (admin stats, metrics) from an htpasswd file; /healthz stays open."""
+    """Basic auth of an internal listener (admin stats, metrics) from an htpasswd file. /healthz stays open
+    (keepalived and ctlplane status use it), and the admin stats stay open to loopback clients (ctlplane status
+    reads NGINX's /status there)."""
 
     htpasswd: FilePath = Field(description="An htpasswd file of 'user:hash' lines (the same hashes as Auth).",
                                examples=["auth/ops.htpasswd"])

@@ -49,7 +49,9 @@ class Admin(Frozen):
 
     address: ListenAddress = Field("127.0.0.1", description="A loopback address, or any with auth.")
     port: Port = Field(description="Port to listen on.")
-    auth: AdminAuth | None = Field(None, description="Basic auth of the stats (HAProxy /stats, NGINX /status).")
+    auth: AdminAuth | None = Field(
+        None, description="Basic auth of the stats (HAProxy /stats, NGINX /status), except for loopback clients "
+        "(ctlplane status reads them there).", examples=[{"htpasswd": "auth/ops.htpasswd", "realm": "Ops"}])
 
 
 class Metrics(Frozen):
@@ -59,7 +61,9 @@ class Metrics(Frozen):
 
     address: ListenAddress = Field("127.0.0.1", description="A loopback address, or any with auth.")
     port: Port = Field(description="Port to listen on.")
-    auth: AdminAuth | None = Field(None, description="Basic auth of /metrics (scrapers send the credentials).")
+    auth: AdminAuth | None = Field(
+        None, description="Basic auth of /metrics (scrapers send the credentials).",
+        examples=[{"htpasswd": "auth/ops.htpasswd", "realm": "Metrics"}])
 
 
 

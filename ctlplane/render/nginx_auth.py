@@ -16,7 +16,8 @@ is handed to the location's named twin, which keeps the value). Not in the serve
 
 An authorization service is asked through an internal exact location ``/_ctlplane_auth_<n>`` of each server
 (clients cannot reach it) that proxies the request's headers without its body, with X-Original-URI,
-X-Original-Method and the forwarded headers, to ``http://<pool><path>``.
+X-Original-Method and the forwarded headers, to ``http://<pool><path>``, never through the service's cache
+(the sub-request has the request's URI: a cached answer would mix with the content's).
 """
 
 from __future__ import annotations

@@ -131,24 +131,26 @@ def test_internal_listeners_with_auth_may_listen_anywhere(engine: str, tmp_path:
     text, files = _render(_write(tmp_path, data, entries))
     if engine == "nginx":
         status = text[text.index("location = /status {"):]
-        assert 'auth_basic "Ops";' in status[:status.index("}")]
+        assert 'satisfy any;\n            allow 127.0.0.0/8;\n            allow ::1;\n            deny all;\n' \
+            '            auth_basic "Ops";' in status[:status.index("}")]  # ctlplane status reads it from loopback
         healthz = text[text.index("location = /healthz {"):]
         assert "auth_basic" not in healthz[:healthz.index("}")]
     else:
         ul = userlist(USERS)
-        assert f"    http-request auth realm 'Ops' if !{{ path /healthz }} !{{ http_auth({ul}) }}\n" in text
+        assert (f"    http-request auth realm 'Ops' if !{{ path /healthz }} !{{ src 127.0.0.0/8 ::1 }} "
+                f"!{{ http_auth({ul}) }}\n") in text
         assert f"    http-request auth realm 'Ops' if {{ path /metrics }} !{{ http_auth({ul}) }}\n" in text
     binary_ok(engine, files)
 
 
 def test_nginx_asks_an_authorization_service(tmp_path: Path, entries: dict[str, str]) -> None:
-    data = model("nginx", service={"routes": [{"path_prefix": "/sso/", "pool": "app",
-                                               "auth": {"request": {"pool": "app", "path": "/check"}}}]})
+    data = model("nginx", service={"cache": {}, "routes": [{"path_prefix": "/sso/", "pool": "app",
+                                                            "auth": {"request": {"pool": "app", "path": "/check"}}}]})
     text, files = _render(_write(tmp_path, data, entries))
     assert "            auth_request /_ctlplane_auth_1;\n" in text
     endpoint = text[text.index("location = /_ctlplane_auth_1 {"):]
     endpoint = endpoint[:endpoint.index("}")]
-    assert "internal;" in endpoint and "proxy_pass_request_body off;" in endpoint
+    assert "internal;" in endpoint and "proxy_pass_request_body off;" in endpoint and "proxy_cache off;" in endpoint
     assert 'proxy_pass "http://pool_app/check";' in endpoint and "X-Original-URI $request_uri" in endpoint
     binary_ok("nginx", files)
 
