@@ -68,7 +68,24 @@ def driver_for(loaded: Loaded, proxy_name: str) -> Driver:
         host = LocalHost()
         binary = find_binary(proxy.engine) or proxy.engine
     vrrp = node is not None and proxy.runtime.kind == "docker"  # local pair members: keepalived is not run
-    return Driver(proxy.name, proxy.engine, ReleaseStore(state), control_for(proxy.engine, host, state, binary, vrrp))
+    return Driver(proxy.name, proxy.engine, ReleaseStore(state, workers_gid(proxy)),
+                  control_for(proxy.engine, host, state, binary, vrrp))
+
+
+def workers_gid(proxy: Proxy) -> int | None:
+    """The group id the workers of ``proxy`` run as, when ctlplane runs as root and can give them files (None
+    otherwise: the workers run as ctlplane's own user, or the group is unknown here). A container's group is
+    looked up by name on the host: the same id for Debian's nogroup (65534) and the system groups."""
+    import grp
+
+    from ctlplane.model.assets import effective_uid
+
+    if effective_uid() != 0:
+        return None
+    try:
+        return grp.getgrnam(proxy.group).gr_gid
+    except KeyError:
+        return None
 
 
 def container_spec(proxy: Proxy, state_dir: Path, read_only: tuple[str, ...] = (),

@@ -1,4 +1,4 @@
-"""The files a model refers to: certificates, keys, static roots and the
+"""The files a model refers to: certificates, keys, static roots, htpasswd files (``auth_assets``) and the
 proxies' state directories.
 
 This is the one place that reads them, so that rendering stays a pure
@@ -64,6 +64,7 @@ class Assets:
     root_masters: frozenset[str] = frozenset()  # proxies whose master process runs as root
     pool_tls: dict[str, PoolTlsAsset] = field(default_factory=dict)  # pool -> its TLS files
     client_cas: dict[str, bytes] = field(default_factory=dict)  # service -> CA bundle its clients verify against
+    htpasswd: dict[str, tuple[tuple[str, str], ...]] = field(default_factory=dict)  # model path -> (user, hash)
 
     def master_is_root(self, proxy: str) -> bool:
         return proxy in self.root_masters
@@ -142,11 +143,16 @@ def read_assets(loaded: Loaded) -> Assets:
                 problem(loc, f"static root {str(root)!r} is not a directory")
             roots[(svc.name, i)] = str(root)
     pool_tls, client_cas = read_tls_files(loaded.model, loaded.base_dir, bases, watched, keys, problem)
+    from ctlplane.model.auth_assets import read_htpasswd_files
+
+    htpasswd, found = read_htpasswd_files(loaded, bases, watched)
+    problems += found
     states = _state_dirs(loaded, bases, problem)
     _no_exposure(loaded, roots, keys, list(states.values()), problem)
     if problems:
         raise ModelError("referenced files are not usable", problems)
-    return Assets(certs, roots, tuple(watched), states, root_masters(loaded.model), pool_tls, client_cas)
+    return Assets(certs, roots, tuple(watched), states, root_masters(loaded.model), pool_tls, client_cas,
+                  htpasswd)
 
 
 def _is_dir(path: Path) -> bool:

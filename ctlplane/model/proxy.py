@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
+from ctlplane.model.auth import AdminAuth
 from ctlplane.model.types import Duration, FilePath, Frozen, IfName, ListenAddress, Name, Port, UnixName, VipCidr
 
 
@@ -42,20 +43,27 @@ Runtime = Annotated[LocalRuntime | DockerRuntime, Field(discriminator="kind")]
 
 
 class Admin(Frozen):
-    """An internal listener: health endpoint (/healthz) and stats (metrics: see Metrics). It has no
-    authentication, so the model refuses any other than a loopback address (ctlplane status and keepalived reach
-    it there)."""
+    """An internal listener: health endpoint (/healthz) and stats (metrics: see Metrics). Without auth the
+    model refuses any other than a loopback address (ctlplane status and keepalived reach it there); with auth
+    the stats ask for credentials and it may listen anywhere (/healthz stays open: it answers only 'ok')."""
 
-    address: ListenAddress = Field("127.0.0.1", description="A loopback address to listen on.")
+    address: ListenAddress = Field("127.0.0.1", description="A loopback address, or any with auth.")
     port: Port = Field(description="Port to listen on.")
+    auth: AdminAuth | None = Field(
+        None, description="Basic auth of the stats (HAProxy /stats, NGINX /status), except for loopback clients "
+        "(ctlplane status reads them there).", examples=[{"htpasswd": "auth/ops.htpasswd", "realm": "Ops"}])
 
 
 class Metrics(Frozen):
-    """An internal listener serving /metrics: Prometheus text (HAProxy), stub_status counters (NGINX). It has no
-    authentication, so the model refuses any other than a loopback address (scrape it from beside the proxy)."""
+    """An internal listener serving /metrics: Prometheus text (HAProxy), stub_status counters (NGINX). Without
+    auth the model refuses any other than a loopback address (scrape it from beside the proxy); with auth it
+    may listen anywhere."""
 
-    address: ListenAddress = Field("127.0.0.1", description="A loopback address to listen on.")
+    address: ListenAddress = Field("127.0.0.1", description="A loopback address, or any with auth.")
     port: Port = Field(description="Port to listen on.")
+    auth: AdminAuth | None = Field(
+        None, description="Basic auth of /metrics (scrapers send the credentials).",
+        examples=[{"htpasswd": "auth/ops.htpasswd", "realm": "Metrics"}])
 
 
 

@@ -100,14 +100,16 @@ def cross_check(model: Model) -> Iterator[CrossCheck]:
 
 
 def _internal_listeners(model: Model) -> Iterator[CrossCheck]:
-    """The admin and metrics listeners have no authentication (HAProxy stats, NGINX stub_status): loopback only."""
+    """The admin and metrics listeners without auth (HAProxy stats, NGINX stub_status): loopback only."""
     for i, proxy in enumerate(model.proxies):
         for what, listener in (("admin", proxy.admin), ("metrics", proxy.metrics)):
-            if listener is not None and not ipaddress.ip_address(listener.address).is_loopback:
+            if listener is not None and listener.auth is None and \
+                    not ipaddress.ip_address(listener.address).is_loopback:
                 yield CrossCheck(("proxies", i, what, "address"), f"the {what} listener of proxy {proxy.name!r} "
                                  f"({proxy.engine}) has no authentication, so it may not listen on "
                                  f"{listener.address}: use 127.0.0.1 "
-                                 "(or another 127.x address) or ::1, and reach it from beside the proxy")
+                                 "(or another 127.x address) or ::1 and reach it from beside the proxy, "
+                                 f"or set {what}.auth")
 
 
 def _unique(model: Model) -> Iterator[CrossCheck]:
@@ -205,6 +207,11 @@ def _pool_refs(svc: HttpService | TcpService) -> Iterator[tuple[tuple[str | int,
     for j, route in enumerate(svc.routes):
         if route.pool is not None:
             yield ("routes", j, "pool"), route.pool
+    if svc.auth and svc.auth.request:
+        yield ("auth", "request", "pool"), svc.auth.request.pool
+    for j, route in enumerate(svc.routes):
+        if route.auth and route.auth.request:
+            yield ("routes", j, "auth", "request", "pool"), route.auth.request.pool
 
 
 def _duplicate_routes(i: int, svc: HttpService) -> Iterator[CrossCheck]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ctlplane.model.auth import Auth
 from ctlplane.model.service import HttpService, Route
 
 
@@ -50,6 +51,20 @@ def body_limit(svc: HttpService, route: Route | None) -> int:
     if route is not None and route.max_body_size is not None:
         return route.max_body_size
     return svc.max_body_size
+
+
+def effective_auth(svc: HttpService, route: Route | None) -> Auth | None:
+    """The authentication of requests ``route`` serves (None: the default pool or static content): its own,
+    else the service's."""
+    if route is not None and route.auth is not None:
+        return route.auth
+    return svc.auth
+
+
+def auth_pools(svc: HttpService) -> list[str]:
+    """The pools of the authorization services a service asks (``Auth.request``), in model order."""
+    auths = [svc.auth, *(r.auth for r in svc.routes)]
+    return list(dict.fromkeys(a.request.pool for a in auths if a is not None and a.request is not None))
 
 
 def location_chain(vhost: VirtualHost, prefix: str) -> tuple[tuple[Route, ...], Route | None]:

@@ -13,6 +13,7 @@ from typing import Annotated, Literal
 from pydantic import Field, model_validator
 
 from ctlplane.model.actions import Redirect, Respond, Rewrite, check_route_action
+from ctlplane.model.auth import Auth
 from ctlplane.model.headers import Headers
 from ctlplane.model.tls import CLIENT_SUBJECT_HEADER, Tls
 from ctlplane.model.types import (
@@ -98,6 +99,10 @@ class Route(Frozen):
     )
     max_body_size: Bytes | None = Field(
         None, description="Largest request body for this route (413 above it; 0: no limit); the service's if unset."
+    )
+    auth: Auth | None = Field(
+        None, description="Authentication of the requests this route serves, instead of the service's.",
+        examples=[{"htpasswd": "auth/admins.htpasswd", "realm": "Admin"}],
     )
     headers: Headers = Field(
         default_factory=Headers,
@@ -264,6 +269,12 @@ class HttpService(_ServiceBase):
         description="Backend response headers removed before the response reaches the client, in addition to "
         "Server and X-Powered-By, which are always removed.",
         examples=[["X-Backend", "X-Runtime"]],
+    )
+    auth: Auth | None = Field(
+        None,
+        description="Authentication of every request (routes, default pool, static content); a route's own "
+        "auth replaces it for the requests that route serves.",
+        examples=[{"htpasswd": "auth/users.htpasswd", "realm": "Restricted"}],
     )
     headers: Headers = Field(
         default_factory=Headers,

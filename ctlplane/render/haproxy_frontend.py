@@ -19,8 +19,8 @@ absolute name with a final dot, which NGINX strips) in the engine-neutral order
 of ``ctlplane.model.routing.ordered_routes`` (first match wins). Who the
 client is, access lists, limits and the body limit are ``haproxy_rules``'s.
 A service without a default pool falls through to the ``notfound`` backend
-(404). Client certificates (``tls.client_ca``): see ``tls_files``. The request id and the model's
-headers: see ``haproxy_headers``. Behind the PROXY protocol
+(404). Authentication: ``haproxy_auth``. Client certificates (``tls.client_ca``): see ``tls_files``. The
+request id and the model's headers: see ``haproxy_headers``. Behind the PROXY protocol
 (``accept-proxy``) the ``tcp-request`` rules run at ``session`` time: ``connection`` rules would see the
 balancer's address, not the client's. Route actions (redirect, respond,
 rewrite) and the route pick they need are ``haproxy_actions``'s.
@@ -36,6 +36,7 @@ from ctlplane.model.service import HttpService, Route, TcpService
 from ctlplane.model.types import format_duration
 from ctlplane.render.access_log import HAPROXY_SAVE_VARS, haproxy_format
 from ctlplane.render.haproxy_actions import ROUTE_VAR, Actions, Pick, route_actions, route_picks
+from ctlplane.render.haproxy_auth import AuthRules, auth_rules
 from ctlplane.render.haproxy_backend import backend_name, server_address
 from ctlplane.render.haproxy_headers import REQUEST_ID_RULES, SOURCES, HeaderRules, has_route_headers, header_rules
 from ctlplane.render.haproxy_rules import BodyLimit, Limits, Trust, body_limits, limits, trust
@@ -117,6 +118,7 @@ class Frontend:
     resave_path: bool = False  # the log's path saved again after the path rewrites (the path the server got)
     request_id: tuple[tuple[str, str], ...] = ()  # (fetch, condition) of txn.ctl_rid: the client's, else generated
     headers: HeaderRules | None = None  # the model's request and response headers (haproxy_headers)
+    auth: AuthRules | None = None  # basic auth (haproxy_auth)
 
 
 def frontend_name(svc_name: str) -> str:
@@ -185,6 +187,7 @@ def build_frontend(svc: HttpService | TcpService, log: str = "default") -> Front
         request_id=REQUEST_ID_RULES if http else (),
         headers=header_rules(svc) if isinstance(svc, HttpService) else None,
         route_picks=picks,
+        auth=auth_rules(svc, conditions),
     )
 
 

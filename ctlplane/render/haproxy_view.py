@@ -26,10 +26,12 @@ from pathlib import Path
 
 from ctlplane.errors import Finding, RenderError
 from ctlplane.model.assets import Assets, CertAsset
+from ctlplane.model.auth import AdminAuth
 from ctlplane.model.proxy import Proxy
 from ctlplane.model.root import Model
 from ctlplane.model.service import HttpService, TcpService
 from ctlplane.model.types import format_duration
+from ctlplane.render.haproxy_auth import AuthCheck, UserList, listener_check
 from ctlplane.render.haproxy_backend import Backend, build_backend, server_address
 from ctlplane.render.haproxy_frontend import (
     Frontend,
@@ -118,7 +120,8 @@ class CacheView:
 
 @dataclass(frozen=True)
 class AdminView:
-    address: str  # a loopback address (the model refuses others)
+    address: str  # a loopback address, or any with auth (the model refuses others)
+    auth: AuthCheck | None = None  # basic auth of the stats / metrics (not of /healthz)
 
 
 @dataclass(frozen=True)
@@ -140,6 +143,7 @@ class View:
     admin: AdminView | None
     metrics: AdminView | None  # the Prometheus exporter's listener, or None
     peers: PeersView | None  # only when a frontend counts a client's requests (conn_cur is never handed over)
+    userlists: tuple[UserList, ...] = ()  # htpasswd files (haproxy_auth; set from the assets by the renderer)
 
 
 def services_of(model: Model, proxy: Proxy) -> list[HttpService | TcpService]:
@@ -173,8 +177,8 @@ def build_view(model: Model, proxy: Proxy, root_master: bool = False, state_dir:
         frontends=frontends,
         backends=backends,
         notfound=any(needs_notfound(s) for s in services),
-        admin=_listener(proxy.admin.address, proxy.admin.port) if proxy.admin else None,
-        metrics=_listener(proxy.metrics.address, proxy.metrics.port) if proxy.metrics else None,
+        admin=_listener(proxy.admin.address, proxy.admin.port, proxy.admin.auth) if proxy.admin else None,
+        metrics=_listener(proxy.metrics.address, proxy.metrics.port, proxy.metrics.auth) if proxy.metrics else None,
         peers=reload_peers(proxy, state_dir) if any(fe.limits and fe.limits.rate_window for fe in frontends) else None,
     )
 
@@ -202,8 +206,8 @@ def _global(proxy: Proxy, root_master: bool) -> GlobalView:
     )
 
 
-def _listener(address: str, port: int) -> AdminView:
-    return AdminView(server_address(address, port))
+def _listener(address: str, port: int, auth: AdminAuth | None = None) -> AdminView:
+    return AdminView(server_address(address, port), listener_check(auth))
 
 
 def _cache(svc: HttpService) -> CacheView:

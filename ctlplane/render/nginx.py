@@ -3,7 +3,7 @@ certificates and keys.
 
 The view (``nginx_view``) makes every decision; ``templates/nginx`` only
 prints it. Certificates are copied to ``certs/<service>-<index>.crt`` and
-``.key`` (keys mode 0600) and referenced by those relative paths; a proxy
+``.key`` (keys mode 0600) and referenced by those relative paths; htpasswd files to ``auth/`` (``auth_names``); a proxy
 with TLS also gets ``dhparam.pem``, the RFC 7919 ffdhe2048 group. The TLS files of its pools and client CAs
 are placed by ``tls_files``. The
 runtime directories ``logs/``, ``tmp/`` and ``cache/`` are not rendered: the
@@ -17,6 +17,8 @@ from ctlplane.model.proxy import Proxy
 from ctlplane.model.root import Model
 from ctlplane.model.service import HttpService
 from ctlplane.render import RenderedFile, text_file
+from ctlplane.model.auth_assets import proxy_htpasswd
+from ctlplane.render.auth_names import htpasswd_users, user_file, users_file
 from ctlplane.render.env import render_template
 from ctlplane.render.nginx_http import DHPARAM_FILE, FFDHE2048, cert_files
 from ctlplane.render.nginx_view import nginx_view
@@ -41,4 +43,6 @@ def render_nginx(model: Model, proxy: Proxy, assets: Assets) -> dict[str, Render
             files[cert] = RenderedFile(asset.cert_pem, 0o644)
             files[key] = RenderedFile(asset.key_pem, 0o600)
     files.update(tls_files(model, proxy, assets))
+    for path in proxy_htpasswd(model, proxy.name):
+        files[user_file(path)] = users_file(htpasswd_users(assets)[path])
     return dict(sorted(files.items()))

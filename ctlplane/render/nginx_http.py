@@ -21,7 +21,7 @@ to HTTPS.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TypeVar
 
 from ctlplane.errors import Finding, RenderError
@@ -32,6 +32,7 @@ from ctlplane.model.tls import Tls
 from ctlplane.model.types import format_duration, format_size
 from ctlplane.render import nginx_names as names
 from ctlplane.render.nginx_forwarding import CACHE_BYPASS, CACHE_NO_STORE, FixedMap, Geo, trust
+from ctlplane.render.nginx_auth import AuthEndpoint, auth_plan
 from ctlplane.render.nginx_headers import Header
 from ctlplane.render.nginx_locations import (Chains, Location, locations, server_hidden, server_request_headers,
                                              with_upgrade_twins)
@@ -109,6 +110,7 @@ class Settings:
     request_headers: tuple[Header, ...]  # the model's, after ctlplane's forwarded headers (nginx_headers)
     client: ClientVerify | None = None  # client-certificate verification (tls.client_ca)
     proxy_protocol: bool = False  # the client address from the PROXY header (realip, from any peer)
+    authorization: bool = False  # Authorization sent as $ctl_authorization (some location removes it: nginx_auth)
 
 
 @dataclass(frozen=True)
@@ -122,6 +124,7 @@ class HttpServer:
     locations: tuple[Location, ...]
     upgrades: tuple[Location, ...] = ()  # named twins for requests carrying Upgrade (nginx_locations)
     also_listen: tuple[str, ...] = ()  # listen.also: the same listen line on these host:port
+    auth_endpoints: tuple[AuthEndpoint, ...] = ()  # internal locations asking authorization services
 
     @property
     def empty_answer(self) -> bool:
@@ -264,8 +267,9 @@ def http_service(svc: HttpService, pools: dict[str, Pool], assets: Assets) -> Se
     sni = tuple(h for cert in certs for h in cert.hosts)
     roots = tuple(_asset(assets.static_roots, svc, i, "static root") for i in range(len(svc.static)))
     geo, xff, forwarded_for = trust(svc)
-    settings = _settings(svc, forwarded_for)
-    chains = Chains(svc.name, pools)
+    plan = auth_plan(svc)
+    settings = replace(_settings(svc, forwarded_for), authorization=plan.strips)
+    chains = Chains(svc.name, pools, auth=plan)
     listen = host_port(svc.listen.address, svc.listen.port)
     http2 = bool(svc.tls and svc.tls.http2)
     servers = []
@@ -277,7 +281,8 @@ def http_service(svc: HttpService, pools: dict[str, Pool], assets: Assets) -> Se
             cert, key = cert_files(svc.name, _pick_cert(vhost.host, certs))
         locs, twins = with_upgrade_twins(locations(svc, vhost, chains, roots, _hsts(svc.tls)), _tunnel(svc))
         servers.append(HttpServer(listen, params, vhost.host or "_", cert, key, settings, locs, twins,
-                                  tuple(host_port(a, svc.listen.port) for a in svc.listen.also)))
+                                  auth_endpoints=plan.endpoints,
+                                  also_listen=tuple(host_port(a, svc.listen.port) for a in svc.listen.also)))
     redirect = None
     if svc.tls and svc.tls.redirect_http_port:
         suffix = "" if svc.listen.port == 443 else f":{svc.listen.port}"

@@ -36,6 +36,7 @@ A location whose routes redirect or respond (``model/actions.py``) answers in
 the rewrite phase, before limits and access lists; one whose routes rewrite
 the path proxies with a ``rewrite … break`` (``render/nginx_actions.py``; a
 header route does what its location's fallback does, ``model/engine_actions.py``).
+Authentication (``auth_basic``, ``auth_request``, the Authorization header): ``nginx_auth``.
 
 A location whose pools speak gRPC uses ``grpc_pass`` (HTTP/2 to the servers)
 with the same forwarded headers, timeouts, retries and hidden headers as
@@ -61,7 +62,8 @@ from ctlplane.render import nginx_actions as actions
 from ctlplane.render import nginx_names as names
 from ctlplane.render.nginx_headers import Header, hidden, request_headers, response_headers
 from ctlplane.render.nginx_upstream import EMPTY, MapBlock, has_cookie_persistence
-from ctlplane.model.routing import VirtualHost, body_limit, location_chain, location_prefixes
+from ctlplane.model.routing import VirtualHost, body_limit, effective_auth, location_chain, location_prefixes
+from ctlplane.render.nginx_auth import NO_AUTH, AuthPlan, LocationAuth
 from ctlplane.render.tls_files import NginxUpstreamTls, nginx_upstream_tls
 
 
@@ -87,6 +89,8 @@ class Location:
     rewrite: actions.NginxRewrite | None = None  # proxy: the path rewrite of its routes
     set_headers: tuple[Header, ...] | None = None  # proxy: this location's own request headers (None: the server's)
     hide: tuple[str, ...] | None = None  # proxy: this location's own proxy_hide_header list (None: the server's)
+    auth: LocationAuth | None = None  # authentication (nginx_auth)
+    authorization: str | None = None  # proxy: what $ctl_authorization is set to (nginx_auth), None: unused
 
 
 @dataclass
@@ -96,6 +100,7 @@ class Chains:
     service: str
     pools: dict[str, Pool]
     maps: list[MapBlock] = field(default_factory=list)
+    auth: AuthPlan = NO_AUTH
     _first: dict[tuple[object, ...], int] = field(default_factory=dict)
     _next: int = 1
 
@@ -163,7 +168,8 @@ def locations(svc: HttpService, vhost: VirtualHost, chains: Chains, static_roots
     for static, root in zip(svc.static, static_roots, strict=True):
         path = static_path(static.path_prefix)
         served.add(path)
-        out.append(Location("", path, "static", plain, alias=root.rstrip("/") + "/"))
+        out.append(Location("", path, "static", plain, alias=root.rstrip("/") + "/",
+                            auth=chains.auth.location(svc.auth)))
         if path != static.path_prefix:
             out.append(Location("=", static.path_prefix, "redirect", plain, redirect=path))
     for prefix in location_prefixes(vhost):
@@ -185,12 +191,13 @@ def with_upgrade_twins(locs: tuple[Location, ...], tunnel: str | None) -> tuple[
         if loc.kind != "proxy" or loc.grpc:  # gRPC is HTTP/2: no Upgrade
             out.append(loc)
             continue
-        key = (loc.target, loc.headers, loc.max_body, loc.empty_pool, loc.tls, loc.rewrite, loc.set_headers, loc.hide)
+        key = (loc.target, loc.headers, loc.max_body, loc.empty_pool, loc.tls, loc.rewrite, loc.set_headers, loc.hide,
+               loc.auth)
         if key not in twins:
             twins[key] = Location("", f"@ctlplane_upgrade_{len(twins) + 1}", "proxy", loc.headers, target=loc.target,
                                   empty_pool=loc.empty_pool, max_body=loc.max_body, tunnel_timeout=tunnel,
                                   sets_pool=False, tls=loc.tls, rewrite=loc.rewrite, set_headers=loc.set_headers,
-                                  hide=loc.hide)
+                                  hide=loc.hide, auth=loc.auth)
         out.append(replace(loc, upgrade=twins[key].path))
     return tuple(out), tuple(twins.values())
 
@@ -232,11 +239,13 @@ def _proxy_location(svc: HttpService, vhost: VirtualHost, chains: Chains, prefix
         max_body = "0"  # max_body_size does not bound it (NGINX would cut a long client stream at the size)
     request = request_headers(effective(svc.headers.request, own.request if own else None))
     hide = hidden([*svc.hide_response_headers, *hides])
+    auth = chains.auth.location(effective_auth(svc, last) if terminal is not None else effective_auth(svc, chain[0]))
     return Location("", prefix, "proxy", tuple(headers), target=target, empty_is_404=terminal is None,
                     empty_pool=any(chains.pools[p].answers_503 for p in reached), max_body=max_body,
                     grpc=grpc, tls=tls.pop(), rewrite=rewrite,
                     set_headers=request if grpc or request != server_request_headers(svc) else None,
-                    hide=hide if grpc or hide != server_hidden(svc) else None)
+                    hide=hide if grpc or hide != server_hidden(svc) else None,
+                    auth=auth, authorization=chains.auth.authorization(auth))
 
 
 def server_request_headers(svc: HttpService) -> tuple[Header, ...]:

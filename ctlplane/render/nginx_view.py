@@ -16,8 +16,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ctlplane.model.assets import Assets
+from ctlplane.model.auth import AdminAuth
 from ctlplane.model.proxy import Proxy
 from ctlplane.model.root import Model
+from ctlplane.model.routing import auth_pools
 from ctlplane.model.service import HttpService, TcpService
 from ctlplane.model.types import format_duration
 from ctlplane.render.access_log import (
@@ -30,6 +32,7 @@ from ctlplane.render.access_log import (
     NGINX_TEXT_NAME,
     MsMap,
 )
+from ctlplane.render.auth_names import user_file
 from ctlplane.render.nginx_forwarding import CACHE_MAPS, FORWARD_MAPS, FixedMap, Geo
 from ctlplane.render.nginx_http import CachePath, HttpServer, RedirectServer, http_service
 from ctlplane.render.nginx_stream import StreamServer, stream_server
@@ -122,6 +125,8 @@ class HttpBlock:
     admin: str | None  # the admin listener, or None
     metrics: str | None  # the metrics listener (stub_status at /metrics), or None
     access_log: AccessLog
+    admin_auth: tuple[str, str] | None = None  # (realm, user file) of /status (/healthz stays open)
+    metrics_auth: tuple[str, str] | None = None  # (realm, user file) of /metrics
 
 
 @dataclass(frozen=True)
@@ -147,7 +152,7 @@ class NginxConf:
 def _pool_names(svc: HttpService | TcpService) -> list[str]:
     if isinstance(svc, TcpService):
         return [svc.pool]
-    return [r.pool for r in svc.routes if r.pool] + ([svc.default_pool] if svc.default_pool else [])
+    return [r.pool for r in svc.routes if r.pool] + ([svc.default_pool] if svc.default_pool else []) + auth_pools(svc)
 
 
 def _bucket(lengths: list[int], default: int = 64) -> int:
@@ -192,6 +197,10 @@ def _all_tls(services: list[HttpService | TcpService]) -> dict[str, bool]:
     return tls
 
 
+def _listener_auth(auth: AdminAuth | None) -> tuple[str, str] | None:
+    return (auth.realm, user_file(auth.htpasswd)) if auth else None
+
+
 def nginx_view(model: Model, proxy: Proxy, assets: Assets) -> NginxConf:
     """Every decision behind one proxy's nginx.conf."""
     services = [model.service(name) for name in proxy.services]
@@ -223,6 +232,8 @@ def nginx_view(model: Model, proxy: Proxy, assets: Assets) -> NginxConf:
         admin=host_port(proxy.admin.address, proxy.admin.port) if proxy.admin else None,
         metrics=host_port(proxy.metrics.address, proxy.metrics.port) if proxy.metrics else None,
         access_log=JSON_LOG if proxy.access_log == "json" else TEXT_LOG,
+        admin_auth=_listener_auth(proxy.admin.auth if proxy.admin else None),
+        metrics_auth=_listener_auth(proxy.metrics.auth if proxy.metrics else None),
     )
     tcp = [stream_server(s, model.pool(s.pool)) for s in services if isinstance(s, TcpService)]
     stream = None

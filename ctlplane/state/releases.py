@@ -6,7 +6,8 @@ files; the id is their content digest, see ``render.release``) and
 start or reload. Staging writes and fsyncs a whole release under a temporary
 name and renames it into place; an existing release directory is reused only
 when its files digest to its name (a half-written or damaged one is moved
-aside and written again). Activating replaces the symlink with one
+aside and written again). A file of mode 0640 (an htpasswd file the NGINX workers read on every request)
+is given to the workers' group when ctlplane runs as root. Activating replaces the symlink with one
 ``rename``. Pruning first renames a release out of ``releases/`` and only
 then deletes it, so a half-deleted release can never be activated.
 
@@ -52,8 +53,9 @@ class RuntimeRecord:
 class ReleaseStore:
     """The releases of one proxy whose state directory is on this host."""
 
-    def __init__(self, state_dir: Path) -> None:
+    def __init__(self, state_dir: Path, workers_gid: int | None = None) -> None:
         self.state_dir = state_dir
+        self.workers_gid = workers_gid  # group of a file only the workers may read besides its owner (mode 0640)
         self.config = state_dir / CONFIG_DIR
         self.releases = state_dir / RELEASES_DIR
 
@@ -100,6 +102,7 @@ class ReleaseStore:
         final = self.releases / rid
         if final.is_dir():
             if self.read(rid) == dict(files):
+                self._give_workers(final, files)
                 return rid
             self._discard(final)  # incomplete or damaged: never reuse it
         temp = self.releases / f".{rid}{PARTIAL_SUFFIX}"
@@ -110,10 +113,19 @@ class ReleaseStore:
             if rel.startswith("/") or ".." in rel.split("/"):
                 raise DriverError("bad release path", [Finding(f"refusing to write {rel!r}", source="driver")])
             write_atomic(temp / rel, rendered.content, rendered.mode, dir_mode=0o755)
+        self._give_workers(temp, files)
         fsync_dir(temp)
         os.rename(temp, final)
         fsync_dir(self.releases)
         return rid
+
+    def _give_workers(self, directory: Path, files: Output) -> None:
+        """Files of mode 0640 (an htpasswd file NGINX workers read on every request) to the workers' group."""
+        if self.workers_gid is None:
+            return
+        for rel, rendered in files.items():
+            if rendered.mode & 0o077 == 0o040:
+                os.chown(directory / rel, -1, self.workers_gid)
 
     def activate(self, rid: str) -> None:
         """Point ``config`` at ``releases/<rid>`` with one atomic rename."""

@@ -134,6 +134,10 @@ def prepare(group: str, directory: Any) -> None:
         pki = make_pki(["www.example.com"])
         pki.write(directory / "certs")
         (directory / "certs" / "ca.pem").write_text(pki.ca_pem)  # for clients that verify (gRPC)
+    if group in ("auth", "admin_auth"):
+        from integration.harness.auth_lab import write_htpasswd
+
+        write_htpasswd(directory / "auth" / "users.htpasswd")
     if group == "static":
         (directory / "site").mkdir(parents=True, exist_ok=True)
         (directory / "site" / "hello.txt").write_text("hello\n")

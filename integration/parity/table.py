@@ -15,6 +15,7 @@ read the table without Docker.
 from __future__ import annotations
 
 from integration.parity.scenario import AREAS, Scenario
+from integration.parity.scenarios_auth import SCENARIOS_AUTH
 from integration.parity.scenarios_day2 import SCENARIOS_DAY2
 from integration.parity.scenarios_headers import SCENARIOS_HEADERS
 from integration.parity.scenarios_http import SCENARIOS_HTTP
@@ -27,6 +28,7 @@ __all__ = ["AREAS", "DIFFERENCES_WITHOUT_SCENARIO", "NO_SCENARIO", "SCENARIOS", 
 
 SCENARIOS: tuple[Scenario, ...] = (SCENARIOS_HTTP + SCENARIOS_OPS + SCENARIOS_DAY2 + SCENARIOS_TLS + SCENARIOS_PROXY
                                    + SCENARIOS_REDIRECT + SCENARIOS_HEADERS)
+SCENARIOS += SCENARIOS_AUTH
 
 # Model fields with no behaviour of their own to compare, with the reason (each shown in the docs page).
 NO_SCENARIO: dict[str, str] = {

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.security.world import CA_FILE, World
+from tests.security.world import CA_FILE, HTPASSWD_FILE, World
 
 
 def nginx_model(world: World) -> dict[str, Any]:
@@ -71,9 +71,11 @@ def nginx_model(world: World) -> dict[str, Any]:
                                      "add": [{"name": "X-Client-IP", "value_from": "client_ip"}],
                                      "remove": ["X-Internal"]},
                          "response": {"set": [{"name": "X-Frame-Options", "value": "DENY"}],
-                                      "add": [{"name": "X-Request-ID", "value_from": "request_id"}]}}},
+                                      "add": [{"name": "X-Request-ID", "value_from": "request_id"}]}},
+             "auth": {"htpasswd": HTPASSWD_FILE, "realm": "Front (staff) area"}},
             {"name": "plain", "mode": "http", "listen": {"address": "127.0.0.1", "port": 8081, "also": ["127.0.0.2"]},
-             "routes": [{"path_prefix": "/s", "pool": "src"},
+             "routes": [{"path_prefix": "/s", "pool": "src",
+                         "auth": {"request": {"pool": "web", "path": "/auth/check"}}},
                         {"host": "old.example.com", "path_prefix": "/go/",
                          "redirect": {"to_host": "www.example.com", "to_path_prefix": "/new/", "status": 308}},
                         {"path_prefix": "/one", "redirect": {"to_path": "/two", "keep_query": False}},
@@ -90,8 +92,8 @@ def nginx_model(world: World) -> dict[str, Any]:
         ],
         "proxies": [
             {"name": "edge", "engine": "nginx", "runtime": {"kind": "local", "state_dir": "state/edge"},
-             "services": ["front", "plain", "sql", "kv"], "workers": "auto", "admin": {"address": "127.0.0.1",
-                                                                                       "port": 9000},
+             "services": ["front", "plain", "sql", "kv"], "workers": "auto",
+             "admin": {"address": "127.0.0.1", "port": 9000, "auth": {"htpasswd": HTPASSWD_FILE, "realm": "Ops"}},
              "metrics": {"address": "127.0.0.1", "port": 9100}, "access_log": "json", "user": "www-data",
              "group": "www-data", "drain_timeout": "2m"},
         ],
@@ -124,7 +126,8 @@ def haproxy_model(world: World) -> dict[str, Any]:
         "services": [
             {"name": "shop", "mode": "http", "listen": {"address": "0.0.0.0", "port": 443},
              "routes": [{"host": "api.test", "path_prefix": "/v1/", "pool": "sticky",
-                         "headers": {"response": {"set": [{"name": "Cache-Control", "value": "no-store"}]}}},
+                         "headers": {"response": {"set": [{"name": "Cache-Control", "value": "no-store"}]}},
+                         "auth": {"htpasswd": HTPASSWD_FILE, "realm": "API v1", "forward_authorization": True}},
                         {"path_prefix": "/cart", "header": {"name": "X-Beta", "value": "on"}, "pool": "sticky"},
                         {"host": "example.com", "redirect": {"to_host": "www.example.com", "status": 301}},
                         {"path_prefix": "/old/", "redirect": {"to_path_prefix": "/new/", "status": 302}},
@@ -159,7 +162,8 @@ def haproxy_model(world: World) -> dict[str, Any]:
              "runtime": {"kind": "docker", "container": f"c-{name}", "image": "haproxy:2.6",
                          "network": "lbnet", "config_dir": f"state/{name}"},
              "admin": {"address": "127.0.0.1", "port": 8404},
-             "metrics": {"address": "127.0.0.1", "port": 8405}, "access_log": "json"}
+             "metrics": {"address": "127.0.0.1", "port": 8405, "auth": {"htpasswd": HTPASSWD_FILE, "realm": "Scrape"}},
+             "access_log": "json"}
             for name in ("h1", "h2")
         ],
         "pairs": [

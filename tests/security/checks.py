@@ -58,6 +58,8 @@ def assert_invariants(engine: str, model: Model, proxy_name: str, files: Output)
         assert not rel.startswith("/") and ".." not in rel.split("/") and "\\" not in rel, rel
         if b"PRIVATE KEY" in rendered.content:
             assert rendered.mode == 0o600, f"{rel} holds a key but is {oct(rendered.mode)}"
+        if rel.startswith("auth/") or (rel == "haproxy.cfg" and b"\nuserlist " in rendered.content):
+            assert rendered.mode & 0o007 == 0, f"{rel} holds password hashes but is {oct(rendered.mode)}"
     services = [model.service(n) for n in proxy.services]
     tls = [s for s in services if isinstance(s, HttpService) and s.tls]
     n_certs = sum(len(s.tls.certificates) for s in tls)  # type: ignore[union-attr]

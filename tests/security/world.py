@@ -1,6 +1,6 @@
 """The files generated models refer to: a model directory holding a few
 certificate/key pairs (trustme, RSA and ECDSA, with exact and wildcard SAN
-names) under ``certs/`` and static roots under ``www/``, created once per
+names) under ``certs/``, an htpasswd file under ``auth/`` and static roots under ``www/``, created once per
 session (pytest) or per run (``proof.py``)."""
 
 from __future__ import annotations
@@ -41,6 +41,9 @@ class World:
 
 
 CA_FILE = "certs/ca.pem"
+HTPASSWD_FILE = "auth/users.htpasswd"  # one sha512-crypt user (password: golden)
+_HTPASSWD = ("alice:$6$wWUcSh41ACc7OVRh$QKV3Qk8QlB3wmkJPD0anATPOs3MbblhZqmRDHJwfd5fpkAxHA42O8p6wV7ziuv7QN.dzbDW"
+             ".wPvvUQLVNY3n70\n")
 
 
 def make_world(base: Path) -> World:
@@ -61,5 +64,7 @@ def make_world(base: Path) -> World:
     for rel in STATIC:
         (base / rel).mkdir(parents=True, exist_ok=True)
         (base / rel / "index.html").write_text("hello\n")
+    (base / "auth").mkdir(exist_ok=True)
+    (base / HTPASSWD_FILE).write_text(_HTPASSWD)
     (base / "model.yaml").write_text("# placeholder: generated models are validated in memory\n")
     return World(base, tuple(certs), STATIC)
