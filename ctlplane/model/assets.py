@@ -1,5 +1,5 @@
-"""The files a model refers to: certificates, keys, static roots and the
-proxies' state directories.
+"""The files a model refers to: certificates, keys, static roots, error pages
+(``page_assets``) and the proxies' state directories.
 
 This is the one place that reads them, so that rendering stays a pure
 function of (model, assets). Every path is confined: a relative path resolves
@@ -36,6 +36,7 @@ from ctlplane.model.root import Model
 from ctlplane.model.reach import Account, account, blocker, tree_blocker
 from ctlplane.model.service import HttpService
 from ctlplane.model.tls import Certificate
+from ctlplane.model.page_assets import read_error_pages
 from ctlplane.model.tls_assets import PoolTlsAsset, read_tls_files
 from ctlplane.model.types import HostName
 
@@ -64,6 +65,7 @@ class Assets:
     root_masters: frozenset[str] = frozenset()  # proxies whose master process runs as root
     pool_tls: dict[str, PoolTlsAsset] = field(default_factory=dict)  # pool -> its TLS files
     client_cas: dict[str, bytes] = field(default_factory=dict)  # service -> CA bundle its clients verify against
+    error_pages: dict[tuple[str, int], bytes] = field(default_factory=dict)  # (service, entry) -> HTML page
 
     def master_is_root(self, proxy: str) -> bool:
         return proxy in self.root_masters
@@ -142,11 +144,12 @@ def read_assets(loaded: Loaded) -> Assets:
                 problem(loc, f"static root {str(root)!r} is not a directory")
             roots[(svc.name, i)] = str(root)
     pool_tls, client_cas = read_tls_files(loaded.model, loaded.base_dir, bases, watched, keys, problem)
+    pages = read_error_pages(loaded.model, loaded.base_dir, bases, watched, problem)
     states = _state_dirs(loaded, bases, problem)
     _no_exposure(loaded, roots, keys, list(states.values()), problem)
     if problems:
         raise ModelError("referenced files are not usable", problems)
-    return Assets(certs, roots, tuple(watched), states, root_masters(loaded.model), pool_tls, client_cas)
+    return Assets(certs, roots, tuple(watched), states, root_masters(loaded.model), pool_tls, client_cas, pages)
 
 
 def _is_dir(path: Path) -> bool:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from ctlplane.model.engine_error_pages import error_page_problems
 from ctlplane.model.engine_limits import pool_limits, service_limits
 from ctlplane.model.engine_protocols import nginx_protocols
 from ctlplane.model.engine_semantics import nginx_semantics
@@ -42,8 +43,9 @@ def engine_problems(model: Model) -> Iterator[CrossCheck]:
                     pool_check = _nginx_pool if proxy.engine == "nginx" else _haproxy_pool
                     yield from pool_check(proxy.name, i, model.pools[i])
                     yield from pool_limits(proxy.engine, proxy.name, i, model.pools[i])
+        indexes = [service_index[n] for n in proxy.services if n in service_index]
+        yield from error_page_problems(model, proxy.name, proxy.engine, indexes)
         if proxy.engine == "nginx":
-            indexes = [service_index[n] for n in proxy.services if n in service_index]
             yield from nginx_semantics(model, proxy.name, indexes)
             yield from nginx_protocols(model, proxy.name, indexes)
         if proxy.engine == "haproxy":

@@ -12,6 +12,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
+from ctlplane.model.error_pages import ErrorPage, check_pages
 from ctlplane.model.tls import Tls
 from ctlplane.model.types import (
     Bytes,
@@ -218,6 +219,24 @@ class HttpService(_ServiceBase):
         "Server and X-Powered-By, which are always removed.",
         examples=[["X-Backend", "X-Runtime"]],
     )
+    error_pages: list[ErrorPage] = Field(
+        default_factory=list,
+        description="HTML pages replacing the body of the proxy's own error answers with the listed statuses (no "
+        "route 404, no server 502, timeout 504, body limit 413, limits, access lists 403); the status stays.",
+        examples=[[{"status": [502, 503, 504], "file": "errors/5xx.html"},
+                   {"status": [404], "file": "errors/404.html"}]],
+    )
+    intercept_errors: bool = Field(
+        False,
+        description="Also replace a backend's answer whose status has a page in error_pages (its body, say a stack "
+        "trace, and its headers never reach the client); other statuses pass through. Needs error_pages.",
+        examples=[True],
+    )
+
+    @model_validator(mode="after")
+    def _pages(self) -> HttpService:
+        check_pages(self.error_pages, self.intercept_errors)
+        return self
 
     @model_validator(mode="after")
     def _one_source_of_the_client_address(self) -> HttpService:

@@ -27,12 +27,13 @@ balancer's address, not the client's.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ctlplane.state.layout import CONFIG_DIR
 from ctlplane.model.service import HttpService, Route, TcpService
 from ctlplane.model.types import format_duration
 from ctlplane.render.access_log import HAPROXY_SAVE_VARS, haproxy_format
+from ctlplane.render.error_pages import haproxy_errorfiles, haproxy_intercepts, haproxy_page_of
 from ctlplane.render.haproxy_backend import backend_name, server_address
 from ctlplane.render.haproxy_rules import BodyLimit, Limits, Trust, body_limits, limits, trust
 from ctlplane.model.routing import ordered_routes
@@ -108,6 +109,8 @@ class Frontend:
     save_vars: tuple[tuple[str, str], ...]  # (variable, fetch) saved at request time for log_format
     client: ClientVerify | None = None  # client-certificate verification: the 400 rules and the subject header
     l4_phase: str = "connection"  # tcp-request rules: "session" behind the PROXY protocol (they see its address)
+    error_files: tuple[tuple[int, str], ...] = ()  # errorfile <status> <path>: the service's error pages
+    intercepts: tuple[tuple[int, str], ...] = ()  # a backend answer with <status> replaced by <path>
 
 
 def frontend_name(svc_name: str) -> str:
@@ -153,7 +156,7 @@ def build_frontend(svc: HttpService | TcpService, log: str = "default") -> Front
         trust=trust(svc),
         deny_src=tuple(svc.access.deny),
         allow_src=tuple(svc.access.allow),
-        limits=limits(svc),
+        limits=_limits(svc),
         body_limits=body_limits(svc, conditions) if isinstance(svc, HttpService) else (),
         redirect_location=_redirect_location(svc) if isinstance(svc, HttpService) else None,
         set_headers=_forwarded(svc) if isinstance(svc, HttpService) else (),
@@ -167,7 +170,17 @@ def build_frontend(svc: HttpService | TcpService, log: str = "default") -> Front
         save_vars=tuple(v for v in HAPROXY_SAVE_VARS if f"var({v[0]})" in haproxy_format(log)) if http else (),
         client=client_verify(svc.name, svc.tls, "pem", from_cwd("")) if isinstance(svc, HttpService) else None,
         l4_phase="session" if svc.listen.accept_proxy_protocol else "connection",
+        error_files=haproxy_errorfiles(svc, from_cwd("")) if isinstance(svc, HttpService) else (),
+        intercepts=haproxy_intercepts(svc, from_cwd("")) if isinstance(svc, HttpService) else (),
     )
+
+
+def _limits(svc: HttpService | TcpService) -> Limits | None:
+    """The limits, a refusal answered with the service's page of its status when there is one."""
+    found = limits(svc)
+    if found is None or not isinstance(svc, HttpService):
+        return found
+    return replace(found, page=haproxy_page_of(svc, found.status, from_cwd("")))
 
 
 def needs_notfound(svc: HttpService | TcpService) -> bool:

@@ -46,6 +46,7 @@ from ctlplane.model.pool import Pool
 from ctlplane.model.service import HeaderMatch, HttpService, Route
 from ctlplane.model.types import format_size
 from ctlplane.render import nginx_names as names
+from ctlplane.render.error_pages import ErrorPageLine
 from ctlplane.render.nginx_upstream import EMPTY, MapBlock, has_cookie_persistence
 from ctlplane.model.routing import VirtualHost, body_limit, location_chain, location_prefixes
 from ctlplane.render.tls_files import NginxUpstreamTls, nginx_upstream_tls
@@ -77,6 +78,9 @@ class Location:
     tunnel_timeout: str | None = None  # a named twin: its read/send timeouts (the tunnel's)
     sets_pool: bool = True  # proxy: sets $ctl_pool for the access log (a twin keeps its location's)
     tls: NginxUpstreamTls | None = None  # proxy: TLS to the servers (its pools agree, model/engine_protocols.py)
+    error_pages: tuple[ErrorPageLine, ...] = ()  # the service's page lines, when this location has its own
+    empty_target: str = "@ctlplane_empty"  # a discovered pool's 502 =503 goes here (or to the 503 page)
+    page_recursive: bool = False  # an upgrade hand-over: the twin's errors get pages too
 
 
 @dataclass
