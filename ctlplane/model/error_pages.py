@@ -8,8 +8,9 @@ the model's path). The page replaces the body of the proxy's own answers with th
 ``intercept_errors``, the body of a backend's answer with one of them (a stack trace never reaches the
 client). The status stays the same; the page is sent as ``text/html`` with ``Cache-Control: no-store``.
 Only statuses both engines can answer with a page of their own are accepted (HAProxy 2.6's error
-statuses, without 200, 407 (no proxy authentication), 408 (a request that timed out is closed without an
-answer on both engines) and 425 (no TLS early data)).
+statuses, without 200, 401 (NGINX keeps a backend's WWW-Authenticate challenge on a page it intercepts,
+HAProxy cannot: and a challenge is the backend's to answer), 407 (no proxy authentication), 408 (a request
+that timed out is closed without an answer on both engines) and 425 (no TLS early data)).
 """
 
 from __future__ import annotations
@@ -20,8 +21,8 @@ from pydantic import Field
 
 from ctlplane.model.types import FilePath, Frozen
 
-PageStatus = Literal[400, 401, 403, 404, 405, 410, 413, 429, 500, 501, 502, 503, 504]
-PAGE_STATUSES: tuple[int, ...] = (400, 401, 403, 404, 405, 410, 413, 429, 500, 501, 502, 503, 504)
+PageStatus = Literal[400, 403, 404, 405, 410, 413, 429, 500, 501, 502, 503, 504]
+PAGE_STATUSES: tuple[int, ...] = (400, 403, 404, 405, 410, 413, 429, 500, 501, 502, 503, 504)
 MAX_PAGE_BYTES = 12 * 1024  # HAProxy answers its own errors from one 16 KiB buffer: room is left for headers
 
 
@@ -31,8 +32,8 @@ class ErrorPage(Frozen):
 
     status: list[PageStatus] = Field(
         min_length=1,
-        description="The statuses this page answers (each at most once per service): 400, 401, 403, 404, 405, "
-        "410, 413, 429, 500, 501, 502, 503, 504.",
+        description="The statuses this page answers (each at most once per service): 400, 403, 404, 405, 410, "
+        "413, 429, 500, 501, 502, 503, 504.",
         examples=[[502, 503, 504], [404]],
     )
     file: FilePath = Field(

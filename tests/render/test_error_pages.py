@@ -57,7 +57,7 @@ def test_a_status_has_one_page_and_interception_needs_pages() -> None:
                                     "intercept_errors": True})
 
 
-@pytest.mark.parametrize("status", [200, 408, 407, 425, 418, 599])
+@pytest.mark.parametrize("status", [200, 401, 408, 407, 425, 418, 599])
 def test_only_statuses_both_engines_answer_with_a_page(status: int) -> None:
     with pytest.raises(ValidationError):
         HttpService.model_validate({"name": "w", "mode": "http", "listen": {"port": 80}, "default_pool": "p",
