@@ -25,7 +25,7 @@ MARKER = "# ctlplane model"
 REFUSED = re.compile(r'^# ctlplane model: refused "(.+)"$')
 FEATURES = ["balancing", "health-checks", "sticky-sessions", "tls", "compression", "caching", "static-content",
             "access-lists", "limits", "tcp-services", "ha-pair", "watch", "ci", "status", "observability",
-            "websocket", "http2-grpc", "mtls", "proxy-protocol"]
+            "websocket", "http2-grpc", "mtls", "proxy-protocol", "error-pages"]
 
 
 def recipe_models() -> list[tuple[str, str]]:
@@ -55,10 +55,11 @@ def test_every_feature_has_a_recipe_with_a_model() -> None:
 
 @pytest.fixture(scope="module")
 def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """What recipe models may reference beside them: certs/ (example certificates) and static/."""
+    """What recipe models may reference beside them: certs/ (example certificates), static/ and errors/."""
     base = tmp_path_factory.mktemp("recipes")
     example_certs(base / "certs")
     shutil.copytree(ROOT / "examples" / "static", base / "static")
+    shutil.copytree(ROOT / "examples" / "errors", base / "errors")
     return base
 
 

@@ -132,6 +132,10 @@ def prepare(group: str, directory: Any) -> None:
         pki = make_pki(["www.example.com"])
         pki.write(directory / "certs")
         (directory / "certs" / "ca.pem").write_text(pki.ca_pem)  # for clients that verify (gRPC)
+    if group == "errors":
+        from integration.parity.groups_errors import write_pages
+
+        write_pages(directory)
     if group == "static":
         (directory / "site").mkdir(parents=True, exist_ok=True)
         (directory / "site" / "hello.txt").write_text("hello\n")

@@ -34,4 +34,4 @@ R = "requests"
 ST, SV = ["status"], ["status", "server"]
 AREAS = ("Routing", "Balancing", "Persistence", "Limits", "Access lists", "Forwarded headers", "Request bodies",
          "Timeouts and retries", "Health", "Compression", "Caching", "TLS", "TCP", "Logs and internals", "Reloads",
-         "WebSocket and HTTP/2", "PROXY protocol")
+         "WebSocket and HTTP/2", "PROXY protocol", "Error pages")
