@@ -25,7 +25,8 @@ MARKER = "# ctlplane model"
 REFUSED = re.compile(r'^# ctlplane model: refused "(.+)"$')
 FEATURES = ["balancing", "health-checks", "sticky-sessions", "tls", "compression", "caching", "static-content",
             "access-lists", "limits", "tcp-services", "ha-pair", "watch", "ci", "status", "observability",
-            "websocket", "http2-grpc", "mtls", "proxy-protocol", "redirects-rewrites", "headers", "authentication"]
+            "websocket", "http2-grpc", "mtls", "proxy-protocol", "redirects-rewrites", "headers", "authentication",
+            "error-pages"]
 
 
 def recipe_models() -> list[tuple[str, str]]:
@@ -55,11 +56,12 @@ def test_every_feature_has_a_recipe_with_a_model() -> None:
 
 @pytest.fixture(scope="module")
 def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """What recipe models may reference beside them: certs/ (example certificates), static/ and auth/ (the
-    golden case's htpasswd files)."""
+    """What recipe models may reference beside them: certs/ (example certificates), static/, errors/ and auth/
+    (the golden case's htpasswd files)."""
     base = tmp_path_factory.mktemp("recipes")
     example_certs(base / "certs")
     shutil.copytree(ROOT / "examples" / "static", base / "static")
+    shutil.copytree(ROOT / "examples" / "errors", base / "errors")
     shutil.copytree(ROOT / "tests" / "golden" / "auth", base / "auth", ignore=shutil.ignore_patterns("expected"))
     return base
 

@@ -25,7 +25,7 @@ from pydantic import TypeAdapter, ValidationError
 from ctlplane.discovery.containers import ContainerInfo
 from ctlplane.model.pool import Pool
 from ctlplane.model.root import Model
-from ctlplane.model.service import HttpService
+from ctlplane.model.routing import service_pools
 from ctlplane.model.types import Name
 
 PORT, WEIGHT, BACKUP, DRAIN = "ctlplane.port", "ctlplane.weight", "ctlplane.backup", "ctlplane.drain"
@@ -195,9 +195,7 @@ def _nginx_no_backup(model: Model) -> set[str]:
             continue
         for name in proxy.services:
             svc = model.service(name)
-            used = ([r.pool for r in svc.routes if r.pool] + ([svc.default_pool] if svc.default_pool else [])
-                    if isinstance(svc, HttpService) else [svc.pool])
-            for pool_name in used:
+            for pool_name in service_pools(svc):
                 pool = pools.get(pool_name)
                 if pool and (pool.balance.strategy in _NGINX_NO_BACKUP or pool.persistence is not None):
                     refused.add(pool_name)

@@ -1,5 +1,5 @@
-"""The files a model refers to: certificates, keys, static roots, htpasswd files (``auth_assets``) and the
-proxies' state directories.
+"""The files a model refers to: certificates, keys, static roots, htpasswd files (``auth_assets``), error
+pages (``page_assets``) and the proxies' state directories.
 
 This is the one place that reads them, so that rendering stays a pure
 function of (model, assets). Every path is confined: a relative path resolves
@@ -36,6 +36,7 @@ from ctlplane.model.root import Model
 from ctlplane.model.reach import Account, account, blocker, tree_blocker
 from ctlplane.model.service import HttpService
 from ctlplane.model.tls import Certificate
+from ctlplane.model.page_assets import read_error_pages
 from ctlplane.model.tls_assets import PoolTlsAsset, read_tls_files
 from ctlplane.model.types import HostName
 
@@ -65,6 +66,7 @@ class Assets:
     pool_tls: dict[str, PoolTlsAsset] = field(default_factory=dict)  # pool -> its TLS files
     client_cas: dict[str, bytes] = field(default_factory=dict)  # service -> CA bundle its clients verify against
     htpasswd: dict[str, tuple[tuple[str, str], ...]] = field(default_factory=dict)  # model path -> (user, hash)
+    error_pages: dict[tuple[str, int], bytes] = field(default_factory=dict)  # (service, entry) -> HTML page
 
     def master_is_root(self, proxy: str) -> bool:
         return proxy in self.root_masters
@@ -147,12 +149,13 @@ def read_assets(loaded: Loaded) -> Assets:
 
     htpasswd, found = read_htpasswd_files(loaded, bases, watched)
     problems += found
+    pages = read_error_pages(loaded.model, loaded.base_dir, bases, watched, problem)
     states = _state_dirs(loaded, bases, problem)
     _no_exposure(loaded, roots, keys, list(states.values()), problem)
     if problems:
         raise ModelError("referenced files are not usable", problems)
     return Assets(certs, roots, tuple(watched), states, root_masters(loaded.model), pool_tls, client_cas,
-                  htpasswd)
+                  htpasswd, pages)
 
 
 def _is_dir(path: Path) -> bool:

@@ -46,12 +46,9 @@ def nginx_semantics(model: Model, proxy: str, indexes: list[int]) -> Iterator[Cr
 
 
 def _pool_names(svc: HttpService | TcpService) -> list[str]:
-    if isinstance(svc, TcpService):
-        return [svc.pool]
-    from ctlplane.model.routing import auth_pools
+    from ctlplane.model.routing import service_pools
 
-    names = [r.pool for r in svc.routes if r.pool] + ([svc.default_pool] if svc.default_pool else [])
-    return list(dict.fromkeys(names + auth_pools(svc)))
+    return service_pools(svc)
 
 
 def _pool(i: int, pool: Pool, where: str) -> Iterator[CrossCheck]:

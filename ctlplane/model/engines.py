@@ -11,6 +11,7 @@ from collections.abc import Iterator
 
 from ctlplane.model.engine_actions import nginx_actions
 from ctlplane.model.engine_auth import auth_problems
+from ctlplane.model.engine_error_pages import error_page_problems
 from ctlplane.model.engine_limits import pool_limits, service_limits
 from ctlplane.model.engine_protocols import nginx_protocols
 from ctlplane.model.engine_semantics import nginx_semantics
@@ -44,10 +45,10 @@ def engine_problems(model: Model) -> Iterator[CrossCheck]:
                     pool_check = _nginx_pool if proxy.engine == "nginx" else _haproxy_pool
                     yield from pool_check(proxy.name, i, model.pools[i])
                     yield from pool_limits(proxy.engine, proxy.name, i, model.pools[i])
-        yield from auth_problems(model, proxy.name, proxy.engine,
-                                 [service_index[n] for n in proxy.services if n in service_index])
+        indexes = [service_index[n] for n in proxy.services if n in service_index]
+        yield from auth_problems(model, proxy.name, proxy.engine, indexes)
+        yield from error_page_problems(model, proxy.name, proxy.engine, indexes)
         if proxy.engine == "nginx":
-            indexes = [service_index[n] for n in proxy.services if n in service_index]
             yield from nginx_semantics(model, proxy.name, indexes)
             yield from nginx_protocols(model, proxy.name, indexes)
             yield from nginx_actions(model, proxy.name, indexes)
@@ -57,13 +58,9 @@ def engine_problems(model: Model) -> Iterator[CrossCheck]:
 
 
 def _pools_of(svc: HttpService | TcpService) -> list[str]:
-    if isinstance(svc, HttpService):
-        from ctlplane.model.routing import auth_pools
+    from ctlplane.model.routing import service_pools
 
-        names = [r.pool for r in svc.routes if r.pool] + ([svc.default_pool] if svc.default_pool else []) \
-            + auth_pools(svc)
-        return list(dict.fromkeys(names))
-    return [svc.pool]
+    return service_pools(svc)
 
 
 def _nginx_pool(proxy: str, i: int, pool: Pool) -> Iterator[CrossCheck]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ctlplane.model.auth import Auth
-from ctlplane.model.service import HttpService, Route
+from ctlplane.model.service import HttpService, Route, TcpService
 
 
 @dataclass(frozen=True)
@@ -59,6 +59,15 @@ def effective_auth(svc: HttpService, route: Route | None) -> Auth | None:
     if route is not None and route.auth is not None:
         return route.auth
     return svc.auth
+
+
+def service_pools(svc: HttpService | TcpService, auth: bool = True) -> list[str]:
+    """The pools a service sends requests to, in model order and once each: a tcp service's pool; an http
+    service's routes' and default pool, and (``auth``) the pools of its authorization services."""
+    if isinstance(svc, TcpService):
+        return [svc.pool]
+    names = [r.pool for r in svc.routes if r.pool] + ([svc.default_pool] if svc.default_pool else [])
+    return list(dict.fromkeys(names + (auth_pools(svc) if auth else [])))
 
 
 def auth_pools(svc: HttpService) -> list[str]:

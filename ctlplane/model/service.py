@@ -14,6 +14,7 @@ from pydantic import Field, model_validator
 
 from ctlplane.model.actions import Redirect, Respond, Rewrite, check_route_action
 from ctlplane.model.auth import Auth
+from ctlplane.model.error_pages import ErrorPage, check_pages
 from ctlplane.model.headers import Headers
 from ctlplane.model.tls import CLIENT_SUBJECT_HEADER, Tls
 from ctlplane.model.types import (
@@ -301,6 +302,25 @@ class HttpService(_ServiceBase):
                     raise ValueError(f"{where}: request header {name!r} carries the client certificate's subject")
             if hsts and "strict-transport-security" in headers.response.names():
                 raise ValueError(f"{where}: Strict-Transport-Security is set by tls.hsts: remove one of them")
+        return self
+
+    error_pages: list[ErrorPage] = Field(
+        default_factory=list,
+        description="HTML pages replacing the body of the proxy's own error answers with the listed statuses (no "
+        "route 404, no server 502, timeout 504, body limit 413, limits, access lists 403); the status stays.",
+        examples=[[{"status": [502, 503, 504], "file": "errors/5xx.html"},
+                   {"status": [404], "file": "errors/404.html"}]],
+    )
+    intercept_errors: bool = Field(
+        False,
+        description="Also replace a backend's answer whose status has a page in error_pages (its body, say a stack "
+        "trace, and its headers never reach the client); other statuses pass through. Needs error_pages.",
+        examples=[True],
+    )
+
+    @model_validator(mode="after")
+    def _pages(self) -> HttpService:
+        check_pages(self.error_pages, self.intercept_errors)
         return self
 
     @model_validator(mode="after")

@@ -4,8 +4,8 @@ certificate+key files (mode 0600) and one crt-list per TLS service.
 Entry point :func:`render_haproxy`. Every decision lives in the view modules
 (``haproxy_view``, ``haproxy_frontend``, ``haproxy_backend``); this module
 only renders the templates under ``templates/haproxy/`` and collects the
-files (the config, crt-lists, combined certificates and the two error pages). A config holding
-``userlist`` hashes (``haproxy_auth``) is written 0600.
+files (the config, crt-lists, combined certificates, the two error pages and the services' own,
+``error_pages``). A config holding ``userlist`` hashes (``haproxy_auth``) is written 0600.
 Paths inside the config are relative to the output directory, which HAProxy
 must use as its working directory (``haproxy -W -f DIR/haproxy.cfg`` with
 cwd=DIR); the admin socket is ``admin.sock`` there.
@@ -23,6 +23,7 @@ from ctlplane.render import Output, RenderedFile, text_file
 from ctlplane.render.auth_names import htpasswd_users
 from ctlplane.render.env import render_template
 from ctlplane.render.haproxy_auth import userlists
+from ctlplane.render.error_pages import haproxy_files
 from ctlplane.render.haproxy_backend import EMPTY_POOL_PAGE
 from ctlplane.render.tls_files import tls_files
 from ctlplane.render.haproxy_view import (EMPTY_POOL_ANSWER, ERROR_PAGES, build_view, cert_files, crt_list_word,
@@ -46,4 +47,5 @@ def render_haproxy(model: Model, proxy: Proxy, assets: Assets) -> Output:
     for path, pem in cert_files(model, proxy, assets).items():
         files[path] = RenderedFile(pem, 0o600)
     files.update(tls_files(model, proxy, assets))
+    files.update(haproxy_files([model.service(name) for name in proxy.services], assets))
     return dict(sorted(files.items()))

@@ -36,6 +36,7 @@ from ctlplane.state.layout import CONFIG_DIR
 from ctlplane.model.pool import Pool, Server
 from ctlplane.model.service import HttpService, TcpService
 from ctlplane.model.types import format_duration
+from ctlplane.render.error_pages import haproxy_backend_pages
 from ctlplane.render.tls_files import haproxy_server_tls
 
 Service = HttpService | TcpService
@@ -110,6 +111,7 @@ class Backend:
     pool: str = ""  # the model's pool name (a Name: [a-z0-9_-]), saved for the access log's pool=
     empty_page: str | None = None  # a discovered pool: its own 503 page when no member can serve
     server_options: tuple[tuple[str, str, bool], ...] = ()  # default-server PROXY/TLS: keyword, value, hq it
+    frontend_503: bool = False  # http-error status 503 default-errorfiles: the frontends' 503 page (error_pages)
 
 
 EMPTY_POOL_PAGE = "errors/503-empty-pool.http"  # relative to the release; HAProxy names it from its cwd
@@ -137,6 +139,7 @@ def build_backend(pool: Pool, users: list[Service]) -> Backend:
     retry_on = _retry_on(first) if http else ()
     active = pool.health.active
     http_check = active if active is not None and active.type == "http" else None
+    reset_503, empty_page = haproxy_backend_pages(users, pool.answers_503, f"{CONFIG_DIR}/")
     return Backend(
         name=backend_name(pool.name),
         pool=pool.name,
@@ -163,9 +166,10 @@ def build_backend(pool: Pool, users: list[Service]) -> Backend:
         cookie_options=_cookie_options(pool, all(isinstance(u, HttpService) and u.tls is not None for u in users)),
         servers=tuple(_server(s, checked, cookie is not None, _proto(pool), http_check is not None)
                       for s in pool.servers),
-        empty_page=f"{CONFIG_DIR}/{EMPTY_POOL_PAGE}" if pool.answers_503 else None,
+        empty_page=(empty_page or f"{CONFIG_DIR}/{EMPTY_POOL_PAGE}") if pool.answers_503 else None,
         server_options=_send_proxy(pool, checked) + haproxy_server_tls(pool, f"{CONFIG_DIR}/", checked)
         + _slow_start(pool),
+        frontend_503=reset_503,
     )
 
 

@@ -29,7 +29,7 @@ rewrite) and the route pick they need are ``haproxy_actions``'s.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ctlplane.state.layout import CONFIG_DIR
 from ctlplane.model.service import HttpService, Route, TcpService
@@ -37,6 +37,7 @@ from ctlplane.model.types import format_duration
 from ctlplane.render.access_log import HAPROXY_SAVE_VARS, haproxy_format
 from ctlplane.render.haproxy_actions import ROUTE_VAR, Actions, Pick, route_actions, route_picks
 from ctlplane.render.haproxy_auth import AuthRules, auth_rules
+from ctlplane.render.error_pages import haproxy_errorfiles, haproxy_intercepts, haproxy_page_of
 from ctlplane.render.haproxy_backend import backend_name, server_address
 from ctlplane.render.haproxy_headers import REQUEST_ID_RULES, SOURCES, HeaderRules, has_route_headers, header_rules
 from ctlplane.render.haproxy_rules import BodyLimit, Limits, Trust, body_limits, limits, trust
@@ -119,6 +120,8 @@ class Frontend:
     request_id: tuple[tuple[str, str], ...] = ()  # (fetch, condition) of txn.ctl_rid: the client's, else generated
     headers: HeaderRules | None = None  # the model's request and response headers (haproxy_headers)
     auth: AuthRules | None = None  # basic auth (haproxy_auth)
+    error_files: tuple[tuple[int, str], ...] = ()  # errorfile <status> <path>: the service's error pages
+    intercepts: tuple[tuple[int, str], ...] = ()  # a backend answer with <status> replaced by <path>
 
 
 def frontend_name(svc_name: str) -> str:
@@ -168,7 +171,7 @@ def build_frontend(svc: HttpService | TcpService, log: str = "default") -> Front
         trust=trust(svc),
         deny_src=tuple(svc.access.deny),
         allow_src=tuple(svc.access.allow),
-        limits=limits(svc),
+        limits=_limits(svc),
         body_limits=body_limits(svc, conditions) if isinstance(svc, HttpService) else (),
         redirect_location=_redirect_location(svc) if isinstance(svc, HttpService) else None,
         set_headers=_forwarded(svc) if isinstance(svc, HttpService) else (),
@@ -188,6 +191,8 @@ def build_frontend(svc: HttpService | TcpService, log: str = "default") -> Front
         headers=header_rules(svc) if isinstance(svc, HttpService) else None,
         route_picks=picks,
         auth=auth_rules(svc, conditions),
+        error_files=haproxy_errorfiles(svc, from_cwd("")) if isinstance(svc, HttpService) else (),
+        intercepts=haproxy_intercepts(svc, from_cwd("")) if isinstance(svc, HttpService) else (),
     )
 
 
@@ -203,6 +208,14 @@ def _use_backends(routes: tuple[Route, ...], model_routes: list[Route], conditio
         cond = (Condition(f"var({ROUTE_VAR})", None, "-m int", str(j)),) if picked else conditions[j]
         out.append(UseBackend(backend_name(route.pool), cond))
     return tuple(out)
+
+
+def _limits(svc: HttpService | TcpService) -> Limits | None:
+    """The limits, a refusal answered with the service's page of its status when there is one."""
+    found = limits(svc)
+    if found is None or not isinstance(svc, HttpService):
+        return found
+    return replace(found, page=haproxy_page_of(svc, found.status, from_cwd("")))
 
 
 def needs_notfound(svc: HttpService | TcpService) -> bool:

@@ -57,6 +57,7 @@ class Limits:
     rate_window: str | None  # gpc0_rate period
     rate_allowed: int | None  # requests accepted per window
     status: int
+    page: str | None = None  # the answer file of the refusal (the service's error page of that status)
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,7 @@ from ctlplane.model.assets import Assets, CertAsset
 from ctlplane.model.auth import AdminAuth
 from ctlplane.model.proxy import Proxy
 from ctlplane.model.root import Model
+from ctlplane.model.routing import service_pools
 from ctlplane.model.service import HttpService, TcpService
 from ctlplane.model.types import format_duration
 from ctlplane.render.haproxy_auth import AuthCheck, UserList, listener_check
@@ -151,10 +152,7 @@ def services_of(model: Model, proxy: Proxy) -> list[HttpService | TcpService]:
 
 
 def pools_of(svc: HttpService | TcpService) -> list[str]:
-    if isinstance(svc, TcpService):
-        return [svc.pool]
-    names = [r.pool for r in svc.routes if r.pool] + ([svc.default_pool] if svc.default_pool else [])
-    return list(dict.fromkeys(names))
+    return service_pools(svc)
 
 
 def error_page_path(status: int) -> str:

@@ -5,7 +5,7 @@ The view (``nginx_view``) makes every decision; ``templates/nginx`` only
 prints it. Certificates are copied to ``certs/<service>-<index>.crt`` and
 ``.key`` (keys mode 0600) and referenced by those relative paths; htpasswd files to ``auth/`` (``auth_names``); a proxy
 with TLS also gets ``dhparam.pem``, the RFC 7919 ffdhe2048 group. The TLS files of its pools and client CAs
-are placed by ``tls_files``. The
+are placed by ``tls_files``, the services' error pages by ``error_pages``. The
 runtime directories ``logs/``, ``tmp/`` and ``cache/`` are not rendered: the
 runner creates them in the staging and the deployed directory.
 """
@@ -20,6 +20,7 @@ from ctlplane.render import RenderedFile, text_file
 from ctlplane.model.auth_assets import proxy_htpasswd
 from ctlplane.render.auth_names import htpasswd_users, user_file, users_file
 from ctlplane.render.env import render_template
+from ctlplane.render.error_pages import nginx_files
 from ctlplane.render.nginx_http import DHPARAM_FILE, FFDHE2048, cert_files
 from ctlplane.render.nginx_view import nginx_view
 from ctlplane.render.tls_files import tls_files
@@ -45,4 +46,5 @@ def render_nginx(model: Model, proxy: Proxy, assets: Assets) -> dict[str, Render
     files.update(tls_files(model, proxy, assets))
     for path in proxy_htpasswd(model, proxy.name):
         files[user_file(path)] = users_file(htpasswd_users(assets)[path])
+    files.update(nginx_files([model.service(name) for name in proxy.services], assets))
     return dict(sorted(files.items()))

@@ -12,9 +12,9 @@ body limit, timeouts (the request header's own, keep-alive), retries (never
 after a response timeout: ``proxy_next_upstream_timeout`` is the server
 timeout; upgraded connections their tunnel timeout, see ``nginx_locations``),
 the forwarded headers (``nginx_forwarding``), compression, cache,
-hidden headers (Server and X-Powered-By always) and the model's request
-headers (``nginx_headers``). A listener on '::' is dual stack
-(``ipv6only=off``, once per address, on the catch-all server).
+hidden headers (Server and X-Powered-By always), the model's request
+headers (``nginx_headers``) and the service's error pages (``error_pages``).
+A listener on '::' is dual stack (``ipv6only=off``, once per address, on the catch-all server).
 ``redirect_http_port`` adds a plain server on the same address answering 301
 to HTTPS.
 """
@@ -30,7 +30,9 @@ from ctlplane.model.pool import Pool
 from ctlplane.model.service import HttpService
 from ctlplane.model.tls import Tls
 from ctlplane.model.types import format_duration, format_size
+from ctlplane.state.layout import CONFIG_DIR
 from ctlplane.render import nginx_names as names
+from ctlplane.render.error_pages import NginxPages, nginx_pages, with_pages
 from ctlplane.render.nginx_forwarding import CACHE_BYPASS, CACHE_NO_STORE, FixedMap, Geo, trust
 from ctlplane.render.nginx_auth import AuthEndpoint, auth_plan
 from ctlplane.render.nginx_headers import Header
@@ -125,6 +127,7 @@ class HttpServer:
     upgrades: tuple[Location, ...] = ()  # named twins for requests carrying Upgrade (nginx_locations)
     also_listen: tuple[str, ...] = ()  # listen.also: the same listen line on these host:port
     auth_endpoints: tuple[AuthEndpoint, ...] = ()  # internal locations asking authorization services
+    pages: NginxPages | None = None  # the service's error pages (render/error_pages.py)
 
     @property
     def empty_answer(self) -> bool:
@@ -272,6 +275,7 @@ def http_service(svc: HttpService, pools: dict[str, Pool], assets: Assets) -> Se
     chains = Chains(svc.name, pools, auth=plan)
     listen = host_port(svc.listen.address, svc.listen.port)
     http2 = bool(svc.tls and svc.tls.http2)
+    pages = nginx_pages(svc, CONFIG_DIR, tuple((h.name, h.text or "") for h in _hsts(svc.tls)))
     servers = []
     for vhost in virtual_hosts(svc, extra_hosts=sni):
         params = listen_params(svc.listen.address, tls=svc.tls is not None, http2=http2, default=vhost.host is None,
@@ -280,8 +284,8 @@ def http_service(svc: HttpService, pools: dict[str, Pool], assets: Assets) -> Se
         if svc.tls:
             cert, key = cert_files(svc.name, _pick_cert(vhost.host, certs))
         locs, twins = with_upgrade_twins(locations(svc, vhost, chains, roots, _hsts(svc.tls)), _tunnel(svc))
-        servers.append(HttpServer(listen, params, vhost.host or "_", cert, key, settings, locs, twins,
-                                  auth_endpoints=plan.endpoints,
+        servers.append(HttpServer(listen, params, vhost.host or "_", cert, key, settings, with_pages(locs, pages),
+                                  with_pages(twins, pages), pages=pages, auth_endpoints=plan.endpoints,
                                   also_listen=tuple(host_port(a, svc.listen.port) for a in svc.listen.also)))
     redirect = None
     if svc.tls and svc.tls.redirect_http_port:

@@ -61,6 +61,7 @@ from ctlplane.model.types import format_size
 from ctlplane.render import nginx_actions as actions
 from ctlplane.render import nginx_names as names
 from ctlplane.render.nginx_headers import Header, hidden, request_headers, response_headers
+from ctlplane.render.error_pages import ErrorPageLine
 from ctlplane.render.nginx_upstream import EMPTY, MapBlock, has_cookie_persistence
 from ctlplane.model.routing import VirtualHost, body_limit, effective_auth, location_chain, location_prefixes
 from ctlplane.render.nginx_auth import NO_AUTH, AuthPlan, LocationAuth
@@ -91,6 +92,9 @@ class Location:
     hide: tuple[str, ...] | None = None  # proxy: this location's own proxy_hide_header list (None: the server's)
     auth: LocationAuth | None = None  # authentication (nginx_auth)
     authorization: str | None = None  # proxy: what $ctl_authorization is set to (nginx_auth), None: unused
+    error_pages: tuple[ErrorPageLine, ...] = ()  # the service's page lines, when this location has its own
+    empty_target: str = "@ctlplane_empty"  # a discovered pool's 502 =503 goes here (or to the 503 page)
+    page_recursive: bool = False  # an upgrade hand-over: the twin's errors get pages too
 
 
 @dataclass

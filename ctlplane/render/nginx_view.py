@@ -19,7 +19,7 @@ from ctlplane.model.assets import Assets
 from ctlplane.model.auth import AdminAuth
 from ctlplane.model.proxy import Proxy
 from ctlplane.model.root import Model
-from ctlplane.model.routing import auth_pools
+from ctlplane.model.routing import service_pools
 from ctlplane.model.service import HttpService, TcpService
 from ctlplane.model.types import format_duration
 from ctlplane.render.access_log import (
@@ -150,9 +150,7 @@ class NginxConf:
 
 
 def _pool_names(svc: HttpService | TcpService) -> list[str]:
-    if isinstance(svc, TcpService):
-        return [svc.pool]
-    return [r.pool for r in svc.routes if r.pool] + ([svc.default_pool] if svc.default_pool else []) + auth_pools(svc)
+    return service_pools(svc)
 
 
 def _bucket(lengths: list[int], default: int = 64) -> int:

@@ -29,6 +29,7 @@ from ctlplane.model.assets import Assets
 from ctlplane.model.pool import Pool
 from ctlplane.model.proxy import Proxy
 from ctlplane.model.root import Model
+from ctlplane.model.routing import service_pools
 from ctlplane.model.service import HttpService, TcpService
 from ctlplane.model.tls import CLIENT_SUBJECT_HEADER, Tls
 from ctlplane.render import RenderedFile
@@ -134,6 +135,4 @@ def tls_files(model: Model, proxy: Proxy, assets: Assets) -> dict[str, RenderedF
 
 
 def _pools_of(svc: HttpService | TcpService) -> list[str]:
-    if isinstance(svc, TcpService):
-        return [svc.pool]
-    return [r.pool for r in svc.routes if r.pool] + ([svc.default_pool] if svc.default_pool else [])
+    return service_pools(svc)

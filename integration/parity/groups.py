@@ -138,6 +138,10 @@ def prepare(group: str, directory: Any) -> None:
         from integration.harness.auth_lab import write_htpasswd
 
         write_htpasswd(directory / "auth" / "users.htpasswd")
+    if group == "errors":
+        from integration.parity.groups_errors import write_pages
+
+        write_pages(directory)
     if group == "static":
         (directory / "site").mkdir(parents=True, exist_ok=True)
         (directory / "site" / "hello.txt").write_text("hello\n")

@@ -219,11 +219,12 @@ def p_rate(ctx: Ctx, port: int, rate: int, burst: int) -> Obs:
 
 
 def _registry() -> dict[str, Callable[..., Obs]]:
-    from integration.parity import probes_auth, probes_headers, probes_more, probes_proxy, probes_redirect, probes_tls
+    from integration.parity import (probes_auth, probes_errors, probes_headers, probes_more, probes_proxy,
+                                    probes_redirect, probes_tls)
 
     found = {}
     for module in (globals(), vars(probes_more), vars(probes_tls), vars(probes_proxy), vars(probes_redirect),
-                   vars(probes_headers), vars(probes_auth)):
+                   vars(probes_headers), vars(probes_auth), vars(probes_errors)):
         found.update({name.removeprefix("p_"): fn for name, fn in module.items()
                       if name.startswith("p_") and callable(fn)})
     return found

@@ -34,4 +34,5 @@ R = "requests"
 ST, SV = ["status"], ["status", "server"]
 AREAS = ("Routing", "Balancing", "Persistence", "Limits", "Access lists", "Forwarded headers", "Request bodies",
          "Timeouts and retries", "Health", "Compression", "Caching", "TLS", "TCP", "Logs and internals", "Reloads",
-         "WebSocket and HTTP/2", "PROXY protocol", "Redirects and rewrites", "Headers", "Authentication")
+         "WebSocket and HTTP/2", "PROXY protocol", "Redirects and rewrites", "Headers", "Authentication",
+         "Error pages")

@@ -18,6 +18,7 @@ from integration.parity.scenario import AREAS, Scenario
 from integration.parity.scenarios_auth import SCENARIOS_AUTH
 from integration.parity.scenarios_day2 import SCENARIOS_DAY2
 from integration.parity.scenarios_headers import SCENARIOS_HEADERS
+from integration.parity.scenarios_errors import SCENARIOS_ERRORS
 from integration.parity.scenarios_http import SCENARIOS_HTTP
 from integration.parity.scenarios_ops import SCENARIOS_OPS
 from integration.parity.scenarios_proxy import SCENARIOS_PROXY
@@ -29,6 +30,7 @@ __all__ = ["AREAS", "DIFFERENCES_WITHOUT_SCENARIO", "NO_SCENARIO", "SCENARIOS", 
 SCENARIOS: tuple[Scenario, ...] = (SCENARIOS_HTTP + SCENARIOS_OPS + SCENARIOS_DAY2 + SCENARIOS_TLS + SCENARIOS_PROXY
                                    + SCENARIOS_REDIRECT + SCENARIOS_HEADERS)
 SCENARIOS += SCENARIOS_AUTH
+SCENARIOS += SCENARIOS_ERRORS
 
 # Model fields with no behaviour of their own to compare, with the reason (each shown in the docs page).
 NO_SCENARIO: dict[str, str] = {
@@ -96,7 +98,7 @@ DIFFERENCES_WITHOUT_SCENARIO: dict[str, str] = {
     "Cache lifetimes": "a stored answer is served for its own max-age on NGINX; HAProxy caps it at cache.valid. "
     "HAProxy keeps no object larger than 1/256 of max_size.",
     "Error pages": "the bodies of the proxies' own error answers differ (NGINX's names NGINX); the statuses are "
-    "the same.",
+    "the same. A service with error_pages answers with its own page on both engines (the `errors-*` scenarios).",
     "Age header": "HAProxy adds Age to answers from its cache, NGINX open source does not.",
     "Waiting for the answer to an Upgrade request": "NGINX hands a request carrying Upgrade to a twin location whose "
     "read timeout is timeouts.tunnel, so it waits that long for the backend's answer (whatever it is), where "
