@@ -33,6 +33,7 @@ START_TIMEOUT = 15.0
 RELOAD_TIMEOUT = 10.0
 STOP_TIMEOUT = 15.0
 ORPHAN_TIMEOUT = 12.0  # worker_shutdown_timeout is 10s
+SETTLE_WAIT = 1.0  # a reload's workers change over within this (else observe says "unknown")
 SETTLE_QUIET = 1.0  # a failing reload retries bind() every 500 ms: done once the log is quiet this long
 MASTER_TITLE = "nginx: master process"
 WORKER_TITLE = "nginx: worker process"
@@ -94,7 +95,14 @@ class NginxControl:
         return procs, Observation(master.pid, children, release, problem, orphans)
 
     def observe(self) -> Observation:
-        return self._scan()[1]
+        """What serves. A master whose workers are changing over (a reload under way: new workers not yet in
+        their release directory, or old ones not yet told to stop) is looked at again, for up to SETTLE_WAIT
+        seconds, so that a reload in progress is never read as "serving nothing"; after that, None is
+        still "unknown", never a guess."""
+        def settled() -> Observation | None:
+            seen = self._scan()[1]
+            return seen if seen.master is None or seen.release is not None or not seen.workers else None
+        return procfs.wait_for(settled, SETTLE_WAIT, interval=0.02) or self._scan()[1]
 
     def _release_of(self, proc: Proc) -> str | None:
         if proc.cwd and proc.cwd.startswith(self._releases):

@@ -195,11 +195,14 @@ def drain(b: Book) -> Group:
 def active(b: Book) -> Group:
     check = {"type": "http", "path": "/healthz", "host": "app.internal", "interval": "500ms", "rise": 1, "fall": 1}
     tcp_check = {"type": "tcp", "interval": "500ms", "rise": 1, "fall": 1}
-    body_check = {**check, "path": "/", "expect_body": '"server": "a"'}  # the echo's JSON names the server
+    # the echo's uncounted /_ctl/hits answer names the server (a check on a counted path would add hits that the
+    # cache scenarios, sharing the lab's backends, count)
+    body_check = {**check, "path": "/_ctl/hits", "expect_body": '"server": "a"'}
     return {"pools": [pool(b, "app", ["a", "b"], health={"active": check}),
                       pool(b, "tcpapp", ["dead", ("a", {"port": TCP})], health={"active": tcp_check, "passive": None}),
                       pool(b, "bodyapp", ["a", "b"], health={"active": body_check}),
-                      pool(b, "slow", ["a", "b"], slow_start="60s")],
+                      # no passive check here: its 10s window would set the spread of every first check to 10s
+                      pool(b, "slow", ["a", "b"], slow_start="60s", health={"passive": None})],
             "services": [http("active", 169, default_pool="app"),
                          {"name": "tcpactive", "mode": "tcp", "listen": {"port": 172}, "pool": "tcpapp",
                           "retries": {"attempts": 0}},

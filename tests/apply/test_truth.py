@@ -121,3 +121,23 @@ def test_a_damaged_release_is_never_reused(tmp_path: Path) -> None:
     assert store.stage(release) == rid and store.read(rid) == release
     (store.releases / rid / "nginx.conf").unlink()  # a prune interrupted half-way used to leave this
     assert store.read(rid) is None and store.stage(release) == rid and store.read(rid) == release
+
+
+def test_a_reload_in_progress_is_not_read_as_serving_nothing(tmp_path: Path) -> None:
+    """NGINX's workers changing over (a new worker not yet in its release directory) made a plan read "serving
+    nothing", and the apply then refused as "changed since the plan" (seen under load in CI). observe() now
+    looks again until the workers settle (bounded), and says "unknown" only if they do not."""
+    import threading
+
+    from ctlplane.drivers.nginx import WORKER_TITLE
+
+    driver, host, old = started(tmp_path, "nginx")
+    master = driver.control.observe().master
+    assert master is not None
+    newcomer = host._add(master, WORKER_TITLE, str(driver.store.state_dir))  # forked, not yet in its release dir
+    threading.Timer(0.2, lambda: host.procs.pop(newcomer, None)).start()
+    assert driver.control.observe().release == old
+    assert plan_change(driver, files("nginx")).serving == old
+    stuck = host._add(master, WORKER_TITLE, str(driver.store.state_dir))
+    assert driver.control.observe().release is None  # still changing after the wait: unknown, not a guess
+    host.procs.pop(stuck)
