@@ -34,26 +34,18 @@ def _field(route: Route) -> str:
 
 def nginx_actions(model: Model, proxy: str, indexes: list[int]) -> Iterator[CrossCheck]:
     """Every header route of the NGINX proxy ``proxy`` whose action differs from its location's fallback."""
-    from ctlplane.model.routing import covering_hosts, location_chain, location_prefixes, virtual_hosts
+    from ctlplane.model.routing import header_route_conflicts
 
     where = f"on proxy {proxy!r} (nginx)"
     for k in indexes:
         svc = model.services[k]
         if not isinstance(svc, HttpService) or all(action(r) == action(None) for r in svc.routes):
             continue
-        reported: set[int] = set()
-        for vhost in virtual_hosts(svc, extra_hosts=covering_hosts(svc)):
-            for prefix in location_prefixes(vhost):
-                chain, last = location_chain(vhost, prefix)
-                fallback = action(last)
-                for route in chain:
-                    j = next(j for j, r in enumerate(svc.routes) if r is route)
-                    if action(route) != fallback and j not in reported:
-                        reported.add(j)
-                        what = (f"the route without header for {last.path_prefix!r}" if last is not None else
-                                "the default pool")
-                        yield CrossCheck(("services", k, "routes", j, _field(route)), f"NGINX redirects, answers "
-                                         f"and rewrites per host and path, not per header {where}: this header "
-                                         f"route falls back to {what} at {prefix!r}, which does otherwise; give "
-                                         "both the same redirect, respond and rewrite, or this route its own "
-                                         "path_prefix, or use engine haproxy")
+        for j, prefix, last in header_route_conflicts(svc, action):
+            what = (f"the route without header for {last.path_prefix!r}" if last is not None else
+                    "the default pool")
+            yield CrossCheck(("services", k, "routes", j, _field(svc.routes[j])), f"NGINX redirects, answers "
+                             f"and rewrites per host and path, not per header {where}: this header "
+                             f"route falls back to {what} at {prefix!r}, which does otherwise; give "
+                             "both the same redirect, respond and rewrite, or this route its own "
+                             "path_prefix, or use engine haproxy")

@@ -65,32 +65,21 @@ def _pool(i: int, pool: Pool, where: str) -> Iterator[CrossCheck]:
 
 def _body_limits(k: int, svc: HttpService, where: str) -> Iterator[CrossCheck]:
     """A header route must share the body limit of the route (or default pool) its location falls back to."""
-    from ctlplane.model.routing import body_limit, covering_hosts, location_chain, location_prefixes, virtual_hosts
+    from ctlplane.model.routing import body_limit, header_route_conflicts
 
     if not any(r.max_body_size is not None for r in svc.routes):
         return
-    reported: set[int] = set()
-    for vhost in virtual_hosts(svc, extra_hosts=covering_hosts(svc)):
-        for prefix in location_prefixes(vhost):
-            chain, last = location_chain(vhost, prefix)
-            limit = body_limit(svc, last)
-            for route in chain:
-                j = _index(svc, route)
-                if body_limit(svc, route) != limit and j not in reported:
-                    reported.add(j)
-                    yield CrossCheck(("services", k, "routes", j, "max_body_size"), f"NGINX sets the request body "
-                                     f"limit per host and path, not per header {where}: give this header route the "
-                                     f"limit of the requests it falls back to ({limit} bytes), or use engine haproxy")
-
-
-def _index(svc: HttpService, route: Route) -> int:
-    return next(j for j, r in enumerate(svc.routes) if r is route)
+    for j, _, last in header_route_conflicts(svc, lambda r: body_limit(svc, r)):
+        yield CrossCheck(("services", k, "routes", j, "max_body_size"), f"NGINX sets the request body "
+                         f"limit per host and path, not per header {where}: give this header route the "
+                         f"limit of the requests it falls back to ({body_limit(svc, last)} bytes), or use engine "
+                         "haproxy")
 
 
 def _route_headers(k: int, svc: HttpService, where: str) -> Iterator[CrossCheck]:
     """A header route must have the headers of the route (or default pool) its location falls back to."""
     from ctlplane.model.headers import effective
-    from ctlplane.model.routing import covering_hosts, location_chain, location_prefixes, virtual_hosts
+    from ctlplane.model.routing import header_route_conflicts
 
     def of(route: Route | None) -> tuple[object, ...]:
         return (effective(svc.headers.request, route.headers.request if route else None),
@@ -98,14 +87,7 @@ def _route_headers(k: int, svc: HttpService, where: str) -> Iterator[CrossCheck]
 
     if not any(r.header is not None for r in svc.routes):
         return
-    reported: set[int] = set()
-    for vhost in virtual_hosts(svc, extra_hosts=covering_hosts(svc)):
-        for prefix in location_prefixes(vhost):
-            chain, last = location_chain(vhost, prefix)
-            for route in chain:
-                j = _index(svc, route)
-                if of(route) != of(last) and j not in reported:
-                    reported.add(j)
-                    yield CrossCheck(("services", k, "routes", j, "headers"), f"NGINX sets request and response "
-                                     f"headers per host and path, not per header {where}: give this header route "
-                                     f"the headers of the requests it falls back to, or use engine haproxy")
+    for j, _, _ in header_route_conflicts(svc, of):
+        yield CrossCheck(("services", k, "routes", j, "headers"), f"NGINX sets request and response "
+                         f"headers per host and path, not per header {where}: give this header route "
+                         f"the headers of the requests it falls back to, or use engine haproxy")

@@ -14,6 +14,7 @@ from ctlplane.model.engine_auth import auth_problems
 from ctlplane.model.engine_error_pages import error_page_problems
 from ctlplane.model.engine_limits import pool_limits, service_limits
 from ctlplane.model.engine_protocols import nginx_protocols
+from ctlplane.model.engine_route_policies import route_policy_problems
 from ctlplane.model.engine_semantics import nginx_semantics
 from ctlplane.model.pool import Pool
 from ctlplane.model.root import CrossCheck, Model
@@ -48,6 +49,7 @@ def engine_problems(model: Model) -> Iterator[CrossCheck]:
         indexes = [service_index[n] for n in proxy.services if n in service_index]
         yield from auth_problems(model, proxy.name, proxy.engine, indexes)
         yield from error_page_problems(model, proxy.name, proxy.engine, indexes)
+        yield from route_policy_problems(model, proxy.name, proxy.engine, indexes)
         if proxy.engine == "nginx":
             yield from nginx_semantics(model, proxy.name, indexes)
             yield from nginx_protocols(model, proxy.name, indexes)

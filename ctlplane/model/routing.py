@@ -9,10 +9,11 @@ virtual host holding every route that can match that host, in the same order.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from ctlplane.model.auth import Auth
-from ctlplane.model.service import HttpService, Route, TcpService
+from ctlplane.model.service import Access, HttpService, Limits, Route, TcpService
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,47 @@ def effective_auth(svc: HttpService, route: Route | None) -> Auth | None:
     if route is not None and route.auth is not None:
         return route.auth
     return svc.auth
+
+
+def effective_access(svc: HttpService, route: Route | None) -> Access:
+    """The access lists of requests ``route`` serves (None: the default pool): its own, else the service's."""
+    return route.access if route is not None and route.access is not None else svc.access
+
+
+def effective_limits(svc: HttpService, route: Route | None) -> Limits:
+    """The per-client limits of requests ``route`` serves: its own budget, else the service's."""
+    return route.limits if route is not None and route.limits is not None else svc.limits
+
+
+def effective_timeouts(svc: HttpService, route: Route | None) -> tuple[int, int]:
+    """The (server, tunnel) timeouts in ms of requests ``route`` serves: its own where set, else the service's."""
+    own = route.timeouts if route is not None else None
+    server = own.server if own is not None and own.server is not None else svc.timeouts.server
+    tunnel = own.tunnel if own is not None and own.tunnel is not None else svc.timeouts.tunnel
+    return server, tunnel
+
+
+def cached(svc: HttpService, route: Route | None) -> bool:
+    """Whether the service's cache serves and stores the requests ``route`` serves."""
+    return svc.cache is not None and (route is None or route.cache)
+
+
+def header_route_conflicts(svc: HttpService, policy: Callable[[Route | None], object]) -> Iterator[
+        tuple[int, str, Route | None]]:
+    """Each header route (its model index, once) whose ``policy`` differs from that of the requests NGINX's
+    location falls back to (the route without header of the location, else the default pool: None), with the
+    location's prefix and that fallback route. NGINX sets a location's policies per host and path, not per
+    header."""
+    reported: set[int] = set()
+    for vhost in virtual_hosts(svc, extra_hosts=covering_hosts(svc)):
+        for prefix in location_prefixes(vhost):
+            chain, last = location_chain(vhost, prefix)
+            wanted = policy(last)
+            for route in chain:
+                j = next(i for i, r in enumerate(svc.routes) if r is route)
+                if j not in reported and policy(route) != wanted:
+                    reported.add(j)
+                    yield j, prefix, last
 
 
 def service_pools(svc: HttpService | TcpService, auth: bool = True) -> list[str]:

@@ -16,6 +16,7 @@ from ctlplane.model.actions import Redirect, Respond, Rewrite, check_route_actio
 from ctlplane.model.auth import Auth
 from ctlplane.model.error_pages import ErrorPage, check_pages
 from ctlplane.model.headers import Headers
+from ctlplane.model.route_policies import RouteTimeouts, check_route_policies
 from ctlplane.model.tls import CLIENT_SUBJECT_HEADER, Tls
 from ctlplane.model.types import (
     Bytes,
@@ -75,6 +76,43 @@ class HeaderMatch(Frozen):
     value: HeaderValue
 
 
+class Access(Frozen):
+    """IP access lists. deny wins over allow; when allow is set, everyone else is denied."""
+
+    allow: list[Cidr] = Field(default_factory=list, description="Only these networks may connect (all if empty).")
+    deny: list[Cidr] = Field(default_factory=list, description="These networks are refused.")
+
+
+class Limits(Frozen):
+    """Per-client limits, keyed by the client's IP address (the real client behind a trusted proxy)."""
+
+    connections_per_client: int | None = Field(
+        None, ge=1, le=100_000, description="Requests in progress at once (HTTP), open connections (TCP)."
+    )
+    requests_per_second: int | None = Field(
+        None, ge=1, le=100_000, description="Sustained request rate (HTTP only); faster requests are refused."
+    )
+    burst: int | None = Field(
+        None, ge=0, le=100_000,
+        description="Requests a client may send at once above the rate (default: twice requests_per_second).",
+        examples=[40],
+    )
+    status: int = Field(429, ge=400, le=599, description="HTTP status sent when a limit is hit.")
+
+    @model_validator(mode="after")
+    def _burst_needs_rate(self) -> Limits:
+        if self.burst is not None and self.requests_per_second is None:
+            raise ValueError("burst needs requests_per_second")
+        return self
+
+    @property
+    def effective_burst(self) -> int:
+        """The burst in force: the model's, else twice the rate (a page load fits), 0 without a rate."""
+        if self.requests_per_second is None:
+            return 0
+        return self.burst if self.burst is not None else 2 * self.requests_per_second
+
+
 class Route(Frozen):
     """Send matching requests to a pool, or answer them with a redirect or a literal response. The most specific
     route wins: longest path prefix, then exact host before wildcard host before any host, then a header match
@@ -111,10 +149,34 @@ class Route(Frozen):
         "replaces the service's entries for that name.",
         examples=[{"response": {"set": [{"name": "Cache-Control", "value": "no-store"}]}}],
     )
+    access: Access | None = Field(
+        None, description="IP access lists of the requests this route serves, instead of the service's (an empty "
+        "one opens the route to every client); the service's if unset.",
+        examples=[{"allow": ["10.0.0.0/8"]}],
+    )
+    limits: Limits | None = Field(
+        None, description="Per-client limits of the requests this route serves: a budget of their own, instead of "
+        "the service's (those requests do not count against it; an empty one exempts the route); the service's if "
+        "unset.",
+        examples=[{"requests_per_second": 1, "burst": 0}],
+    )
+    timeouts: RouteTimeouts | None = Field(
+        None, description="Server and tunnel timeouts of the requests this route serves; the service's where unset.",
+        examples=[{"server": "5s"}],
+    )
+    cache: bool = Field(
+        True, description="false: the service's cache neither serves nor stores the requests this route serves.",
+        examples=[False],
+    )
 
     @model_validator(mode="after")
     def _one_action(self) -> Route:
         check_route_action(self.path_prefix, self.host, self.pool, self.redirect, self.respond, self.rewrite)
+        return self
+
+    @model_validator(mode="after")
+    def _policies_need_a_pool(self) -> Route:
+        check_route_policies(self)
         return self
 
 
@@ -148,43 +210,6 @@ class Static(Frozen):
 
     path_prefix: PathPrefix
     root: FilePath = Field(description="Directory holding the files (absolute, or relative to the model file).")
-
-
-class Access(Frozen):
-    """IP access lists. deny wins over allow; when allow is set, everyone else is denied."""
-
-    allow: list[Cidr] = Field(default_factory=list, description="Only these networks may connect (all if empty).")
-    deny: list[Cidr] = Field(default_factory=list, description="These networks are refused.")
-
-
-class Limits(Frozen):
-    """Per-client limits, keyed by the client's IP address (the real client behind a trusted proxy)."""
-
-    connections_per_client: int | None = Field(
-        None, ge=1, le=100_000, description="Requests in progress at once (HTTP), open connections (TCP)."
-    )
-    requests_per_second: int | None = Field(
-        None, ge=1, le=100_000, description="Sustained request rate (HTTP only); faster requests are refused."
-    )
-    burst: int | None = Field(
-        None, ge=0, le=100_000,
-        description="Requests a client may send at once above the rate (default: twice requests_per_second).",
-        examples=[40],
-    )
-    status: int = Field(429, ge=400, le=599, description="HTTP status sent when a limit is hit.")
-
-    @model_validator(mode="after")
-    def _burst_needs_rate(self) -> Limits:
-        if self.burst is not None and self.requests_per_second is None:
-            raise ValueError("burst needs requests_per_second")
-        return self
-
-    @property
-    def effective_burst(self) -> int:
-        """The burst in force: the model's, else twice the rate (a page load fits), 0 without a rate."""
-        if self.requests_per_second is None:
-            return 0
-        return self.burst if self.burst is not None else 2 * self.requests_per_second
 
 
 class Timeouts(Frozen):
@@ -317,6 +342,14 @@ class HttpService(_ServiceBase):
         "trace, and its headers never reach the client); other statuses pass through. Needs error_pages.",
         examples=[True],
     )
+
+    @model_validator(mode="after")
+    def _route_cache_switch(self) -> HttpService:
+        for j, route in enumerate(self.routes):
+            if not route.cache and self.cache is None:
+                raise ValueError(f"routes[{j}].cache: false turns the service's cache off, but the service has no "
+                                 "cache: remove it")
+        return self
 
     @model_validator(mode="after")
     def _pages(self) -> HttpService:

@@ -112,6 +112,7 @@ class Backend:
     empty_page: str | None = None  # a discovered pool: its own 503 page when no member can serve
     server_options: tuple[tuple[str, str, bool], ...] = ()  # default-server PROXY/TLS: keyword, value, hq it
     frontend_503: bool = False  # http-error status 503 default-errorfiles: the frontends' 503 page (error_pages)
+    route_timeouts: tuple[str, ...] = ()  # server | tunnel: a route's own, set by its frontend (haproxy_policies)
 
 
 EMPTY_POOL_PAGE = "errors/503-empty-pool.http"  # relative to the release; HAProxy names it from its cwd
@@ -127,6 +128,13 @@ def server_address(address: str, port: int) -> str:
     if ":" in address:
         return f"[{address}]:{port}"
     return f"{address}:{port}"
+
+
+def _route_timeouts(users: list[Service]) -> tuple[str, ...]:
+    """The timeouts some user's route sets for its own requests (``txn.ctl_timeout_<kind>``, in ms, set by the
+    frontend: HAProxy 2.6 takes ``set-timeout`` in a backend only)."""
+    routes = [r for u in users if isinstance(u, HttpService) for r in u.routes if r.timeouts is not None]
+    return tuple(kind for kind in ("server", "tunnel") if any(getattr(r.timeouts, kind) is not None for r in routes))
 
 
 def build_backend(pool: Pool, users: list[Service]) -> Backend:
@@ -170,6 +178,7 @@ def build_backend(pool: Pool, users: list[Service]) -> Backend:
         server_options=_send_proxy(pool, checked) + haproxy_server_tls(pool, f"{CONFIG_DIR}/", checked)
         + _slow_start(pool),
         frontend_503=reset_503,
+        route_timeouts=_route_timeouts(users),
     )
 
 

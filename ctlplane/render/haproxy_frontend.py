@@ -23,7 +23,7 @@ A service without a default pool falls through to the ``notfound`` backend
 request id and the model's headers: see ``haproxy_headers``. Behind the PROXY protocol
 (``accept-proxy``) the ``tcp-request`` rules run at ``session`` time: ``connection`` rules would see the
 balancer's address, not the client's. Route actions (redirect, respond,
-rewrite) and the route pick they need are ``haproxy_actions``'s.
+rewrite) and the route pick they need are ``haproxy_actions``'s; per-route policies ``haproxy_policies``'s.
 """
 
 from __future__ import annotations
@@ -39,6 +39,7 @@ from ctlplane.render.haproxy_actions import ROUTE_VAR, Actions, Pick, route_acti
 from ctlplane.render.haproxy_auth import AuthRules, auth_rules
 from ctlplane.render.error_pages import haproxy_errorfiles, haproxy_intercepts, haproxy_page_of
 from ctlplane.render.haproxy_backend import backend_name, server_address
+from ctlplane.render.haproxy_policies import Policies, has_route_policies, route_policies
 from ctlplane.render.haproxy_headers import REQUEST_ID_RULES, SOURCES, HeaderRules, has_route_headers, header_rules
 from ctlplane.render.haproxy_rules import BodyLimit, Limits, Trust, body_limits, limits, trust
 from ctlplane.model.routing import ordered_routes
@@ -122,6 +123,7 @@ class Frontend:
     auth: AuthRules | None = None  # basic auth (haproxy_auth)
     error_files: tuple[tuple[int, str], ...] = ()  # errorfile <status> <path>: the service's error pages
     intercepts: tuple[tuple[int, str], ...] = ()  # a backend answer with <status> replaced by <path>
+    policies: Policies | None = None  # the routes' own access lists, limits, timeouts, cache (haproxy_policies)
 
 
 def frontend_name(svc_name: str) -> str:
@@ -158,7 +160,8 @@ def build_frontend(svc: HttpService | TcpService, log: str = "default") -> Front
     routes = ordered_routes(svc) if isinstance(svc, HttpService) else ()
     conditions = {model_routes.index(r): _conditions(r) for r in routes}
     actions = route_actions(svc, conditions) if isinstance(svc, HttpService) else None
-    picked = isinstance(svc, HttpService) and (actions is not None or has_route_headers(svc))
+    picked = isinstance(svc, HttpService) and (actions is not None or has_route_headers(svc)
+                                               or has_route_policies(svc))
     picks = route_picks(svc, conditions) if isinstance(svc, HttpService) and picked else ()
     save_vars = tuple(v for v in HAPROXY_SAVE_VARS if f"var({v[0]})" in haproxy_format(log)) if http else ()
     return Frontend(
@@ -193,6 +196,7 @@ def build_frontend(svc: HttpService | TcpService, log: str = "default") -> Front
         auth=auth_rules(svc, conditions),
         error_files=haproxy_errorfiles(svc, from_cwd("")) if isinstance(svc, HttpService) else (),
         intercepts=haproxy_intercepts(svc, from_cwd("")) if isinstance(svc, HttpService) else (),
+        policies=route_policies(svc, from_cwd("")) if isinstance(svc, HttpService) else None,
     )
 
 

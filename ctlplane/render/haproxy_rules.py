@@ -29,6 +29,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from ctlplane.model.service import HttpService, Route, TcpService
+from ctlplane.model.service import Limits as LimitsModel
 from ctlplane.model.types import format_duration
 from ctlplane.model.routing import ordered_routes
 
@@ -78,8 +79,9 @@ def trust(svc: HttpService | TcpService) -> Trust | None:
     return Trust(tuple(svc.trusted_proxies), tuple(range(1, TRUST_DEPTH + 1)))
 
 
-def limits(svc: HttpService | TcpService) -> Limits | None:
-    lim = svc.limits
+def limits(svc: HttpService | TcpService, own: LimitsModel | None = None) -> Limits | None:
+    """The tracking of the service's limits, or of ``own`` (a route's limits: its separate budget)."""
+    lim = own if own is not None else svc.limits
     if lim.connections_per_client is None and lim.requests_per_second is None:
         return None
     store = ["conn_cur"] if lim.connections_per_client is not None else []

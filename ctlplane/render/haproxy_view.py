@@ -177,8 +177,14 @@ def build_view(model: Model, proxy: Proxy, root_master: bool = False, state_dir:
         notfound=any(needs_notfound(s) for s in services),
         admin=_listener(proxy.admin.address, proxy.admin.port, proxy.admin.auth) if proxy.admin else None,
         metrics=_listener(proxy.metrics.address, proxy.metrics.port, proxy.metrics.auth) if proxy.metrics else None,
-        peers=reload_peers(proxy, state_dir) if any(fe.limits and fe.limits.rate_window for fe in frontends) else None,
+        peers=reload_peers(proxy, state_dir) if any(_counts_rates(fe) for fe in frontends) else None,
     )
+
+
+def _counts_rates(fe: Frontend) -> bool:
+    """The frontend keeps a request rate per client (its service's, or a route's own limits)."""
+    tables = fe.policies.tables if fe.policies else ()
+    return bool(fe.limits and fe.limits.rate_window) or any(r.limits and r.limits.rate_window for r in tables)
 
 
 def reload_peers(proxy: Proxy, state_dir: Path | None) -> PeersView:

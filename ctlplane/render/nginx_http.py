@@ -36,6 +36,7 @@ from ctlplane.render.error_pages import NginxPages, nginx_pages, with_pages
 from ctlplane.render.nginx_forwarding import CACHE_BYPASS, CACHE_NO_STORE, FixedMap, Geo, trust
 from ctlplane.render.nginx_auth import AuthEndpoint, auth_plan
 from ctlplane.render.nginx_headers import Header
+from ctlplane.render.nginx_policies import route_zones
 from ctlplane.render.nginx_locations import (Chains, Location, locations, server_hidden, server_request_headers,
                                              with_upgrade_twins)
 from ctlplane.render.nginx_upstream import MapBlock, host_port
@@ -166,6 +167,9 @@ class ServiceBlocks:
     conn_zone: str | None
     req_zone: tuple[str, int] | None  # zone, rate per second
     cache: CachePath | None
+    route_req_zones: tuple[tuple[str, int], ...] = ()  # routes' own limits (nginx_policies)
+    route_conn_zones: tuple[str, ...] = ()
+    off_zones: bool = False  # a route's limits leave out a kind its service limits: the empty-key zones
 
 
 def cert_files(service: str, index: int) -> tuple[str, str]:
@@ -294,6 +298,7 @@ def http_service(svc: HttpService, pools: dict[str, Pool], assets: Assets) -> Se
                                   listen_params(svc.listen.address, tls=False, http2=False, default=True,
                                                 proxy_protocol=svc.listen.accept_proxy_protocol), suffix,
                                   tuple(host_port(a, svc.tls.redirect_http_port) for a in svc.listen.also))
+    route_req, route_conn, off = route_zones(svc)
     cache = None
     if svc.cache:
         inactive = format_duration(max(svc.cache.valid, 600_000))
@@ -309,4 +314,5 @@ def http_service(svc: HttpService, pools: dict[str, Pool], assets: Assets) -> Se
         req_zone=(names.bare("req", svc.name), svc.limits.requests_per_second)
         if svc.limits.requests_per_second else None,
         cache=cache,
+        route_req_zones=route_req, route_conn_zones=route_conn, off_zones=off,
     )

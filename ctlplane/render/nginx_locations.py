@@ -36,7 +36,9 @@ A location whose routes redirect or respond (``model/actions.py``) answers in
 the rewrite phase, before limits and access lists; one whose routes rewrite
 the path proxies with a ``rewrite … break`` (``render/nginx_actions.py``; a
 header route does what its location's fallback does, ``model/engine_actions.py``).
-Authentication (``auth_basic``, ``auth_request``, the Authorization header): ``nginx_auth``.
+Authentication (``auth_basic``, ``auth_request``, the Authorization header): ``nginx_auth``. A route's own
+access lists, limits, timeouts and cache switch: ``nginx_policies`` (also in its upgrade twin, whose timeout is
+then the route's tunnel).
 
 A location whose pools speak gRPC uses ``grpc_pass`` (HTTP/2 to the servers)
 with the same forwarded headers, timeouts, retries and hidden headers as
@@ -64,6 +66,7 @@ from ctlplane.render.nginx_headers import Header, hidden, request_headers, respo
 from ctlplane.render.error_pages import ErrorPageLine
 from ctlplane.render.nginx_upstream import EMPTY, MapBlock, has_cookie_persistence
 from ctlplane.model.routing import VirtualHost, body_limit, effective_auth, location_chain, location_prefixes
+from ctlplane.render.nginx_policies import LocationPolicy, location_policy
 from ctlplane.render.nginx_auth import NO_AUTH, AuthPlan, LocationAuth
 from ctlplane.render.tls_files import NginxUpstreamTls, nginx_upstream_tls
 
@@ -95,6 +98,7 @@ class Location:
     error_pages: tuple[ErrorPageLine, ...] = ()  # the service's page lines, when this location has its own
     empty_target: str = "@ctlplane_empty"  # a discovered pool's 502 =503 goes here (or to the 503 page)
     page_recursive: bool = False  # an upgrade hand-over: the twin's errors get pages too
+    policy: LocationPolicy | None = None  # the route's own access lists, limits, timeouts, cache (nginx_policies)
 
 
 @dataclass
@@ -187,21 +191,20 @@ def with_upgrade_twins(locs: tuple[Location, ...], tunnel: str | None) -> tuple[
                                                                               tuple[Location, ...]]:
     """The server's locations, each proxy one pointing at its named twin for upgrades, and the twins (none when
     ``tunnel`` is None: the server's own timeouts are the tunnel's)."""
-    if tunnel is None:
-        return locs, ()
     twins: dict[tuple[object, ...], Location] = {}
     out = []
     for loc in locs:
-        if loc.kind != "proxy" or loc.grpc:  # gRPC is HTTP/2: no Upgrade
+        timeout = loc.policy.tunnel if loc.policy is not None and loc.policy.own_tunnel else tunnel
+        if loc.kind != "proxy" or loc.grpc or timeout is None:  # gRPC is HTTP/2: no Upgrade
             out.append(loc)
             continue
         key = (loc.target, loc.headers, loc.max_body, loc.empty_pool, loc.tls, loc.rewrite, loc.set_headers, loc.hide,
-               loc.auth)
+               loc.auth, loc.policy, timeout)
         if key not in twins:
             twins[key] = Location("", f"@ctlplane_upgrade_{len(twins) + 1}", "proxy", loc.headers, target=loc.target,
-                                  empty_pool=loc.empty_pool, max_body=loc.max_body, tunnel_timeout=tunnel,
+                                  empty_pool=loc.empty_pool, max_body=loc.max_body, tunnel_timeout=timeout,
                                   sets_pool=False, tls=loc.tls, rewrite=loc.rewrite, set_headers=loc.set_headers,
-                                  hide=loc.hide, auth=loc.auth)
+                                  hide=loc.hide, auth=loc.auth, policy=loc.policy)
         out.append(replace(loc, upgrade=twins[key].path))
     return tuple(out), tuple(twins.values())
 
@@ -214,6 +217,8 @@ def _proxy_location(svc: HttpService, vhost: VirtualHost, chains: Chains, prefix
     if any(body_limit(svc, r) != limit for r in chain):  # refused in model/engines.py
         raise RenderError("routes of one location disagree on max_body_size",
                           [Finding(f"service {svc.name!r}: location {prefix!r}", source="nginx")])
+    policy = location_policy(svc, last) if last is not None and last.pool is not None else None
+    # header routes share their location's policies: model/engine_route_policies.py refuses the others
     if any(action(r) != action(last) for r in chain):  # refused in model/engine_actions.py
         raise RenderError("routes of one location disagree on redirect, respond or rewrite",
                           [Finding(f"service {svc.name!r}: location {prefix!r}", source="nginx")])
@@ -249,7 +254,7 @@ def _proxy_location(svc: HttpService, vhost: VirtualHost, chains: Chains, prefix
                     grpc=grpc, tls=tls.pop(), rewrite=rewrite,
                     set_headers=request if grpc or request != server_request_headers(svc) else None,
                     hide=hide if grpc or hide != server_hidden(svc) else None,
-                    auth=auth, authorization=chains.auth.authorization(auth))
+                    auth=auth, authorization=chains.auth.authorization(auth), policy=policy)
 
 
 def server_request_headers(svc: HttpService) -> tuple[Header, ...]:

@@ -15,7 +15,7 @@ import re
 
 from ctlplane.errors import Finding, RenderError
 
-_BARE = re.compile(r"[a-z][a-z0-9_-]{0,80}")  # upstream and shared-memory zone names
+BARE = re.compile(r"[a-z][a-z0-9_-]{0,80}")  # upstream and shared-memory zone names
 _VAR = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,200}")  # variable names (without the '$')
 _COOKIE = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,63}")
 _HEADER = re.compile(r"[A-Za-z][A-Za-z0-9-]{0,63}")
@@ -42,7 +42,7 @@ def encode(name: str) -> str:
 def bare(prefix: str, name: str) -> str:
     """An upstream or zone name: ``<prefix>_<model name>``."""
     checked(name, _MODEL_NAME, "model name")
-    return checked(f"{prefix}_{name}", _BARE, "name")
+    return checked(f"{prefix}_{name}", BARE, "name")
 
 
 def var(*parts: str | int) -> str:

@@ -125,6 +125,7 @@ class HttpBlock:
     admin: str | None  # the admin listener, or None
     metrics: str | None  # the metrics listener (stub_status at /metrics), or None
     access_log: AccessLog
+    off_zones: bool = False  # ctl_off_req / ctl_off_conn: keyed on "", they count nothing (nginx_policies)
     admin_auth: tuple[str, str] | None = None  # (realm, user file) of /status (/healthz stays open)
     metrics_auth: tuple[str, str] | None = None  # (realm, user file) of /metrics
 
@@ -222,8 +223,10 @@ def nginx_view(model: Model, proxy: Proxy, assets: Assets) -> NginxConf:
         + (CACHE_MAPS if caches else ()),
         geos=tuple(b.geo for b in blocks if b.geo),
         maps=maps,
-        conn_zones=tuple(b.conn_zone for b in blocks if b.conn_zone),
-        req_zones=tuple(b.req_zone for b in blocks if b.req_zone),
+        conn_zones=tuple(b.conn_zone for b in blocks if b.conn_zone) + tuple(z for b in blocks
+                                                                           for z in b.route_conn_zones),
+        req_zones=tuple(b.req_zone for b in blocks if b.req_zone) + tuple(z for b in blocks for z in b.route_req_zones),
+        off_zones=any(b.off_zones for b in blocks),
         caches=caches,
         servers=servers,
         redirects=tuple(b.redirect for b in blocks if b.redirect),

@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 from integration.parity.groups import Book, Group, http, pool
 from integration.parity.groups_headers import header_by_header, header_ops
+from integration.parity.groups_policies import policies, policy_header
 from integration.parity.groups_auth import admin_auth, auth, auth_request
 from integration.parity.groups_errors import errors
 from integration.parity.groups_proxy import proxy_in, proxy_out_tcp, proxy_out_v2
@@ -66,4 +67,5 @@ GROUPS_DAY2: dict[str, Callable[[Book], Group]] = {"websocket": websocket, "grpc
                                                     "redirects": redirects, "redirect_header": redirect_header,
                                                     "header_ops": header_ops, "header_by_header": header_by_header,
                                                     "auth": auth, "auth_request": auth_request,
-                                                    "admin_auth": admin_auth, "errors": errors}
+                                                    "admin_auth": admin_auth, "errors": errors,
+                                                    "policies": policies, "policy_header": policy_header}

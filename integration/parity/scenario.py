@@ -35,4 +35,4 @@ ST, SV = ["status"], ["status", "server"]
 AREAS = ("Routing", "Balancing", "Persistence", "Limits", "Access lists", "Forwarded headers", "Request bodies",
          "Timeouts and retries", "Health", "Compression", "Caching", "TLS", "TCP", "Logs and internals", "Reloads",
          "WebSocket and HTTP/2", "PROXY protocol", "Redirects and rewrites", "Headers", "Authentication",
-         "Error pages")
+         "Error pages", "Per-route policies")

@@ -21,6 +21,7 @@ from integration.parity.scenarios_headers import SCENARIOS_HEADERS
 from integration.parity.scenarios_errors import SCENARIOS_ERRORS
 from integration.parity.scenarios_http import SCENARIOS_HTTP
 from integration.parity.scenarios_ops import SCENARIOS_OPS
+from integration.parity.scenarios_policies import SCENARIOS_POLICIES
 from integration.parity.scenarios_proxy import SCENARIOS_PROXY
 from integration.parity.scenarios_redirect import SCENARIOS_REDIRECT
 from integration.parity.scenarios_tls import SCENARIOS_TLS
@@ -31,6 +32,7 @@ SCENARIOS: tuple[Scenario, ...] = (SCENARIOS_HTTP + SCENARIOS_OPS + SCENARIOS_DA
                                    + SCENARIOS_REDIRECT + SCENARIOS_HEADERS)
 SCENARIOS += SCENARIOS_AUTH
 SCENARIOS += SCENARIOS_ERRORS
+SCENARIOS += SCENARIOS_POLICIES
 
 # Model fields with no behaviour of their own to compare, with the reason (each shown in the docs page).
 NO_SCENARIO: dict[str, str] = {

@@ -45,7 +45,10 @@ def nginx_model(world: World) -> dict[str, Any]:
              "routes": [
                  {"host": "api.example.com", "path_prefix": "/api/", "pool": "api", "max_body_size": "10m",
                   "headers": {"request": {"set": [{"name": "X-Api", "value": "v1"}]},
-                              "response": {"remove": ["X-Api-Debug"]}}},
+                              "response": {"remove": ["X-Api-Debug"]}},
+                  "access": {"allow": ["10.3.0.0/16"], "deny": ["10.3.9.0/24"]},
+                  "limits": {"requests_per_second": 2, "burst": 1, "connections_per_client": 3, "status": 503},
+                  "timeouts": {"server": "5s", "tunnel": "2m"}, "cache": False},
                  {"host": "*.example.org", "path_prefix": "/v2", "header": {"name": "X-Tenant", "value": "gold"},
                   "pool": "web"},
                  {"path_prefix": "/v2", "pool": "ck"},
@@ -127,6 +130,9 @@ def haproxy_model(world: World) -> dict[str, Any]:
         "services": [
             {"name": "shop", "mode": "http", "listen": {"address": "0.0.0.0", "port": 443},
              "routes": [{"host": "api.test", "path_prefix": "/v1/", "pool": "sticky",
+                         "access": {"allow": ["10.4.0.0/16"], "deny": ["10.4.9.0/24"]},
+                         "limits": {"requests_per_second": 3, "connections_per_client": 4},
+                         "timeouts": {"server": "7s", "tunnel": "3m"}, "cache": False,
                          "headers": {"response": {"set": [{"name": "Cache-Control", "value": "no-store"}]}},
                          "auth": {"htpasswd": HTPASSWD_FILE, "realm": "API v1", "forward_authorization": True}},
                         {"path_prefix": "/cart", "header": {"name": "X-Beta", "value": "on"}, "pool": "sticky"},
