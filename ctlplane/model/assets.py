@@ -33,6 +33,7 @@ from pydantic import TypeAdapter, ValidationError
 from ctlplane.errors import Finding, ModelError
 from ctlplane.model.load import Loaded, Loc, locate
 from ctlplane.model.root import Model
+from ctlplane.model.ocsp_subjects import OcspSubject, ocsp_subjects
 from ctlplane.model.reach import Account, account, blocker, tree_blocker
 from ctlplane.model.service import HttpService
 from ctlplane.model.tls import Certificate
@@ -64,6 +65,8 @@ class Assets:
     root_masters: frozenset[str] = frozenset()  # proxies whose master process runs as root
     pool_tls: dict[str, PoolTlsAsset] = field(default_factory=dict)  # pool -> its TLS files
     client_cas: dict[str, bytes] = field(default_factory=dict)  # service -> CA bundle its clients verify against
+    ocsp_subjects: dict[tuple[str, int], OcspSubject] = field(default_factory=dict)  # (service, index) to staple
+    ocsp: dict[tuple[str, int], bytes] = field(default_factory=dict)  # (service, index) -> verified response (DER)
 
     def master_is_root(self, proxy: str) -> bool:
         return proxy in self.root_masters
@@ -142,11 +145,12 @@ def read_assets(loaded: Loaded) -> Assets:
                 problem(loc, f"static root {str(root)!r} is not a directory")
             roots[(svc.name, i)] = str(root)
     pool_tls, client_cas = read_tls_files(loaded.model, loaded.base_dir, bases, watched, keys, problem)
+    stapled = ocsp_subjects(loaded.model, {k: c.cert_pem for k, c in certs.items()}, problem)
     states = _state_dirs(loaded, bases, problem)
     _no_exposure(loaded, roots, keys, list(states.values()), problem)
     if problems:
         raise ModelError("referenced files are not usable", problems)
-    return Assets(certs, roots, tuple(watched), states, root_masters(loaded.model), pool_tls, client_cas)
+    return Assets(certs, roots, tuple(watched), states, root_masters(loaded.model), pool_tls, client_cas, stapled)
 
 
 def _is_dir(path: Path) -> bool:
