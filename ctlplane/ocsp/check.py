@@ -103,10 +103,12 @@ def _signed(response: ocsp.OCSPResponse, issuer: x509.Certificate, now: datetime
     if signer is not issuer:
         try:
             signer.verify_directly_issued_by(issuer)
-            usage = signer.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
-        except (ValueError, TypeError, InvalidSignature, x509.ExtensionNotFound) as exc:
-            raise Unusable("the response's signer was not delegated by the issuer (not issued by it for OCSP "
-                           "signing)") from exc
+        except (ValueError, TypeError, InvalidSignature) as exc:
+            raise Unusable("the response's signer was not delegated by the issuer (not issued by it)") from exc
+        try:
+            usage = list(signer.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value)
+        except x509.ExtensionNotFound:
+            usage = []
         if ExtendedKeyUsageOID.OCSP_SIGNING not in usage:
             raise Unusable("the response's signer is not an OCSP signing certificate of the issuer")
         if not signer.not_valid_before_utc <= now < signer.not_valid_after_utc:
