@@ -115,13 +115,19 @@ class _Server(http.server.ThreadingHTTPServer):
     asked = 0
 
 
-@contextmanager
-def responder(pki: Pki) -> Iterator[_Server]:
-    """A real OCSP responder of ``pki`` on 127.0.0.1 (``.url``), serving until the block ends."""
+def start_responder(pki: Pki) -> tuple[_Server, threading.Thread]:
+    """A real OCSP responder of ``pki`` on 127.0.0.1 (``url_of``), serving in a daemon thread."""
     server = _Server(("127.0.0.1", 0), _Handler)
     server.pki, server.signer = pki, Signer(pki.cert, pki.key)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
+    return server, thread
+
+
+@contextmanager
+def responder(pki: Pki) -> Iterator[_Server]:
+    """A real OCSP responder of ``pki`` on 127.0.0.1, serving until the block ends."""
+    server, thread = start_responder(pki)
     try:
         yield server
     finally:

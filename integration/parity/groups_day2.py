@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 from integration.parity.groups import Book, Group, http, pool
 from integration.parity.groups_proxy import proxy_in, proxy_out_tcp, proxy_out_v2
-from integration.parity.groups_tls import client_certs, upstream_tls
+from integration.parity.groups_tls import client_certs, ocsp, upstream_tls
 
 SHORT = {"client": "1s", "server": "1s", "keep_alive": "1s"}  # every HTTP timeout far below the idle period
 
@@ -58,4 +58,5 @@ def h2c(b: Book) -> Group:
 GROUPS_DAY2: dict[str, Callable[[Book], Group]] = {"websocket": websocket, "grpc": grpc, "grpc_plain": grpc_plain,
                                                     "h2c": h2c, "upstream_tls": upstream_tls,
                                                     "client_certs": client_certs, "proxy_in": proxy_in,
-                                                    "proxy_out_tcp": proxy_out_tcp, "proxy_out_v2": proxy_out_v2}
+                                                    "proxy_out_tcp": proxy_out_tcp, "proxy_out_v2": proxy_out_v2,
+                                                    "ocsp": ocsp}
