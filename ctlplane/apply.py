@@ -34,6 +34,7 @@ from ctlplane.transaction import ApplyResult, Planned, apply_proxy, plan_change
 
 if TYPE_CHECKING:
     from ctlplane.discovery import Source
+    from ctlplane.ocsp import Responder
 
 
 def docker_discovery(discovery: Source | None) -> Source:
@@ -43,6 +44,15 @@ def docker_discovery(discovery: Source | None) -> Source:
     from ctlplane.discovery.docker import DockerSource
 
     return DockerSource()
+
+
+def ocsp_responder(ocsp: Responder | None) -> Responder:
+    """``ocsp``, or the network (asked only for certificates to staple whose response is due)."""
+    if ocsp is not None:
+        return ocsp
+    from ctlplane.ocsp.responder import HttpResponder
+
+    return HttpResponder()
 
 
 @dataclass(frozen=True)
@@ -60,11 +70,14 @@ class Prepared:
 
 
 def prepare(source: str | Path | Build, *, proxies: list[str] | None = None, strict_binaries: bool = True,
-            progress: Callable[[str], None] | None = None, discovery: Source | None = None) -> Prepared:
+            progress: Callable[[str], None] | None = None, discovery: Source | None = None,
+            ocsp: Responder | None = None) -> Prepared:
     """Load (unless built already) with the members of discovered pools (``discovery``, by default the Docker
-    engine), check that the workers can read what they serve on this machine, plan, and have the real binaries
-    check what will reach a proxy; raise before anything is touched."""
-    built = source if isinstance(source, Build) else build(source, progress, docker_discovery(discovery))
+    engine) and the OCSP responses to staple (``ocsp``, by default asked over the network), check that the
+    workers can read what they serve on this machine, plan, and have the real binaries check what will reach a
+    proxy; raise before anything is touched."""
+    built = source if isinstance(source, Build) else build(source, progress, docker_discovery(discovery),
+                                                           ocsp_responder(ocsp))
     names = tuple(p.name for p in built.loaded.model.proxies if not proxies or p.name in proxies)
     unreachable = worker_reach(built.loaded, built.assets, names)
     if unreachable:
@@ -126,14 +139,15 @@ def apply_prepared(prepared: Prepared, *, report: Callable[[ApplyResult], None] 
 
 
 def apply_model(source: str | Path | Build, *, proxies: list[str] | None = None, strict_binaries: bool = True,
-                step: Step = no_step, discovery: Source | None = None) -> list[ApplyResult]:
+                step: Step = no_step, discovery: Source | None = None,
+                ocsp: Responder | None = None) -> list[ApplyResult]:
     """Validate (both stages), plan and apply a model to every proxy (or the named ones), in model order.
 
     Raises ModelError / ConfigTestError before anything is touched, ApplyError after a rollback. Proxies
     before a failed one keep their new configuration; later ones are not touched.
     """
-    return apply_prepared(prepare(source, proxies=proxies, strict_binaries=strict_binaries, discovery=discovery),
-                          step=step)
+    return apply_prepared(prepare(source, proxies=proxies, strict_binaries=strict_binaries, discovery=discovery,
+                                  ocsp=ocsp), step=step)
 
 
 def down_model(loaded: Loaded, proxies: list[str] | None = None) -> list[tuple[str, bool]]:

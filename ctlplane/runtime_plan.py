@@ -10,13 +10,16 @@ ignores ``default-server``, so the backend's check settings are written on its
 ``add server`` line, and its health checks are enabled (HAProxy leaves them off
 on dynamic servers); one with a cookie needs a reload. A removed server is
 drained first, then deleted (the driver waits for its sessions to end and puts
-it in maintenance, as ``del server`` requires). Anything else (a new option,
+it in maintenance, as ``del server`` requires). A refreshed OCSP response (``tls.ocsp_stapling``) is given to
+the running workers with ``set ssl ocsp-response``, the new file beside the certificate keeping it for the
+next reload. Anything else (a new option,
 any other line or file) needs a reload and gives ``None``. NGINX open source has
 no runtime API: always ``None``.
 """
 
 from __future__ import annotations
 
+import base64
 import re
 from dataclasses import dataclass
 
@@ -30,6 +33,7 @@ _TLS_DEFAULTS = ("send-proxy", "send-proxy-v2", "check-send-proxy", "ssl", "veri
 _RAMP_DEFAULTS = ("slowstart",)  # ditto (slow start)
 _VALUED = ("slowstart", "weight", "maxconn", "cookie", "inter", "rise", "fall", "observe", "error-limit", "on-error",
            "proto", "check-proto", "verify", "ca-file", "verifyhost", "sni", "crt", "check-sni")
+OCSP_SUFFIX = ".pem.ocsp"  # render.tls_files.ocsp_file on HAProxy
 _PLAIN = re.compile(r"'?([A-Za-z0-9._/()-]+)'?")
 
 
@@ -94,12 +98,16 @@ def runtime_commands(engine: str, deployed: dict[str, bytes], new: dict[str, byt
         return None
     others = [{k: v for k, v in files.items() if k != "haproxy.cfg"} for files in (deployed, new)]
     if others[0] != others[1]:
-        return None
+        refreshed = ocsp_updates(others[0], others[1])
+        if refreshed is None:
+            return None
+        commands = refreshed
+    else:
+        commands = []
     old_skeleton, old, _ = _parse(deployed["haproxy.cfg"].decode())
     new_skeleton, now, defaults = _parse(new["haproxy.cfg"].decode())
     if old_skeleton != new_skeleton:
         return None
-    commands: list[str] = []
     for key, server in now.items():
         changed = _changed(old[key], server) if key in old else \
             _added(server, defaults.get(server.backend, ()), any(b == server.backend for b, _ in old))
@@ -109,6 +117,18 @@ def runtime_commands(engine: str, deployed: dict[str, bytes], new: dict[str, byt
     for backend, name in sorted(set(old) - set(now)):  # last: new servers take traffic before others drain
         commands += [f"set server {backend}/{name} state drain", f"del server {backend}/{name}"]
     return commands or None
+
+
+def ocsp_updates(deployed: dict[str, bytes], new: dict[str, bytes]) -> list[str] | None:
+    """``set ssl ocsp-response`` for each stapled OCSP response (``<certificate>.pem.ocsp``) that changed, when
+    nothing else did. HAProxy 2.6 takes a new response only for a certificate that had one at start (its OCSP
+    entry exists from then): a response stapled for the first time, or dropped, needs a reload."""
+    if deployed.keys() != new.keys():
+        return None
+    changed = sorted(k for k in new if deployed[k] != new[k])
+    if not all(k.endswith(OCSP_SUFFIX) for k in changed):
+        return None
+    return [f"set ssl ocsp-response {base64.b64encode(new[k]).decode()}" for k in changed]
 
 
 def _changed(old: ServerLine, new: ServerLine) -> list[str] | None:

@@ -28,6 +28,7 @@ from ctlplane.transaction import ApplyResult
 if TYPE_CHECKING:
     from ctlplane.apply import Prepared
     from ctlplane.discovery import Source
+    from ctlplane.ocsp import Responder
     from ctlplane.pipeline import Build
 from ctlplane.watch import FINAL_EVENTS, MAX_WAIT, QUIET, RECONCILE, Debouncer, relevant, watch_dirs
 
@@ -61,11 +62,15 @@ class Cycle:
 class Planner:
     """The default work of a cycle, building the model once: ``referenced`` (asked first, to watch the files
     the model names) builds it and keeps the result, ``apply`` applies that build (or builds it, when the
-    first step could not). ``discovery``: the source of discovered pool members; ``notes``: told the
-    prepared apply before it runs (the CLI prints which containers were left out)."""
+    first step could not). ``discovery``: the source of discovered pool members; ``ocsp``: the OCSP responders
+    (by default the network); ``notes``: told the prepared apply before it runs (the CLI prints which
+    containers were left out and the OCSP warnings)."""
 
-    def __init__(self, discovery: Source | None = None, notes: Callable[[Prepared], None] | None = None) -> None:
-        self.discovery, self.notes = discovery, notes
+    def __init__(self, discovery: Source | None = None, notes: Callable[[Prepared], None] | None = None,
+                 ocsp: Responder | None = None) -> None:
+        from ctlplane.apply import ocsp_responder
+
+        self.discovery, self.notes, self.ocsp = discovery, notes, ocsp_responder(ocsp)
         self._built: tuple[str, Build] | None = None
 
     def referenced(self, path: str) -> tuple[str, ...]:
@@ -73,7 +78,7 @@ class Planner:
 
         self._built = None
         try:
-            built = build(path, discovery=self.discovery)
+            built = build(path, discovery=self.discovery, ocsp=self.ocsp)
         except ModelError:
             return referenced_files(path)  # the apply reports the problem; watch what the model names meanwhile
         self._built = (path, built)
@@ -83,7 +88,8 @@ class Planner:
         from ctlplane.apply import apply_prepared, prepare
 
         built, self._built = self._built, None
-        prepared = prepare(built[1] if built and built[0] == path else path, discovery=self.discovery)
+        prepared = prepare(built[1] if built and built[0] == path else path, discovery=self.discovery,
+                           ocsp=self.ocsp)
         if self.notes is not None:
             self.notes(prepared)
         return apply_prepared(prepared)

@@ -29,12 +29,23 @@ BLESS = os.environ.get("CTLPLANE_BLESS") == "1"
 
 
 def built(folder: Path) -> Build:
-    """The case rendered; with ``containers.json``, its discovered pools take their members from that snapshot."""
+    """The case rendered; with ``containers.json``, its discovered pools take their members from that snapshot;
+    certificates to staple get their OCSP responses from a fake responder of the example CA."""
     snapshot = folder / "containers.json"
     docker = None
     if snapshot.exists():
         docker = FakeDocker([ContainerInfo(**c) for c in json.loads(snapshot.read_text())])
-    return build(folder / "model.yaml", discovery=docker)
+    ocsp = None
+    if "ocsp_stapling: true" in (folder / "model.yaml").read_text():
+        from cryptography import x509
+        from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+        from ctlplane.ocsp.fake import FakeResponder
+
+        key = load_pem_private_key((folder / "certs" / "ca.key").read_bytes(), None)
+        ocsp = FakeResponder.of_ca(x509.load_pem_x509_certificate((folder / "certs" / "ca.crt").read_bytes()),
+                                   key)  # type: ignore[arg-type]
+    return build(folder / "model.yaml", discovery=docker, ocsp=ocsp)
 
 
 def _volatile(rel: str) -> bool:

@@ -45,7 +45,7 @@ def apply(
         prepared = prepare(model, proxies=proxy or None, progress=progress)
         from ctlplane.discovery.report import excluded_findings
 
-        warn(excluded_findings(prepared.build.loaded, prepared.build.discovered), output)
+        warn(excluded_findings(prepared.build.loaded, prepared.build.discovered) + list(prepared.build.notes), output)
         if output is Format.text:
             for name, planned in prepared.plans.items():
                 info(f"{name}: {planned.change.describe()}")

@@ -29,11 +29,12 @@ def plan(
         "branch's rendering in CI) instead of what the running proxies serve."),
 ) -> None:
     """Show per proxy how applying would reach it and a unified diff against the release it serves."""
-    from ctlplane.apply import docker_discovery
+    from ctlplane.apply import docker_discovery, ocsp_responder
     from ctlplane.pipeline import build
 
-    try:  # discovered pools: today's containers, unless comparing with a rendering (offline, like it)
-        result = build(model, progress=progress, discovery=None if against else docker_discovery(None))
+    try:  # discovered pools and OCSP responses: today's, unless comparing with a rendering (offline, like it)
+        result = build(model, progress=progress, discovery=None if against else docker_discovery(None),
+                       ocsp=None if against else ocsp_responder(None))
         if proxy is not None and proxy not in result.outputs:
             raise CtlplaneError(f"no proxy named {proxy!r} in {model}")
         plans = [_plan(result, name, files, against) for name, files in result.only(proxy).items()]
@@ -50,7 +51,7 @@ def plan(
     else:
         for line in pool_lines(result.loaded, result.discovered):
             typer.echo(line)
-        warn(excluded_findings(result.loaded, result.discovered), output)
+        warn(excluded_findings(result.loaded, result.discovered) + list(result.notes), output)
         for p in plans:
             _show(p, drains[p.proxy])
     if detailed_exitcode and any(p.changed for p in plans):

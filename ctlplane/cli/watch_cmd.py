@@ -56,8 +56,8 @@ def watch(
     def notes(prepared: Prepared) -> None:
         from ctlplane.discovery.report import excluded_findings
 
-        found = excluded_findings(prepared.build.loaded, prepared.build.discovered)
-        for note in found:  # a container left out is told once, not at every apply
+        found = excluded_findings(prepared.build.loaded, prepared.build.discovered) + list(prepared.build.notes)
+        for note in found:  # a container left out (an OCSP warning) is told once, not at every apply
             if note.one_line() not in told:
                 _err(f"warning: {finding_line(note)}", "yellow")
         told.clear()

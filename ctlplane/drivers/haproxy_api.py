@@ -13,7 +13,7 @@ from pathlib import Path
 from ctlplane.errors import DriverError, Finding
 
 SUN_PATH_MAX = 107  # bytes a UNIX socket path may take (sockaddr_un.sun_path, with its NUL)
-RUNTIME_OK = ("New server registered.", "Server deleted.")
+RUNTIME_OK = ("New server registered.", "Server deleted.", "OCSP Response updated!")
 RUNTIME_OK_PREFIXES = ("IP changed from ", "no need to change the addr", "port changed from ")
 _MASTER = re.compile(r"^(\d+)\s+master\s+(\d+)\s+\[failed: (\d+)\]", re.MULTILINE)
 _WORKER = re.compile(r"^(\d+)\s+worker\b", re.MULTILINE)

@@ -33,6 +33,7 @@ from pydantic import TypeAdapter, ValidationError
 from ctlplane.errors import Finding, ModelError
 from ctlplane.model.load import Loaded, Loc, locate
 from ctlplane.model.root import Model
+from ctlplane.model.ocsp_subjects import OcspSubject, ocsp_subjects
 from ctlplane.model.reach import Account, account, blocker, tree_blocker
 from ctlplane.model.service import HttpService
 from ctlplane.model.tls import Certificate
@@ -67,6 +68,8 @@ class Assets:
     client_cas: dict[str, bytes] = field(default_factory=dict)  # service -> CA bundle its clients verify against
     htpasswd: dict[str, tuple[tuple[str, str], ...]] = field(default_factory=dict)  # model path -> (user, hash)
     error_pages: dict[tuple[str, int], bytes] = field(default_factory=dict)  # (service, entry) -> HTML page
+    ocsp_subjects: dict[tuple[str, int], OcspSubject] = field(default_factory=dict)  # (service, index) to staple
+    ocsp: dict[tuple[str, int], bytes] = field(default_factory=dict)  # (service, index) -> verified response (DER)
 
     def master_is_root(self, proxy: str) -> bool:
         return proxy in self.root_masters
@@ -150,12 +153,13 @@ def read_assets(loaded: Loaded) -> Assets:
     htpasswd, found = read_htpasswd_files(loaded, bases, watched)
     problems += found
     pages = read_error_pages(loaded.model, loaded.base_dir, bases, watched, problem)
+    stapled = ocsp_subjects(loaded.model, {k: c.cert_pem for k, c in certs.items()}, problem)
     states = _state_dirs(loaded, bases, problem)
     _no_exposure(loaded, roots, keys, list(states.values()), problem)
     if problems:
         raise ModelError("referenced files are not usable", problems)
     return Assets(certs, roots, tuple(watched), states, root_masters(loaded.model), pool_tls, client_cas,
-                  htpasswd, pages)
+                  htpasswd=htpasswd, error_pages=pages, ocsp_subjects=stapled)
 
 
 def _is_dir(path: Path) -> bool:

@@ -68,6 +68,18 @@ class Tls(Frozen):
         examples=["X-Client-Cert-Subject", "X-SSL-Client-DN"],
     )
 
+    ocsp_stapling: bool = Field(
+        False,
+        description="Staple an OCSP response to the handshake (TLS status_request), the same on both engines: "
+        "ctlplane asks the responder each certificate names (its Authority Information Access OCSP URL) at "
+        "apply and watch time, verifies the answer (signed by the issuer or a responder it delegated to, status "
+        "good, for this certificate, current) and ships it in the release; the proxies never reach the "
+        "responder. A response past half its validity is fetched again; when the responder cannot be reached the "
+        "previous response is stapled while it is valid (with a warning), an expired one never. Every "
+        "certificate must name an OCSP responder and carry its issuer after the leaf in its file.",
+        examples=[True],
+    )
+
     @model_validator(mode="after")
     def _client_settings_need_ca(self) -> Tls:
         if self.client_ca is None:

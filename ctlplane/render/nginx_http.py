@@ -41,7 +41,7 @@ from ctlplane.render.nginx_locations import (Chains, Location, locations, server
                                              with_upgrade_twins)
 from ctlplane.render.nginx_upstream import MapBlock, host_port
 from ctlplane.model.routing import host_matches, virtual_hosts
-from ctlplane.render.tls_files import ClientVerify, client_verify
+from ctlplane.render.tls_files import ClientVerify, client_verify, ocsp_file
 
 # Mozilla's intermediate profile (guidelines v5.7): these ciphers for TLS 1.2, OpenSSL's TLS 1.3 suites, and
 # the RFC 7919 ffdhe2048 group for the DHE ciphers (a public constant, written as DHPARAM_FILE).
@@ -129,6 +129,7 @@ class HttpServer:
     also_listen: tuple[str, ...] = ()  # listen.also: the same listen line on these host:port
     auth_endpoints: tuple[AuthEndpoint, ...] = ()  # internal locations asking authorization services
     pages: NginxPages | None = None  # the service's error pages (render/error_pages.py)
+    stapling: str | None = None  # the verified OCSP response stapled with this server's certificate
 
     @property
     def empty_answer(self) -> bool:
@@ -284,13 +285,16 @@ def http_service(svc: HttpService, pools: dict[str, Pool], assets: Assets) -> Se
     for vhost in virtual_hosts(svc, extra_hosts=sni):
         params = listen_params(svc.listen.address, tls=svc.tls is not None, http2=http2, default=vhost.host is None,
                                proxy_protocol=svc.listen.accept_proxy_protocol)
-        cert = key = None
+        cert = key = stapling = None
         if svc.tls:
-            cert, key = cert_files(svc.name, _pick_cert(vhost.host, certs))
+            picked = _pick_cert(vhost.host, certs)
+            cert, key = cert_files(svc.name, picked)
+            stapling = ocsp_file("nginx", svc.name, picked) if (svc.name, picked) in assets.ocsp else None
         locs, twins = with_upgrade_twins(locations(svc, vhost, chains, roots, _hsts(svc.tls)), _tunnel(svc))
         servers.append(HttpServer(listen, params, vhost.host or "_", cert, key, settings, with_pages(locs, pages),
                                   with_pages(twins, pages), pages=pages, auth_endpoints=plan.endpoints,
-                                  also_listen=tuple(host_port(a, svc.listen.port) for a in svc.listen.also)))
+                                  also_listen=tuple(host_port(a, svc.listen.port) for a in svc.listen.also),
+                                  stapling=stapling))
     redirect = None
     if svc.tls and svc.tls.redirect_http_port:
         suffix = "" if svc.listen.port == 443 else f":{svc.listen.port}"

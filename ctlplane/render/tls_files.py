@@ -2,7 +2,9 @@
 release, and what each engine is told.
 
 Files (copied into the release like a service's certificates, keys 0600): a pool's CA bundle, its client
-certificate and key (NGINX: two files; HAProxy: one combined PEM), a service's client CA bundle.
+certificate and key (NGINX: two files; HAProxy: one combined PEM), a service's client CA bundle, and the OCSP
+responses ctlplane fetched and verified for ``tls.ocsp_stapling`` (``ocsp_file``; NGINX staples it with
+``ssl_stapling_file``, HAProxy loads ``<certificate>.ocsp`` beside the certificate at start).
 
 NGINX, per location (``proxy_pass https://`` and ``proxy_ssl_*``) or stream server (``proxy_ssl on``):
 TLS 1.2 and 1.3 as HAProxy's servers default to, ``proxy_ssl_verify on`` with the CA, a verify depth of 100
@@ -61,6 +63,12 @@ class ClientVerify:
 def pool_file(pool: str, what: str) -> str:
     """``ca.crt``, ``client.crt``, ``client.key`` (NGINX), ``ca.pem``, ``client.pem`` (HAProxy)."""
     return f"certs/pools/{pool}-{what}"
+
+
+def ocsp_file(engine: str, service: str, index: int) -> str:
+    """The OCSP response stapled for a service's certificate: NGINX's ``ssl_stapling_file``, HAProxy's
+    ``<combined PEM>.ocsp`` beside ``certs/<service>-<index>.pem`` (loaded with it at start)."""
+    return f"certs/{service}-{index}.ocsp" if engine == "nginx" else f"certs/{service}-{index}.pem.ocsp"
 
 
 def client_ca_file(service: str, ext: str) -> str:
@@ -128,6 +136,9 @@ def tls_files(model: Model, proxy: Proxy, assets: Assets) -> dict[str, RenderedF
                 chain = asset.client_cert_pem if asset.client_cert_pem.endswith(b"\n") else \
                     asset.client_cert_pem + b"\n"
                 files[pool_file(pool.name, "client.pem")] = RenderedFile(chain + asset.client_key_pem, 0o600)
+    for (name, index), der in assets.ocsp.items():
+        if name in proxy.services:
+            files[ocsp_file(engine, name, index)] = RenderedFile(der)
     for name in proxy.services:
         if name in assets.client_cas:
             files[client_ca_file(name, "crt" if engine == "nginx" else "pem")] = RenderedFile(assets.client_cas[name])

@@ -25,6 +25,8 @@ requests). Operations (``spec["op"]``):
   (``parity_ws.py``).
 * ``curl``: run curl with ``args`` (TLS version, curves, HTTP/2) and return
   ``{code, http_version, status, headers}``.
+* ``tls_status``: ``openssl s_client -status``: ``{stapled, response_status, cert_status}`` of the OCSP
+  response stapled to the handshake.
 """
 
 import json
@@ -242,7 +244,24 @@ def op_curl(spec):
     return found
 
 
-OPS = {"requests": op_requests, "concurrent": op_concurrent, "threads": op_threads, "paced": op_paced, "slow_header": op_slow_header,
+def op_tls_status(spec):
+    """``openssl s_client -status`` to ``target`` with SNI ``servername``: whether the server stapled an OCSP
+    response, its response status and the certificate's status (None when absent)."""
+    host, _, port = spec["target"].rpartition(":")
+    argv = ["openssl", "s_client", "-connect", f"{host}:{port}", "-servername", spec["servername"], "-status"]
+    done = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, timeout=20)
+    text = done.stdout.decode("latin-1")
+    found = {"stapled": "OCSP Response Status:" in text, "response_status": None, "cert_status": None}
+    for line in text.splitlines():
+        name, _, value = line.strip().partition(": ")
+        if name == "OCSP Response Status":
+            found["response_status"] = value.strip()
+        elif name == "Cert Status":
+            found["cert_status"] = value.strip()
+    return found
+
+
+OPS = {"requests": op_requests, "concurrent": op_concurrent, "threads": op_threads, "paced": op_paced, "slow_header": op_slow_header, "tls_status": op_tls_status,
        "idle": op_idle, "stall_body": op_stall_body, "tcp": op_tcp, "tcp_idle": op_tcp_idle, "tcp_pair": op_tcp_pair, "curl": op_curl,
        "websocket": op_websocket}
 

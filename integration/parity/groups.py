@@ -128,6 +128,10 @@ def prepare(group: str, directory: Any) -> None:
         from integration.harness.tls_lab import write_group_files
 
         write_group_files(directory / "certs")
+    if group == "ocsp":
+        from integration.harness.ocsp_lab import write_group_files as ocsp_files
+
+        ocsp_files(directory / "certs")
     if group in ("tls", "grpc", "client_certs", "header_ops"):
         from integration.harness.tls import make_pki
 

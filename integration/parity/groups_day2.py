@@ -15,7 +15,7 @@ from integration.parity.groups_auth import admin_auth, auth, auth_request
 from integration.parity.groups_errors import errors
 from integration.parity.groups_proxy import proxy_in, proxy_out_tcp, proxy_out_v2
 from integration.parity.groups_redirect import redirect_header, redirects
-from integration.parity.groups_tls import client_certs, upstream_tls
+from integration.parity.groups_tls import client_certs, ocsp, upstream_tls
 
 SHORT = {"client": "1s", "server": "1s", "keep_alive": "1s"}  # every HTTP timeout far below the idle period
 
@@ -68,4 +68,5 @@ GROUPS_DAY2: dict[str, Callable[[Book], Group]] = {"websocket": websocket, "grpc
                                                     "header_ops": header_ops, "header_by_header": header_by_header,
                                                     "auth": auth, "auth_request": auth_request,
                                                     "admin_auth": admin_auth, "errors": errors,
-                                                    "policies": policies, "policy_header": policy_header}
+                                                    "policies": policies, "policy_header": policy_header,
+                                                    "ocsp": ocsp}

@@ -46,3 +46,14 @@ def client_certs(b: Book) -> Group:
     return {"pools": [pool(b, "app", ["a"])],
             "services": [{**http("mtlsreq", 8460, default_pool="app"), "tls": tls},
                          {**http("mtlsopt", 8461, default_pool="app"), "tls": optional}]}
+
+
+def ocsp(b: Book) -> Group:
+    """A TLS listener stapling the OCSP response ctlplane fetched for its certificate (8462), and the same
+    certificate without stapling (8463). The certificate's responder runs in the test process
+    (``integration/harness/ocsp_lab.py``)."""
+    cert = [{"cert": "certs/ocsp.crt", "key": "certs/ocsp.key"}]
+    return {"pools": [pool(b, "app", ["a"])],
+            "services": [{**http("stapled", 8462, default_pool="app"),
+                          "tls": {"certificates": cert, "ocsp_stapling": True}},
+                         {**http("unstapled", 8463, default_pool="app"), "tls": {"certificates": cert}}]}

@@ -41,3 +41,10 @@ def p_client_cert(ctx: Ctx, port: int, cert: str | None, headers: dict[str, str]
     body: Any = found.get("body")
     headers_seen = {k.lower(): v for k, v in body.get("headers", {}).items()} if isinstance(body, dict) else {}
     return {"status": found["status"], "seen": headers_seen.get(seen) if found["status"] == 200 else None}
+
+
+def p_ocsp_status(ctx: Ctx, port: int) -> Obs:
+    """One TLS handshake asking for the certificate's status (``openssl s_client -status``, SNI
+    www.example.com): whether an OCSP response was stapled, its response status and certificate status."""
+    found = ctx.run({"op": "tls_status", "target": ctx.target(port), "servername": "www.example.com"})
+    return {k: found[k] for k in ("stapled", "response_status", "cert_status")}

@@ -46,6 +46,14 @@ SCENARIOS_TLS: tuple[Scenario, ...] = (
       "client_subject_header names", "client_certs", "client_cert",
       {"port": 8461, "cert": "good", "seen": "x-ssl-client-dn"}, {"status": 200, "seen": DN},
       ("Tls.client_subject_header",)),
+    # --- OCSP stapling -----------------------------------------------------------------------------------------
+    S("ocsp-stapled", T, "tls.ocsp_stapling: the handshake carries the OCSP response ctlplane fetched from the "
+      "certificate's responder and verified (openssl s_client -status): successful, status good",
+      "ocsp", "ocsp_status", {"port": 8462},
+      {"stapled": True, "response_status": "successful (0x0)", "cert_status": "good"}, ("Tls.ocsp_stapling",)),
+    S("ocsp-off", T, "without tls.ocsp_stapling the same certificate's handshake carries no OCSP response (the "
+      "proxies never ask the responder themselves)", "ocsp", "ocsp_status", {"port": 8463},
+      {"stapled": False, "response_status": None, "cert_status": None}, ("Tls.ocsp_stapling",)),
     S("mtls-optional-untrusted", T, "client_verify optional: a client certificate that does not verify is still a "
       "400", "client_certs", "client_cert", {"port": 8461, "cert": "rogue", "seen": "x-ssl-client-dn"},
       {"status": 400, "seen": None}, ("Tls.client_verify",)),
