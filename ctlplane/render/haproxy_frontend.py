@@ -35,6 +35,7 @@ from ctlplane.state.layout import CONFIG_DIR
 from ctlplane.model.service import HttpService, Route, TcpService
 from ctlplane.model.types import format_duration
 from ctlplane.render.access_log import HAPROXY_SAVE_VARS, haproxy_format
+from ctlplane.render.backend_headers import ALWAYS_HIDDEN, ENGINE_CONTROL
 from ctlplane.render.haproxy_actions import ROUTE_VAR, Actions, Pick, route_actions, route_picks
 from ctlplane.render.haproxy_auth import AuthRules, auth_rules
 from ctlplane.render.error_pages import haproxy_errorfiles, haproxy_intercepts, haproxy_page_of
@@ -46,7 +47,6 @@ from ctlplane.model.routing import ordered_routes
 from ctlplane.render.tls_files import ClientVerify, client_verify
 
 NOTFOUND_BACKEND = "notfound"
-ALWAYS_HIDDEN = ("Server", "X-Powered-By")  # backend details removed on both engines, whatever the model says
 _CACHE_NAME_MAX = 32  # HAProxy 2.6 copies a cache name into char[33] and silently cuts a longer one
 _HOST_FETCH = "req.hdr(host),host_only"  # lowercase, port removed, IPv6 literals kept
 
@@ -254,9 +254,10 @@ def _compression(svc: HttpService | TcpService) -> tuple[str, ...]:
 
 
 def _hidden(headers: list[str]) -> tuple[str, ...]:
-    """Server and X-Powered-By, then the model's headers, each once (case-insensitively)."""
+    """Server and X-Powered-By, NGINX's X-Accel-* control headers (NGINX ignores and hides them), then the
+    model's headers, each once (case-insensitively)."""
     seen: dict[str, str] = {}
-    for header in (*ALWAYS_HIDDEN, *headers):
+    for header in (*ALWAYS_HIDDEN, *ENGINE_CONTROL, *headers):
         seen.setdefault(header.lower(), header)
     return tuple(seen.values())
 

@@ -22,8 +22,8 @@ from dataclasses import dataclass
 
 from ctlplane.model.headers import Op
 from ctlplane.render import nginx_names as names
+from ctlplane.render.backend_headers import ALWAYS_HIDDEN
 
-ALWAYS_HIDDEN = ("Server", "X-Powered-By")  # backend details removed on both engines, whatever the model says
 _NGINX_HIDES = {"server", "date"}  # NGINX never passes these from the backend (it sets its own)
 REQUEST_ID_VAR = "ctl_request_id"  # the client's X-Request-ID, else $request_id (32 hex digits); nginx_forwarding
 SOURCES = {"client_ip": "remote_addr", "request_id": REQUEST_ID_VAR, "scheme": "scheme", "host": "ctl_host"}

@@ -22,6 +22,7 @@ from ctlplane.model.root import Model
 from ctlplane.model.routing import service_pools
 from ctlplane.model.service import HttpService, TcpService
 from ctlplane.model.types import format_duration
+from ctlplane.render.backend_headers import ENGINE_CONTROL
 from ctlplane.render.access_log import (
     NGINX_FORMAT,
     NGINX_FORMAT_NAME,
@@ -128,6 +129,7 @@ class HttpBlock:
     off_zones: bool = False  # ctl_off_req / ctl_off_conn: keyed on "", they count nothing (nginx_policies)
     admin_auth: tuple[str, str] | None = None  # (realm, user file) of /status (/healthz stays open)
     metrics_auth: tuple[str, str] | None = None  # (realm, user file) of /metrics
+    ignore_headers: tuple[str, ...] = ENGINE_CONTROL  # the backends' X-Accel-* are neither obeyed nor passed on
 
 
 @dataclass(frozen=True)

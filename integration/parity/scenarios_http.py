@@ -136,6 +136,12 @@ SCENARIOS_HTTP: tuple[Scenario, ...] = (
           _req("/?set=X-Backend:node-7")]},
       [{"has:x-powered-by": False, "has:x-backend": False, "res:x-server": "a"}],
       ("HttpService.hide_response_headers",), (12,)),
+    S("hide-accel", "Forwarded headers", "a backend's X-Accel-* control headers are neither obeyed (no internal "
+      "redirect) nor passed on", "headers", R,
+      {"port": 132, "show": ["status", "server", "has:x-accel-redirect", "has:x-accel-limit-rate"], "requests": [
+          _req("/?set=X-Accel-Redirect:/nowhere&set=X-Accel-Limit-Rate:1")]},
+      [{"status": 200, "server": "a", "has:x-accel-redirect": False, "has:x-accel-limit-rate": False}],
+      ("HttpService.hide_response_headers",)),
     S("hide-server", "Forwarded headers", "the Server header of the answer", "headers", R,
       {"port": 132, "show": ["res:server"], "requests": [_req()]}, [{"res:server": None}],
       ("HttpService.hide_response_headers",), (12,),
