@@ -70,7 +70,7 @@ class Listen(Frozen):
 
 
 class HeaderMatch(Frozen):
-    """A request header that must equal a value exactly."""
+    """A request header that must equal a value exactly; sent more than once, its first line decides (both engines)."""
 
     name: HeaderName
     value: HeaderValue

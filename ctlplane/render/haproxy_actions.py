@@ -13,7 +13,9 @@ and before limits and access lists, as NGINX's rewrite phase (see
 logs the rewritten ``$uri``).
 
 No regex takes model text here: the rest of a path after a route's prefix is
-``path,bytes(<prefix length>)``; the query string with its ``?`` is
+``path,bytes(<prefix length>)``, its leading ``/`` and ``\\`` dropped after a new
+prefix ending in ``/`` (``/old//evil.com`` to ``/`` is ``/evil.com``, never the
+other host ``//evil.com``); the query string with its ``?`` is
 ``pathq,regsub(^[^?]*,)`` (NGINX captures the same from ``$request_uri``).
 Host names and path prefixes go into these log-format strings as typed
 values, checked again here (no ``%``, quote, backslash or space), and the
@@ -36,6 +38,10 @@ ROUTE_VAR = "txn.ctl_route"
 _SCHEME = "%[ssl_fc,iif(https,http)]"
 _QUERY = "%[pathq,regsub(^[^?]*,)]"
 _SAFE = re.compile(r"[A-Za-z0-9._~/-]+")  # host names and path prefixes: nothing a log-format interprets
+# Drops the leading '/' and '\' of the rest of a path. The log-format's argument parser turns each '\\' into
+# '\', so the regex is ^[/\\]+ (a slash or an escaped backslash). After a new prefix ending in '/', '//evil.com'
+# and '/\evil.com' would otherwise give '//evil.com' or '/\evil.com', which a browser reads as another host.
+_LEAD_SLASHES = r",regsub(^[/\\\\]+,)"
 
 
 @dataclass(frozen=True)
@@ -116,14 +122,20 @@ def _location(prefix: str, r: Redirect) -> str:
     if r.to_path is not None:
         return lead + _safe(r.to_path) + query
     if r.to_path_prefix is not None:
-        return lead + _safe(r.to_path_prefix) + f"%[path,bytes({len(prefix)})]" + query
+        return lead + _safe(r.to_path_prefix) + _rest(prefix, r.to_path_prefix) + query
     return lead + ("%[pathq]" if r.keep_query else "%[path]")
 
 
+def _rest(prefix: str, new_prefix: str) -> str:
+    """What follows the route's ``prefix`` in the raw path, its leading slashes and backslashes dropped when
+    ``new_prefix`` ends in '/' (a plain rest has none: it is unchanged)."""
+    return f"%[path,bytes({len(prefix)}){_LEAD_SLASHES if new_prefix.endswith('/') else ''}]"
+
+
 def _set_path(prefix: str, r: Rewrite) -> str:
-    """Strip: what follows the prefix, one leading slash dropped, after a '/'; replace: the new prefix first."""
-    rest = f"%[path,bytes({len(prefix)})"
+    """Strip: what follows the prefix, its leading slashes and backslashes dropped, after a '/'; replace: the
+    new prefix first (the same drop after a new prefix ending in '/')."""
     if r.strip_prefix:
-        return "/" + rest + ",regsub(^/,)]"
+        return "/" + _rest(prefix, "/")
     assert r.replace_prefix is not None
-    return _safe(r.replace_prefix) + rest + "]"
+    return _safe(r.replace_prefix) + _rest(prefix, r.replace_prefix)

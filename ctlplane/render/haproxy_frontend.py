@@ -66,7 +66,8 @@ class Bind:
 
 @dataclass(frozen=True)
 class Condition:
-    """One anonymous ACL ``{ <fetch> <match> <value> }``; ``header`` replaces ``fetch`` by ``req.fhdr(<header>)``."""
+    """One anonymous ACL ``{ <fetch> <match> <value> }``; ``header`` replaces ``fetch`` by ``req.fhdr(<header>,1)``:
+    the header's first line only, as NGINX's ``$http_<name>`` (without the occurrence an ACL matches any line)."""
 
     fetch: str
     header: str | None

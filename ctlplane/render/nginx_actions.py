@@ -9,7 +9,9 @@ text is the route's prefix, every non-alphanumeric character escaped.
 
 * redirect: ``absolute_redirect off`` keeps a relative Location relative; the
   rest of the path and the query string (``?`` included, as HAProxy's
-  ``pathq``) are captured from ``$request_uri``. A request whose raw path does
+  ``pathq``) are captured from ``$request_uri``, the rest's leading ``/`` and
+  ``\\`` left out after a new prefix ending in ``/`` (``//evil.com`` would be
+  another host to a browser). A request whose raw path does
   not start with the prefix (NGINX matched it after decoding or merging
   slashes) goes to the new prefix itself.
 * respond: ``return <status> "<body>"`` with ``types {}`` and ``default_type``
@@ -27,6 +29,9 @@ from dataclasses import dataclass
 from ctlplane.model.actions import Redirect, Respond, Rewrite
 
 _REST = "(?<ctl_rest>[^?]*)"
+# the leading '/' and '\' of the rest, outside the capture, when the new prefix ends in '/' (as HAProxy's
+# regsub in haproxy_actions): '/old//evil.com' to '/' is '/evil.com', never the other host '//evil.com'
+SLASHES = r"[/\\]*"
 _QUERY = "(?<ctl_query>.*)"
 
 
@@ -67,10 +72,15 @@ def redirect(route_prefix: str, r: Redirect) -> NginxRedirect:
         where = lead + "$ctl_to_path" + query
         return NginxRedirect(r.status, r.to_host, r.to_path, match, where, where)
     if r.to_path_prefix is not None:
-        match = "^" + regex_literal(route_prefix) + _REST + _QUERY
+        match = "^" + regex_literal(route_prefix) + _slashes(r.to_path_prefix) + _REST + _QUERY
         return NginxRedirect(r.status, r.to_host, r.to_path_prefix, match, lead + "$ctl_to_path$ctl_rest" + query,
                              lead + "$ctl_to_path")
     return NginxRedirect(r.status, r.to_host, None, "^" + _REST + _QUERY, lead + "$ctl_rest" + query, lead + "/")
+
+
+def _slashes(new_prefix: str) -> str:
+    """Leading slashes and backslashes of the rest are dropped after a new prefix ending in '/'."""
+    return SLASHES if new_prefix.endswith("/") else ""
 
 
 def respond(r: Respond) -> NginxRespond:
@@ -78,9 +88,11 @@ def respond(r: Respond) -> NginxRespond:
 
 
 def rewrite(route_prefix: str, r: Rewrite) -> NginxRewrite:
-    """Strip: the prefix and one slash after it go, a slash is put in front; replace: the prefix is swapped.
-    ``(?s)``: '.' also matches a decoded line break, so nothing after one is lost."""
+    """Strip: the prefix and the slashes and backslashes after it go, a slash is put in front; replace: the
+    prefix is swapped (the same slashes dropped after a new prefix ending in '/'). ``(?s)``: '.' also matches a
+    decoded line break, so nothing after one is lost."""
     head = "(?s)^" + regex_literal(route_prefix)
     if r.strip_prefix:
-        return NginxRewrite(head + "/?(.*)", None, "/$1")
-    return NginxRewrite(head + "(.*)", r.replace_prefix, "$ctl_rw_prefix$1")
+        return NginxRewrite(head + SLASHES + "(.*)", None, "/$1")
+    assert r.replace_prefix is not None
+    return NginxRewrite(head + _slashes(r.replace_prefix) + "(.*)", r.replace_prefix, "$ctl_rw_prefix$1")

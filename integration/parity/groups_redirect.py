@@ -23,6 +23,8 @@ def redirects(b: Book) -> Group:
         {"path_prefix": "/api/v1", "pool": "app", "rewrite": {"strip_prefix": True}},
         {"path_prefix": "/old-app/", "pool": "app", "rewrite": {"replace_prefix": "/app/"}},
         {"path_prefix": HOSTILE_PREFIX, "pool": "app", "rewrite": {"replace_prefix": "/w.0~_-/"}},
+        {"path_prefix": "/to-root/", "redirect": {"to_path_prefix": "/"}},
+        {"path_prefix": "/rw-root/", "pool": "app", "rewrite": {"replace_prefix": "/"}},
         {"path_prefix": "/healthz", "respond": {"status": 200, "body": "ok"}},
         {"path_prefix": "/maint/", "respond": {"status": 503, "body": HOSTILE_BODY, "content_type": "text/html"}},
     ]

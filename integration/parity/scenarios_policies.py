@@ -45,8 +45,10 @@ SCENARIOS_POLICIES: tuple[Scenario, ...] = (
       {"status": 101, "accept_ok": True, "server": "a", "first": "a:hello", "closed": True, "closed_in_band": True},
       ("Route.timeouts", "RouteTimeouts.tunnel")),
     S("policy-header-route", A, "a header route with an access list of its own, falling back to a route of the "
-      "same prefix without one", "policy_header", "requests",
-      {"port": 253, "show": ST, "requests": [_req("/beta/x", headers={"X-Beta": "1"}), _req("/beta/x")]},
-      [{"status": 403}, {"status": 200}], ("Route.access", "Route.header"),
+      "same prefix without one; the header's first line decides when it is sent twice", "policy_header", "requests",
+      {"port": 253, "show": ST, "requests": [_req("/beta/x", headers={"X-Beta": "1"}), _req("/beta/x"),
+                                             _req("/beta/x", headers=[["X-Beta", "0"], ["X-Beta", "1"]]),
+                                             _req("/beta/x", headers=[["X-Beta", "1"], ["X-Beta", "0"]])]},
+      [{"status": 403}, {"status": 200}, {"status": 200}, {"status": 403}], ("Route.access", "Route.header"),
       refused={"nginx": "NGINX sets access lists per host and path, not per header"}),
 )

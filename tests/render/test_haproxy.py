@@ -317,7 +317,7 @@ def test_routes_follow_global_precedence(model_dir: Path) -> None:
     assert rules == [
         "use_backend 'be_api' if { req.hdr(host),host_only -m str 'api.example.org' 'api.example.org.' } "
         "{ path -m beg '/v1/' }",
-        "use_backend 'be_sess' if { path -m beg '/s/' } { req.fhdr('X-Tenant') -m str 'gold,1' }",
+        "use_backend 'be_sess' if { path -m beg '/s/' } { req.fhdr('X-Tenant',1) -m str 'gold,1' }",
         "use_backend 'be_uri' if { path -m beg '/u/' }",
         "use_backend 'be_rnd' if { req.hdr(host),host_only -m str 'rnd.example.com' 'rnd.example.com.' }",
         "use_backend 'be_web' if { req.hdr(host),host_only -m end '.example.com' '.example.com.' }",

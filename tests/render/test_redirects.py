@@ -70,25 +70,25 @@ def test_actions_render_and_pass_the_real_binary(engine: str) -> None:
         assert ('            set $ctl_to_host "www.example.com";\n'
                 '            if ($request_uri ~ "^(?<ctl_rest>[^?]*)(?<ctl_query>.*)") {\n'
                 '                return 301 "$scheme://$ctl_to_host$ctl_rest$ctl_query";\n') in text
-        assert ('            if ($request_uri ~ "^\\\\/old\\\\/(?<ctl_rest>[^?]*)(?<ctl_query>.*)") {\n'
+        assert ('            if ($request_uri ~ "^\\\\/old\\\\/[/\\\\\\\\]*(?<ctl_rest>[^?]*)(?<ctl_query>.*)") {\n'
                 '                return 308 "$ctl_to_path$ctl_rest$ctl_query";\n            }\n'
                 '            return 308 "$ctl_to_path";\n') in text
         assert '            set $ctl_to_path "/offers";\n            return 302 "$ctl_to_path";\n' in text
-        assert '            rewrite "(?s)^\\\\/api\\\\/v1\\\\//?(.*)" "/$1" break;\n' in text
+        assert '            rewrite "(?s)^\\\\/api\\\\/v1\\\\/[/\\\\\\\\]*(.*)" "/$1" break;\n' in text
         assert ('            set $ctl_rw_prefix "/v2/";\n'
-                '            rewrite "(?s)^\\\\/v1\\\\.0\\\\/(.*)" "$ctl_rw_prefix$1" break;\n') in text
+                '            rewrite "(?s)^\\\\/v1\\\\.0\\\\/[/\\\\\\\\]*(.*)" "$ctl_rw_prefix$1" break;\n') in text
         assert ('            types { }\n            default_type "text/plain";\n            gzip off;\n'
                 '            return 200 "ok \\"fine\\"; {x} #1";\n') in text
         assert text.count("absolute_redirect off;") >= 3
     else:
         assert ("    http-request redirect location '%[ssl_fc,iif(https,http)]://www.example.com%[pathq]' code 301 "
                 "if { var(txn.ctl_route) -m int 0 }\n") in text
-        assert ("    http-request redirect location '/new/%[path,bytes(5)]%[pathq,regsub(^[^?]*,)]' code 308 "
+        assert ("    http-request redirect location '/new/%[path,bytes(5),regsub(^[/\\\\\\\\]+,)]%[pathq,regsub(^[^?]*,)]' code 308 "
                 "if { var(txn.ctl_route) -m int 1 }\n") in text
         assert "    http-request redirect location '/offers' code 302 if { var(txn.ctl_route) -m int 2 }\n" in text
-        assert ("    http-request set-path '/%[path,bytes(8),regsub(^/,)]' if { var(txn.ctl_route) -m int 3 }\n"
+        assert ("    http-request set-path '/%[path,bytes(8),regsub(^[/\\\\\\\\]+,)]' if { var(txn.ctl_route) -m int 3 }\n"
                 in text)
-        assert "    http-request set-path '/v2/%[path,bytes(6)]' if { var(txn.ctl_route) -m int 4 }\n" in text
+        assert "    http-request set-path '/v2/%[path,bytes(6),regsub(^[/\\\\\\\\]+,)]' if { var(txn.ctl_route) -m int 4 }\n" in text
         assert ("    http-request return status 200 content-type 'text/plain' string 'ok \"fine\"; {x} #1' "
                 "if { var(txn.ctl_route) -m int 5 }\n") in text
         assert "    use_backend 'be_app' if { var(txn.ctl_route) -m int '3' }\n" in text
