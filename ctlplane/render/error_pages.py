@@ -3,13 +3,16 @@ of the pages and what each engine is told. The same page, status, ``Content-Type
 ``Cache-Control: no-store`` on both.
 
 NGINX: one internal exact location per page (``/__ctlplane_error/<service>-<n>``: ``internal``, ``allow
-all`` so that a refused client still gets the page, ``text/html``, no ETag, the service's HSTS and
-``Cache-Control: no-store``, ``alias`` to the release's copy through the ``config`` link of the state
-directory) and ``error_page <statuses> <uri>`` on the server (the status stays; 494/495/496, NGINX's own
-kinds of 400, are answered as 400 with the 400 page). A location with ``error_page`` lines of its own (the
-upgrade hand-over, a discovered pool's 502 → 503) does not inherit the server's, so it repeats them (without
-502 in a discovered pool's location, whose 502 becomes the 503 page when there is one) and an upgrade
-location turns ``recursive_error_pages`` on, so its twin's errors get pages too. ``intercept_errors``:
+all`` so that a refused client still gets the page, ``text/html``, no ETag, the service's HSTS, its response
+headers (an internal location inherits no ``add_header``) and ``Cache-Control: no-store`` unless they set or
+remove it, ``alias`` to the release's copy through the ``config`` link of the state directory) and
+``error_page <statuses> <uri>`` on the server (the status stays; 494/495/496, NGINX's own kinds of 400, are
+answered as 400 with the 400 page). A route with response headers of its own has copies of the pages
+(``…-<n>-r<route index>``) carrying its effective set, as HAProxy's marked rules do, and its location points its
+own ``error_page`` lines at them. A location with ``error_page`` lines of its own (those, the upgrade
+hand-over, a discovered pool's 502 → 503) does not inherit the server's, so it repeats them (without 502 in a
+discovered pool's location, whose 502 becomes the 503 page when there is one) and an upgrade location turns
+``recursive_error_pages`` on, so its twin's errors get pages too. ``intercept_errors``:
 ``proxy_intercept_errors`` and ``grpc_intercept_errors`` on.
 
 HAProxy: the page as a full HTTP response per status (``errors/pages/<service>-<status>.http``, read by the
@@ -31,8 +34,10 @@ from typing import TYPE_CHECKING, TypeVar
 from ctlplane.errors import Finding, RenderError
 from ctlplane.model.assets import Assets
 from ctlplane.model.error_pages import page_index
+from ctlplane.model.headers import HeaderOps, effective
 from ctlplane.model.service import HttpService, TcpService
 from ctlplane.render import RenderedFile
+from ctlplane.render.nginx_headers import Header, response_headers
 
 if TYPE_CHECKING:
     from ctlplane.render.nginx_locations import Location
@@ -55,11 +60,11 @@ class ErrorPageLine:
 @dataclass(frozen=True)
 class PageLocation:
     """The internal location serving one page: its URI, the release file it is an alias of and the headers it
-    adds (name, text: the service's HSTS and Cache-Control)."""
+    adds (the service's HSTS, the service's or a route's response headers, Cache-Control)."""
 
     uri: str
     file: str
-    headers: tuple[tuple[str, str], ...]
+    headers: tuple[Header, ...]
 
 
 @dataclass(frozen=True)
@@ -67,8 +72,13 @@ class NginxPages:
     lines: tuple[ErrorPageLine, ...]  # the server's
     empty_lines: tuple[ErrorPageLine, ...]  # a discovered pool's location (502 is its own)
     empty_target: str | None  # the 503 page's URI, for a discovered pool's 502 → 503
-    locations: tuple[PageLocation, ...]
+    locations: tuple[PageLocation, ...]  # the service's, then each route variant's
     intercept: bool
+    variants: tuple[int, ...] = ()  # the indexes of the routes with response headers of their own
+
+    def for_route(self, lines: tuple[ErrorPageLine, ...], route: int) -> tuple[ErrorPageLine, ...]:
+        """``lines`` pointing at the copies of the pages carrying route ``route``'s response headers."""
+        return tuple(replace(e, uri=f"{e.uri}-r{route}") for e in lines)
 
 
 def nginx_file(service: str, index: int) -> str:
@@ -83,9 +93,16 @@ def _uri(service: str, index: int) -> str:
     return f"/__ctlplane_error/{service}-{index}"
 
 
-def nginx_pages(svc: HttpService, config_dir: str, headers: tuple[tuple[str, str], ...]) -> NginxPages | None:
+def _page_headers(base: tuple[Header, ...], service: HeaderOps, route: HeaderOps | None) -> tuple[Header, ...]:
+    """HSTS, the effective response headers, then ``Cache-Control: no-store`` unless they set or remove it."""
+    ops = effective(service, route)
+    own = any(op.name.lower() == "cache-control" and op.op != "add" for op in ops)
+    return (*base, *response_headers(ops)[0], *(() if own else (Header("Cache-Control", text=NO_STORE),)))
+
+
+def nginx_pages(svc: HttpService, config_dir: str, base: tuple[Header, ...]) -> NginxPages | None:
     """The error_page lines and internal locations of ``svc`` (None without pages); files via ``config_dir``,
-    ``headers`` (the service's HSTS) added to each page with Cache-Control."""
+    ``base`` (the service's HSTS) added to each page with the response headers and Cache-Control."""
     if not svc.error_pages:
         return None
     lines, empty = [], []
@@ -98,29 +115,40 @@ def nginx_pages(svc: HttpService, config_dir: str, headers: tuple[tuple[str, str
             lines.append(ErrorPageLine(NGINX_400_KINDS, _uri(svc.name, i), 400))
             empty.append(lines[-1])
     n = page_index(svc.error_pages, 503)
-    page_headers = (*headers, ("Cache-Control", NO_STORE))
+    count = range(len(svc.error_pages))
+    variants = tuple(j for j, r in enumerate(svc.routes) if r.headers is not None and r.headers.response.names())
+    own = [(f"-r{j}", _page_headers(base, svc.headers.response, svc.routes[j].headers.response))
+           for j in variants]
     return NginxPages(
         lines=tuple(lines),
         empty_lines=tuple(empty),
         empty_target=_uri(svc.name, n) if n is not None else None,
-        locations=tuple(PageLocation(_uri(svc.name, i), f"{config_dir}/{nginx_file(svc.name, i)}", page_headers)
-                        for i in range(len(svc.error_pages))),
+        locations=tuple(PageLocation(_uri(svc.name, i) + suffix, f"{config_dir}/{nginx_file(svc.name, i)}", headers)
+                        for suffix, headers in [("", _page_headers(base, svc.headers.response, None)), *own]
+                        for i in count),
         intercept=svc.intercept_errors,
+        variants=variants,
     )
 
 
 def with_pages(locs: tuple[L, ...], pages: NginxPages | None) -> tuple[L, ...]:
     """``locs`` with the page lines repeated where a location has ``error_page`` lines of its own (an upgrade
-    hand-over, a discovered pool), which replace the server's."""
+    hand-over, a discovered pool, a route with response headers of its own: its copies of the pages), which
+    replace the server's."""
     if pages is None:
         return locs
     out = []
     for loc in locs:
-        if loc.kind != "proxy" or not (loc.upgrade or loc.empty_pool):
+        variant = loc.page_variant if loc.page_variant in pages.variants else None
+        if variant is None and (loc.kind != "proxy" or not (loc.upgrade or loc.empty_pool)):
             out.append(loc)
             continue
-        out.append(replace(loc, error_pages=pages.empty_lines if loc.empty_pool else pages.lines,
-                           empty_target=pages.empty_target or loc.empty_target,
+        lines = pages.empty_lines if loc.empty_pool else pages.lines
+        target = pages.empty_target
+        if variant is not None:
+            lines = pages.for_route(lines, variant)
+            target = f"{target}-r{variant}" if target is not None else None
+        out.append(replace(loc, error_pages=lines, empty_target=target or loc.empty_target,
                            page_recursive=bool(loc.upgrade) and not loc.empty_pool))
     return tuple(out)
 

@@ -17,7 +17,13 @@ is handed to the location's named twin, which keeps the value). Not in the serve
 An authorization service is asked through an internal exact location ``/_ctlplane_auth_<n>`` of each server
 (clients cannot reach it) that proxies the request's headers without its body, with X-Original-URI,
 X-Original-Method and the forwarded headers, to ``http://<pool><path>``, never through the service's cache
-(the sub-request has the request's URI: a cached answer would mix with the content's).
+(the sub-request has the request's URI: a cached answer would mix with the content's), over HTTP/1.1 with
+``Connection: ""`` (the pool's keep-alive connections) and with the request id. A location using
+``auth_request`` never uses the service's cache either: the authorization service may tell callers apart by
+something the cache key and its Authorization/Cookie predicates do not see (an API key header, a client
+certificate, a query token), so one caller's answer would be served to the next. Basic auth needs no such
+switch: every request it lets through carries Authorization, which the cache never stores nor serves
+(``nginx_forwarding``).
 """
 
 from __future__ import annotations
@@ -41,6 +47,7 @@ class LocationAuth:
     user_file: str | None  # relative to the release directory, printed with nq
     request: str | None  # ENDPOINT<n>
     strip: bool
+    cache_off: bool = False  # ``proxy_cache off``: asks an authorization service and the service caches
 
 
 @dataclass(frozen=True)
@@ -60,6 +67,7 @@ class AuthPlan:
     endpoints: tuple[AuthEndpoint, ...]
     strips: bool
     _numbers: tuple[tuple[AuthRequest, int], ...]
+    cached: bool = False  # the service has a cache
 
     def location(self, auth: Auth | None) -> LocationAuth | None:
         if auth is None:
@@ -69,7 +77,7 @@ class AuthPlan:
             request = f"{ENDPOINT}{dict(self._numbers)[auth.request]}"
         basic = auth.htpasswd is not None
         return LocationAuth(auth.basic_realm if basic else None, user_file(auth.htpasswd) if auth.htpasswd else None,
-                            request, not auth.forward_authorization)
+                            request, not auth.forward_authorization, request is not None and self.cached)
 
 
     def authorization(self, auth: LocationAuth | None) -> str | None:
@@ -90,4 +98,4 @@ def auth_plan(svc: HttpService) -> AuthPlan:
     endpoints = tuple(AuthEndpoint(f"{ENDPOINT}{n}", names.upstream_name(r.pool), r.path)
                       for n, r in enumerate(requests, start=1))
     return AuthPlan(endpoints, any(not a.forward_authorization for a in auths),
-                    tuple((r, n) for n, r in enumerate(requests, start=1)))
+                    tuple((r, n) for n, r in enumerate(requests, start=1)), svc.cache is not None)

@@ -280,7 +280,7 @@ def http_service(svc: HttpService, pools: dict[str, Pool], assets: Assets) -> Se
     chains = Chains(svc.name, pools, auth=plan)
     listen = host_port(svc.listen.address, svc.listen.port)
     http2 = bool(svc.tls and svc.tls.http2)
-    pages = nginx_pages(svc, CONFIG_DIR, tuple((h.name, h.text or "") for h in _hsts(svc.tls)))
+    pages = nginx_pages(svc, CONFIG_DIR, _hsts(svc.tls))
     servers = []
     for vhost in virtual_hosts(svc, extra_hosts=sni):
         params = listen_params(svc.listen.address, tls=svc.tls is not None, http2=http2, default=vhost.host is None,

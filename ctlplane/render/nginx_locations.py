@@ -33,7 +33,8 @@ A location whose pools speak TLS (``Pool.tls``) proxies to ``https://`` with the
 ``proxy_ssl_*`` settings of ``render/tls_files.py``.
 
 A location whose routes redirect or respond (``model/actions.py``) answers in
-the rewrite phase, before limits and access lists; one whose routes rewrite
+the rewrite phase, before limits and access lists, with the route's response
+headers as a proxy location; one whose routes rewrite
 the path proxies with a ``rewrite … break`` (``render/nginx_actions.py``; a
 header route does what its location's fallback does, ``model/engine_actions.py``).
 Authentication (``auth_basic``, ``auth_request``, the Authorization header): ``nginx_auth``. A route's own
@@ -99,6 +100,7 @@ class Location:
     empty_target: str = "@ctlplane_empty"  # a discovered pool's 502 =503 goes here (or to the 503 page)
     page_recursive: bool = False  # an upgrade hand-over: the twin's errors get pages too
     policy: LocationPolicy | None = None  # the route's own access lists, limits, timeouts, cache (nginx_policies)
+    page_variant: int | None = None  # the index of its route, when it has response headers of its own (error_pages)
 
 
 @dataclass
@@ -199,12 +201,13 @@ def with_upgrade_twins(locs: tuple[Location, ...], tunnel: str | None) -> tuple[
             out.append(loc)
             continue
         key = (loc.target, loc.headers, loc.max_body, loc.empty_pool, loc.tls, loc.rewrite, loc.set_headers, loc.hide,
-               loc.auth, loc.policy, timeout)
+               loc.auth, loc.policy, loc.page_variant, timeout)
         if key not in twins:
             twins[key] = Location("", f"@ctlplane_upgrade_{len(twins) + 1}", "proxy", loc.headers, target=loc.target,
                                   empty_pool=loc.empty_pool, max_body=loc.max_body, tunnel_timeout=timeout,
                                   sets_pool=False, tls=loc.tls, rewrite=loc.rewrite, set_headers=loc.set_headers,
-                                  hide=loc.hide, auth=loc.auth, policy=loc.policy)
+                                  hide=loc.hide, auth=loc.auth, policy=loc.policy,
+                                  page_variant=loc.page_variant)
         out.append(replace(loc, upgrade=twins[key].path))
     return tuple(out), tuple(twins.values())
 
@@ -223,18 +226,20 @@ def _proxy_location(svc: HttpService, vhost: VirtualHost, chains: Chains, prefix
         raise RenderError("routes of one location disagree on redirect, respond or rewrite",
                           [Finding(f"service {svc.name!r}: location {prefix!r}", source="nginx")])
     max_body = format_size(limit) if limit != svc.max_body_size else None
+    own = last.headers if last is not None else None
+    added, hides = response_headers(effective(svc.headers.response, own.response if own else None))
+    variant = svc.routes.index(last) if last is not None and own is not None and own.response.names() else None
     if last is not None and last.redirect is not None:
-        return Location("", prefix, "redirect_to", base, max_body=max_body,
-                        redirect_to=actions.redirect(last.path_prefix, last.redirect))
+        return Location("", prefix, "redirect_to", (*base, *added), max_body=max_body,
+                        redirect_to=actions.redirect(last.path_prefix, last.redirect), page_variant=variant)
     if last is not None and last.respond is not None:
-        return Location("", prefix, "respond", base, max_body=max_body, respond=actions.respond(last.respond))
+        return Location("", prefix, "respond", (*base, *added), max_body=max_body,
+                        respond=actions.respond(last.respond), page_variant=variant)
     rewrite = actions.rewrite(last.path_prefix, last.rewrite) if last is not None and last.rewrite else None
     if not chain and terminal is None:
         return Location("", prefix, "not_found", (*base, *response_headers(effective(svc.headers.response, None))[0]),
                         max_body=max_body)
     target, cookie = chains.target(tuple(chain), terminal)
-    own = last.headers if last is not None else None
-    added, hides = response_headers(effective(svc.headers.response, own.response if own else None))
     headers = [*base, *added]
     if cookie:
         headers.append(Header("Set-Cookie", var=cookie))
@@ -249,12 +254,14 @@ def _proxy_location(svc: HttpService, vhost: VirtualHost, chains: Chains, prefix
     request = request_headers(effective(svc.headers.request, own.request if own else None))
     hide = hidden([*svc.hide_response_headers, *hides])
     auth = chains.auth.location(effective_auth(svc, last) if terminal is not None else effective_auth(svc, chain[0]))
+    if auth is not None and auth.cache_off and policy is not None and policy.cache_off:
+        auth = replace(auth, cache_off=False)  # the route's own switch already says it (one directive)
     return Location("", prefix, "proxy", tuple(headers), target=target, empty_is_404=terminal is None,
                     empty_pool=any(chains.pools[p].answers_503 for p in reached), max_body=max_body,
                     grpc=grpc, tls=tls.pop(), rewrite=rewrite,
                     set_headers=request if grpc or request != server_request_headers(svc) else None,
                     hide=hide if grpc or hide != server_hidden(svc) else None,
-                    auth=auth, authorization=chains.auth.authorization(auth), policy=policy)
+                    auth=auth, authorization=chains.auth.authorization(auth), policy=policy, page_variant=variant)
 
 
 def server_request_headers(svc: HttpService) -> tuple[Header, ...]:

@@ -142,7 +142,7 @@ def prepare(group: str, directory: Any) -> None:
         from integration.harness.auth_lab import write_htpasswd
 
         write_htpasswd(directory / "auth" / "users.htpasswd")
-    if group == "errors":
+    if group in ("errors", "error_headers"):
         from integration.parity.groups_errors import write_pages
 
         write_pages(directory)

@@ -12,7 +12,7 @@ from integration.parity.groups import Book, Group, http, pool
 from integration.parity.groups_headers import header_by_header, header_ops
 from integration.parity.groups_policies import policies, policy_header
 from integration.parity.groups_auth import admin_auth, auth, auth_request
-from integration.parity.groups_errors import errors
+from integration.parity.groups_errors import error_headers, errors
 from integration.parity.groups_proxy import proxy_in, proxy_out_tcp, proxy_out_v2
 from integration.parity.groups_redirect import redirect_header, redirects
 from integration.parity.groups_tls import client_certs, ocsp, upstream_tls
@@ -68,5 +68,6 @@ GROUPS_DAY2: dict[str, Callable[[Book], Group]] = {"websocket": websocket, "grpc
                                                     "header_ops": header_ops, "header_by_header": header_by_header,
                                                     "auth": auth, "auth_request": auth_request,
                                                     "admin_auth": admin_auth, "errors": errors,
+                                                    "error_headers": error_headers,
                                                     "policies": policies, "policy_header": policy_header,
                                                     "ocsp": ocsp}

@@ -44,3 +44,22 @@ def errors(b: Book) -> Group:
             http("pagelimit", 232, default_pool="elim", limits={"requests_per_second": 1, "burst": 0}, **pages),
         ],
     }
+
+
+_RESPONSE = {"set": [{"name": "X-Frame-Options", "value": "DENY"}],
+             "add": [{"name": "X-Request-ID", "value_from": "request_id"}]}
+_ROUTE = {"set": [{"name": "X-Route", "value": "own"}], "remove": ["X-Frame-Options"]}
+
+
+def error_headers(b: Book) -> Group:
+    """The service's response headers on its pages, answers and redirects (``ehdr``): a route to a refused
+    server without and with response headers of its own, a literal answer, a redirect with headers of its
+    own; no default pool (an unrouted request is the 404 page)."""
+    return {
+        "pools": [pool(b, "hdead", ["dead"])],
+        "services": [http("ehdr", 230, headers={"response": _RESPONSE}, error_pages=ERROR_PAGES, routes=[
+            {"path_prefix": "/dead/", "pool": "hdead"},
+            {"path_prefix": "/rdead/", "pool": "hdead", "headers": {"response": _ROUTE}},
+            {"path_prefix": "/ok", "respond": {"status": 200, "body": "ok"}},
+            {"path_prefix": "/go/", "redirect": {"to_path": "/x"}, "headers": {"response": _ROUTE}}])],
+    }

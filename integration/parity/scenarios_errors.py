@@ -15,6 +15,7 @@ def page(status: int, name: str) -> dict[str, Any]:
     return {"status": status, "page": name, "type": "text/html", "cache": "no-store"}
 
 
+HDR = ["status", "res:content-type", "res:cache-control", "res:x-frame-options", "res:x-route", "res:x-request-id"]
 BACKEND_500 = {"status": 500, "page": "backend", "type": "application/json", "cache": None}
 
 SCENARIOS_ERRORS: tuple[Scenario, ...] = (
@@ -48,4 +49,28 @@ SCENARIOS_ERRORS: tuple[Scenario, ...] = (
     S("errors-passthrough", E, "without intercept_errors a backend's 500 passes through with its own body and "
       "headers", "errors", "error_page",
       {"_control": ["a:fail?status=500"], "port": 231, "requests": [_req("/x")]}, [BACKEND_500], INTERCEPT),
+    S("errors-headers-service", E, "the service's response headers are on its error pages (a 404 nothing routes, "
+      "a 502 of a refused server), as on every answer", "error_headers", "requests",
+      {"port": 230, "requests": [_req("/nothing", headers={"X-Request-ID": "rid-404"}),
+                                 _req("/dead/x", headers={"X-Request-ID": "rid-502"})],
+       "show": HDR},
+      [{"status": 404, "res:content-type": "text/html", "res:cache-control": "no-store",
+        "res:x-frame-options": "DENY", "res:x-route": None, "res:x-request-id": "rid-404"},
+       {"status": 502, "res:content-type": "text/html", "res:cache-control": "no-store",
+        "res:x-frame-options": "DENY", "res:x-route": None, "res:x-request-id": "rid-502"}],
+      (*PAGES, "Headers.response")),
+    S("errors-headers-route", E, "a route's own response headers are on the error pages of its requests (set "
+      "and remove, the service's others kept)", "error_headers", "requests",
+      {"port": 230, "requests": [_req("/rdead/x", headers={"X-Request-ID": "rid-route"})], "show": HDR},
+      [{"status": 502, "res:content-type": "text/html", "res:cache-control": "no-store",
+        "res:x-frame-options": None, "res:x-route": "own", "res:x-request-id": "rid-route"}],
+      (*PAGES, "Route.headers")),
+    S("headers-respond-redirect", E, "a literal answer and a redirect carry the service's response headers, "
+      "a route's own replacing them", "error_headers", "requests",
+      {"port": 230, "requests": [_req("/ok", headers={"X-Request-ID": "rid-ok"}),
+                                 _req("/go/a", headers={"X-Request-ID": "rid-go"})],
+       "show": ["status", "res:x-frame-options", "res:x-route", "res:x-request-id"]},
+      [{"status": 200, "res:x-frame-options": "DENY", "res:x-route": None, "res:x-request-id": "rid-ok"},
+       {"status": 301, "res:x-frame-options": None, "res:x-route": "own", "res:x-request-id": "rid-go"}],
+      ("Route.respond", "Route.redirect", "Headers.response", "Route.headers")),
 )

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 import trustme
 
+from ctlplane.render.backend_headers import ENGINE_CONTROL
 from ctlplane.errors import RenderError
 from ctlplane.model.assets import Assets, read_assets
 from ctlplane.model.engines import engine_problems
@@ -280,8 +281,8 @@ def test_tls_frontend(model_dir: Path) -> None:
     assert "forwardfor" not in fe  # X-Forwarded-For is replaced, not appended to (see test_forwarded_headers)
     assert ("    http-after-response set-header Strict-Transport-Security 'max-age=31536000; includeSubDomains' "
             "if { ssl_fc }") in fe
-    assert [ln.split()[-1] for ln in fe.splitlines() if "del-header" in ln] == ["'Server'", "'X-Powered-By'",
-                                                                               "'X-Debug'"]
+    assert [ln.split()[-1] for ln in fe.splitlines() if "del-header" in ln] == [
+        "'Server'", "'X-Powered-By'", *(f"'{h}'" for h in ENGINE_CONTROL), "'X-Debug'"]
     assert "    compression algo gzip\n    compression type 'text/html' 'text/plain' 'application/json'" in fe
     assert "    timeout client 30s" in fe
 

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 import trustme
 
+from ctlplane.render.backend_headers import ENGINE_CONTROL
 from ctlplane.errors import ModelError
 from ctlplane.model.assets import Assets, CertAsset
 from ctlplane.model.engines import engine_problems
@@ -114,7 +115,10 @@ def test_item2_nginx_cache_never_serves_credentials_or_cookies_and_has_stale_and
             "$ctl_req_pragma;") in text
     assert "proxy_no_cache $http_authorization $http_cookie $ctl_req_old $ctl_req_not_get $ctl_res_no_lifetime;" in text
     assert "proxy_cache_use_stale error timeout updating http_500 http_502 http_503 http_504;" in text
-    assert "proxy_cache_lock on;" in text and "proxy_ignore_headers" not in text  # Set-Cookie answers stay uncached
+    assert "proxy_cache_lock on;" in text
+    ignored = [ln.strip() for ln in text.splitlines() if ln.strip().startswith("proxy_ignore_headers")]
+    assert ignored == ["proxy_ignore_headers X-Accel-Redirect X-Accel-Expires X-Accel-Limit-Rate X-Accel-Buffering "
+                       "X-Accel-Charset;"]  # never Set-Cookie, Cache-Control or Expires: those answers stay uncached
     binary_ok("nginx", files)
 
 
@@ -314,7 +318,8 @@ def test_item12_hidden_headers_are_additive(engine: str) -> None:
         assert "X-Cache-Status" not in text and "server_tokens off;" in text
     else:
         hidden = [ln.split()[-1] for ln in text.splitlines() if "del-header" in ln]
-        assert hidden == ["'Server'", "'X-Powered-By'", "'X-Runtime'"]
+        accel = [f"'{h}'" for h in ENGINE_CONTROL]  # NGINX ignores and hides a backend's X-Accel-*; HAProxy too
+        assert hidden == ["'Server'", "'X-Powered-By'", *accel, "'X-Runtime'"]
 
 
 # --- 13. persistence cookies ---------------------------------------------------------------------------------------
