@@ -155,6 +155,9 @@ def test_hook_on_the_examples_and_a_broken_model(tmp_path: Path) -> None:
     broken = ROOT / "tests" / "model" / "invalid" / "unknown_pool.yaml"
     bad = run_hook([examples[0], broken], ROOT)
     assert bad.returncode == 1
-    assert bad.stderr.strip() == ("error: tests/model/invalid/unknown_pool.yaml:10:38 (services[0].routes[0].pool): "
-                                  "unknown pool 'nope'")
+    lines = bad.stderr.strip().splitlines()
+    assert [ln for ln in lines if ln.startswith("error:")] == [
+        "error: tests/model/invalid/unknown_pool.yaml:10:38 (services[0].routes[0].pool): unknown pool 'nope'"]
+    # a checkout the workers may not read (a 0700 clone directory) adds located warnings, never errors
+    assert all(": warning: " in ln for ln in lines if not ln.startswith("error:")), lines
     assert f"ok: {examples[0].relative_to(ROOT)} is valid" in bad.stdout
