@@ -12,17 +12,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from ctlplane.model.auth import Auth
 from ctlplane.model.root import CrossCheck, Model
+from ctlplane.model.routing import service_auths
 from ctlplane.model.service import HttpService
-
-
-def _auths(svc: HttpService) -> Iterator[tuple[tuple[str | int, ...], Auth]]:
-    if svc.auth is not None:
-        yield ("auth",), svc.auth
-    for j, route in enumerate(svc.routes):
-        if route.auth is not None:
-            yield ("routes", j, "auth"), route.auth
 
 
 def auth_problems(model: Model, proxy: str, engine: str, indexes: list[int]) -> Iterator[CrossCheck]:
@@ -33,7 +25,7 @@ def auth_problems(model: Model, proxy: str, engine: str, indexes: list[int]) -> 
         svc = model.services[k]
         if not isinstance(svc, HttpService):
             continue
-        for loc, auth in _auths(svc):
+        for loc, auth in service_auths(svc):
             if auth.request is None:
                 continue
             if engine == "haproxy":

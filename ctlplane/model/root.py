@@ -18,6 +18,7 @@ from pydantic_core import PydanticCustomError
 
 from ctlplane.model.pool import Pool
 from ctlplane.model.proxy import Pair, Proxy
+from ctlplane.model.routing import service_auths
 from ctlplane.model.service import HttpService, Service, TcpService
 from ctlplane.model.types import FilePath, Frozen
 
@@ -207,11 +208,9 @@ def _pool_refs(svc: HttpService | TcpService) -> Iterator[tuple[tuple[str | int,
     for j, route in enumerate(svc.routes):
         if route.pool is not None:
             yield ("routes", j, "pool"), route.pool
-    if svc.auth and svc.auth.request:
-        yield ("auth", "request", "pool"), svc.auth.request.pool
-    for j, route in enumerate(svc.routes):
-        if route.auth and route.auth.request:
-            yield ("routes", j, "auth", "request", "pool"), route.auth.request.pool
+    for loc, auth in service_auths(svc):
+        if auth.request is not None:
+            yield (*loc, "request", "pool"), auth.request.pool
 
 
 def _duplicate_routes(i: int, svc: HttpService) -> Iterator[CrossCheck]:

@@ -112,10 +112,18 @@ def service_pools(svc: HttpService | TcpService, auth: bool = True) -> list[str]
     return list(dict.fromkeys(names + (auth_pools(svc) if auth else [])))
 
 
+def service_auths(svc: HttpService) -> Iterator[tuple[tuple[str | int, ...], Auth]]:
+    """Every authentication setting of a service with its location: the service's, then each route's."""
+    if svc.auth is not None:
+        yield ("auth",), svc.auth
+    for j, route in enumerate(svc.routes):
+        if route.auth is not None:
+            yield ("routes", j, "auth"), route.auth
+
+
 def auth_pools(svc: HttpService) -> list[str]:
     """The pools of the authorization services a service asks (``Auth.request``), in model order."""
-    auths = [svc.auth, *(r.auth for r in svc.routes)]
-    return list(dict.fromkeys(a.request.pool for a in auths if a is not None and a.request is not None))
+    return list(dict.fromkeys(a.request.pool for _, a in service_auths(svc) if a.request is not None))
 
 
 def location_chain(vhost: VirtualHost, prefix: str) -> tuple[tuple[Route, ...], Route | None]:
