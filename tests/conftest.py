@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 import tempfile
 from collections.abc import Iterator
 
 import pytest
 
 from ctlplane.state.paths import STATE_ROOT_ENV
-from tests.apply.local import Echo, start_echo
+from tests.apply.local import Echo, start_echo, stop_echoes
 
 _ROOT: list[str] = []
 
@@ -46,16 +45,3 @@ def echo() -> Iterator[Echo]:
     started = start_echo("a1")
     yield started
     stop_echoes([started])
-
-
-def stop_echoes(echoes: list[Echo]) -> None:
-    """SIGTERM to all at once, then wait for each (an echo exits within ~0.2 s; a CPU-starved CI machine once
-    took over 5 s): one still there after 15 s is killed, so that a slow exit never fails the test it served."""
-    for e in echoes:
-        e.process.terminate()
-    for e in echoes:
-        try:
-            e.process.wait(15)
-        except subprocess.TimeoutExpired:
-            e.process.kill()
-            e.process.wait(5)

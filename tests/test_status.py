@@ -27,7 +27,7 @@ from ctlplane.render import text_file
 from ctlplane.state.paths import proxy_dir
 from ctlplane.status import (ProxyStatus, ServerRow, StubStatus, admin_url, drift_paths, model_status,
                              parse_show_stat, parse_stub_status)
-from tests.apply.local import Echo, free_port, start_echo
+from tests.apply.local import Echo, free_port, start_echo, stop_echoes
 from tests.helpers import ROOT, need_binary
 
 ENV = {**os.environ, "NO_COLOR": "1", "PYTHONPATH": str(ROOT)}
@@ -87,9 +87,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, object]
         yield {"model": model, "ports": ports, "echoes": echoes}
     finally:
         stop_all(model)
-        for echo in echoes.values():
-            echo.process.terminate()
-            echo.process.wait(5)
+        stop_echoes(list(echoes.values()))
 
 
 def _wait_for_checks(model: Path, timeout: float = 15.0) -> None:

@@ -453,7 +453,7 @@ def test_watch_end_to_end_with_a_real_nginx(tmp_path: Path) -> None:
     need_binary("nginx")
     from ctlplane.drivers import driver_for
     from ctlplane.model.load import load_file
-    from tests.apply.local import free_port, start_echo, who
+    from tests.apply.local import free_port, start_echo, stop_echoes, who
     from tests.apply.test_local import model_text
 
     def answer() -> str | None:
@@ -495,7 +495,5 @@ def test_watch_end_to_end_with_a_real_nginx(tmp_path: Path) -> None:
             wait_until(lambda: answer() == "a1", 5.0, "pool a to answer again")
     finally:
         driver_for(loaded, "lb").control.stop()
-        for echo in echoes.values():
-            echo.process.terminate()
-            echo.process.wait(5)
+        stop_echoes(list(echoes.values()))
     assert not driver_for(loaded, "lb").control.observe().running

@@ -41,6 +41,19 @@ def start_echo(name: str) -> Echo:
     return Echo(name, port, proc)
 
 
+def stop_echoes(echoes: list[Echo]) -> None:
+    """SIGTERM to all at once, then wait for each (an echo exits within ~0.2 s; a CPU-starved CI machine once
+    took over 5 s): one still there after 15 s is killed, so that a slow exit never fails the test it served."""
+    for e in echoes:
+        e.process.terminate()
+    for e in echoes:
+        try:
+            e.process.wait(15)
+        except subprocess.TimeoutExpired:
+            e.process.kill()
+            e.process.wait(5)
+
+
 def who(url: str, client: httpx.Client | None = None) -> str:
     response = (client or httpx).get(url, timeout=5)
     response.raise_for_status()
