@@ -43,12 +43,28 @@ def decide(serving: Output | None, new: Output, running: bool, engine: str, *, w
         return Change("start", why=why)
     if serving is None:
         return Change("reload", why=why or "the release it serves is unknown")
-    if release_id(serving) == release_id(new):
+    serving_id, new_id = release_id(serving), release_id(new)
+    if serving_id == new_id:
         return Change("none")
     if {p: f.mode for p, f in serving.items()} == {p: f.mode for p, f in new.items()}:
+        commands = _runtime_between(engine, serving_id, serving, new_id, new)
+        if commands:
+            return Change("runtime", commands)
+    return Change("reload", why=why)
+
+
+_RUNTIME_MEMO: dict[tuple[str, str, str], tuple[str, ...]] = {}
+
+
+def _runtime_between(engine: str, serving_id: str, serving: Output, new_id: str, new: Output) -> tuple[str, ...]:
+    """The runtime commands from one release to another, remembered by their ids (content digests): an apply
+    decides twice on the same pair (plan, then the compare-and-swap), and comparing two large configs is the
+    costly part of deciding."""
+    key = (engine, serving_id, new_id)
+    if key not in _RUNTIME_MEMO:
         old_bytes = {p: f.content for p, f in unseal(serving).items()}
         new_bytes = {p: f.content for p, f in unseal(new).items()}
-        commands = runtime_commands(engine, old_bytes, new_bytes)
-        if commands:
-            return Change("runtime", tuple(commands))
-    return Change("reload", why=why)
+        if len(_RUNTIME_MEMO) >= 8:
+            _RUNTIME_MEMO.pop(next(iter(_RUNTIME_MEMO)))
+        _RUNTIME_MEMO[key] = tuple(runtime_commands(engine, old_bytes, new_bytes) or ())
+    return _RUNTIME_MEMO[key]

@@ -21,7 +21,8 @@ from __future__ import annotations
 
 import base64
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
 
 _BACKEND = re.compile(r"^backend '([A-Za-z0-9_-]+)'$")
 _SERVER = re.compile(r"^    server '([A-Za-z0-9_-]+)' '([^' ]+)'((?: [^\n]*)?)$")
@@ -42,7 +43,11 @@ class ServerLine:
     backend: str
     name: str
     address: str
-    options: tuple[tuple[str, str], ...]  # (keyword, value or "")
+    rest: str = field(repr=False)  # the line after the address, split into options only when compared
+
+    @cached_property
+    def options(self) -> tuple[tuple[str, str], ...]:  # (keyword, value or "")
+        return _options(self.rest)
 
     def option(self, key: str) -> str | None:
         return next((v for k, v in self.options if k == key), None)
@@ -69,26 +74,29 @@ def parse_servers(cfg: str) -> tuple[list[str], dict[tuple[str, str], ServerLine
 
 
 def _parse(cfg: str) -> tuple[list[str], dict[tuple[str, str], ServerLine], dict[str, tuple[tuple[str, str], ...]]]:
-    """Skeleton, server lines, and each backend's default-server options."""
+    """Skeleton, server lines, and each backend's default-server options. A large config is mostly server
+    lines: a prefix test picks the few lines a pattern must read."""
     skeleton: list[str] = []
     servers: dict[tuple[str, str], ServerLine] = {}
     defaults: dict[str, tuple[tuple[str, str], ...]] = {}
     backend: str | None = None
     for line in cfg.splitlines():
-        header = _BACKEND.match(line)
-        if header:
-            backend = header.group(1)
+        if line.startswith("    "):
+            if backend is not None:
+                if line.startswith("    server "):
+                    server = _SERVER.match(line)
+                    if server:
+                        name, address, rest = server.groups()
+                        servers[(backend, name)] = ServerLine(backend, name, address, rest)
+                        continue
+                elif line.startswith("    default-server "):
+                    default = _DEFAULT_SERVER.match(line)
+                    if default:
+                        defaults[backend] = _options(default.group(1))
         elif line and not line.startswith(" "):
-            backend = None
-        default = _DEFAULT_SERVER.match(line)
-        if default and backend is not None:
-            defaults[backend] = _options(default.group(1))
-        server = _SERVER.match(line)
-        if server and backend is not None:
-            name, address, rest = server.groups()
-            servers[(backend, name)] = ServerLine(backend, name, address, _options(rest))
-        else:
-            skeleton.append(line)
+            header = _BACKEND.match(line) if line.startswith("backend ") else None
+            backend = header.group(1) if header else None
+        skeleton.append(line)
     return skeleton, servers, defaults
 
 
@@ -109,6 +117,8 @@ def runtime_commands(engine: str, deployed: dict[str, bytes], new: dict[str, byt
     if old_skeleton != new_skeleton:
         return None
     for key, server in now.items():
+        if old.get(key) == server:
+            continue  # the same line
         changed = _changed(old[key], server) if key in old else \
             _added(server, defaults.get(server.backend, ()), any(b == server.backend for b, _ in old))
         if changed is None:
