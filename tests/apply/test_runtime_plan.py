@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from ctlplane.runtime_plan import runtime_commands
 
 HEAD = "global\n    maxconn 100\n\nbackend 'be_web'\n    balance roundrobin\n"
@@ -93,3 +95,33 @@ def test_an_added_server_of_a_slow_start_pool_ramps_up_too() -> None:
     new = cfg("'a' '10.0.0.1:80' weight 1", "'b' '10.0.0.2:80' weight 1", head=ramp)
     assert runtime_commands("haproxy", old, new) == [
         "add server be_web/b 10.0.0.2:80 weight 1 slowstart 30s", "enable server be_web/b"]
+
+
+def test_lines_indented_less_than_a_server_keep_the_backend_and_other_sections_end_it() -> None:
+    head = HEAD + "  # a comment indented by two\n"
+    old, new = cfg("'a' '10.0.0.1:80' weight 1", head=head), cfg("'a' '10.0.0.1:80' weight 3", head=head)
+    assert runtime_commands("haproxy", old, new) == ["set server be_web/a weight 3"]
+    listen = HEAD + "listen 'stats'\n"
+    assert runtime_commands("haproxy", cfg("'a' '10.0.0.1:80' weight 1", head=listen),
+                            cfg("'a' '10.0.0.1:80' weight 3", head=listen)) is None  # not a backend's server
+
+
+def test_an_apply_compares_two_releases_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    from ctlplane import decide as deciding
+    from ctlplane.render import RenderedFile
+    from ctlplane.render.release import seal
+
+    calls: list[int] = []
+    real = deciding.runtime_commands
+    monkeypatch.setattr(deciding, "runtime_commands", lambda *a: calls.append(1) or real(*a))
+
+    def release(weight: int) -> dict[str, RenderedFile]:
+        text = cfg(f"'a' '10.0.0.1:80' weight {weight}", head=HEAD + "    description ctlplane release ctlplane-release\n")
+        return seal({"haproxy.cfg": RenderedFile(text["haproxy.cfg"], 0o644)})
+
+    for _ in range(2):
+        change = deciding.decide(release(1), release(5), True, "haproxy")
+        assert change.commands == ("set server be_web/a weight 5",)
+    assert len(calls) == 1
+    assert deciding.decide(release(1), release(6), True, "haproxy").commands == ("set server be_web/a weight 6",)
+    assert len(calls) == 2
