@@ -199,8 +199,10 @@ forked by the running master) is the cheaper one; HAProxy's master re-executes i
 again and forks a new worker, and ctlplane confirms the new worker reports the new release. A weight
 change on HAProxy is one runtime-API command and no process starts. On the 10,000-server model the time is
 ctlplane loading, validating and rendering the whole model (see Scale) plus the proxy's own config test
-and a reload that opens 1,000 listeners; a cache of the rendered text of unchanged pools (not done) would
-be the next step."""
+and a reload that opens 1,000 listeners. Deciding whether HAProxy can take the change through its runtime
+API compares the serving and the new config server line by server line: that comparison now reads only
+the lines that differ, and runs once per pair of releases (0.19 s -> 0.06 s at 10,000 servers, twice per
+apply before). A cache of the rendered text of unchanged pools (not done) would be the next step."""
 
 if __name__ == "__main__":
     try:
