@@ -1,8 +1,10 @@
 """Reading a model file: YAML text to a validated :class:`Model`, with every
 error pointing at ``file:line:col`` and the field path.
 
-The YAML is composed (libyaml when present) into a node tree and converted by
-hand. Anchors referenced by aliases are refused (no "billion laughs"), as are
+The YAML is read from libyaml's events straight into data
+(:mod:`ctlplane.model.yaml_events`), or, when positions are wanted, composed
+into a node tree and converted by hand; both read and refuse the same.
+Anchors referenced by aliases are refused (no "billion laughs"), as are
 duplicate keys, non-scalar keys, files that are empty, not text, or larger
 than :data:`MAX_BYTES`. Positions are only needed to report a problem, so they
 are found lazily: :class:`LazyPositions` composes the text again, recording
@@ -29,6 +31,8 @@ from pydantic_core import ErrorDetails
 from ctlplane.errors import Finding, ModelError
 from ctlplane.model.engines import engine_problems
 from ctlplane.model.root import Model
+from ctlplane.model.yaml_events import EMPTY, scalar_value
+from ctlplane.model.yaml_events import build as build_from_events
 
 MAX_BYTES = 8 * 1024 * 1024
 Loc = tuple[str | int, ...]
@@ -38,8 +42,6 @@ if TYPE_CHECKING:
     _BaseLoader = yaml.SafeLoader
 else:  # libyaml's C parser when PyYAML was built with it
     _BaseLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-_STR = "tag:yaml.org,2002:str"
-_INT = "tag:yaml.org,2002:int"
 _RESOLVED: dict[str, str] = {}
 
 
@@ -153,12 +155,15 @@ def _json(text: str) -> dict[str, Any] | None:
 def parse_yaml(text: str, name: str, *, positions: bool = False) -> tuple[Any, Positions]:
     """YAML text to plain data, and (with ``positions``) a map from field path to (line, column), 1-based."""
     loader = _Loader(text)
+    found: Positions = {}
     try:
-        node = loader.get_single_node()
-        if node is None:
+        if positions:
+            node = loader.get_single_node()
+            data = EMPTY if node is None else _convert(loader, node, (), found, set(), name)
+        else:
+            data = build_from_events(loader, name)  # the same data, without a node tree
+        if data is EMPTY:
             raise ModelError("empty model", [Finding("the model file is empty", file=name, line=1)])
-        found: Positions = {}
-        data = _convert(loader, node, (), found if positions else None, set(), name)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (None, None)
@@ -197,13 +202,7 @@ def _convert(loader: Any, node: yaml.Node, loc: Loc, positions: Positions | None
 
 
 def _scalar(loader: Any, node: yaml.Node) -> Any:
-    """Plain strings and decimal integers directly; every other tag through the safe constructor."""
-    value = node.value
-    if node.tag == _STR:
-        return value
-    if node.tag == _INT and value.isdigit() and (value[0] != "0" or value == "0"):
-        return int(value)
-    return loader.construct_object(node)
+    return scalar_value(loader, node.tag, node.value, lambda: node)
 
 
 def _at(node: yaml.Node, message: str, name: str) -> Finding:
