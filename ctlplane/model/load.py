@@ -29,6 +29,7 @@ from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
 from ctlplane.errors import Finding, ModelError
+from ctlplane.gc_pause import paused_gc
 from ctlplane.model.engines import engine_problems
 from ctlplane.model.root import Model
 from ctlplane.model.yaml_events import EMPTY, scalar_value
@@ -108,6 +109,7 @@ def load_file(path: str | Path) -> Loaded:
     return load_bytes(raw, name)
 
 
+@paused_gc
 def load_bytes(raw: bytes, name: str = "<model>") -> Loaded:
     """Parse and validate model bytes; ``name`` is used in error locations."""
     if len(raw) > MAX_BYTES:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ctlplane.gc_pause import paused_gc
 from ctlplane.model.assets import Assets
 from ctlplane.model.root import Model
 
@@ -51,6 +52,7 @@ def render_proxy(model: Model, proxy_name: str, assets: Assets) -> Output:
     return dict(sorted(seal(files).items()))
 
 
+@paused_gc
 def render_all(model: Model, assets: Assets) -> dict[str, Output]:
     """Every proxy's files, keyed by proxy name."""
     return {p.name: render_proxy(model, p.name, assets) for p in model.proxies}

@@ -1,0 +1,43 @@
+"""Pausing Python's cyclic garbage collector while a model is loaded or rendered.
+
+Loading and rendering a large model allocate hundreds of thousands of small objects (validated models,
+view records, text pieces) that live until the step ends, and none of them form cycles that need the
+collector: reference counting frees them. With the collector running, every few hundred allocations it
+walks the young objects again and, now and then, every object of the process; at 10,000 servers that was
+10-20 % of the time (measured with ``gc.callbacks``). Pausing it for the step and restoring it afterwards
+keeps that work out; nested or concurrent steps leave it to the outermost to restore.
+"""
+
+from __future__ import annotations
+
+import functools
+import gc
+import threading
+from collections.abc import Callable
+from typing import ParamSpec, TypeVar
+
+P = ParamSpec("P")
+R = TypeVar("R")
+_LOCK = threading.Lock()
+_state = {"depth": 0, "enabled_before": True}
+
+
+def paused_gc(step: Callable[P, R]) -> Callable[P, R]:
+    """``step`` runs with the cyclic collector paused (restored as it was when the last running step ends)."""
+
+    @functools.wraps(step)
+    def run(*args: P.args, **kwargs: P.kwargs) -> R:
+        with _LOCK:
+            if _state["depth"] == 0:
+                _state["enabled_before"] = gc.isenabled()
+                gc.disable()
+            _state["depth"] += 1
+        try:
+            return step(*args, **kwargs)
+        finally:
+            with _LOCK:
+                _state["depth"] -= 1
+                if _state["depth"] == 0 and _state["enabled_before"]:
+                    gc.enable()
+
+    return run

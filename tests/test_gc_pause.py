@@ -1,0 +1,44 @@
+"""The cyclic collector is paused while a model loads or renders, and restored as it was."""
+
+from __future__ import annotations
+
+import gc
+
+import pytest
+
+from ctlplane.gc_pause import paused_gc
+from ctlplane.model.load import load_bytes
+from ctlplane.render import render_all
+
+
+def test_a_step_runs_without_the_collector_and_restores_it_also_on_errors() -> None:
+    seen: list[bool] = []
+
+    @paused_gc
+    def inner() -> None:
+        seen.append(gc.isenabled())
+
+    @paused_gc
+    def outer(fail: bool) -> None:
+        inner()
+        seen.append(gc.isenabled())  # the inner step ending does not turn it back on
+        if fail:
+            raise RuntimeError("step failed")
+
+    assert gc.isenabled()
+    outer(False)
+    with pytest.raises(RuntimeError):
+        outer(True)
+    assert seen == [False, False, False, False] and gc.isenabled()
+    gc.disable()
+    try:
+        outer(False)
+        assert not gc.isenabled(), "a collector someone else turned off stays off"
+    finally:
+        gc.enable()
+
+
+def test_loading_and_rendering_are_paused_steps() -> None:
+    assert getattr(load_bytes, "__wrapped__", None) is not None
+    assert getattr(render_all, "__wrapped__", None) is not None
+    assert gc.isenabled()
