@@ -6,7 +6,7 @@ BIN   := $(VENV)/bin
 APT_PACKAGES := nginx libnginx-mod-stream haproxy keepalived curl wrk
 SUDO  := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: help deps docker-deps venv demo down test lint integration images proof bench golden schema clean
+.PHONY: help deps docker-deps venv demo down test lint integration images fleet-images proof bench golden schema clean
 
 help:
 	@echo "make demo     bring up examples/quickstart.yaml: a local load balancer on http://127.0.0.1:8080/"
@@ -15,6 +15,7 @@ help:
 	@echo "make lint     ruff and mypy only"
 	@echo "make integration  real traffic through real proxies in Docker (builds the image offline)"
 	@echo "make images   build the offline Docker image (debootstrap; cached by recipe hash)"
+	@echo "make fleet-images  the fleet lab's images: Swarm node (debootstrap) and agent (base + this checkout's wheel)"
 	@echo "make proof    EXAMPLES (default 1000) generated models per engine through nginx -t / haproxy -c, plus the full hostile corpus"
 	@echo "make bench    benchmarks (scale, edit latency, data plane, reload, start-up) into docs/benchmarks.md"
 	@echo "make golden   re-bless golden files after an intended template change"
@@ -65,7 +66,10 @@ docker-deps:
 images: docker-deps venv
 	$(BIN)/python -m integration.images.build
 
-integration: deps images
+fleet-images: docker-deps venv
+	$(BIN)/python -m integration.images.fleet
+
+integration: deps images fleet-images
 	$(BIN)/pytest -n 2 integration
 
 proof: deps venv

@@ -1,6 +1,6 @@
 """The Docker side of an integration run: the engine, the image, and tracked cleanup.
 
-Every container and network a run creates carries the labels
+Every container, network and volume a run creates carries the labels
 ``org.ctlplane.test-run=<run id>`` and ``org.ctlplane.test-pid=<pid>``; proxy
 containers (created by ctlplane's driver, without those labels) are found
 through the run's networks they are attached to. :meth:`DockerSession.cleanup`
@@ -96,9 +96,14 @@ class DockerSession:
             self.remove_container(container)
         for network in self.client.networks.list(filters={"label": run_filter}):
             self.remove_network(network)
+        for volume in self.client.volumes.list(filters={"label": run_filter}):  # after the containers using them
+            try:
+                volume.remove(force=True)
+            except Exception:  # noqa: BLE001, S110 - already gone
+                pass
 
     def cleanup(self) -> None:
-        """Remove every container and network of this run (idempotent)."""
+        """Remove every container, network and volume of this run (idempotent)."""
         try:
             self._sweep(f"{LABEL_RUN}={self.run_id}")
             for container in self._containers({"name": f"ctlt-{self.run_id}-"}):
@@ -111,7 +116,8 @@ class DockerSession:
         stale: set[str] = set()
         here = socket.gethostname()
         objects = [*self._containers({"label": LABEL_RUN}),
-                   *self.client.networks.list(filters={"label": LABEL_RUN})]
+                   *self.client.networks.list(filters={"label": LABEL_RUN}),
+                   *self.client.volumes.list(filters={"label": LABEL_RUN})]
         for obj in objects:
             labels = obj.attrs.get("Labels") or obj.attrs.get("Config", {}).get("Labels") or {}
             pid = labels.get(LABEL_PID, "")
@@ -124,11 +130,12 @@ class DockerSession:
         return sorted(stale)
 
     def leftovers(self) -> list[str]:
-        """Names of this run's containers and networks that still exist (should be empty after cleanup)."""
+        """Names of this run's containers, networks and volumes that still exist (should be empty after cleanup)."""
         mine = f"{LABEL_RUN}={self.run_id}"
         names = [c.name for c in self._containers({"name": f"ctlt-{self.run_id}-"})]
         names += [c.name for c in self._containers({"label": mine})]
         names += [n.name for n in self.client.networks.list(filters={"label": mine})]
+        names += [v.name for v in self.client.volumes.list(filters={"label": mine})]
         return sorted(set(names))
 
 
