@@ -71,18 +71,19 @@ class Prepared:
 
 def prepare(source: str | Path | Build, *, proxies: list[str] | None = None, strict_binaries: bool = True,
             progress: Callable[[str], None] | None = None, discovery: Source | None = None,
-            ocsp: Responder | None = None) -> Prepared:
+            ocsp: Responder | None = None, driver: Callable[[Loaded, str], Driver] | None = None) -> Prepared:
     """Load (unless built already) with the members of discovered pools (``discovery``, by default the Docker
     engine) and the OCSP responses to staple (``ocsp``, by default asked over the network), check that the
     workers can read what they serve on this machine, plan, and have the real binaries check what will reach a
-    proxy; raise before anything is touched."""
+    proxy; raise before anything is touched. ``driver`` builds each proxy's driver (``driver_for`` by default;
+    a fleet agent's tests give fakes)."""
     built = source if isinstance(source, Build) else build(source, progress, docker_discovery(discovery),
                                                            ocsp_responder(ocsp))
     names = tuple(p.name for p in built.loaded.model.proxies if not proxies or p.name in proxies)
     unreachable = worker_reach(built.loaded, built.assets, names)
     if unreachable:
         raise ModelError("the proxies' workers cannot read what they serve", unreachable)
-    drivers = {name: driver_for(built.loaded, name) for name in names}
+    drivers = {name: (driver or driver_for)(built.loaded, name) for name in names}
     plans = {name: plan_change(drivers[name], built.outputs[name]) for name in names}
     checked = [name for name in names if needs_binary_check(plans[name].change)]
     require_clean([f for name in checked for f in binary_check(built, name)], allow_skipped=not strict_binaries)
@@ -139,15 +140,15 @@ def apply_prepared(prepared: Prepared, *, report: Callable[[ApplyResult], None] 
 
 
 def apply_model(source: str | Path | Build, *, proxies: list[str] | None = None, strict_binaries: bool = True,
-                step: Step = no_step, discovery: Source | None = None,
-                ocsp: Responder | None = None) -> list[ApplyResult]:
+                step: Step = no_step, discovery: Source | None = None, ocsp: Responder | None = None,
+                driver: Callable[[Loaded, str], Driver] | None = None) -> list[ApplyResult]:
     """Validate (both stages), plan and apply a model to every proxy (or the named ones), in model order.
 
     Raises ModelError / ConfigTestError before anything is touched, ApplyError after a rollback. Proxies
     before a failed one keep their new configuration; later ones are not touched.
     """
     return apply_prepared(prepare(source, proxies=proxies, strict_binaries=strict_binaries, discovery=discovery,
-                                  ocsp=ocsp), step=step)
+                                  ocsp=ocsp, driver=driver), step=step)
 
 
 def down_model(loaded: Loaded, proxies: list[str] | None = None) -> list[tuple[str, bool]]:

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import typer
 
-from ctlplane.cli import apply_cmd, output, plan_cmd, render_cmd, schema_cmd, status_cmd, validate_cmd, watch_cmd
+from ctlplane.cli import (agent_cmd, apply_cmd, output, plan_cmd, render_cmd, schema_cmd, status_cmd, validate_cmd,
+                          watch_cmd)
 
 app = typer.Typer(
     name="ctlplane",
@@ -26,6 +27,7 @@ app.command("apply")(apply_cmd.apply)
 app.command("down")(apply_cmd.down)
 app.command("status")(status_cmd.status)
 app.command("watch")(watch_cmd.watch)
+app.add_typer(agent_cmd.app, name="agent")
 
 
 def version_text() -> str:

@@ -70,6 +70,7 @@ class Assets:
     error_pages: dict[tuple[str, int], bytes] = field(default_factory=dict)  # (service, entry) -> HTML page
     ocsp_subjects: dict[tuple[str, int], OcspSubject] = field(default_factory=dict)  # (service, index) to staple
     ocsp: dict[tuple[str, int], bytes] = field(default_factory=dict)  # (service, index) -> verified response (DER)
+    keys: tuple[str, ...] = ()  # real paths of the private keys read (a fleet release sends them as secrets)
 
     def master_is_root(self, proxy: str) -> bool:
         return proxy in self.root_masters
@@ -159,7 +160,8 @@ def read_assets(loaded: Loaded) -> Assets:
     if problems:
         raise ModelError("referenced files are not usable", problems)
     return Assets(certs, roots, tuple(watched), states, root_masters(loaded.model), pool_tls, client_cas,
-                  htpasswd=htpasswd, error_pages=pages, ocsp_subjects=stapled)
+                  htpasswd=htpasswd, error_pages=pages, ocsp_subjects=stapled,
+                  keys=tuple(dict.fromkeys(str(k) for k in keys)))
 
 
 def _is_dir(path: Path) -> bool:

@@ -16,6 +16,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, Field, model_validator
 from pydantic_core import PydanticCustomError
 
+from ctlplane.model.fleet import Fleet, fleet_problems
 from ctlplane.model.pool import Pool
 from ctlplane.model.proxy import Pair, Proxy
 from ctlplane.model.routing import service_auths
@@ -57,6 +58,11 @@ class Model(Frozen):
     proxies: list[Proxy] = Field(min_length=1, description="The load balancers.")
     pairs: list[Pair] = Field(default_factory=list, description="HA pairs of proxies (keepalived).")
     files: Files = Field(default_factory=Files, description="Directories the model's files may be read from.")
+    fleet: Fleet | None = Field(
+        None, description="Run the proxies named here on every labelled node of a Docker Swarm, rolled out canary "
+        "first, then in waves (ctlplane apply talks to the Swarm manager; an agent on each node applies).",
+        examples=[{"name": "edge", "manager": {"url": "ssh://ops@manager1"},
+                   "nodes": {"labels": {"ctlplane.fleet": "edge"}}, "proxies": ["edge"]}])
 
     @model_validator(mode="after")
     def _cross_references(self) -> Model:
@@ -98,6 +104,7 @@ def cross_check(model: Model) -> Iterator[CrossCheck]:
     yield from _listeners(model)
     yield from _internal_listeners(model)
     yield from _pairs(model)
+    yield from fleet_problems(model)
 
 
 def _internal_listeners(model: Model) -> Iterator[CrossCheck]:

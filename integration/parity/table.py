@@ -68,6 +68,14 @@ NO_SCENARIO: dict[str, str] = {
     "VirtualIp.*": "integration/test_ha.py",
     "TrackCheck.*": "integration/test_ha.py",
     "Retries.on_status": "retried statuses: integration/test_health.py runs them on both engines",
+    "Model.fleet": "fleets on Docker Swarm: no fleet field reaches a proxy config (integration/fleet rolls releases "
+                   "out on both engines)",
+    "Fleet.*": "fleets: no fleet field reaches a proxy config (integration/fleet)",
+    "Manager.*": "fleets: how the controller reaches the Swarm manager, never a proxy config",
+    "ManagerTls.*": "fleets: the controller's client TLS to the Swarm manager, never a proxy config",
+    "NodeSelector.*": "fleets: which Swarm nodes run the proxies, never a proxy config",
+    "Rollout.*": "fleets: canary, waves and soak of a rollout (integration/fleet), never a proxy config",
+    "Gate.*": "fleets: what a soaking node must show (integration/fleet), never a proxy config",
 }
 
 # Differences documented without a traffic scenario, because no bounded test can observe them reliably.

@@ -174,7 +174,16 @@ def haproxy_model(world: World) -> dict[str, Any]:
              "metrics": {"address": "127.0.0.1", "port": 8405, "auth": {"htpasswd": HTPASSWD_FILE, "realm": "Scrape"}},
              "access_log": "json"}
             for name in ("h1", "h2")
+        ] + [
+            {"name": "h3", "engine": "haproxy", "services": ["mq"],
+             "runtime": {"kind": "docker", "container": "c-h3", "image": "haproxy:2.6", "network": "host"}},
         ],
+        "fleet": {"name": "edge-1", "manager": {"url": "tcp://manager.example.com:2376",
+                                                "tls": {"ca": CA_FILE, "cert": api.cert, "key": api.key}},
+                  "nodes": {"labels": {"ctlplane.fleet": "edge-1", "ctlplane.zone": "a.b_c"}}, "proxies": ["h3"],
+                  "agent_image": "registry.example.com/ctlplane-agent:1.4",
+                  "rollout": {"canary": 1, "wave_share": 0.5, "soak": "10s", "deadline": "1m",
+                              "gate": {"max_5xx_increase": 0.02, "pools_healthy": True}}},
         "pairs": [
             {"name": "ha", "mode": "active_passive",
              "nodes": [{"proxy": "h1", "interface": "eth0", "address": "192.0.2.11"},

@@ -81,7 +81,7 @@ def test_every_string_field_is_an_allow_list_type() -> None:
                 elif leaf is str and not _strict(metadata):
                     loose.append(f"{cls.__name__}.{name}")
                 elif leaf is not str:
-                    assert leaf in (int, bool, type(None)), f"{cls.__name__}.{name}: unexpected type {leaf!r}"
+                    assert leaf in (int, float, bool, type(None)), f"{cls.__name__}.{name}: unexpected type {leaf!r}"
 
     walk(Model)
     assert len(seen) > 20
