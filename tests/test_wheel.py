@@ -7,6 +7,7 @@ import subprocess
 import sys
 import sysconfig
 import venv
+import zipfile
 from pathlib import Path
 
 from tests.helpers import ROOT
@@ -17,6 +18,9 @@ def test_wheel_renders_from_installed_copy(tmp_path: Path) -> None:
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(wheels), str(ROOT)],
                    check=True, timeout=300, capture_output=True)
     wheel = next(wheels.glob("ctlplane-*.whl"))
+    packaged = set(zipfile.ZipFile(wheel).namelist())
+    packages = [str(p.relative_to(ROOT)) for p in sorted((ROOT / "ctlplane").rglob("__init__.py"))]
+    assert [p for p in packages if p not in packaged] == [], "every package of the source tree is in the wheel"
     env_dir = tmp_path / "venv"
     venv.EnvBuilder(with_pip=True).create(env_dir)
     py = env_dir / "bin" / "python"
