@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -14,8 +15,13 @@ from tests.helpers import ROOT
 
 
 def test_wheel_renders_from_installed_copy(tmp_path: Path) -> None:
-    wheels = tmp_path / "wheels"
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(wheels), str(ROOT)],
+    wheels, source = tmp_path / "wheels", tmp_path / "source"
+    source.mkdir()  # a copy of what the wheel is built from: a build/ left in the checkout cannot fill gaps
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy2(ROOT / name, source / name)
+    for name in ("ctlplane", "templates"):
+        shutil.copytree(ROOT / name, source / name, ignore=shutil.ignore_patterns("__pycache__"))
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(wheels), str(source)],
                    check=True, timeout=300, capture_output=True)
     wheel = next(wheels.glob("ctlplane-*.whl"))
     packaged = set(zipfile.ZipFile(wheel).namelist())
