@@ -253,3 +253,24 @@ def test_a_re_run_with_another_target_first_finishes_the_dead_controllers_rollba
     canary = [n for op, n in fake.calls[since:] if op == "update_service" and n == agent_name(FLEET, NODES[0])]
     assert len(canary) >= 2
     assert releases(fake) == {n: (R3, R3) for n in NODES}
+
+
+def test_a_live_controller_keeps_its_claim_fresh_through_a_rollout_longer_than_the_stale_limit() -> None:
+    fake = fleet()
+    apply(fake, R1)
+    for node in NODES:
+        fake.script(node, Outcome(after_s=DEADLINE - 5), release=R2)
+    start = fake.clock.now()
+    refused: list[Exception] = []
+
+    def second(op: str, name: str) -> None:
+        if op == "tasks" and name == agent_name(FLEET, NODES[4]) and fake.clock.now() - start > 3 * DEADLINE \
+                and not refused:
+            refused.append(Exception())
+            with pytest.raises(FleetBusy) as busy:
+                apply(fake, R3, owner="ctl-b")
+            refused[0] = busy.value
+
+    fake.hook = second
+    assert apply(fake, R2, owner="ctl-a", waves=tuple((n,) for n in NODES)).ok  # five waves of 55 s
+    assert refused and "owner ctl-a" in refused[0].message
