@@ -121,7 +121,7 @@ class StateRecord:
         self.refuse_if_busy(self.record)
         return self.write(**changes)
 
-    def write(self, **changes: object) -> Record:
+    def write(self, _tries: int = 3, **changes: object) -> Record:
         """Write ``changes`` (with this owner and a fresh heartbeat) over the version read last."""
         if self._service is None:
             self.read()
@@ -131,7 +131,10 @@ class StateRecord:
         try:
             self.swarm.update_service(self._service, spec)
         except SwarmConflict as exc:
-            theirs = read_record(self.swarm, self.fleet) or Record()
+            mine = self.record.owner == self.owner
+            theirs = self.read()
+            if mine and theirs.owner == self.owner and _tries > 1:  # our own write, read back late (moby#30794)
+                return self.write(_tries - 1, **changes)
             self._busy(f"another apply (owner {theirs.owner or 'unknown'}) wrote the state of fleet {self.fleet} "
                        f"first: it is {theirs.phase} {theirs.target[:16]}", exc)
         self.read()

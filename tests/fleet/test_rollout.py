@@ -274,3 +274,21 @@ def test_a_live_controller_keeps_its_claim_fresh_through_a_rollout_longer_than_t
     fake.hook = second
     assert apply(fake, R2, owner="ctl-a", waves=tuple((n,) for n in NODES)).ok  # five waves of 55 s
     assert refused and "owner ctl-a" in refused[0].message
+
+
+def test_a_stale_read_of_its_own_record_does_not_make_a_controller_give_up() -> None:
+    from ctlplane.fleet.state import StateRecord
+
+    fake = fleet()
+    state = StateRecord(fake, FLEET, "img", "ctl-a", fake.clock, stale_s=180)
+    state.read()
+    state.claim(phase="rolling", target=R2)
+    svc = fake.svcs["ctl-edge-state"]
+    svc.version += 1  # the manager moved on while our read answered the version before
+    assert state.write(wave=1).wave == 1
+    other = StateRecord(fake, FLEET, "img", "ctl-b", fake.clock, stale_s=180)
+    other.read()
+    fake.clock.sleep(181)
+    other.claim(phase="rolling-back")  # takes over the stale record
+    with pytest.raises(FleetBusy, match="owner ctl-b"):
+        state.write(wave=2)
