@@ -121,8 +121,11 @@ class StateRecord:
         self.refuse_if_busy(self.record)
         return self.write(**changes)
 
-    def write(self, _tries: int = 3, **changes: object) -> Record:
+    def write(self, **changes: object) -> Record:
         """Write ``changes`` (with this owner and a fresh heartbeat) over the version read last."""
+        return self._write(changes, 3)
+
+    def _write(self, changes: dict[str, object], tries: int) -> Record:
         if self._service is None:
             self.read()
         assert self._service is not None
@@ -133,8 +136,8 @@ class StateRecord:
         except SwarmConflict as exc:
             mine = self.record.owner == self.owner
             theirs = self.read()
-            if mine and theirs.owner == self.owner and _tries > 1:  # our own write, read back late (moby#30794)
-                return self.write(_tries - 1, **changes)
+            if mine and theirs.owner == self.owner and tries > 1:  # our own write, read back late (moby#30794)
+                return self._write(changes, tries - 1)
             self._busy(f"another apply (owner {theirs.owner or 'unknown'}) wrote the state of fleet {self.fleet} "
                        f"first: it is {theirs.phase} {theirs.target[:16]}", exc)
         self.read()
