@@ -1,0 +1,271 @@
+"""The fleet controller: publish a release, roll it out wave by wave, halt and roll back, resume.
+
+:class:`Controller` runs one ``apply`` of a fleet against the Swarm seam. It refuses while
+another live controller owns the fleet's state record, publishes the release (content-
+addressed, idempotent), claims the record (compare-and-swap), and, when a dead controller
+left a rollback or another target behind, first returns every node to its last-known-good.
+Then, canary first, it points each node's agent service of the wave at the target release
+(a new generation, so only this attempt's tasks count) and waits until every task of the wave
+runs (healthy: applied and soaked) within the wave deadline. A failed task, a missed deadline
+or a node that is not ready halts: every node whose release differs from its last-known-good
+is pointed back at it and waited for, and the record is left halted with the reason naming
+the node. On success the nodes' last-known-good becomes the target, agents of nodes that no
+longer match the selector are retired, and the record goes idle. A re-run with the same
+target resumes (nodes already running it are left alone). The outcome is a
+:class:`RolloutResult`; nothing is printed and no exit code chosen here.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from functools import partial
+
+from ctlplane.fleet.publish import RolloutSpec, publish
+from ctlplane.fleet.specs import (L_FLEET, L_LKG, L_NODE, L_RELEASE, L_ROLE, L_WAVE, Release, agent_name, agent_spec,
+                                  release_from_parts, with_labels)
+from ctlplane.fleet.state import ACTIVE, StateRecord, controller_id
+from ctlplane.fleet.swarm import Clock, Node, Service, ServiceSpec, Swarm, SwarmConflict, SystemClock, Task
+
+CAS_TRIES = 3  # Swarm bumps an agent service's version itself while it updates (UpdateStatus): read again
+LOG_TAIL = 50
+
+
+@dataclass(frozen=True)
+class NodeResult:
+    """One node's part in a rollout: ``outcome`` is applied | unchanged | failed | rolled-back | rollback-failed |
+    removed | not-reached | skipped | retired."""
+
+    node: str
+    hostname: str
+    wave: int
+    outcome: str
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class RolloutResult:
+    """How a rollout ended: ``phase`` idle (every wave serves the release) or halted (``reason`` names the node)."""
+
+    fleet: str
+    release: str
+    phase: str
+    reason: str
+    nodes: tuple[NodeResult, ...]
+    published: tuple[str, ...]
+    took_over: str = ""  # the dead controller whose rollout this one finished or resumed
+
+    @property
+    def ok(self) -> bool:
+        return self.phase == "idle"
+
+
+class Controller:
+    """One rollout of ``spec`` through ``swarm``."""
+
+    def __init__(self, swarm: Swarm, spec: RolloutSpec, clock: Clock | None = None, owner: str | None = None,
+                 poll_s: float = 1.0) -> None:
+        self.swarm, self.spec, self.clock, self.poll_s = swarm, spec, clock or SystemClock(), poll_s
+        self.state = StateRecord(swarm, spec.fleet, spec.agent_image, owner or controller_id(), self.clock,
+                                 stale_s=3 * spec.deadline_s)
+        self.heartbeat_s = min(10.0, spec.deadline_s / 4)
+        self._beat = 0.0
+        self.hosts: dict[str, Node] = {}
+
+    def run(self) -> RolloutResult:
+        spec = self.spec
+        previous = self.state.read()
+        self.state.refuse_if_busy(previous)
+        published = tuple(publish(self.swarm, spec))
+        took_over = previous.owner if previous.phase in ACTIVE else ""
+        self.hosts = {n.id: n for n in self.swarm.nodes()}
+        if previous.phase == "rolling-back" or (previous.phase == "rolling" and previous.target != spec.release):
+            self.state.claim(phase="rolling-back", reason=f"finishing the rollback left by {previous.owner}")
+            self._rollback()
+            self.state.write(phase="rolling", target=spec.release, wave=-1, reason="", failed="")
+        else:
+            self.state.claim(phase="rolling", target=spec.release, reason="", failed="")
+        self._beat = self.clock.now()
+        done: dict[str, NodeResult] = {}
+        for i, wave in enumerate(spec.waves):
+            self.state.write(wave=i)
+            moved = {node: self._move(node, i) for node in wave}
+            watched = self._watch({node: spec.release for node in wave}, first_failure=True)
+            failed = next(((n, why) for n, why in watched.items() if why), None)
+            if failed is not None:
+                return self._halt(failed[0], failed[1], i, done, published, took_over)
+            done.update({n: NodeResult(n, self._host(n), i, moved[n]) for n in wave})
+        for wave in spec.waves:
+            for node in wave:
+                self._write(node, lambda n, cur: None if cur.labels.get(L_LKG) == spec.release else
+                            with_labels(self._spec_of(n, cur, spec.target), {L_LKG: spec.release}))
+        results = list(done.values()) + self._retire(done)
+        self.state.write(phase="idle", lkg=spec.release, wave=-1, reason="", failed="")
+        return RolloutResult(spec.fleet, spec.release, "idle", "", tuple(results), published, took_over)
+
+    # -- moving nodes ----------------------------------------------------------------------------------
+    def _host(self, node: str) -> str:
+        found = self.hosts.get(node)
+        return found.hostname if found else node[:12]
+
+    def _spec_of(self, node: str, cur: Service, release: Release, generation: int | None = None) -> ServiceSpec:
+        wave = int(cur.labels.get(L_WAVE, "0") or 0)
+        gen = cur.generation if generation is None else generation
+        return agent_spec(self.spec.settings, node, wave, release, cur.labels.get(L_LKG, ""), gen)
+
+    def _write(self, node: str, build: Callable[[str, Service], ServiceSpec | None]) -> None:
+        """Update a node's agent service to what ``build`` makes of it as read (None: leave it)."""
+        name = agent_name(self.spec.fleet, node)
+        for attempt in range(CAS_TRIES):
+            current = self.swarm.service(name)
+            if current is None:
+                return
+            wanted = build(node, current)
+            if wanted is None:
+                return
+            try:
+                self.swarm.update_service(current, wanted)
+                return
+            except SwarmConflict:
+                if attempt == CAS_TRIES - 1:
+                    raise
+
+    def _current(self, node: str) -> Task | None:
+        """The newest task of the node's agent service created for its current generation."""
+        name = agent_name(self.spec.fleet, node)
+        service = self.swarm.service(name)
+        if service is None:
+            return None
+        mine = [t for t in self.swarm.tasks(name) if t.generation == service.generation]
+        return max(mine, key=lambda t: t.created_at) if mine else None
+
+    def _move(self, node: str, wave: int) -> str:
+        """Point the node's agent at the target; ``unchanged`` when it already runs it (a resumed rollout)."""
+        spec = self.spec
+        name = agent_name(spec.fleet, node)
+        current = self.swarm.service(name)
+        if current is None:
+            self.swarm.create_service(agent_spec(spec.settings, node, wave, spec.target, "", 1))
+            return "applied"
+        task = self._current(node)
+        if current.labels.get(L_RELEASE) == spec.release and task is not None and not task.terminal:
+            self._write(node, lambda n, cur: None if cur.labels.get(L_WAVE) == str(wave) else
+                        with_labels(self._spec_of(n, cur, spec.target), {L_WAVE: str(wave)}))
+            return "unchanged"
+        self._write(node, lambda n, cur: with_labels(self._spec_of(n, cur, spec.target, cur.generation + 1),
+                                                     {L_WAVE: str(wave)}))
+        return "applied"
+
+    # -- waiting ---------------------------------------------------------------------------------------
+    def _watch(self, expect: Mapping[str, str], first_failure: bool) -> dict[str, str | None]:
+        """Wait until every node's current task runs its expected release; per node None or why it did not.
+        Failures are final; a node still pending at the deadline missed it."""
+        end = self.clock.now() + self.spec.deadline_s
+        failed: dict[str, str] = {}
+        while True:
+            if self.clock.now() - self._beat >= self.heartbeat_s:
+                self.state.heartbeat()
+                self._beat = self.clock.now()
+            nodes = {n.id: n for n in self.swarm.nodes()}
+            pending: dict[str, str] = {}
+            for node, release in expect.items():
+                if node in failed:
+                    continue
+                found = nodes.get(node)
+                task = self._current(node) if found is not None and found.state == "ready" else None
+                if found is None or found.state != "ready":
+                    failed[node] = f"node {self._host(node)} is {found.state if found else 'gone from the swarm'}"
+                elif task is None or task.release != release or not (task.terminal or task.state == "running"):
+                    pending[node] = task.state if task is not None else "not scheduled"
+                elif task.terminal:
+                    failed[node] = self._why(node, task)
+                if first_failure and failed:
+                    return {**{n: None for n in expect}, **failed}
+            if not pending:
+                return {**{n: None for n in expect}, **failed}
+            if self.clock.now() >= end:
+                for node, state in pending.items():
+                    failed[node] = (f"missed the wave deadline of {self.spec.deadline_s:g} s "
+                                    f"(agent task still {state})")
+                return {**{n: None for n in expect}, **failed}
+            self.clock.sleep(self.poll_s)
+
+    def _why(self, node: str, task: Task) -> str:
+        """The reason of the agent's last ``failed`` line for this release, else the task's error."""
+        try:
+            lines = self.swarm.service_logs(agent_name(self.spec.fleet, node), LOG_TAIL)
+        except Exception:  # noqa: BLE001 - the logs are a courtesy: the task state already says it failed
+            lines = []
+        for line in reversed(lines):
+            try:
+                event = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(event, dict) and event.get("event") == "failed" and event.get("release") == task.release:
+                return f"agent failed: {event.get('reason', '')}"
+        return f"agent task {task.state}: {task.error or 'no error given'}"
+
+    # -- halting and rolling back ----------------------------------------------------------------------
+    def _halt(self, node: str, why: str, wave: int, done: dict[str, NodeResult], published: tuple[str, ...],
+              took_over: str) -> RolloutResult:
+        reason = f"node {self._host(node)} ({node[:12]}) in wave {wave}: {why}"
+        self.state.write(phase="rolling-back", reason=reason, failed=node)
+        back = self._rollback()
+        self.state.write(phase="halted", reason=reason, failed=node)
+        results = []
+        for i, nodes in enumerate(self.spec.waves):
+            for n in nodes:
+                if n == node:
+                    outcome, extra = back.get(n, ("failed", ""))
+                    results.append(NodeResult(n, self._host(n), i, "failed",
+                                              why + (f"; {outcome}: {extra}" if extra else f"; {outcome}")))
+                elif n in back:
+                    results.append(NodeResult(n, self._host(n), i, *back[n]))
+                elif i > wave:
+                    results.append(NodeResult(n, self._host(n), i, "not-reached"))
+                else:
+                    results.append(done.get(n) or NodeResult(n, self._host(n), i, "unchanged"))
+        return RolloutResult(self.spec.fleet, self.spec.release, "halted", reason, tuple(results), published,
+                             took_over)
+
+    def _rollback(self) -> dict[str, tuple[str, str]]:
+        """Point every agent whose release is not its last-known-good back at it and wait for them."""
+        out: dict[str, tuple[str, str]] = {}
+        expect: dict[str, str] = {}
+        for service in self.swarm.services({L_FLEET: self.spec.fleet, L_ROLE: "agent"}):
+            node, lkg = service.labels.get(L_NODE, ""), service.labels.get(L_LKG, "")
+            if service.labels.get(L_RELEASE) == lkg:
+                continue
+            if not lkg:
+                self.swarm.remove_service(service.name)
+                out[node] = ("removed", "no last-known-good release: its agent service was removed")
+                continue
+            release = self._release(lkg)
+            if release is None:
+                out[node] = ("rollback-failed", f"the parts of last-known-good {lkg[:16]} are gone from the swarm")
+                continue
+            self._write(node, partial(self._back_to, release))
+            expect[node] = lkg
+        for node, why in self._watch(expect, first_failure=False).items():
+            out[node] = ("rolled-back", "") if why is None else ("rollback-failed", why)
+        return out
+
+    def _back_to(self, release: Release, node: str, cur: Service) -> ServiceSpec:
+        return self._spec_of(node, cur, release, cur.generation + 1)
+
+    def _release(self, digest: str) -> Release | None:
+        return release_from_parts(digest, self.swarm.configs({L_FLEET: self.spec.fleet, L_RELEASE: digest}))
+
+    def _retire(self, done: Mapping[str, NodeResult]) -> list[NodeResult]:
+        """Remove the agents of nodes that no longer match the selector; report selected nodes in no wave."""
+        selected = {n.id for n in self.hosts.values()
+                    if all(n.labels.get(k) == v for k, v in self.spec.selector.items())}
+        out = [NodeResult(n, self._host(n), -1, "skipped", "matches the selector but is in no wave (not ready?)")
+               for n in sorted(selected - set(done))]
+        for service in self.swarm.services({L_FLEET: self.spec.fleet, L_ROLE: "agent"}):
+            node = service.labels.get(L_NODE, "")
+            if node not in selected:
+                self.swarm.remove_service(service.name)
+                out.append(NodeResult(node, self._host(node), -1, "retired", "no longer matches the node selector"))
+        return out

@@ -1,0 +1,165 @@
+"""A fleet's status per node, from Swarm's view joined with what each proxy itself reports.
+
+:func:`gather` reads, through the Swarm seam only, the fleet's state record, the nodes, and
+for every agent service its labels, tasks and the tail of its logs; :func:`fleet_status`
+decides, purely, per node: its wave, the release it should serve (its agent service's
+``ctlplane.release`` label), the release its proxy reports (from the agent's last
+``{"event": "serving", ...}`` line) and one state. The fleet's target is the rollout's release
+while it rolls or is idle, and its last-known-good while it rolls back or is halted. A node is
+``in-sync`` only when its proxy reports exactly the target, which is also its desired release,
+and its agent task runs; ``stale`` when the node is not ready or its logs cannot be read;
+``failed (rolled back to X: reason)`` when its agent's last line is a ``failed`` one or the
+halted rollout names it; ``pending`` while its wave has not been reached; else ``applying``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from ctlplane.errors import DriverError
+from ctlplane.fleet.specs import L_FLEET, L_NODE, L_RELEASE, L_ROLE, L_WAVE
+from ctlplane.fleet.state import Record, read_record
+from ctlplane.fleet.swarm import Node, Service, Swarm, Task
+
+LOG_TAIL = 50
+
+
+@dataclass(frozen=True)
+class NodeData:
+    """What the Swarm says of one node's agent (``logs`` None: they could not be read, ``logs_error`` why)."""
+
+    node_id: str
+    node: Node | None
+    service: Service | None
+    tasks: tuple[Task, ...]
+    logs: tuple[str, ...] | None
+    logs_error: str = ""
+
+
+@dataclass(frozen=True)
+class NodeStatus:
+    """One row of a fleet's status."""
+
+    node: str
+    hostname: str
+    wave: int | None
+    desired: str
+    reported: str
+    state: str  # in-sync | applying | pending | stale | failed
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class FleetStatus:
+    """A fleet's rollout record and its nodes."""
+
+    fleet: str
+    phase: str
+    target: str
+    lkg: str
+    reason: str
+    owner: str
+    nodes: tuple[NodeStatus, ...]
+
+    @property
+    def in_sync(self) -> bool:
+        return bool(self.nodes) and all(n.state == "in-sync" for n in self.nodes)
+
+
+def _events(lines: Sequence[str]) -> list[dict[str, object]]:
+    out = []
+    for line in lines:
+        try:
+            event = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(event, dict) and event.get("event") in ("serving", "failed"):
+            out.append(event)
+    return out
+
+
+def reported_release(event: Mapping[str, object]) -> str:
+    """The release a ``serving`` line's proxies report: one release when they all agree, else each named."""
+    reports = event.get("proxy_reports")
+    if not isinstance(reports, dict) or not reports:
+        return ""
+    values = {str(v) for v in reports.values()}
+    if len(values) == 1:
+        return values.pop()
+    return "mixed: " + ", ".join(f"{k}={str(v)[:12]}" for k, v in sorted(reports.items()))
+
+
+def target_of(record: Record) -> str:
+    """The release every node should converge to now."""
+    return record.target if record.phase in ("idle", "rolling") else record.lkg
+
+
+def node_status(data: NodeData, record: Record) -> NodeStatus:
+    """One node's row, decided from its data alone (pure)."""
+    labels = data.service.labels if data.service else {}
+    desired = labels.get(L_RELEASE, "")
+    wave_label = labels.get(L_WAVE, "")
+    wave = int(wave_label) if wave_label.lstrip("-").isdigit() else None
+    hostname = data.node.hostname if data.node else data.node_id[:12]
+    events = _events(data.logs or ())
+    serving = [e for e in events if e.get("event") == "serving"]
+    reported = reported_release(serving[-1]) if serving else ""
+
+    def row(state: str, detail: str = "") -> NodeStatus:
+        return NodeStatus(data.node_id, hostname, wave, desired, reported, state, detail)
+
+    if data.node is None or data.node.state != "ready":
+        return row("stale", f"node is {data.node.state if data.node else 'gone from the swarm'}")
+    if data.logs is None:
+        return row("stale", f"its agent's logs cannot be read: {data.logs_error}")
+    last = events[-1] if events else None
+    if last is not None and last.get("event") == "failed":
+        return row("failed", f"rolled back to {str(last.get('serving', ''))[:16] or 'nothing'}: "
+                             f"{last.get('reason', '')}")
+    if record.phase == "halted" and record.failed == data.node_id:
+        why = [e for e in events if e.get("event") == "failed"]
+        reason = str(why[-1].get("reason", "")) if why else record.reason
+        return row("failed", f"rolled back to {record.lkg[:16] or 'nothing'}: {reason}")
+    if data.service is None:
+        return row("pending", "no agent service yet")
+    current = [t for t in data.tasks if t.generation == data.service.generation]
+    task = max(current, key=lambda t: t.created_at) if current else None
+    target = target_of(record) or desired
+    if task is not None and task.terminal:
+        return row("failed", f"agent task {task.state}: {task.error or 'no error given'}")
+    if reported == desired == target and task is not None and task.state == "running":
+        return row("in-sync")
+    if desired != target and record.phase == "rolling":
+        return row("pending", "its wave has not been reached")
+    return row("applying", f"agent task {task.state if task else 'not scheduled'}")
+
+
+def fleet_status(fleet: str, record: Record, data: Sequence[NodeData]) -> FleetStatus:
+    """The whole fleet's status (pure), nodes in wave order then by hostname."""
+    rows = sorted((node_status(d, record) for d in data),
+                  key=lambda r: (r.wave if r.wave is not None else 1 << 30, r.hostname, r.node))
+    return FleetStatus(fleet, record.phase, record.target, record.lkg, record.reason, record.owner, tuple(rows))
+
+
+def gather(swarm: Swarm, fleet: str, selector: Mapping[str, str] | None = None) -> FleetStatus:
+    """Read the fleet through the seam: every node with an agent service, and every node ``selector`` picks."""
+    record = read_record(swarm, fleet) or Record()
+    nodes = {n.id: n for n in swarm.nodes()}
+    services = {s.labels.get(L_NODE, ""): s for s in swarm.services({L_FLEET: fleet, L_ROLE: "agent"})}
+    picked = {n.id for n in nodes.values() if selector and all(n.labels.get(k) == v for k, v in selector.items())}
+    data = []
+    for node_id in sorted(set(services) | picked):
+        service = services.get(node_id)
+        tasks: tuple[Task, ...] = ()
+        logs: tuple[str, ...] | None = ()
+        error = ""
+        if service is not None:
+            tasks = tuple(swarm.tasks(service.name))
+            try:
+                logs = tuple(swarm.service_logs(service.name, LOG_TAIL))
+            except DriverError as exc:
+                logs, error = None, "; ".join(f.message for f in exc.findings) or exc.message
+        data.append(NodeData(node_id, nodes.get(node_id), service, tasks, logs, error))
+    return fleet_status(fleet, record, data)
