@@ -77,8 +77,7 @@ def prepare(source: str | Path | Build, *, proxies: list[str] | None = None, str
     workers can read what they serve on this machine, plan, and have the real binaries check what will reach a
     proxy; raise before anything is touched. ``driver`` builds each proxy's driver (``driver_for`` by default;
     a fleet agent's tests give fakes)."""
-    built = source if isinstance(source, Build) else build(source, progress, docker_discovery(discovery),
-                                                           ocsp_responder(ocsp))
+    built = source if isinstance(source, Build) else build_for_apply(source, progress, discovery, ocsp)
     names = tuple(p.name for p in built.loaded.model.proxies if not proxies or p.name in proxies)
     unreachable = worker_reach(built.loaded, built.assets, names)
     if unreachable:
@@ -88,6 +87,13 @@ def prepare(source: str | Path | Build, *, proxies: list[str] | None = None, str
     checked = [name for name in names if needs_binary_check(plans[name].change)]
     require_clean([f for name in checked for f in binary_check(built, name)], allow_skipped=not strict_binaries)
     return Prepared(built, names, drivers, plans)
+
+
+def build_for_apply(source: str | Path, progress: Callable[[str], None] | None = None,
+                    discovery: Source | None = None, ocsp: Responder | None = None) -> Build:
+    """The build apply works from: discovered pools' members from the Docker engine and OCSP responses asked for
+    unless given."""
+    return build(source, progress, docker_discovery(discovery), ocsp_responder(ocsp))
 
 
 def needs_binary_check(change: Change) -> bool:

@@ -38,11 +38,18 @@ def apply(
         0.0, "--wait-healthy", min=0.0, help="Wait up to SECONDS for every pool to have a server up; exit 3 if not."),
 ) -> None:
     """Validate, then make every proxy of the model serve it (hot reload, verify, rollback on failure)."""
-    from ctlplane.apply import apply_prepared, prepare
+    from ctlplane.apply import apply_prepared, build_for_apply, prepare
 
     results: list[ApplyResult] = []
     try:
-        prepared = prepare(model, proxies=proxy or None, progress=progress)
+        built = build_for_apply(model, progress)
+        fleet = built.loaded.model.fleet
+        if fleet is not None:
+            from ctlplane.cli.fleet_cmd import apply_fleet_cli
+
+            local = [p.name for p in built.loaded.model.proxies if p.name not in fleet.proxies]
+            return apply_fleet_cli(built, output, [p for p in local if not proxy or p in proxy])
+        prepared = prepare(built, proxies=proxy or None, progress=progress)
         from ctlplane.discovery.report import excluded_findings
 
         warn(excluded_findings(prepared.build.loaded, prepared.build.discovered) + list(prepared.build.notes), output)

@@ -47,6 +47,10 @@ def status(
 
     try:
         result = build(model, discovery=docker_discovery(None))  # drift is judged with today's members
+        if result.loaded.model.fleet is not None:
+            from ctlplane.cli.fleet_cmd import status_fleet_cli
+
+            return status_fleet_cli(result, output, detailed_exitcode)
         unknown = [p for p in proxy or [] if p not in result.outputs]
         if unknown:
             raise CtlplaneError(f"no proxy named {unknown[0]!r} in {model}")
