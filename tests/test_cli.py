@@ -197,6 +197,10 @@ def test_large_render_reports_progress_with_verbose(tmp_path: Path) -> None:
 
 
 def test_shell_completion_script_is_offered() -> None:
-    run = ctl("--show-completion", "bash")
+    # typer finds the shell among the command's ancestors, as a user's terminal has it: run it from bash, so the
+    # test does not depend on how pytest itself was started (a detached run has no shell above it)
+    env = {**os.environ, "NO_COLOR": "1", "PYTHONPATH": str(ROOT)}
+    run = subprocess.run(["bash", "-c", '"$@"; exit $?', "bash", sys.executable, "-m", "ctlplane",
+                          "--show-completion"], capture_output=True, text=True, env=env, cwd=ROOT, timeout=120)
     assert run.returncode == 0, run.stderr
     assert "complete" in run.stdout and "COMP_WORDS" in run.stdout
