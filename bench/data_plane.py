@@ -6,7 +6,8 @@ bottleneck. Per engine, wrk (keep-alive, ``--latency``) against: (a) one backend
 with ``apply_model``), (c) a config an expert would write by hand for the same services doing the same
 duties (each request logged with the same fields, the request id passed on or generated, the client's address,
 scheme, host and port passed on, WebSocket upgrades, the backends' internal headers removed, the same retries),
-each the cheapest way the engine offers, tuned for throughput, and (d) a bare proxy without those duties (what they cost). Then the same over TLS
+each the cheapest way the engine offers, tuned for throughput, and (d) a bare proxy without those duties (what
+they cost). Then the same over TLS
 (keep-alive requests per second, and handshakes per second: a new connection per request), and over
 HTTP/2 with ``h2load`` when it is installed. Rounds are interleaved; the ratio generated / hand-tuned is
 the figure to read.
@@ -69,7 +70,8 @@ def tuned_nginx(http_port: int, tls_port: int, backends: list[int], full: bool) 
                "proxy_set_header X-Forwarded-Host $host_as_sent; proxy_set_header X-Forwarded-Port $server_port; "
                "proxy_set_header X-Request-ID $req_id; proxy_set_header Upgrade $http_upgrade; "
                "proxy_set_header Connection $connection_upgrade; proxy_hide_header X-Powered-By; "
-               "proxy_next_upstream error timeout; proxy_next_upstream_tries 3;") if full else 'proxy_set_header Connection "";'
+               "proxy_next_upstream error timeout; proxy_next_upstream_tries 3;") if full \
+        else 'proxy_set_header Connection "";'
     proxy = f"proxy_pass http://fast; proxy_http_version 1.1; {headers}"
     # WebSocket upgrades get one-hour timeouts, as in the generated config (NGINX's only way: a named location)
     upgrade = ("error_page 418 = @upgrade; if ($http_upgrade) { return 418; } " if full else "")
@@ -81,7 +83,8 @@ pid run/t.pid;
 error_log logs/error.log warn;
 events {{ worker_connections 4096; multi_accept off; }}
 http {{
-  map $request_time $total_ms {{ "~^0\\.0*(?<ms>\\d+)$" $ms; "~^(?<s>[1-9]\\d*)\\.(?<ms>\\d{{3}})$" $s$ms; default -1; }}
+  map $request_time $total_ms {{ "~^0\\.0*(?<ms>\\d+)$" $ms; "~^(?<s>[1-9]\\d*)\\.(?<ms>\\d{{3}})$" $s$ms;
+    default -1; }}
   map $upstream_header_time $upstream_ms {{ "~^0\\.0*(?<ms>\\d+)$" $ms; "~^(?<s>[1-9]\\d*)\\.(?<ms>\\d{{3}})$" $s$ms;
     default -1; }}
   map $http_x_request_id $req_id {{ "" $request_id; default $http_x_request_id; }}
@@ -333,8 +336,9 @@ request logged with the same fields — pool, upstream and total time in millise
 X-Request-ID passed on or one generated, the client's address, scheme, host and port passed on, WebSocket
 upgrades, the backends' X-Powered-By and X-Accel-* headers dropped, bodies over 1 MB refused, retries on
 connection failures, keep-alive and connection reuse to the backends, one worker or thread like the generated
-one), each done the cheapest way the engine offers and tuned for throughput, and a bare proxy without those duties (what they cost). Then the same over TLS (keep-alive
-requests, and handshakes: a new connection per request) and HTTP/2 (h2load)."""
+one), each done the cheapest way the engine offers and tuned for throughput, and a bare proxy without those
+duties (what they cost). Then the same over TLS (keep-alive requests, and handshakes: a new connection per
+request) and HTTP/2 (h2load)."""
 
 DOC_NOTES = """\
 Reading it: the ratio generated / hand-tuned is the figure; absolute numbers depend on the machine's load
