@@ -17,8 +17,10 @@ consistent hashing (stateless: it survives reloads and agrees across an HA pair,
 ``hash $remote_addr consistent``); the persistence cookie is HttpOnly,
 SameSite=Lax, and Secure when every service using the pool is HTTPS. Retries
 cover failed connections, empty answers and the listed statuses, never a
-response timeout; ``timeout queue`` is the model's, else 1 ms (no queue: a
-request finding every server at its ``max_connections`` is refused at once,
+response timeout; with those retries a client's first request may take an
+idle connection to a server too (``http-reuse always``, as NGINX's upstream
+``keepalive``), else only its later ones (``safe``); ``timeout queue`` is the
+model's, else 1 ms (no queue: a request finding every server at its ``max_connections`` is refused at once,
 as on NGINX); ``timeout tunnel`` is the service's ``timeouts.tunnel`` (an
 upgraded connection, a WebSocket, idle that long in both directions is closed;
 it replaces the client and server timeouts once the backend answered 101).
@@ -164,7 +166,7 @@ def build_backend(pool: Pool, users: list[Service]) -> Backend:
         retry_on=retry_on,
         guard_l7_retries=any(r != "conn-failure" for r in retry_on),
         non_idempotent=_NON_IDEMPOTENT,
-        reuse=("safe" if pool.keepalive > 0 else "never") if http else None,
+        reuse=_reuse(pool, retry_on) if http else None,
         httpchk_path=http_check.path if http_check else None,
         httpchk_host=(http_check.host or DEFAULT_CHECK_HOST) if http_check else None,
         expect_status=http_check.expect_status if http_check else None,
@@ -217,6 +219,17 @@ def _retry_on(svc: Service) -> tuple[str, ...]:
     if svc.retries.attempts == 0:
         return ()
     return ("conn-failure", "empty-response", *(str(s) for s in sorted(svc.retries.on_status)))
+
+
+def _reuse(pool: Pool, retry_on: tuple[str, ...]) -> str:
+    """How idle connections to the servers are shared. With retries of empty answers, every request may take
+    an idle connection, a client's first too (``always``), as NGINX's upstream ``keepalive`` does: a server
+    closing that connection as the request arrives sends nothing back, and HAProxy retries the request (an
+    idempotent one; NGINX retries the same ones). Without them, or towards HTTP/2 servers, a client's first
+    request gets a connection of its own (``safe``, HAProxy's default); ``keepalive: 0`` shares none."""
+    if pool.keepalive == 0:
+        return "never"
+    return "always" if pool.protocol == "http" and "empty-response" in retry_on else "safe"
 
 
 def _default_server(pool: Pool) -> DefaultServer:

@@ -424,13 +424,14 @@ def test_backend_timeouts_and_retries_come_from_the_service(model_dir: Path) -> 
     assert "    timeout connect 2s\n    timeout server 45s\n    timeout queue 1ms\n    timeout tunnel 1h\n    retries 3\n" in be
     assert "    retry-on conn-failure empty-response 502 504\n" in be  # never a response timeout
     assert "    http-request disable-l7-retry if { method POST PATCH LOCK }" in be
-    assert "    http-reuse safe" in be
+    assert "    http-reuse always" in be  # empty answers are retried: a client's first request may reuse too
 
 
 def test_no_retries(model_dir: Path) -> None:
     text = cfg(render(build(MINIMAL, web={"retries": {"attempts": 0}}), model_dir))
     be = section(text, "backend 'be_app'")
     assert "    retries 0\n" in be and "retry-on" not in be and "disable-l7-retry" not in be
+    assert "    http-reuse safe" in be  # nothing would retry a first request sent on a connection being closed
 
 
 def test_passive_only_checks_count_failed_connections_only(model_dir: Path) -> None:

@@ -167,7 +167,7 @@ def test_files_and_modes(full_assets: Assets) -> None:
 
 def test_main_context_and_runtime_facts(full_assets: Assets) -> None:
     text = conf(render(full_model(), full_assets))
-    for line in (f"load_module {STREAM_MODULE};", "worker_processes 2;", "worker_rlimit_nofile 8192;",
+    for line in (f"load_module {STREAM_MODULE};", "worker_processes 2;", "worker_rlimit_nofile 8192;", "pcre_jit on;",
                  "pid run/nginx.pid;", "error_log logs/error.log notice;", "worker_shutdown_timeout 1m;",
                  "worker_connections 4096;", "multi_accept off;", "server_tokens off;",
                  "client_body_temp_path tmp/client_body;", "proxy_temp_path tmp/proxy;",
