@@ -11,11 +11,11 @@ travel as secrets: their bytes are never put in a config, a label or an error.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from ctlplane.errors import DriverError, Finding
+from ctlplane.fleet.bundle import sha256
 from ctlplane.fleet.specs import L_FLEET, L_SHA, AgentSettings, Release, part_labels
 from ctlplane.fleet.swarm import Swarm
 
@@ -59,10 +59,6 @@ class RolloutSpec:
     @property
     def target(self) -> Release:
         return Release(self.release, tuple(p.name for p in self.parts), tuple(s.name for s in self.secrets))
-
-
-def sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
 
 
 def publish(swarm: Swarm, spec: RolloutSpec) -> list[str]:
