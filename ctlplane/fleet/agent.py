@@ -9,7 +9,9 @@ the 5xx share of each proxy's access log since the apply against before it, and 
 (``fleet.gate``). A failed apply (the transaction already restored what served) or a breached gate (the agent
 applies the last-known-good bundle it kept) logs ``{"event": "failed", ...}`` and raises :class:`AgentError`;
 success records the release as soaked in ``agent.json`` (what :func:`check` reads, with the releases the proxies
-must report) and logs ``{"event": "serving", ...}``. Every effect goes through :class:`Seams` (drivers, health,
+must report) and logs ``{"event": "serving", ...}``; while it serves, it keeps the health file
+(:attr:`Settings.health_file`, the service's cheap HEALTHCHECK reads it) holding the release whenever the
+proxies' workers report what it applied. Every effect goes through :class:`Seams` (drivers, health,
 clock, sleep, log), so tests run it on the simulated host.
 """
 
@@ -41,6 +43,7 @@ SECRETS_DIR = Path("/run/secrets")
 ROOT = Path("/var/lib/ctlplane")
 STATUS_FILE = "agent.json"
 BASELINE_BYTES = 256 * 1024  # the access log before an apply is judged on its last 256 KiB
+MISSES = 2  # consecutive looks at proxies that do not report the release before the health file goes
 _PART = re.compile(r"part-([1-9][0-9]{0,3})")
 _DIGEST = re.compile(r"[0-9a-f]{64}")
 
@@ -62,6 +65,7 @@ class Settings:
     secrets_dir: Path = SECRETS_DIR
     root: Path = ROOT
     part_shas: tuple[str, ...] | None = None
+    health_file: Path | None = None  # holds the release while the proxies serve it (None: not kept)
 
     @property
     def home(self) -> Path:
@@ -198,6 +202,7 @@ def run(settings: Settings, seams: Seams, *, serve: Callable[[], bool] | None = 
 
     record = read_status(settings)
     lkg = record.get("lkg") if isinstance(record.get("lkg"), str) else None
+    _mark_healthy(settings, False)
     _write_status(settings, release=settings.release, state="applying", lkg=lkg)
     try:
         directory = fetch(settings)
@@ -224,11 +229,27 @@ def run(settings: Settings, seams: Seams, *, serve: Callable[[], bool] | None = 
     _write_status(settings, release=settings.release, state="soaked", lkg=settings.release, previous=lkg,
                   expected=expected)
     _prune(settings, {settings.release, lkg})
+    misses = 0
     while True:
+        reports = proxy_reports(drivers)
+        misses = 0 if all(reports.get(n) == want for n, want in expected.items()) else misses + 1
+        _mark_healthy(settings, misses < MISSES)
         seams.log({"event": "serving", "node": settings.node, "release": settings.release,
-                   "proxy_reports": proxy_reports(drivers)})
+                   "proxy_reports": reports})
         if serve is None or not serve():
             return
+
+
+def _mark_healthy(settings: Settings, healthy: bool) -> None:
+    """Keep the health file holding the release (healthy) or remove it."""
+    from ctlplane.state.fsio import write_atomic
+
+    if settings.health_file is None:
+        return
+    if healthy:
+        write_atomic(settings.health_file, settings.release.encode() + b"\n", dir_mode=0o755)
+    else:
+        settings.health_file.unlink(missing_ok=True)
 
 
 def _soak(settings: Settings, seams: Seams, model: Model, drivers: Mapping[str, Driver],

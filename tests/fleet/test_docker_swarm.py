@@ -13,7 +13,7 @@ import requests
 
 from ctlplane.errors import DriverError
 from ctlplane.fleet.docker_swarm import DockerSwarm, TlsFiles, _timestamp, manager_client
-from ctlplane.fleet.specs import AgentSettings, Release, agent_spec
+from ctlplane.fleet.specs import CHECK_COMMAND, AgentSettings, Release, agent_spec
 from ctlplane.fleet.swarm import Service, SwarmConflict
 
 URL = "tcp://10.0.0.2:2376"
@@ -112,7 +112,7 @@ def test_an_agent_service_is_created_whole_with_references_by_id() -> None:
     assert container["Secrets"] == [{"SecretID": "sid-key1", "SecretName": "key1", "File": {
         "Name": "key1", "UID": "0", "GID": "0", "Mode": 0o400}}]
     health = container["Healthcheck"]
-    assert health["Test"] == ["CMD", "ctlplane", "agent", "check"]
+    assert health["Test"] == ["CMD", *CHECK_COMMAND]
     assert (health["Interval"], health["Retries"], health["StartPeriod"]) == (10**9, 1, 120 * 10**9)
 
 

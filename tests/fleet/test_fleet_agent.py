@@ -193,3 +193,38 @@ def test_agent_check_cli_fails_before_a_release_soaked(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["agent", "run", "--root", str(tmp_path), "--parts", str(tmp_path / "none")],
                                 env=env)
     assert result.exit_code == 1 and "cannot be read" in result.output
+
+
+def test_the_health_file_holds_the_release_while_the_proxies_report_it(tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    import subprocess
+
+    from ctlplane.fleet import agent
+    from ctlplane.fleet.specs import CHECK_COMMAND, HEALTH_FILE
+
+    node = Node()
+    health = tmp_path / "run" / "healthy"
+    digest = publish(tmp_path / "m1", tmp_path / "out", fleet_model(8443, 9001))
+    one = Settings(**{**settings(tmp_path / "out", tmp_path / "root", digest).__dict__, "health_file": health})
+
+    def healthcheck() -> int:
+        argv = [a.replace(HEALTH_FILE, str(health)) for a in CHECK_COMMAND]
+        return subprocess.run(argv, env={"CTLPLANE_RELEASE": digest, "PATH": os.environ["PATH"]}).returncode
+
+    seen: list[bool] = []
+    real = agent.proxy_reports
+    looks = iter([True, False, True, False, False])  # the proxies report the release, then not (twice running)
+
+    def reports(drivers: object) -> dict[str, str | None]:
+        found = real(drivers)  # type: ignore[arg-type]
+        return found if next(looks) else {name: "something-else" for name in found}
+
+    def serve() -> bool:
+        seen.append(healthcheck() == 0)
+        return len(seen) < 5
+
+    assert healthcheck() != 0
+    monkeypatch.setattr(agent, "proxy_reports", reports)
+    run(one, node.seams(), serve=serve)
+    assert seen == [True, True, True, True, False]  # one miss is forgiven, two in a row are not
+    assert not health.exists()
