@@ -9,7 +9,8 @@ the manager refuses a stale write ("update out of sequence"), which becomes
 :class:`SwarmConflict`; a name taken at create (HTTP 409) is a conflict too. Every other
 failure becomes a DriverError naming the manager URL and the operation. Config and secret
 data are written, never read back; logs are read with a bounded timeout, so a down node's
-logs fail rather than hang.
+logs fail rather than hang, and with their timestamps, so lines of several tasks come back in
+time order.
 """
 
 from __future__ import annotations
@@ -189,11 +190,13 @@ class DockerSwarm:
         return [_task(a) for a in found]
 
     def service_logs(self, service: str, tail: int) -> list[str]:
+        """The last ``tail`` lines of each of the service's tasks, oldest first: the manager sends them task by
+        task, in no given order, so they are read with their timestamps and put in time order."""
         with self._calls(f"reading the logs of {service}"):
             chunks = self.client.api.service_logs(service, stdout=True, stderr=True, tail=tail, follow=False,
-                                                  is_tty=False)
+                                                  is_tty=False, timestamps=True)
             text = b"".join(chunks).decode("utf-8", "replace")
-        return [line for line in text.splitlines() if line]
+        return in_time_order(text)
 
     def _template(self, spec: ServiceSpec) -> tuple[Any, Any]:
         """The docker SDK task template and mode of ``spec`` (configs and secrets referenced by their IDs)."""
@@ -224,6 +227,23 @@ class DockerSwarm:
                                       placement=types.Placement(constraints=list(spec.constraints)) or None,
                                       force_update=spec.generation)
         return template, types.ServiceMode("replicated", replicas=spec.replicas)
+
+
+def in_time_order(text: str) -> list[str]:
+    """Log lines that start with their RFC 3339 timestamp, sorted by it (stable) and without it; a line without
+    one keeps the time of the line before it."""
+    stamped = []
+    at = 0.0
+    for line in text.splitlines():
+        head, _, rest = line.partition(" ")
+        if head[:4].isdigit() and "T" in head:
+            try:
+                at, line = _timestamp(head), rest
+            except ValueError:
+                pass
+        if line:
+            stamped.append((at, len(stamped), line))
+    return [line for _, _, line in sorted(stamped)]
 
 
 def _service(attrs: Mapping[str, Any]) -> Service:

@@ -73,7 +73,8 @@ class FakeApi:
 
     def service_logs(self, *args: Any, **kwargs: Any) -> Any:
         self._record("service_logs", *args, **kwargs)
-        return iter([b'{"event":"serving"', b',"release":"abc"}\nsecond\n'])
+        return iter([b'2024-05-01T10:00:02.5Z {"event":"serving"', b',"release":"abc"}\n',  # the newer task first
+                     b'2024-05-01T10:00:01.000000001Z first\n2024-05-01T10:00:03Z second\n'])
 
     def nodes(self) -> list[dict[str, Any]]:
         return [{"ID": "n1", "Description": {"Hostname": "lb1"}, "Spec": {"Labels": {"ctlplane.fleet": "edge"},
@@ -151,9 +152,9 @@ def test_engine_documents_become_seam_records() -> None:
     assert (task.state, task.terminal, task.generation, task.release) == ("failed", True, 3, "abc")
     assert task.created_at == pytest.approx(_timestamp("2024-05-01T10:00:00Z") + 0.123456)
     assert api.calls[-1] == ("tasks", (), {"filters": {"service": "ctl-edge-agent-n1"}})
-    assert s.service_logs("svc", 5) == ['{"event":"serving","release":"abc"}', "second"]
+    assert s.service_logs("svc", 5) == ["first", '{"event":"serving","release":"abc"}', "second"]  # in time order
     [(_, _, kwargs)] = [c for c in api.calls if c[0] == "service_logs"]
-    assert (kwargs["tail"], kwargs["follow"], kwargs["stdout"]) == (5, False, True)
+    assert (kwargs["tail"], kwargs["follow"], kwargs["stdout"], kwargs["timestamps"]) == (5, False, True, True)
     [node] = s.nodes()
     assert (node.id, node.hostname, node.state, node.availability, node.address) == (
         "n1", "lb1", "ready", "active", "10.0.0.3")
