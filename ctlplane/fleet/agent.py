@@ -9,7 +9,8 @@ the 5xx share of each proxy's access log since the apply against before it, and 
 (``fleet.gate``). A failed apply (the transaction already restored what served) or a breached gate (the agent
 applies the last-known-good bundle it kept) logs ``{"event": "failed", ...}`` and raises :class:`AgentError`;
 success records the release as soaked in ``agent.json`` (what :func:`check` reads, with the releases the proxies
-must report) and logs ``{"event": "serving", ...}``; while it serves, it keeps the health file
+must report) and logs ``{"event": "serving", ...}`` (``proxy_reports``: per proxy the bundle its workers'
+config release belongs to, see :func:`as_bundles`; ``proxy_configs``: the config releases themselves); while it serves, it keeps the health file
 (:attr:`Settings.health_file`, the service's cheap HEALTHCHECK reads it) holding the release whenever the
 proxies' workers report what it applied. Every effect goes through :class:`Seams` (drivers, health,
 clock, sleep, log), so tests run it on the simulated host.
@@ -235,9 +236,20 @@ def run(settings: Settings, seams: Seams, *, serve: Callable[[], bool] | None = 
         misses = 0 if all(reports.get(n) == want for n, want in expected.items()) else misses + 1
         _mark_healthy(settings, misses < MISSES)
         seams.log({"event": "serving", "node": settings.node, "release": settings.release,
-                   "proxy_reports": reports})
+                   "proxy_reports": as_bundles(settings.release, reports, expected), "proxy_configs": reports})
         if serve is None or not serve():
             return
+
+
+def as_bundles(release: str, reports: Mapping[str, str | None], expected: Mapping[str, str]) -> dict[str, str | None]:
+    """What each proxy reports, in the fleet's terms: ``release`` (the bundle digest) when its workers report the
+    config release this bundle gave it, else ``config <id>`` of what they do report (None: nothing readable).
+    The fleet's status compares these with the bundle a node should serve."""
+    out: dict[str, str | None] = {}
+    for name, want in expected.items():
+        got = reports.get(name)
+        out[name] = release if got == want else (f"config {got}" if got else None)
+    return out
 
 
 def _mark_healthy(settings: Settings, healthy: bool) -> None:

@@ -67,8 +67,9 @@ def test_a_release_is_applied_soaked_and_reported(tmp_path: Path) -> None:
     kinds = [e["event"] for e in node.events]
     assert kinds == ["applied", "serving"]
     assert node.events[0]["outcomes"] == {"edge": "started"}
-    reported = node.events[-1]["proxy_reports"]
-    assert isinstance(reported, dict) and reported["edge"]
+    reported, configs = node.events[-1]["proxy_reports"], node.events[-1]["proxy_configs"]
+    assert reported == {"edge": digest}  # in the fleet's terms: the bundle, which status compares with the target
+    assert isinstance(configs, dict) and configs["edge"] and configs["edge"] != digest  # the workers' own config id
     assert node.now >= 3.0  # the soak ran its length on the agent's clock
     assert read_status(one)["state"] == "soaked" and read_status(one)["lkg"] == digest
     assert check(one, node.seams()) == (True, "serving")
@@ -84,7 +85,7 @@ def test_a_release_is_applied_soaked_and_reported(tmp_path: Path) -> None:
 def test_a_failed_apply_leaves_the_last_known_good_serving(tmp_path: Path) -> None:
     node = Node()
     one, first = first_release(tmp_path, node)
-    serving = node.events[-1]["proxy_reports"]
+    serving = node.events[-1]["proxy_configs"]
     two = settings(tmp_path / "out", one.root, publish(tmp_path / "m2", tmp_path / "out",
                                                        fleet_model(8443, 9001, client_timeout="40s")))
     node.host.faults.add("reload")
@@ -101,7 +102,7 @@ def test_a_failed_apply_leaves_the_last_known_good_serving(tmp_path: Path) -> No
 
 def _second(tmp_path: Path, node: Node, gate: Gate) -> tuple[Settings, str, object]:
     one, first = first_release(tmp_path, node)
-    serving = node.events[-1]["proxy_reports"]
+    serving = node.events[-1]["proxy_configs"]
     digest = publish(tmp_path / "m2", tmp_path / "out", fleet_model(8443, 9001, client_timeout="40s"))
     node.events.clear()
     return settings(tmp_path / "out", one.root, digest, gate=gate), first, serving
@@ -227,4 +228,7 @@ def test_the_health_file_holds_the_release_while_the_proxies_report_it(tmp_path:
     monkeypatch.setattr(agent, "proxy_reports", reports)
     run(one, node.seams(), serve=serve)
     assert seen == [True, True, True, True, False]  # one miss is forgiven, two in a row are not
+    serving = [e for e in node.events if e["event"] == "serving"]
+    assert [e["proxy_reports"] for e in serving] == [{"edge": digest}, {"edge": "config something-else"}] * 2 + [
+        {"edge": "config something-else"}]
     assert not health.exists()
