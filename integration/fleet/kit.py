@@ -184,17 +184,26 @@ def agent_logs(lab: SwarmLab) -> str:
         parts.append(f"cannot list the fleet's services: {exc}")
     for service in services:
         try:
-            tasks = [f"{t['Status']['State']} {t['Status'].get('Err', '')} {t.get('NodeID', '')[:12]}"
-                     for t in service.tasks()]
-            logs = b"".join(service.logs(stdout=True, stderr=True, tail=60)).decode(errors="replace")
+            tasks = [f"{t['CreatedAt'][11:23]} gen {t['Spec'].get('ForceUpdate', 0)} {t['Status']['State']} "
+                     f"{t['Status'].get('Err', '')} release {_release(t)[:12]}"
+                     for t in sorted(service.tasks(), key=lambda t: t["CreatedAt"])]
+            text = b"".join(service.logs(stdout=True, stderr=True, tail=60, timestamps=True)).decode(
+                errors="replace")
+            logs = "\n".join(f"{stamp[11:23]} {rest}" for stamp, _, rest in
+                              sorted(line.partition(" ") for line in text.splitlines()))
         except Exception as exc:  # noqa: BLE001
             tasks, logs = [], f"cannot read: {exc}"
-        parts.append(f"--- service {service.name} tasks {tasks}\n{logs}")
+        parts.append(f"--- service {service.name} tasks:\n  " + "\n  ".join(tasks) + f"\n{logs}")
     for node in lab.nodes:
         rc, out = node.exec("sh", "-c", f"tail -n 40 {AGENT_ROOT}/fleet/{FLEET}/state/edge/logs/haproxy.log "
                                         f"{AGENT_ROOT}/fleet/{FLEET}/agent.json 2>&1")
         parts.append(f"--- node {node.name} proxy log and agent record\n{out}")
     return "\n".join(parts)
+
+
+def _release(task: dict[str, Any]) -> str:
+    env = task["Spec"].get("ContainerSpec", {}).get("Env") or []
+    return next((e.split("=", 1)[1] for e in env if e.startswith("CTLPLANE_RELEASE=")), "")
 
 
 def sweep(lab: SwarmLab) -> None:
