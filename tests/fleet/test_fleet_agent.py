@@ -232,3 +232,35 @@ def test_the_health_file_holds_the_release_while_the_proxies_report_it(tmp_path:
     assert [e["proxy_reports"] for e in serving] == [{"edge": digest}, {"edge": "config something-else"}] * 2 + [
         {"edge": "config something-else"}]
     assert not health.exists()
+
+
+def test_an_apply_that_changed_nothing_because_the_proxy_read_as_changed_is_tried_once_more(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import ctlplane.apply
+    from ctlplane.transaction import ChangedSincePlan
+
+    node = Node()
+    real = ctlplane.apply.apply_model
+    calls: list[int] = []
+
+    def flaky(*args: object, **kwargs: object) -> object:
+        calls.append(1)
+        if len(calls) == 1:  # what a busy worker under load once gave on the real Swarm
+            raise ChangedSincePlan("edge: changed since the plan (serving nothing, planned against x); nothing "
+                                   "changed, run apply again")
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(ctlplane.apply, "apply_model", flaky)
+    first_release(tmp_path, node)
+    assert len(calls) == 2 and [e["event"] for e in node.events] == ["retry", "applied", "serving"]
+
+    def always(*args: object, **kwargs: object) -> object:
+        raise ChangedSincePlan("edge: changed since the plan (serving nothing, planned against x); nothing changed")
+
+    monkeypatch.setattr(ctlplane.apply, "apply_model", always)
+    node.events.clear()
+    two = settings(tmp_path / "out", tmp_path / "root", publish(tmp_path / "m2", tmp_path / "out",
+                                                                fleet_model(8443, 9001, client_timeout="40s")))
+    with pytest.raises(AgentError, match="changed since the plan"):
+        run(two, node.seams())
+    assert [e["event"] for e in node.events] == ["retry", "failed"]  # once more only: then it is the answer
