@@ -244,7 +244,8 @@ def run(settings: Settings, seams: Seams, *, serve: Callable[[], bool] | None = 
             return
 
 
-def as_bundles(release: str, reports: Mapping[str, str | None], expected: Mapping[str, str]) -> dict[str, str | None]:
+def as_bundles(release: str, reports: Mapping[str, str | None],
+               expected: Mapping[str, str | None]) -> dict[str, str | None]:
     """What each proxy reports, in the fleet's terms: ``release`` (the bundle digest) when its workers report the
     config release this bundle gave it, else ``config <id>`` of what they do report (None: nothing readable).
     The fleet's status compares these with the bundle a node should serve."""

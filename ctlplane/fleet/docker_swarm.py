@@ -232,7 +232,7 @@ class DockerSwarm:
 def in_time_order(text: str) -> list[str]:
     """Log lines that start with their RFC 3339 timestamp, sorted by it (stable) and without it; a line without
     one keeps the time of the line before it."""
-    stamped = []
+    stamped: list[tuple[float, int, str]] = []
     at = 0.0
     for line in text.splitlines():
         head, _, rest = line.partition(" ")
