@@ -171,3 +171,24 @@ def test_tcp_with_tls_files_that_do_not_exist_is_refused_before_any_request(tmp_
     files = TlsFiles(str(tmp_path / "ca.pem"), str(tmp_path / "c.pem"), str(tmp_path / "k.pem"))
     with pytest.raises(DriverError, match="connecting"):
         DockerSwarm(URL, files).nodes()
+
+
+def test_logs_that_never_end_are_a_driver_error_within_the_bound() -> None:
+    """The SDK reads a log stream without a socket timeout and a manager waits for a lost node's task."""
+    import threading
+
+    client = FakeClient()
+    release = threading.Event()
+
+    def endless(*args: Any, **kwargs: Any) -> Any:
+        release.wait(30)
+        return iter([b""])
+
+    client.api.service_logs = endless  # type: ignore[method-assign]
+    s = DockerSwarm(URL, client_factory=lambda: client, logs_timeout=0.3)
+    try:
+        with pytest.raises(DriverError) as caught:
+            s.service_logs("ctl-edge-agent-n1", 50)
+    finally:
+        release.set()
+    assert "did not come" in caught.value.message and "no end within 0.3 s" in str(caught.value)
