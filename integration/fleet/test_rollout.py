@@ -245,3 +245,32 @@ def test_of_two_concurrent_applies_exactly_one_wins(fleet: Fleet) -> None:
         assert release_of(node) == winner, node.name
     assert_in_sync(fleet, paths[winner])
     fleet.serving, fleet.model = winner, paths[winner]
+
+
+def test_a_partitioned_node_keeps_serving_is_shown_stale_and_converges_after_the_heal(fleet: Fleet) -> None:
+    ensure_serving(fleet)
+    assert fleet.model is not None
+    node = fleet.nodes[-1]
+    others = [n for n in fleet.nodes if n is not node]
+    before = fleet.facts()
+    with NodeLoad(fleet.targets) as load:
+        fleet.lab.partition(node)
+        try:
+            wait_until(lambda: fleet.lab.state(node) == "down", timeout=60, interval=0.5, what=f"{node.name} Down")
+            t0 = time.monotonic()
+            status = fleet.status(fleet.model)  # its agent's logs cannot come from a node the manager lost
+            took = time.monotonic() - t0
+            rows = {r["hostname"]: r for r in status["nodes"]}
+            assert rows[node.name]["state"] == "stale" and not status["in_sync"], status
+            assert all(rows[n.name]["state"] == "in-sync" for n in others), status
+        finally:
+            fleet.lab.heal(node)
+        wait_until(lambda: fleet.lab.state(node) == "ready", timeout=60, interval=0.5, what=f"{node.name} Ready")
+        wait_until(lambda: fleet.status(fleet.model)["in_sync"], timeout=90, interval=2,  # type: ignore[arg-type]
+                   what="the fleet in sync again after the heal")
+    assert load.failures() == [], load.failures()[:10]
+    assert all(load.last_release(t) == fleet.serving for t in fleet.targets)
+    after = fleet.facts()
+    for name, facts in before.items():  # the partition restarted no proxy: same container and master
+        assert (after[name].container, after[name].master) == (facts.container, facts.master), name
+    print(f"status with {node.name} partitioned took {took:.1f}s")
