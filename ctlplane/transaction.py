@@ -64,6 +64,10 @@ class Planned:
     change: Change
 
 
+class ChangedSincePlan(ApplyError):
+    """The proxy did not serve what the plan saw (or could not be read as serving it): nothing was changed."""
+
+
 def serving_release(store: ReleaseStore, seen: Observation) -> str | None:
     """The release the running workers serve: what they loaded, or the newer one their recorded runtime
     changes describe (only while the master that took them runs the release they were made on)."""
@@ -96,7 +100,7 @@ def apply_proxy(driver: Driver, files: Output, *, expect: str | None = ANY, step
         if expect != ANY and planned.serving != expect:
             why = (f"{driver.proxy}: changed since the plan (serving {planned.serving or 'nothing'}, planned against "
                    f"{expect or 'nothing'}); nothing changed, run apply again")
-            raise ApplyError(why, [Finding(why, source="driver")])
+            raise ChangedSincePlan(why, [Finding(why, source="driver")])
         if planned.change.kind == "none":
             driver.control.rotate_logs(LOG_MAX_BYTES, LOG_KEEP)
             return ApplyResult(driver.proxy, "unchanged", time.monotonic() - started, planned.serving)

@@ -3,9 +3,11 @@
 Swarm starts ``agent run`` as one service per node with the release's parts and keys mounted and the release
 named in its environment (CTLPLANE_FLEET, CTLPLANE_NODE, CTLPLANE_RELEASE, CTLPLANE_SOAK_MS, CTLPLANE_GATE).
 It prints one JSON object per line (``applied``, ``serving`` every few seconds while healthy, ``failed``) and
-exits 1 when the node could not take the release (it then serves last-known-good). ``agent check`` is the
-service's HEALTHCHECK: exit 0 only once the release soaked and the proxies' workers report serving it. The
-directories default to the ones the service mounts and can be moved for tests (options or environment).
+exits 1 when the node could not take the release (it then serves last-known-good); while it serves, it keeps
+the release in a health file (``--health-file``) that the service's HEALTHCHECK tests every second without
+starting Python. ``agent check`` is the same question asked in full, for an operator: exit 0 only once the
+release soaked and the proxies' workers report serving it. The directories default to the ones the service
+mounts and can be moved for tests (options or environment).
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ PARTS = typer.Option(Path("/run/ctlplane/release"), "--parts", envvar="CTLPLANE_
                      help="Directory of the release's parts (part-1 ... part-n).")
 SECRETS = typer.Option(Path("/run/secrets"), "--secrets", envvar="CTLPLANE_SECRETS_DIR",
                        help="Directory of the release's key secrets.")
+HEALTH = typer.Option(Path("/run/ctlplane/healthy"), "--health-file", envvar="CTLPLANE_HEALTH_FILE",
+                      help="File that holds the release while the proxies serve it (the service's healthcheck).")
 ROOT = typer.Option(Path("/var/lib/ctlplane"), "--root", envvar="CTLPLANE_AGENT_ROOT",
                     help="The node-local state root (bundles and proxies under fleet/<fleet>/).")
 
@@ -36,7 +40,7 @@ def _emit(event: dict[str, object]) -> None:
 
 
 @app.command("run")
-def run(parts: Path = PARTS, secrets: Path = SECRETS, root: Path = ROOT,
+def run(parts: Path = PARTS, secrets: Path = SECRETS, root: Path = ROOT, health_file: Path = HEALTH,
         once: bool = typer.Option(False, "--once", help="Exit 0 after the soak instead of serving on.")) -> None:
     """Apply the release to this node's proxies, soak it against the gate, then keep reporting it."""
     from ctlplane.fleet.agent import Seams, run as run_agent, settings_from_env
@@ -46,7 +50,8 @@ def run(parts: Path = PARTS, secrets: Path = SECRETS, root: Path = ROOT,
         return True
 
     try:
-        settings = settings_from_env(os.environ, parts_dir=parts, secrets_dir=secrets, root=root)
+        settings = settings_from_env(os.environ, parts_dir=parts, secrets_dir=secrets, root=root,
+                                     health_file=health_file)
         run_agent(settings, Seams(log=_emit), serve=None if once else serve)
     except CtlplaneError as error:
         raise fail(error, Format.text) from None

@@ -46,6 +46,8 @@ def apply_fleet_cli(built: Build, output: Format, local: list[str]) -> None:
         for line in rollout_lines(result, plan):
             info(line)
     if not result.ok:
+        if output is Format.json:  # the rollout document above says it (ok false, reason): one document only
+            raise typer.Exit(1)
         message = f"fleet {result.fleet}: rollout of {result.release[:16]} halted: {result.reason}"
         raise fail(CtlplaneError(message, [Finding(message, source="fleet")]), output) from None
 

@@ -4,13 +4,17 @@ against the gate, and report through its exit status, its health check and one J
 :func:`run` reads the release's parts (``part-<k>`` in :attr:`Settings.parts_dir`), checks them against the
 digest ``CTLPLANE_RELEASE`` names, unpacks the bundle once into ``<root>/fleet/<fleet>/bundles/<digest>/``
 (keys from the secrets, 0600; its ``.ctlplane`` links to the node's ``state/`` so every release drives the same
-proxy container) and applies the fleet's proxies with ``apply_model``. It then soaks for ``CTLPLANE_SOAK_MS``:
-the 5xx share of each proxy's access log since the apply against before it, and healthy pools
-(``fleet.gate``). A failed apply (the transaction already restored what served) or a breached gate (the agent
-applies the last-known-good bundle it kept) logs ``{"event": "failed", ...}`` and raises :class:`AgentError`;
-success records the release as soaked in ``agent.json`` (what :func:`check` reads, with the releases the proxies
-must report) and logs ``{"event": "serving", ...}``. Every effect goes through :class:`Seams` (drivers, health,
-clock, sleep, log), so tests run it on the simulated host.
+proxy container) and applies the fleet's proxies with ``apply_model`` (once more when it changed nothing
+because the proxy read as changed since its plan). It then soaks for ``CTLPLANE_SOAK_MS``: the 5xx share of
+each proxy's access log since the apply against before it, and healthy pools (``fleet.gate``). A failed apply
+(the transaction already restored what served) or a breached gate (the agent applies the last-known-good
+bundle it kept) logs ``{"event": "failed", ...}`` and raises :class:`AgentError`; success records the release
+as soaked in ``agent.json`` (what :func:`check` reads, with the releases the proxies must report) and logs
+``{"event": "serving", ...}`` (``proxy_reports``: per proxy the bundle its workers' config release belongs to,
+see :func:`as_bundles`; ``proxy_configs``: the config releases themselves); while it serves, it keeps the
+health file (:attr:`Settings.health_file`, the service's cheap HEALTHCHECK reads it) holding the release
+whenever the proxies' workers report what it applied. Every effect goes through :class:`Seams` (drivers,
+health, clock, sleep, log), so tests run it on the simulated host.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from pydantic import ValidationError
 
@@ -36,11 +40,16 @@ from ctlplane.model.fleet import Gate
 from ctlplane.model.load import Loaded
 from ctlplane.model.root import Model
 
+if TYPE_CHECKING:
+    from ctlplane.transaction import ApplyResult
+
 RELEASE_DIR = Path("/run/ctlplane/release")
 SECRETS_DIR = Path("/run/secrets")
 ROOT = Path("/var/lib/ctlplane")
 STATUS_FILE = "agent.json"
 BASELINE_BYTES = 256 * 1024  # the access log before an apply is judged on its last 256 KiB
+APPLY_TRIES = 2  # an apply that changed nothing because the proxy read as changed since its plan is tried again
+MISSES = 2  # consecutive looks at proxies that do not report the release before the health file goes
 _PART = re.compile(r"part-([1-9][0-9]{0,3})")
 _DIGEST = re.compile(r"[0-9a-f]{64}")
 
@@ -62,6 +71,7 @@ class Settings:
     secrets_dir: Path = SECRETS_DIR
     root: Path = ROOT
     part_shas: tuple[str, ...] | None = None
+    health_file: Path | None = None  # holds the release while the proxies serve it (None: not kept)
 
     @property
     def home(self) -> Path:
@@ -193,11 +203,11 @@ def proxy_reports(drivers: Mapping[str, Driver]) -> dict[str, str | None]:
 def run(settings: Settings, seams: Seams, *, serve: Callable[[], bool] | None = None) -> None:
     """Apply, soak and report the release; raise AgentError after restoring last-known-good. With ``serve``,
     keep logging ``serving`` lines while it returns True."""
-    from ctlplane.apply import apply_model
     from ctlplane.model.load import load_file
 
     record = read_status(settings)
     lkg = record.get("lkg") if isinstance(record.get("lkg"), str) else None
+    _mark_healthy(settings, False)
     _write_status(settings, release=settings.release, state="applying", lkg=lkg)
     try:
         directory = fetch(settings)
@@ -210,8 +220,7 @@ def run(settings: Settings, seams: Seams, *, serve: Callable[[], bool] | None = 
         offsets = {n: d.control.host.size(access_log(d)) for n, d in drivers.items()}
         before = sum((count(d.control.host.read_since(access_log(d), max(0, offsets[n] - BASELINE_BYTES)))
                       for n, d in drivers.items()), Answers())
-        results = apply_model(directory / "model.yaml", proxies=proxies, strict_binaries=seams.strict_binaries,
-                              driver=seams.driver)
+        results = _apply(settings, seams, directory / "model.yaml", proxies)
     except CtlplaneError as error:
         _fail(settings, seams, lkg, lkg, f"apply failed: {_one_line(error)}", error)
     seams.log({"event": "applied", "node": settings.node, "release": settings.release,
@@ -224,11 +233,58 @@ def run(settings: Settings, seams: Seams, *, serve: Callable[[], bool] | None = 
     _write_status(settings, release=settings.release, state="soaked", lkg=settings.release, previous=lkg,
                   expected=expected)
     _prune(settings, {settings.release, lkg})
+    misses = 0
     while True:
+        reports = proxy_reports(drivers)
+        misses = 0 if all(reports.get(n) == want for n, want in expected.items()) else misses + 1
+        _mark_healthy(settings, misses < MISSES)
         seams.log({"event": "serving", "node": settings.node, "release": settings.release,
-                   "proxy_reports": proxy_reports(drivers)})
+                   "proxy_reports": as_bundles(settings.release, reports, expected), "proxy_configs": reports})
         if serve is None or not serve():
             return
+
+
+def as_bundles(release: str, reports: Mapping[str, str | None],
+               expected: Mapping[str, str | None]) -> dict[str, str | None]:
+    """What each proxy reports, in the fleet's terms: ``release`` (the bundle digest) when its workers report the
+    config release this bundle gave it, else ``config <id>`` of what they do report (None: nothing readable).
+    The fleet's status compares these with the bundle a node should serve."""
+    out: dict[str, str | None] = {}
+    for name, want in expected.items():
+        got = reports.get(name)
+        out[name] = release if got == want else (f"config {got}" if got else None)
+    return out
+
+
+def _mark_healthy(settings: Settings, healthy: bool) -> None:
+    """Keep the health file holding the release (healthy) or remove it."""
+    from ctlplane.state.fsio import write_atomic
+
+    if settings.health_file is None:
+        return
+    if healthy:
+        write_atomic(settings.health_file, settings.release.encode() + b"\n", dir_mode=0o755)
+    else:
+        settings.health_file.unlink(missing_ok=True)
+
+
+def _apply(settings: Settings, seams: Seams, model: Path, proxies: list[str]) -> list[ApplyResult]:
+    """``apply_model``, tried once more when it changed nothing because the proxy could not be read as serving
+    what its plan saw a moment before (a busy worker under load): the agent is the node's only writer, so the
+    second look decides."""
+    from ctlplane.apply import apply_model
+    from ctlplane.transaction import ChangedSincePlan
+
+    for attempt in range(APPLY_TRIES):
+        try:
+            return apply_model(model, proxies=proxies, strict_binaries=seams.strict_binaries, driver=seams.driver)
+        except ChangedSincePlan as error:
+            if attempt == APPLY_TRIES - 1:
+                raise
+            seams.log({"event": "retry", "node": settings.node, "release": settings.release,
+                       "reason": _one_line(error)})
+            seams.sleep(1.0)
+    raise AssertionError("unreachable")
 
 
 def _soak(settings: Settings, seams: Seams, model: Model, drivers: Mapping[str, Driver],

@@ -8,12 +8,15 @@ Services are written whole (``fetch_current_spec=False``) with the version read 
 the manager refuses a stale write ("update out of sequence"), which becomes
 :class:`SwarmConflict`; a name taken at create (HTTP 409) is a conflict too. Every other
 failure becomes a DriverError naming the manager URL and the operation. Config and secret
-data are written, never read back; logs are read with a bounded timeout, so a down node's
-logs fail rather than hang.
+data are written, never read back; a service's logs are read within a bounded time (the SDK
+sets no socket timeout on a log stream, and the manager waits for a lost node's task without
+end), so a down node's logs fail rather than hang, and with their timestamps, so lines of
+several tasks come back in time order.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -24,6 +27,7 @@ from ctlplane.errors import DriverError, Finding
 from ctlplane.fleet.swarm import Blob, Node, Service, ServiceSpec, SwarmConflict, Task
 
 TIMEOUT = 30  # seconds for one API call
+LOGS_TIMEOUT = 10.0  # seconds for a service's logs (a stream: the SDK sets no socket timeout on it)
 NS = 1_000_000_000
 
 
@@ -77,8 +81,9 @@ class DockerSwarm:
     """The :class:`~ctlplane.fleet.swarm.Swarm` seam over a real manager."""
 
     def __init__(self, url: str, tls: TlsFiles | None = None,
-                 client_factory: Callable[[], Any] | None = None) -> None:
+                 client_factory: Callable[[], Any] | None = None, logs_timeout: float = LOGS_TIMEOUT) -> None:
         self.url = url
+        self.logs_timeout = logs_timeout
         self._factory = client_factory or (lambda: manager_client(url, tls))
         self._client: Any = None
 
@@ -189,11 +194,33 @@ class DockerSwarm:
         return [_task(a) for a in found]
 
     def service_logs(self, service: str, tail: int) -> list[str]:
-        with self._calls(f"reading the logs of {service}"):
-            chunks = self.client.api.service_logs(service, stdout=True, stderr=True, tail=tail, follow=False,
-                                                  is_tty=False)
-            text = b"".join(chunks).decode("utf-8", "replace")
-        return [line for line in text.splitlines() if line]
+        """The last ``tail`` lines of each of the service's tasks, oldest first: the manager sends them task by
+        task, in no given order, so they are read with their timestamps and put in time order. The SDK turns
+        the socket's timeout off for a log stream, and the manager waits without end for a task on a node it
+        lost: the read runs in a thread given :data:`LOGS_TIMEOUT` seconds, then it is a DriverError."""
+        found: list[str] = []
+        failed: list[BaseException] = []
+
+        def read() -> None:
+            try:
+                with self._calls(f"reading the logs of {service}"):
+                    chunks = self.client.api.service_logs(service, stdout=True, stderr=True, tail=tail,
+                                                          follow=False, is_tty=False, timestamps=True)
+                    found.extend(in_time_order(b"".join(chunks).decode("utf-8", "replace")))
+            except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread
+                failed.append(exc)
+
+        reader = threading.Thread(target=read, name=f"logs-{service}", daemon=True)
+        reader.start()
+        reader.join(self.logs_timeout)
+        if reader.is_alive():
+            why = (f"reading the logs of {service}: no end within {self.logs_timeout:g} s (its node may be down or "
+                   "cut off from the manager)")
+            raise DriverError(f"swarm manager {self.url}: the logs of {service} did not come",
+                              [Finding(why, path=self.url, source="driver")])
+        if failed:
+            raise failed[0]
+        return found
 
     def _template(self, spec: ServiceSpec) -> tuple[Any, Any]:
         """The docker SDK task template and mode of ``spec`` (configs and secrets referenced by their IDs)."""
@@ -224,6 +251,23 @@ class DockerSwarm:
                                       placement=types.Placement(constraints=list(spec.constraints)) or None,
                                       force_update=spec.generation)
         return template, types.ServiceMode("replicated", replicas=spec.replicas)
+
+
+def in_time_order(text: str) -> list[str]:
+    """Log lines that start with their RFC 3339 timestamp, sorted by it (stable) and without it; a line without
+    one keeps the time of the line before it."""
+    stamped: list[tuple[float, int, str]] = []
+    at = 0.0
+    for line in text.splitlines():
+        head, _, rest = line.partition(" ")
+        if head[:4].isdigit() and "T" in head:
+            try:
+                at, line = _timestamp(head), rest
+            except ValueError:
+                pass
+        if line:
+            stamped.append((at, len(stamped), line))
+    return [line for _, _, line in sorted(stamped)]
 
 
 def _service(attrs: Mapping[str, Any]) -> Service:

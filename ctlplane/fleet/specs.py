@@ -5,8 +5,9 @@ One agent service per node, ``ctl-<fleet>-agent-<node id[:12]>``: replicated 1, 
 sees it), the engine socket and ``/var/lib/ctlplane`` bound in, the release's parts mounted as
 configs at ``/run/ctlplane/release/part-<k>`` and its keys as secrets (0400) under
 ``/run/secrets``, the release, soak and gate in its environment, the fleet, node, wave, desired
-release and last-known-good in its labels, and ``ctlplane agent check`` as its healthcheck
-(Swarm counts the task running only once it passes: applied and soaked). The fleet's state
+release and last-known-good in its labels, and a test of the agent's health file as its
+healthcheck (Swarm counts the task running only once it passes: applied, soaked, and the
+proxies' workers report the release). The fleet's state
 record is the service ``ctl-<fleet>-state`` with 0 replicas; it never runs, its labels are the
 record. A :class:`Release` names what a release's agents mount; it is recovered from the
 labels of its part configs (``ctlplane.secrets`` lists its secrets), so a controller that never
@@ -36,7 +37,10 @@ STATE_DIR = "/var/lib/ctlplane"
 DOCKER_SOCKET = "/var/run/docker.sock"
 RELEASE_DIR = "/run/ctlplane/release"
 AGENT_COMMAND = ("ctlplane", "agent", "run")
-CHECK_COMMAND = ("ctlplane", "agent", "check")
+HEALTH_FILE = "/run/ctlplane/healthy"  # the agent keeps the release in it while its proxies serve it
+# The healthcheck runs every second on every node: a shell test of the agent's health file, not a Python process
+# that loads the model and asks the proxies (``ctlplane agent check`` does that, for an operator).
+CHECK_COMMAND = ("sh", "-c", f'test "$(cat {HEALTH_FILE} 2>/dev/null)" = "$CTLPLANE_RELEASE"')
 SECRET_MODE = 0o400
 
 

@@ -155,7 +155,10 @@ def gather(swarm: Swarm, fleet: str, selector: Mapping[str, str] | None = None) 
         tasks: tuple[Task, ...] = ()
         logs: tuple[str, ...] | None = ()
         error = ""
-        if service is not None:
+        node = nodes.get(node_id)
+        if service is not None and (node is None or node.state != "ready"):  # the manager would wait for the
+            tasks, logs, error = tuple(swarm.tasks(service.name)), None, "its node is not ready"  # logs: not asked
+        elif service is not None:
             tasks = tuple(swarm.tasks(service.name))
             try:
                 logs = tuple(swarm.service_logs(service.name, LOG_TAIL))

@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from integration.fleet.kit import agent_logs
 from integration.fleet.lab import SwarmLab
 from integration.harness import DockerSession
 
@@ -77,6 +78,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     for lab in _LABS:
         for name, text in lab.logs().items():
             report.sections.append((f"swarm node {name} dockerd log", text))
+        report.sections.append(("fleet agents and proxies", agent_logs(lab)))
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:

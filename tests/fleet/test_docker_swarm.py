@@ -13,7 +13,7 @@ import requests
 
 from ctlplane.errors import DriverError
 from ctlplane.fleet.docker_swarm import DockerSwarm, TlsFiles, _timestamp, manager_client
-from ctlplane.fleet.specs import AgentSettings, Release, agent_spec
+from ctlplane.fleet.specs import CHECK_COMMAND, AgentSettings, Release, agent_spec
 from ctlplane.fleet.swarm import Service, SwarmConflict
 
 URL = "tcp://10.0.0.2:2376"
@@ -73,7 +73,8 @@ class FakeApi:
 
     def service_logs(self, *args: Any, **kwargs: Any) -> Any:
         self._record("service_logs", *args, **kwargs)
-        return iter([b'{"event":"serving"', b',"release":"abc"}\nsecond\n'])
+        return iter([b'2024-05-01T10:00:02.5Z {"event":"serving"', b',"release":"abc"}\n',  # the newer task first
+                     b'2024-05-01T10:00:01.000000001Z first\n2024-05-01T10:00:03Z second\n'])
 
     def nodes(self) -> list[dict[str, Any]]:
         return [{"ID": "n1", "Description": {"Hostname": "lb1"}, "Spec": {"Labels": {"ctlplane.fleet": "edge"},
@@ -112,7 +113,7 @@ def test_an_agent_service_is_created_whole_with_references_by_id() -> None:
     assert container["Secrets"] == [{"SecretID": "sid-key1", "SecretName": "key1", "File": {
         "Name": "key1", "UID": "0", "GID": "0", "Mode": 0o400}}]
     health = container["Healthcheck"]
-    assert health["Test"] == ["CMD", "ctlplane", "agent", "check"]
+    assert health["Test"] == ["CMD", *CHECK_COMMAND]
     assert (health["Interval"], health["Retries"], health["StartPeriod"]) == (10**9, 1, 120 * 10**9)
 
 
@@ -151,9 +152,9 @@ def test_engine_documents_become_seam_records() -> None:
     assert (task.state, task.terminal, task.generation, task.release) == ("failed", True, 3, "abc")
     assert task.created_at == pytest.approx(_timestamp("2024-05-01T10:00:00Z") + 0.123456)
     assert api.calls[-1] == ("tasks", (), {"filters": {"service": "ctl-edge-agent-n1"}})
-    assert s.service_logs("svc", 5) == ['{"event":"serving","release":"abc"}', "second"]
+    assert s.service_logs("svc", 5) == ["first", '{"event":"serving","release":"abc"}', "second"]  # in time order
     [(_, _, kwargs)] = [c for c in api.calls if c[0] == "service_logs"]
-    assert (kwargs["tail"], kwargs["follow"], kwargs["stdout"]) == (5, False, True)
+    assert (kwargs["tail"], kwargs["follow"], kwargs["stdout"], kwargs["timestamps"]) == (5, False, True, True)
     [node] = s.nodes()
     assert (node.id, node.hostname, node.state, node.availability, node.address) == (
         "n1", "lb1", "ready", "active", "10.0.0.3")
@@ -170,3 +171,24 @@ def test_tcp_with_tls_files_that_do_not_exist_is_refused_before_any_request(tmp_
     files = TlsFiles(str(tmp_path / "ca.pem"), str(tmp_path / "c.pem"), str(tmp_path / "k.pem"))
     with pytest.raises(DriverError, match="connecting"):
         DockerSwarm(URL, files).nodes()
+
+
+def test_logs_that_never_end_are_a_driver_error_within_the_bound() -> None:
+    """The SDK reads a log stream without a socket timeout and a manager waits for a lost node's task."""
+    import threading
+
+    client = FakeClient()
+    release = threading.Event()
+
+    def endless(*args: Any, **kwargs: Any) -> Any:
+        release.wait(30)
+        return iter([b""])
+
+    client.api.service_logs = endless  # type: ignore[method-assign]
+    s = DockerSwarm(URL, client_factory=lambda: client, logs_timeout=0.3)
+    try:
+        with pytest.raises(DriverError) as caught:
+            s.service_logs("ctl-edge-agent-n1", 50)
+    finally:
+        release.set()
+    assert "did not come" in caught.value.message and "no end within 0.3 s" in str(caught.value)

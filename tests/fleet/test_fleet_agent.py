@@ -67,8 +67,9 @@ def test_a_release_is_applied_soaked_and_reported(tmp_path: Path) -> None:
     kinds = [e["event"] for e in node.events]
     assert kinds == ["applied", "serving"]
     assert node.events[0]["outcomes"] == {"edge": "started"}
-    reported = node.events[-1]["proxy_reports"]
-    assert isinstance(reported, dict) and reported["edge"]
+    reported, configs = node.events[-1]["proxy_reports"], node.events[-1]["proxy_configs"]
+    assert reported == {"edge": digest}  # in the fleet's terms: the bundle, which status compares with the target
+    assert isinstance(configs, dict) and configs["edge"] and configs["edge"] != digest  # the workers' own config id
     assert node.now >= 3.0  # the soak ran its length on the agent's clock
     assert read_status(one)["state"] == "soaked" and read_status(one)["lkg"] == digest
     assert check(one, node.seams()) == (True, "serving")
@@ -84,7 +85,7 @@ def test_a_release_is_applied_soaked_and_reported(tmp_path: Path) -> None:
 def test_a_failed_apply_leaves_the_last_known_good_serving(tmp_path: Path) -> None:
     node = Node()
     one, first = first_release(tmp_path, node)
-    serving = node.events[-1]["proxy_reports"]
+    serving = node.events[-1]["proxy_configs"]
     two = settings(tmp_path / "out", one.root, publish(tmp_path / "m2", tmp_path / "out",
                                                        fleet_model(8443, 9001, client_timeout="40s")))
     node.host.faults.add("reload")
@@ -101,7 +102,7 @@ def test_a_failed_apply_leaves_the_last_known_good_serving(tmp_path: Path) -> No
 
 def _second(tmp_path: Path, node: Node, gate: Gate) -> tuple[Settings, str, object]:
     one, first = first_release(tmp_path, node)
-    serving = node.events[-1]["proxy_reports"]
+    serving = node.events[-1]["proxy_configs"]
     digest = publish(tmp_path / "m2", tmp_path / "out", fleet_model(8443, 9001, client_timeout="40s"))
     node.events.clear()
     return settings(tmp_path / "out", one.root, digest, gate=gate), first, serving
@@ -193,3 +194,73 @@ def test_agent_check_cli_fails_before_a_release_soaked(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["agent", "run", "--root", str(tmp_path), "--parts", str(tmp_path / "none")],
                                 env=env)
     assert result.exit_code == 1 and "cannot be read" in result.output
+
+
+def test_the_health_file_holds_the_release_while_the_proxies_report_it(tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    import subprocess
+
+    from ctlplane.fleet import agent
+    from ctlplane.fleet.specs import CHECK_COMMAND, HEALTH_FILE
+
+    node = Node()
+    health = tmp_path / "run" / "healthy"
+    digest = publish(tmp_path / "m1", tmp_path / "out", fleet_model(8443, 9001))
+    one = Settings(**{**settings(tmp_path / "out", tmp_path / "root", digest).__dict__, "health_file": health})
+
+    def healthcheck() -> int:
+        argv = [a.replace(HEALTH_FILE, str(health)) for a in CHECK_COMMAND]
+        return subprocess.run(argv, env={"CTLPLANE_RELEASE": digest, "PATH": os.environ["PATH"]}).returncode
+
+    seen: list[bool] = []
+    real = agent.proxy_reports
+    looks = iter([True, False, True, False, False])  # the proxies report the release, then not (twice running)
+
+    def reports(drivers: object) -> dict[str, str | None]:
+        found = real(drivers)  # type: ignore[arg-type]
+        return found if next(looks) else {name: "something-else" for name in found}
+
+    def serve() -> bool:
+        seen.append(healthcheck() == 0)
+        return len(seen) < 5
+
+    assert healthcheck() != 0
+    monkeypatch.setattr(agent, "proxy_reports", reports)
+    run(one, node.seams(), serve=serve)
+    assert seen == [True, True, True, True, False]  # one miss is forgiven, two in a row are not
+    serving = [e for e in node.events if e["event"] == "serving"]
+    assert [e["proxy_reports"] for e in serving] == [{"edge": digest}, {"edge": "config something-else"}] * 2 + [
+        {"edge": "config something-else"}]
+    assert not health.exists()
+
+
+def test_an_apply_that_changed_nothing_because_the_proxy_read_as_changed_is_tried_once_more(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import ctlplane.apply
+    from ctlplane.transaction import ChangedSincePlan
+
+    node = Node()
+    real = ctlplane.apply.apply_model
+    calls: list[int] = []
+
+    def flaky(*args: object, **kwargs: object) -> object:
+        calls.append(1)
+        if len(calls) == 1:  # what a busy worker under load once gave on the real Swarm
+            raise ChangedSincePlan("edge: changed since the plan (serving nothing, planned against x); nothing "
+                                   "changed, run apply again")
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(ctlplane.apply, "apply_model", flaky)
+    first_release(tmp_path, node)
+    assert len(calls) == 2 and [e["event"] for e in node.events] == ["retry", "applied", "serving"]
+
+    def always(*args: object, **kwargs: object) -> object:
+        raise ChangedSincePlan("edge: changed since the plan (serving nothing, planned against x); nothing changed")
+
+    monkeypatch.setattr(ctlplane.apply, "apply_model", always)
+    node.events.clear()
+    two = settings(tmp_path / "out", tmp_path / "root", publish(tmp_path / "m2", tmp_path / "out",
+                                                                fleet_model(8443, 9001, client_timeout="40s")))
+    with pytest.raises(AgentError, match="changed since the plan"):
+        run(two, node.seams())
+    assert [e["event"] for e in node.events] == ["retry", "failed"]  # once more only: then it is the answer

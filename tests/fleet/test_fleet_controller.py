@@ -96,3 +96,10 @@ def test_the_cli_applies_a_fleet_and_a_halted_rollout_exits_1_naming_the_node(
     assert halted.exit_code == 1
     assert "halted" in halted.output and "lb1" in halted.output and "cannot bind" in halted.output
     assert "without TLS" in halted.output  # allow_plain_tcp is warned about
+
+    fake.script("node1" + "x" * 20, Outcome("failed", reason="cannot bind 0.0.0.0:18080"))
+    model.write_text(model.read_text().replace('"client": "31s"', '"client": "32s"'))
+    as_json = run_cli(tmp_path, monkeypatch, fake, "apply", str(model), "--yes", "-o", "json")
+    assert as_json.exit_code == 1
+    document = json.loads(as_json.stdout)  # one JSON document, not the rollout then an error
+    assert not document["ok"] and document["phase"] == "halted" and "lb1" in document["reason"]

@@ -10,7 +10,8 @@ import pytest
 
 from ctlplane.errors import DriverError
 from ctlplane.fleet.fake import FakeSwarm, Outcome
-from ctlplane.fleet.specs import AgentSettings, Release, agent_spec, part_labels, release_from_parts, with_labels
+from ctlplane.fleet.specs import (CHECK_COMMAND, AgentSettings, Release, agent_spec, part_labels, release_from_parts,
+                                  with_labels)
 from ctlplane.fleet.swarm import BindMount, Blob, FileRef, SwarmConflict
 
 SETTINGS = AgentSettings("edge", "ctlplane-agent:1", soak_s=30, deadline_s=120, gate={"max_5xx_increase": 0.01})
@@ -32,7 +33,7 @@ def test_the_agent_service_spec_is_the_plans() -> None:
     assert spec.labels == {"ctlplane.fleet": "edge", "ctlplane.role": "agent", "ctlplane.node": NODE,
                            "ctlplane.wave": "2", "ctlplane.release": "d" * 64, "ctlplane.lkg": "c" * 64}
     assert spec.health is not None
-    assert spec.health.test == ("ctlplane", "agent", "check")
+    assert spec.health.test == CHECK_COMMAND and "$CTLPLANE_RELEASE" in CHECK_COMMAND[-1]
     assert (spec.health.interval_s, spec.health.retries, spec.health.start_period_s) == (1.0, 1, 120)
     assert with_labels(spec, {"ctlplane.lkg": "d" * 64}).labels["ctlplane.lkg"] == "d" * 64
 

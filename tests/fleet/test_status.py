@@ -67,6 +67,18 @@ def test_a_partitioned_node_is_stale_and_in_sync_again_after_the_heal() -> None:
     assert states(gather(fake, FLEET, SELECTOR))[NODES[3]] == "in-sync"
 
 
+def test_the_logs_of_a_node_that_is_not_ready_are_not_asked_for() -> None:
+    """A real manager waits without end for the logs of a task on a node it lost (seen on the lab's Swarm)."""
+    fake = fleet()
+    apply(fake, R1)
+    fake.set_down(NODES[3])
+    asked: list[str] = []
+    fake.hook = lambda op, name: asked.append(name) if op == "logs" else None
+    rows = {r.node: r for r in gather(fake, FLEET, SELECTOR).nodes}
+    assert rows[NODES[3]].state == "stale" and agent_name(FLEET, NODES[3]) not in asked
+    assert sorted(asked) == sorted(agent_name(FLEET, n) for n in NODES if n != NODES[3])
+
+
 def test_a_halted_rollout_shows_the_failed_node_rolled_back_with_its_reason() -> None:
     fake = fleet()
     apply(fake, R1)
