@@ -3,7 +3,7 @@ SHELL := /bin/bash
 PY    ?= python3
 VENV  := .venv
 BIN   := $(VENV)/bin
-APT_PACKAGES := nginx libnginx-mod-stream haproxy keepalived curl wrk
+APT_PACKAGES := nginx libnginx-mod-stream haproxy keepalived curl wrk nghttp2-client
 SUDO  := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: help deps docker-deps venv demo down test lint integration images fleet-images proof bench golden schema clean

@@ -169,7 +169,7 @@ def test_main_context_and_runtime_facts(full_assets: Assets) -> None:
     text = conf(render(full_model(), full_assets))
     for line in (f"load_module {STREAM_MODULE};", "worker_processes 2;", "worker_rlimit_nofile 8192;", "pcre_jit on;",
                  "pid run/nginx.pid;", "error_log logs/error.log notice;", "worker_shutdown_timeout 1m;",
-                 "worker_connections 4096;", "multi_accept off;", "server_tokens off;",
+                 "worker_connections 4096;", "multi_accept off;", "server_tokens off;", "keepalive_requests 10000;",
                  "client_body_temp_path tmp/client_body;", "proxy_temp_path tmp/proxy;",
                  "access_log logs/access.log ctlplane buffer=64k flush=1s;", "proxy_http_version 1.1;",
                  "proxy_set_header Connection $ctl_connection;", "proxy_set_header X-Forwarded-For $remote_addr;"):
