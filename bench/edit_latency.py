@@ -202,7 +202,9 @@ ctlplane loading, validating and rendering the whole model (see Scale) plus the 
 and a reload that opens 1,000 listeners. Deciding whether HAProxy can take the change through its runtime
 API compares the serving and the new config server line by server line: that comparison now reads only
 the lines that differ, and runs once per pair of releases (0.19 s -> 0.06 s at 10,000 servers, twice per
-apply before). A cache of the rendered text of unchanged pools (not done) would be the next step."""
+apply before), the model's YAML is read from libyaml's events without a node tree (about 0.3 s less), and
+the garbage collector rests while the model loads and renders. A cache of the rendered text of unchanged
+pools (not done) would be the next step."""
 
 if __name__ == "__main__":
     try:

@@ -113,7 +113,7 @@ def size_verdicts(what: str, ratio: float, memory: float, growth: tuple[float, i
            f"{what}: peak memory / config = {memory:.1f} (target <= 5): {'met' if memory <= 5 else 'MISSED'}"]
     if growth is not None:
         times, factor = growth
-        out.append(f"{what}: {times:.1f}x the time for {factor}x the size (target <= {factor}x): "
+        out.append(f"{what}: {times:.2f}x the time for {factor}x the size (target <= {factor}x): "
                    f"{'met' if times <= factor else 'MISSED'}")
     return out
 

@@ -106,15 +106,19 @@ of N; `python -c pass` is the interpreter's own floor on this machine."""
 
 DOC_NOTES = """\
 Reading it: this is the most load-sensitive table here (every row is a fresh process on two shared cores;
-the load average at the start is in the header). Done for this issue: renderers are imported only for the
-engines a model uses, docker, watchdog and the rich help only by the commands that need them, and the CLI
-turns off pydantic's plugin discovery (it read every installed distribution's metadata), and compiled
-templates come from jinja's bytecode cache (a 0700 directory of the user's in the temp directory, keyed by
-each template's digest), so a command no longer compiles a dozen templates (about 50 ms here). What remains
-is importing: typer (with click) and pydantic building the model's validators (about half), Jinja and the
-renderer, then one `nginx -t` / `haproxy -c` process. pydantic's `defer_build` would only move the
-validator build to the first validation, which `validate` always does. In this venv ctlplane is an
-editable install, whose import hook adds a few milliseconds a wheel install does not have."""
+the load average at the start is in the header), and the machine's speed drifts over a day: the code of
+stop 18 took 314 ms here when it was measured then, and 419 ms (best of 18) on the same machine at the time
+of this table, where the code of this table took 388 ms (`python -m ctlplane validate`, the two checkouts
+alternated in one run). Done for this issue: renderers are imported only for the engines a model uses,
+docker, watchdog and the rich help only by the commands that need them, the CLI turns off pydantic's plugin
+discovery, and compiled templates come from jinja's bytecode cache (a 0700 directory of the user's in the
+temp directory, keyed by each template's digest and the environment's options), so a command no longer
+compiles a dozen templates (about 50 ms). What remains is importing, all of it needed to validate: pydantic
+itself (about 75 ms here) and building the model's validators (about 90 ms, more since the fleet model), typer
+with click (about 35 ms), Jinja and the renderer's view modules (about 70 ms, a third of it creating frozen
+dataclasses), then one `nginx -t` / `haproxy -c` (about 25 ms). pydantic's `defer_build` would only move
+the validator build to the first validation, which `validate` always does. In this venv ctlplane is an
+editable install, whose import hook adds about 10 ms a wheel install does not have."""
 
 if __name__ == "__main__":
     sys.exit(main())
