@@ -262,7 +262,18 @@ def test_a_partitioned_node_keeps_serving_is_shown_stale_and_converges_after_the
             took = time.monotonic() - t0
             rows = {r["hostname"]: r for r in status["nodes"]}
             assert rows[node.name]["state"] == "stale" and not status["in_sync"], status
-            assert all(rows[n.name]["state"] == "in-sync" for n in others), status
+
+            def others_in_sync() -> bool:  # under a loaded CI machine one read showed another node not in sync
+                found = fleet.status(fleet.model)  # type: ignore[arg-type]
+                print(f"status with {node.name} partitioned: {[(r['hostname'], r['state']) for r in found['nodes']]}")
+                by_host = {r["hostname"]: r for r in found["nodes"]}
+                return by_host[node.name]["state"] == "stale" and all(
+                    by_host[n.name]["state"] == "in-sync" for n in others)
+
+            first = {n.name: (rows[n.name]["state"], rows[n.name].get("detail")) for n in others}
+            if not all(state == "in-sync" for state, _ in first.values()):
+                print(f"first status with {node.name} partitioned: others {first}")
+                wait_until(others_in_sync, timeout=30, interval=2, what=f"the others in sync beside stale {node.name}")
         finally:
             fleet.lab.heal(node)
         wait_until(lambda: fleet.lab.state(node) == "ready", timeout=60, interval=0.5, what=f"{node.name} Ready")
