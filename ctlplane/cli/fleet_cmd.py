@@ -19,7 +19,7 @@ from ctlplane.errors import CtlplaneError, Finding
 
 if TYPE_CHECKING:
     from ctlplane.fleet.controller import Plan
-    from ctlplane.fleet.rollout import RolloutResult
+    from ctlplane.fleet.rollout import NodeResult, RolloutResult
     from ctlplane.fleet.status import FleetStatus
     from ctlplane.pipeline import Build
 
@@ -52,14 +52,19 @@ def apply_fleet_cli(built: Build, output: Format, local: list[str]) -> None:
         raise fail(CtlplaneError(message, [Finding(message, source="fleet")]), output) from None
 
 
+def shown(result: RolloutResult, plan: Plan) -> list[NodeResult]:
+    """The rollout's nodes, but those the plan left out (listed apart, with the planner's reason)."""
+    left = {x.node.id for x in plan.left}
+    return [n for n in result.nodes if n.node not in left]
+
+
 def rollout_lines(result: RolloutResult, plan: Plan) -> list[str]:
     head = f"fleet {result.fleet}: release {result.release[:16]} " + (
         "serves on every node" if result.ok else "halted")
     if result.took_over:
         head += f" (took over from {result.took_over})"
     lines = [head]
-    left = {x.node.id for x in plan.left}
-    for node in (n for n in result.nodes if n.node not in left):
+    for node in shown(result, plan):
         reason = f": {node.reason}" if node.reason else ""
         lines.append(f"  {node.hostname} (wave {node.wave}): {node.outcome}{reason}")
     lines += [f"  {left.node.hostname}: left out: {left.reason}" for left in plan.left]
@@ -70,7 +75,7 @@ def rollout_dict(result: RolloutResult, plan: Plan) -> dict[str, object]:
     return {"ok": result.ok, "fleet": result.fleet, "release": result.release, "phase": result.phase,
             "reason": result.reason, "took_over": result.took_over, "published": list(result.published),
             "nodes": [{"node": n.node, "hostname": n.hostname, "wave": n.wave, "outcome": n.outcome,
-                       "reason": n.reason} for n in result.nodes if n.node not in {x.node.id for x in plan.left}],
+                       "reason": n.reason} for n in shown(result, plan)],
             "left_out": [{"node": x.node.id, "hostname": x.node.hostname, "reason": x.reason} for x in plan.left]}
 
 

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from ctlplane.errors import CtlplaneError, Finding
+from ctlplane.fleet.specs import part_labels
 
 MODEL = "model.yaml"
 MANIFEST = "MANIFEST.json"
@@ -110,14 +111,14 @@ def _tar(contents: Mapping[str, bytes]) -> bytes:
     return out.getvalue()
 
 
-def split(fleet: str, tar: bytes, size: int = PART_BYTES) -> list[Part]:
-    """The Swarm configs of a release: chunks of at most ``size`` bytes, named and labelled."""
+def split(fleet: str, tar: bytes, size: int = PART_BYTES, secrets: Sequence[str] = ()) -> list[Part]:
+    """The Swarm configs of a release: chunks of at most ``size`` bytes, named and labelled (``secrets``: the
+    names of the release's key secrets, so that the parts alone say what to mount)."""
     digest = sha256(tar)
     chunks = [tar[i:i + size] for i in range(0, len(tar), size)] or [b""]
     n = len(chunks)
     return [Part(f"ctl-{fleet}-{digest[:16]}-{k}-of-{n}", data, k, n,
-                 {"ctlplane.fleet": fleet, "ctlplane.release": digest, "ctlplane.part": str(k),
-                  "ctlplane.parts": str(n), "ctlplane.sha256": sha256(data)})
+                 part_labels(fleet, digest, k, n, sha256(data), secrets))
             for k, data in enumerate(chunks, start=1)]
 
 

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from ctlplane.errors import CtlplaneError, Finding
 from ctlplane.fleet.bundle import build_bundle, split
-from ctlplane.fleet.publish import Part, RolloutSpec, Secret
+from ctlplane.fleet.publish import RolloutSpec, Secret
 from ctlplane.fleet.sources import release_sources
 from ctlplane.fleet.waves import Left, rollout_waves
 
@@ -91,7 +91,7 @@ def rollout_spec(build: Build, nodes: list[Node]) -> Plan:
     rollout = fleet.rollout
     spec = RolloutSpec(
         fleet=fleet.name, agent_image=fleet.agent_image, release=bundle.digest,
-        parts=tuple(Part(p.name, p.data, p.labels) for p in split(fleet.name, bundle.tar)),
+        parts=tuple(split(fleet.name, bundle.tar, secrets=sorted(bundle.secrets))),
         secrets=tuple(Secret(name, data) for name, data in sorted(bundle.secrets.items())),
         waves=tuple(tuple(c.id for c in wave) for wave in waves.waves),
         selector=dict(fleet.nodes.labels), soak_s=rollout.soak / 1000, deadline_s=rollout.deadline / 1000,

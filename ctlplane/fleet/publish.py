@@ -15,18 +15,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from ctlplane.errors import DriverError, Finding
-from ctlplane.fleet.bundle import sha256
+from ctlplane.fleet.bundle import Part, sha256
 from ctlplane.fleet.specs import L_FLEET, L_SHA, AgentSettings, Release, part_labels
 from ctlplane.fleet.swarm import Swarm
-
-
-@dataclass(frozen=True)
-class Part:
-    """One chunk of the release bundle, published as a Swarm config (``labels`` from the bundle)."""
-
-    name: str
-    data: bytes
-    labels: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

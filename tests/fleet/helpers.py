@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from ctlplane.fleet.fake import FakeSwarm
-from ctlplane.fleet.publish import Part, RolloutSpec, Secret
+from ctlplane.fleet.bundle import Part
+from ctlplane.fleet.publish import RolloutSpec, Secret
 from ctlplane.fleet.rollout import Controller, RolloutResult
 from ctlplane.fleet.specs import agent_name
 
@@ -29,7 +30,8 @@ def fleet() -> FakeSwarm:
 
 def rollout_spec(release: str, waves: tuple[tuple[str, ...], ...] = WAVES, key: bytes = KEY) -> RolloutSpec:
     data = f"bundle of {release}".encode() * 3
-    parts = (Part(f"ctl-{FLEET}-{release[:16]}-1-of-2", data[:20]), Part(f"ctl-{FLEET}-{release[:16]}-2-of-2", data[20:]))
+    parts = (Part(f"ctl-{FLEET}-{release[:16]}-1-of-2", data[:20], 1, 2, {}),
+             Part(f"ctl-{FLEET}-{release[:16]}-2-of-2", data[20:], 2, 2, {}))
     return RolloutSpec(fleet=FLEET, agent_image="ctlplane-agent:test", release=release, parts=parts,
                        secrets=(Secret("ctl-edge-key-0123456789abcdef", key),), waves=waves, selector=SELECTOR,
                        soak_s=10.0, deadline_s=DEADLINE, gate={"max_5xx_increase": 0.01, "pools_healthy": True})
