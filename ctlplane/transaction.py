@@ -33,6 +33,7 @@ Outcome = Literal["unchanged", "started", "runtime", "reloaded"]
 ANY = "*any*"  # expect: apply whatever serves now
 LOG_MAX_BYTES = 64 * 1024 * 1024  # a proxy log larger than this is rotated at the next apply or reconcile
 LOG_KEEP = 3
+KNOWN_WAIT = 15.0  # a running proxy whose workers' release cannot be read is looked at again for this long
 
 
 @dataclass(frozen=True)
@@ -79,9 +80,36 @@ def serving_release(store: ReleaseStore, seen: Observation) -> str | None:
     return seen.release
 
 
+def unreadable(seen: Observation) -> bool:
+    """A master runs and can be driven, but which release its workers serve could not be read (a reload's
+    changeover, or a listing or a worker too slow to answer under load): unknown, which is not "nothing"."""
+    return seen.running and seen.release is None and not seen.problem
+
+
+def observe_known(driver: Driver) -> Observation:
+    """The proxy now; while its workers' release is unreadable, looked at again
+    (each look already has the driver's own short patience), so that a slow read under load is not taken for a
+    changed or stopped proxy. Still unreadable after KNOWN_WAIT seconds: returned as it is, unknown."""
+    deadline = time.monotonic() + KNOWN_WAIT
+    seen = driver.control.observe()
+    while unreadable(seen) and time.monotonic() < deadline:
+        time.sleep(0.2)
+        seen = driver.control.observe()
+    return seen
+
+
+def describe_serving(serving: str | None, seen: Observation) -> str:
+    """What the proxy serves, in words for a message: the release, "nothing", or why it is unknown."""
+    if serving is not None:
+        return serving
+    if unreadable(seen):
+        return f"a release its workers did not report within {KNOWN_WAIT:g}s (master {seen.master})"
+    return "nothing"
+
+
 def plan_change(driver: Driver, files: Output) -> Planned:
     """Observe the proxy and decide how ``files`` would reach it (no change is made)."""
-    seen = driver.control.observe()
+    seen = observe_known(driver)
     serving = serving_release(driver.store, seen)
     why = f"{len(seen.orphans)} orphaned worker(s) of a dead master are stopped first" if seen.orphans else ""
     change = decide(driver.store.read(serving), files, seen.running, driver.engine, why=why)
@@ -98,8 +126,9 @@ def apply_proxy(driver: Driver, files: Output, *, expect: str | None = ANY, step
             raise ApplyError(f"{driver.proxy}: {seen.problem}; nothing changed",
                              [Finding(f"{driver.proxy}: {seen.problem}; nothing changed", source=driver.engine)])
         if expect != ANY and planned.serving != expect:
-            why = (f"{driver.proxy}: changed since the plan (serving {planned.serving or 'nothing'}, planned against "
-                   f"{expect or 'nothing'}); nothing changed, run apply again")
+            why = (f"{driver.proxy}: changed since the plan (serving {describe_serving(planned.serving, seen)}, "
+                   f"planned against {expect or 'nothing or an unreadable release'}); nothing changed, run apply "
+                   "again")
             raise ChangedSincePlan(why, [Finding(why, source="driver")])
         if planned.change.kind == "none":
             driver.control.rotate_logs(LOG_MAX_BYTES, LOG_KEEP)

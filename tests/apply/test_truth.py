@@ -141,3 +141,31 @@ def test_a_reload_in_progress_is_not_read_as_serving_nothing(tmp_path: Path) -> 
     stuck = host._add(master, WORKER_TITLE, str(driver.store.state_dir))
     assert driver.control.observe().release is None  # still changing after the wait: unknown, not a guess
     host.procs.pop(stuck)
+
+
+def test_a_release_unreadable_for_longer_than_the_drivers_patience_is_looked_at_again(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Under the parallel suite's load a plan or an apply read a running proxy's release as unknown past the
+    driver's own one-second settle, and the apply refused as "changed since the plan (serving nothing, ...)".
+    A running master whose workers' release cannot be read is looked at again (bounded) before it counts as
+    changed; when it stays unreadable the refusal says so instead of "nothing"."""
+    import threading
+
+    from ctlplane.drivers.nginx import WORKER_TITLE
+    from ctlplane.transaction import ChangedSincePlan
+
+    monkeypatch.setattr("ctlplane.transaction.KNOWN_WAIT", 4.0)
+    driver, host, old = started(tmp_path, "nginx")
+    master = driver.control.observe().master
+    assert master is not None
+    slow = host._add(master, WORKER_TITLE, str(driver.store.state_dir))  # unreadable for 2.5 s
+    threading.Timer(2.5, lambda: host.procs.pop(slow, None)).start()
+    new = files("nginx", address="10.0.0.9")
+    assert apply_proxy(driver, new, expect=old).outcome == "reloaded"
+
+    stuck = host._add(master, WORKER_TITLE, str(driver.store.state_dir))
+    with pytest.raises(ChangedSincePlan) as caught:
+        apply_proxy(driver, files("nginx", address="10.0.0.7"), expect=release_id(new))
+    host.procs.pop(stuck)
+    assert "serving nothing" not in caught.value.message
+    assert "did not report" in caught.value.message and f"master {master}" in caught.value.message
