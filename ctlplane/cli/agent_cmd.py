@@ -1,13 +1,14 @@
-"""``ctlplane agent run`` and ``ctlplane agent check``: the fleet agent on a node (``ctlplane.fleet.agent``).
+"""``ctlplane agent run``, ``agent retire`` and ``agent check``: the fleet agent on a node (``ctlplane.fleet.agent``).
 
 Swarm starts ``agent run`` as one service per node with the release's parts and keys mounted and the release
 named in its environment (CTLPLANE_FLEET, CTLPLANE_NODE, CTLPLANE_RELEASE, CTLPLANE_SOAK_MS, CTLPLANE_GATE).
 It prints one JSON object per line (``applied``, ``serving`` every few seconds while healthy, ``failed``) and
 exits 1 when the node could not take the release (it then serves last-known-good); while it serves, it keeps
 the release in a health file (``--health-file``) that the service's HEALTHCHECK tests every second without
-starting Python. ``agent check`` is the same question asked in full, for an operator: exit 0 only once the
-release soaked and the proxies' workers report serving it. The directories default to the ones the service
-mounts and can be moved for tests (options or environment).
+starting Python. ``agent retire`` is the last task of a node that left the fleet: it stops and removes the
+node's proxies (``ctlplane.fleet.retire``). ``agent check`` is the same question asked in full, for an
+operator: exit 0 only once the release soaked and the proxies' workers report serving it. The directories
+default to the ones the service mounts and can be moved for tests (options or environment).
 """
 
 from __future__ import annotations
@@ -57,6 +58,18 @@ def run(parts: Path = PARTS, secrets: Path = SECRETS, root: Path = ROOT, health_
         raise fail(error, Format.text) from None
     except KeyboardInterrupt:
         raise typer.Exit(130) from None
+
+
+@app.command("retire")
+def retire(parts: Path = PARTS, secrets: Path = SECRETS, root: Path = ROOT) -> None:
+    """Stop and remove this node's fleet proxies: the node no longer matches the fleet's selector."""
+    from ctlplane.fleet.agent import Seams, settings_from_env
+    from ctlplane.fleet.retire import retire as retire_node
+
+    try:
+        retire_node(settings_from_env(os.environ, parts_dir=parts, secrets_dir=secrets, root=root), Seams(log=_emit))
+    except CtlplaneError as error:
+        raise fail(error, Format.text) from None
 
 
 @app.command("check")

@@ -18,9 +18,10 @@ from ctlplane.cli.output import Format, Table, emit_json, fail, info, show_table
 from ctlplane.errors import CtlplaneError, Finding
 
 if TYPE_CHECKING:
-    from ctlplane.fleet.controller import Plan
+    from ctlplane.fleet.controller import Candidate, Plan
     from ctlplane.fleet.rollout import NodeResult, RolloutResult
     from ctlplane.fleet.status import FleetStatus
+    from ctlplane.fleet.waves import Left
     from ctlplane.pipeline import Build
 
 STATE_COLOURS = {"in-sync": "green", "failed": "red", "stale": "yellow", "applying": "yellow", "pending": None}
@@ -53,21 +54,30 @@ def apply_fleet_cli(built: Build, output: Format, local: list[str]) -> None:
 
 
 def shown(result: RolloutResult, plan: Plan) -> list[NodeResult]:
-    """The rollout's nodes, but those the plan left out (listed apart, with the planner's reason)."""
+    """The rollout's nodes, but those the plan left out and the rollout did nothing to (listed apart, with the
+    planner's reason); a left-out node the rollout deferred is shown with what will happen to it."""
     left = {x.node.id for x in plan.left}
-    return [n for n in result.nodes if n.node not in left]
+    return [n for n in result.nodes if n.node not in left or n.outcome != "skipped"]
+
+
+def left_apart(result: RolloutResult, plan: Plan) -> list[Left[Candidate]]:
+    acted = {n.node for n in shown(result, plan)}
+    return [x for x in plan.left if x.node.id not in acted]
 
 
 def rollout_lines(result: RolloutResult, plan: Plan) -> list[str]:
-    head = f"fleet {result.fleet}: release {result.release[:16]} " + (
-        "serves on every node" if result.ok else "halted")
+    deferred = sum(n.outcome == "deferred" for n in result.nodes)
+    done = f"serves on every node the manager reaches; {deferred} deferred until it returns" if deferred else \
+        "serves on every node"
+    head = f"fleet {result.fleet}: release {result.release[:16]} " + (done if result.ok else "halted")
     if result.took_over:
         head += f" (took over from {result.took_over})"
     lines = [head]
     for node in shown(result, plan):
         reason = f": {node.reason}" if node.reason else ""
-        lines.append(f"  {node.hostname} (wave {node.wave}): {node.outcome}{reason}")
-    lines += [f"  {left.node.hostname}: left out: {left.reason}" for left in plan.left]
+        wave = f"wave {node.wave}" if node.wave >= 0 else "no wave"
+        lines.append(f"  {node.hostname} ({wave}): {node.outcome}{reason}")
+    lines += [f"  {left.node.hostname}: left out: {left.reason}" for left in left_apart(result, plan)]
     return lines
 
 
@@ -76,7 +86,8 @@ def rollout_dict(result: RolloutResult, plan: Plan) -> dict[str, object]:
             "reason": result.reason, "took_over": result.took_over, "published": list(result.published),
             "nodes": [{"node": n.node, "hostname": n.hostname, "wave": n.wave, "outcome": n.outcome,
                        "reason": n.reason} for n in shown(result, plan)],
-            "left_out": [{"node": x.node.id, "hostname": x.node.hostname, "reason": x.reason} for x in plan.left]}
+            "left_out": [{"node": x.node.id, "hostname": x.node.hostname, "reason": x.reason}
+                         for x in left_apart(result, plan)]}
 
 
 def status_fleet_cli(built: Build, output: Format, detailed_exitcode: bool) -> None:

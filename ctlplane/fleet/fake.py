@@ -41,7 +41,9 @@ class FakeClock:
 class Outcome:
     """What a node's agent task does: ``healthy`` (applied and soaked ``after_s`` after it started; its proxy
     then reports ``reports``, by default the task's release), ``failed`` (exits 1 after ``after_s``, logging
-    ``reason``), ``never`` (stays starting)."""
+    ``reason``), ``complete`` (exits 0 after ``after_s``: a retiring task), ``never`` (stays starting). A
+    retiring task (label ``ctlplane.retire=1``) completes after a second unless ``script(node, ..., "retire")``
+    says otherwise."""
 
     kind: str = "healthy"
     after_s: float = 2.0
@@ -211,7 +213,10 @@ class FakeSwarm:
             return
         node = next((c.split("==", 1)[1] for c in svc.spec.constraints if c.startswith("node.id==")), "")
         release = svc.spec.env.get("CTLPLANE_RELEASE", "")
-        outcome = self.scripts.get((node, release)) or self.scripts.get((node, None)) or Outcome()
+        if svc.spec.labels.get("ctlplane.retire") == "1":  # the task that stops a leaving node's proxies
+            outcome = self.scripts.get((node, "retire")) or Outcome("complete", after_s=1.0)
+        else:
+            outcome = self.scripts.get((node, release)) or self.scripts.get((node, None)) or Outcome()
         svc.tasks.append(_Task(f"task{next(self._index)}", node, now, svc.spec.generation, release,
                                svc.spec.labels.get("ctlplane.lkg", ""), outcome))
 
@@ -223,6 +228,8 @@ class FakeSwarm:
         done = t.created_at + t.outcome.after_s
         if t.outcome.kind == "failed" and now >= done and (t.stopped_at is None or t.stopped_at >= done):
             return "failed", "task: non-zero exit (1)"
+        if t.outcome.kind == "complete" and now >= done and (t.stopped_at is None or t.stopped_at >= done):
+            return "complete", ""
         if t.stopped_at is not None and now >= t.stopped_at:
             return "shutdown", ""
         if t.outcome.kind == "healthy" and now >= done:

@@ -9,8 +9,11 @@ Then, canary first, it points each node's agent service of the wave at the targe
 runs (healthy: applied and soaked) within the wave deadline. A failed task, a missed deadline
 or a node that is not ready halts: every node whose release differs from its last-known-good
 is pointed back at it and waited for, and the record is left halted with the reason naming
-the node. On success the nodes' last-known-good becomes the target, agents of nodes that no
-longer match the selector are retired, and the record goes idle. A re-run with the same
+the node. On success the nodes' last-known-good becomes the target, the agents of selected
+nodes the manager cannot reach are pointed at it without waiting (deferred: Swarm hands them
+the release when they return), agents of nodes that no longer match the selector are
+retired (a last agent task stops their proxies, then the service is removed), and the record
+goes idle. A re-run with the same
 target resumes (nodes already running it are left alone). The outcome is a
 :class:`RolloutResult`; nothing is printed and no exit code chosen here.
 """
@@ -23,6 +26,7 @@ from dataclasses import dataclass
 from functools import partial
 
 from ctlplane.fleet.publish import RolloutSpec, publish
+from ctlplane.fleet.retire import L_RETIRE, retiring_spec
 from ctlplane.fleet.specs import (L_FLEET, L_LKG, L_NODE, L_RELEASE, L_ROLE, L_WAVE, Release, agent_name, agent_spec,
                                   release_from_parts, with_labels)
 from ctlplane.fleet.state import ACTIVE, StateRecord, controller_id
@@ -35,7 +39,7 @@ LOG_TAIL = 50
 @dataclass(frozen=True)
 class NodeResult:
     """One node's part in a rollout: ``outcome`` is applied | unchanged | failed | rolled-back | rollback-failed |
-    removed | not-reached | skipped | retired."""
+    removed | not-reached | deferred | skipped | retired | retiring."""
 
     node: str
     hostname: str
@@ -100,7 +104,8 @@ class Controller:
             for node in wave:
                 self._write(node, lambda n, cur: None if cur.labels.get(L_LKG) == spec.release else
                             with_labels(self._spec_of(n, cur, spec.target), {L_LKG: spec.release}))
-        results = list(done.values()) + self._retire(done)
+        deferred = self._defer(done)
+        results = list(done.values()) + deferred + self._retire(done, {r.node for r in deferred})
         self.state.write(phase="idle", lkg=spec.release, wave=-1, reason="", failed="")
         return RolloutResult(spec.fleet, spec.release, "idle", "", tuple(results), published, took_over)
 
@@ -164,9 +169,7 @@ class Controller:
         end = self.clock.now() + self.spec.deadline_s
         failed: dict[str, str] = {}
         while True:
-            if self.clock.now() - self._beat >= self.heartbeat_s:
-                self.state.heartbeat()
-                self._beat = self.clock.now()
+            self._heartbeat()
             nodes = {n.id: n for n in self.swarm.nodes()}
             pending: dict[str, str] = {}
             for node, release in expect.items():
@@ -190,6 +193,11 @@ class Controller:
                                     f"(agent task still {state})")
                 return {**{n: None for n in expect}, **failed}
             self.clock.sleep(self.poll_s)
+
+    def _heartbeat(self) -> None:
+        if self.clock.now() - self._beat >= self.heartbeat_s:
+            self.state.heartbeat()
+            self._beat = self.clock.now()
 
     def _why(self, node: str, task: Task) -> str:
         """The reason of the agent's last ``failed`` line for this release, else the task's error."""
@@ -257,15 +265,75 @@ class Controller:
     def _release(self, digest: str) -> Release | None:
         return release_from_parts(digest, self.swarm.configs({L_FLEET: self.spec.fleet, L_RELEASE: digest}))
 
-    def _retire(self, done: Mapping[str, NodeResult]) -> list[NodeResult]:
-        """Remove the agents of nodes that no longer match the selector; report selected nodes in no wave."""
-        selected = {n.id for n in self.hosts.values()
-                    if all(n.labels.get(k) == v for k, v in self.spec.selector.items())}
-        out = [NodeResult(n, self._host(n), -1, "skipped", "matches the selector but is in no wave (not ready?)")
-               for n in sorted(selected - set(done))]
-        for service in self.swarm.services({L_FLEET: self.spec.fleet, L_ROLE: "agent"}):
-            node = service.labels.get(L_NODE, "")
-            if node not in selected:
-                self.swarm.remove_service(service.name)
-                out.append(NodeResult(node, self._host(node), -1, "retired", "no longer matches the node selector"))
+    def _selected(self) -> set[str]:
+        return {n.id for n in self.hosts.values() if all(n.labels.get(k) == v for k, v in self.spec.selector.items())}
+
+    def _defer(self, done: Mapping[str, NodeResult]) -> list[NodeResult]:
+        """Point the agents of selected nodes the manager cannot reach (Down, partitioned) at the release every
+        wave proved, without waiting: Swarm hands the new agent task to the node when it returns, and the agent
+        hot-reloads its proxy, soaks and falls back to its own last-known-good on a breach. A drained or paused
+        node is left as it is (it is out of service on purpose)."""
+        out = []
+        for node in sorted(self._selected() - set(done)):
+            found = self.hosts.get(node)
+            if found is None or found.state == "ready" or found.availability != "active":
+                continue
+            if self.swarm.service(agent_name(self.spec.fleet, node)) is None:
+                continue
+            self._write(node, lambda n, cur: None if cur.labels.get(L_RELEASE) == self.spec.release else
+                        with_labels(self._spec_of(n, cur, self.spec.target, cur.generation + 1),
+                                    {L_LKG: self.spec.release}))
+            out.append(NodeResult(node, self._host(node), -1, "deferred",
+                                  f"node is {found.state}: it takes the release when it returns (its agent "
+                                  "applies it by hot reload, soaks it and keeps its last-known-good on a breach)"))
         return out
+
+    def _retire(self, done: Mapping[str, NodeResult], deferred: set[str]) -> list[NodeResult]:
+        """Retire the nodes that no longer match the selector (:mod:`ctlplane.fleet.retire`: a last agent task
+        stops their proxies, then the agent service is removed); report selected nodes in no wave."""
+        selected = self._selected()
+        out = [NodeResult(n, self._host(n), -1, "skipped", "matches the selector but is in no wave (not ready?)")
+               for n in sorted(selected - set(done) - deferred)]
+        leaving = sorted(s.labels.get(L_NODE, "") for s in self.swarm.services({L_FLEET: self.spec.fleet,
+                                                                                 L_ROLE: "agent"})
+                         if s.labels.get(L_NODE, "") not in selected)
+        for node in leaving:
+            self._write(node, lambda n, cur: None if cur.labels.get(L_RETIRE) == "1" else self._retiring(n, cur))
+        for node, why in self._watch_retiring(leaving).items():
+            if why is None:
+                self.swarm.remove_service(agent_name(self.spec.fleet, node))
+                out.append(NodeResult(node, self._host(node), -1, "retired", "no longer matches the node selector: "
+                                      "its proxies were stopped and its agent removed"))
+            else:
+                out.append(NodeResult(node, self._host(node), -1, "retiring",
+                                      f"no longer matches the node selector; {why}"))
+        return out
+
+    def _retiring(self, node: str, cur: Service) -> ServiceSpec:
+        release = self._release(cur.labels.get(L_RELEASE, "")) or self.spec.target  # the proxies it runs now
+        return retiring_spec(with_labels(self._spec_of(node, cur, release), {L_LKG: ""}))
+
+    def _watch_retiring(self, nodes: list[str]) -> dict[str, str | None]:
+        """Wait, within the wave deadline, for each node's retiring task to complete; per node None (retired)
+        or why not yet (its service is kept: the node retires when it returns, the next rollout removes it)."""
+        end = self.clock.now() + self.spec.deadline_s
+        out: dict[str, str | None] = {}
+        while True:
+            self._heartbeat()
+            hosts = {n.id: n for n in self.swarm.nodes()}
+            for node in [n for n in nodes if n not in out]:
+                found, task = hosts.get(node), self._current(node)
+                if found is None:
+                    out[node] = None  # gone from the swarm: nothing can run there any more
+                elif found.state != "ready":
+                    out[node] = f"its node is {found.state}: it stops its proxies when it returns"
+                elif task is not None and task.state == "complete":
+                    out[node] = None
+                elif task is not None and task.terminal:
+                    out[node] = f"its retiring task {task.state}: {task.error or 'no error given'}"
+            if len(out) == len(nodes):
+                return out
+            if self.clock.now() >= end:
+                return {**{n: f"its retiring task did not complete within {self.spec.deadline_s:g} s" for n in nodes},
+                        **out}
+            self.clock.sleep(self.poll_s)

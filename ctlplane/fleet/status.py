@@ -7,9 +7,13 @@ decides, purely, per node: its wave, the release it should serve (its agent serv
 ``{"event": "serving", ...}`` line) and one state. The fleet's target is the rollout's release
 while it rolls or is idle, and its last-known-good while it rolls back or is halted. A node is
 ``in-sync`` only when its proxy reports exactly the target, which is also its desired release,
-and its agent task runs; ``stale`` when the node is not ready or its logs cannot be read;
+and its agent task runs (when the manager cannot stream the agent's logs, as after a partition
+heals, the running task is the report: Swarm runs it only while its health check passes, which
+needs the proxy's workers to report the release); ``stale`` when the node is not ready, or its
+logs cannot be read and its task is not running healthy on its release;
 ``failed (rolled back to X: reason)`` when its agent's last line is a ``failed`` one or the
-halted rollout names it; ``pending`` while its wave has not been reached; else ``applying``.
+halted rollout names it; ``pending`` while its wave has not been reached; ``retiring`` while
+the last task of a node that left the selector stops its proxies; else ``applying``.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from ctlplane.errors import DriverError
+from ctlplane.fleet.retire import L_RETIRE
 from ctlplane.fleet.specs import L_FLEET, L_NODE, L_RELEASE, L_ROLE, L_WAVE
 from ctlplane.fleet.state import Record, read_record
 from ctlplane.fleet.swarm import Node, Service, Swarm, Task
@@ -47,7 +52,7 @@ class NodeStatus:
     wave: int | None
     desired: str
     reported: str
-    state: str  # in-sync | applying | pending | stale | failed
+    state: str  # in-sync | applying | pending | stale | failed | retiring
     detail: str = ""
 
 
@@ -103,34 +108,42 @@ def node_status(data: NodeData, record: Record) -> NodeStatus:
     wave_label = labels.get(L_WAVE, "")
     wave = int(wave_label) if wave_label.lstrip("-").isdigit() else None
     hostname = data.node.hostname if data.node else data.node_id[:12]
+    current = [t for t in data.tasks if data.service and t.generation == data.service.generation]
+    task = max(current, key=lambda t: t.created_at) if current else None
+    target = target_of(record) or desired
+    healthy = task is not None and task.state == "running" and task.release == desired
     events = _events(data.logs or ())
-    serving = [e for e in events if e.get("event") == "serving"]
-    reported = reported_release(serving[-1]) if serving else ""
+    said = [e for e in events if e.get("event") == "serving"]
+    serving = [e for e in said if task is None or e.get("release") == task.release]  # this task's own lines
+    reported = reported_release((serving or said)[-1]) if said else ""
+    relayed = not serving and healthy  # no line of this task came (the manager's log stream can be incomplete or
+    if relayed:  # fail after a partition): Swarm runs a task only while its health check passes, and that passes
+        reported = desired  # only while its proxy's workers report the release: the proxy's own word, relayed
 
     def row(state: str, detail: str = "") -> NodeStatus:
         return NodeStatus(data.node_id, hostname, wave, desired, reported, state, detail)
 
     if data.node is None or data.node.state != "ready":
         return row("stale", f"node is {data.node.state if data.node else 'gone from the swarm'}")
-    if data.logs is None:
+    if labels.get(L_RETIRE) == "1":
+        return row("retiring", "no longer matches the node selector: its last agent task stops its proxies")
+    if data.logs is None and not healthy:
         return row("stale", f"its agent's logs cannot be read: {data.logs_error}")
+    failed = [e for e in events if e.get("event") == "failed"]
     last = events[-1] if events else None
-    if last is not None and last.get("event") == "failed":
+    if last is not None and last.get("event") == "failed" and task is not None and last.get("release") == task.release:
         return row("failed", f"rolled back to {str(last.get('serving', ''))[:16] or 'nothing'}: "
                              f"{last.get('reason', '')}")
     if record.phase == "halted" and record.failed == data.node_id:
-        why = [e for e in events if e.get("event") == "failed"]
-        reason = str(why[-1].get("reason", "")) if why else record.reason
+        reason = str(failed[-1].get("reason", "")) if failed else record.reason
         return row("failed", f"rolled back to {record.lkg[:16] or 'nothing'}: {reason}")
     if data.service is None:
         return row("pending", "no agent service yet")
-    current = [t for t in data.tasks if t.generation == data.service.generation]
-    task = max(current, key=lambda t: t.created_at) if current else None
-    target = target_of(record) or desired
     if task is not None and task.terminal:
         return row("failed", f"agent task {task.state}: {task.error or 'no error given'}")
-    if reported == desired == target and task is not None and task.state == "running":
-        return row("in-sync")
+    if reported == desired == target and healthy:
+        return row("in-sync", "" if not relayed else "by its health check (no log line of its agent came" +
+                   (f": {data.logs_error})" if data.logs is None else ")"))
     if desired != target and record.phase == "rolling":
         return row("pending", "its wave has not been reached")
     return row("applying", f"agent task {task.state if task else 'not scheduled'}")

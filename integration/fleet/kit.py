@@ -5,8 +5,8 @@ the echo backends on every node, and what a node's proxy container is right now.
 difference between releases is what a test changes: the ``X-Release`` response header, the servers' weights,
 a route to a dead pool, an extra service. :func:`ctl` runs the venv's ``ctlplane`` as a subprocess against the
 lab's manager (``tcp://<n1>:2375`` with ``allow_plain_tcp``), with this checkout first on ``PYTHONPATH``.
-:class:`Backends` is a global host-network Swarm service of two echo servers per node on the node's loopback
-(``b1-<node>``, ``b2-<node>``). :func:`proxy_facts` reads a node's proxy container: its id, the master's pid in
+:class:`Backends` is a host-network container of two echo servers on each node's loopback (``b1-<node>``,
+``b2-<node>``). :func:`proxy_facts` reads a node's proxy container: its id, the master's pid in
 the node's namespace and the workers' pids. :func:`sweep` removes everything a fleet left on the lab.
 """
 
@@ -36,11 +36,12 @@ DEAD_PORT = 18199
 CONTAINER = "ctlt-fleet-edge"
 AGENT_ROOT = "/var/lib/ctlplane"
 APPLY_TIMEOUT = 150.0
+WORKER_TITLES = ("haproxy", "nginx: worker process")  # the master's children that serve (not the cache helpers)
 
 
 def fleet_model(lab: SwarmLab, release: str, *, weights: tuple[int, int] = (1, 1), dead_route: bool = False,
                 extra_service: bool = False, soak: str = "2s", deadline: str = "45s",
-                wave_size: int = 2) -> dict[str, Any]:
+                wave_size: int = 2, engine: str = "haproxy") -> dict[str, Any]:
     base, agent = lab.images
     web: dict[str, Any] = {
         "name": "web", "mode": "http", "listen": {"address": "0.0.0.0", "port": PORT}, "default_pool": "app",
@@ -58,7 +59,7 @@ def fleet_model(lab: SwarmLab, release: str, *, weights: tuple[int, int] = (1, 1
     return {
         "pools": pools,
         "services": services,
-        "proxies": [{"name": "edge", "engine": "haproxy", "services": [s["name"] for s in services],
+        "proxies": [{"name": "edge", "engine": engine, "services": [s["name"] for s in services],
                      "runtime": {"kind": "docker", "container": CONTAINER, "image": base, "network": "host"}}],
         "fleet": {"name": FLEET, "manager": {"url": f"tcp://{lab.manager.ip}:2375", "allow_plain_tcp": True},
                   "nodes": {"labels": {"ctlplane.fleet": "lab"}}, "proxies": ["edge"], "agent_image": agent,
@@ -124,31 +125,31 @@ def finish(proc: subprocess.Popen[str], started: float, timeout: float = APPLY_T
 
 # -- the lab's side ----------------------------------------------------------------------------------------
 class Backends:
-    """Two echo servers per node on its loopback, as one global host-network Swarm service."""
+    """Two echo servers per node on its loopback: a plain host-network container on each node (the operator's
+    application, which the fleet does not manage; as a Swarm service the manager restarted them when a
+    partitioned node came back, and the gate rightly caught the 5xx)."""
 
     NAME = "ctlt-fleet-backends"
 
     def __init__(self, lab: SwarmLab) -> None:
         self.lab = lab
-        self.service: Any = None
 
     def start(self) -> Backends:
-        import docker
-
-        script = " & ".join(f"python3 /opt/ctlplane/echo.py --name b{k}-$NODE --http-port {port} --bind 127.0.0.1"
-                            for k, port in enumerate(BACKEND_PORTS, 1)) + " & wait"
-        self.service = self.lab.manager.client.services.create(
-            self.lab.images[0], ["sh", "-c", script], name=self.NAME, mode=docker.types.ServiceMode("global"),
-            networks=["host"], env=["NODE={{.Node.Hostname}}"], container_labels={"ctlplane.lab.test": "backends"},
-            init=True)
+        for node in self.lab.nodes:
+            script = " & ".join(f"python3 /opt/ctlplane/echo.py --name b{k}-{node.name} --http-port {port} "
+                                "--bind 127.0.0.1" for k, port in enumerate(BACKEND_PORTS, 1)) + " & wait"
+            node.client.containers.run(self.lab.images[0], ["sh", "-c", script], name=self.NAME, detach=True,
+                                       network_mode="host", init=True, labels={"ctlplane.lab.test": "backends"},
+                                       restart_policy={"Name": "unless-stopped"})
         for node in self.lab.nodes:
             wait_until(lambda n=node: all(answers(n, port) for port in BACKEND_PORTS), timeout=60, interval=0.5,
                        what=f"the echo backends on {node.name}")
         return self
 
     def remove(self) -> None:
-        if self.service is not None:
-            self.service.remove()
+        for node in self.lab.nodes:
+            for container in node.client.containers.list(all=True, filters={"name": self.NAME}):
+                container.remove(force=True)
 
 
 def answers(node: Node, port: int) -> bool:
@@ -169,7 +170,7 @@ def proxy_facts(node: Node) -> ProxyFacts:
     container = node.client.containers.get(CONTAINER)
     result = container.exec_run(["sh", "-c", _PS])
     procs, _ = parse_processes(result.output.decode(errors="replace"))
-    workers = frozenset(p.pid for p in procs.values() if p.ppid == 1 and p.cmdline.startswith("haproxy"))
+    workers = frozenset(p.pid for p in procs.values() if p.ppid == 1 and p.cmdline.startswith(WORKER_TITLES))
     return ProxyFacts(container.id, int(container.attrs["State"]["Pid"]), workers)
 
 
@@ -195,7 +196,7 @@ def agent_logs(lab: SwarmLab) -> str:
             tasks, logs = [], f"cannot read: {exc}"
         parts.append(f"--- service {service.name} tasks:\n  " + "\n  ".join(tasks) + f"\n{logs}")
     for node in lab.nodes:
-        rc, out = node.exec("sh", "-c", f"tail -n 40 {AGENT_ROOT}/fleet/{FLEET}/state/edge/logs/haproxy.log "
+        rc, out = node.exec("sh", "-c", f"tail -n 40 {AGENT_ROOT}/fleet/{FLEET}/state/edge/logs/*.log "
                                         f"{AGENT_ROOT}/fleet/{FLEET}/agent.json 2>&1")
         parts.append(f"--- node {node.name} proxy log and agent record\n{out}")
     return "\n".join(parts)

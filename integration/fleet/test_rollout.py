@@ -1,4 +1,4 @@
-"""A HAProxy fleet on the real three-node Swarm, end to end (issue 16's tests 1, 2, 3, 10 and 12).
+"""A HAProxy fleet on the real three-node Swarm, end to end (issue 16's tests 1, 2, 3, 8, 10 and 12).
 
 ``ctlplane apply`` (a subprocess, against the manager's engine API) rolls releases out canary first, then in a
 wave of the two other nodes; keep-alive load from the test host through every node's proxy checks that no
@@ -6,7 +6,9 @@ request fails, and each node's proxy container id and HAProxy master pid (in the
 reloads were hot. The tests share one fleet (module fixture): each starts from the release the previous one
 left serving. A fault only the canary has (its new port held by another listener) and a release that breaks a
 route during the soak are both caught on the canary, which is back on last-known-good while no other node is
-touched; a weight-only change reloads nothing; of two concurrent applies exactly one wins.
+touched; a weight-only change reloads nothing; of two concurrent applies exactly one wins; a node partitioned
+from the manager serves on, is shown stale and takes the release rolled out meanwhile by a hot reload after the
+heal; a node whose label is removed has its proxy stopped and removed, and is restored when labelled again.
 """
 
 from __future__ import annotations
@@ -19,11 +21,13 @@ from typing import Any
 
 import pytest
 
-from integration.fleet.kit import (EXTRA_PORT, PORT, Backends, ProxyFacts, Run, ctl, finish, fleet_model,
+from integration.fleet.kit import (CONTAINER, EXTRA_PORT, PORT, Backends, ProxyFacts, Run, ctl, finish, fleet_model,
                                    prepare_nodes, proxy_facts, start_ctl, sweep, write_model)
 from integration.fleet.lab import Node, SwarmLab
 from integration.fleet.traffic import NodeLoad
 from integration.harness.wait import wait_until
+
+RELEASES = 10  # the issue's ten releases through canary and waves under load
 
 
 @dataclass
@@ -122,7 +126,7 @@ def test_releases_roll_out_canary_first_with_hot_reloads_under_load(fleet: Fleet
         assert release_of(node) == "r0"
     first = assert_in_sync(fleet, path)
     before = fleet.facts()
-    releases = ["r1", "r2", "r3"]
+    releases = [f"r{k}" for k in range(1, RELEASES + 1)]
     with NodeLoad(fleet.targets) as load:
         wait_until(lambda: all(load.answers[t] for t in fleet.targets), timeout=10, what="load on every node")
         for release in releases:
@@ -253,32 +257,84 @@ def test_of_two_concurrent_applies_exactly_one_wins(fleet: Fleet) -> None:
     fleet.serving, fleet.model = winner, paths[winner]
 
 
-def test_a_partitioned_node_keeps_serving_is_shown_stale_and_converges_after_the_heal(fleet: Fleet) -> None:
+def test_a_partitioned_node_keeps_serving_is_shown_stale_and_takes_the_new_release_after_the_heal(
+        fleet: Fleet) -> None:
     ensure_serving(fleet)
-    assert fleet.model is not None
     node = fleet.nodes[-1]
     others = [n for n in fleet.nodes if n is not node]
     before = fleet.facts()
+    new = "r-part" if fleet.serving != "r-part" else "r-part2"
     with NodeLoad(fleet.targets) as load:
         fleet.lab.partition(node)
         try:
             wait_until(lambda: fleet.lab.state(node) == "down", timeout=60, interval=0.5, what=f"{node.name} Down")
+            run, path = fleet.apply(fleet_model(fleet.lab, new), new)
+            assert run.code == 0, run
+            outcomes = {n["hostname"]: (n["outcome"], n["reason"]) for n in run.json()["nodes"]}
+            assert outcomes[node.name][0] == "deferred" and "down" in outcomes[node.name][1], outcomes
+            assert {outcomes[n.name][0] for n in others} == {"applied"}, outcomes
+            for other in others:
+                assert release_of(other) == new, other.name
             t0 = time.monotonic()
-            status = fleet.status(fleet.model)  # its agent's logs cannot come from a node the manager lost
+            status = fleet.status(path)  # its agent's logs cannot come from a node the manager lost
             took = time.monotonic() - t0
             rows = {r["hostname"]: r for r in status["nodes"]}
             assert rows[node.name]["state"] == "stale" and not status["in_sync"], status
-
-            first = {n.name: (rows[n.name]["state"], rows[n.name].get("detail")) for n in others}
-            assert all(state == "in-sync" for state, _ in first.values()), first
+            assert rows[node.name]["desired"] == status["target"] != rows[node.name]["reported"], status
+            assert all(rows[n.name]["state"] == "in-sync" for n in others), status
+            assert release_of(node) == fleet.serving  # cut off from the manager, it serves on
         finally:
             fleet.lab.heal(node)
         wait_until(lambda: fleet.lab.state(node) == "ready", timeout=60, interval=0.5, what=f"{node.name} Ready")
-        wait_until(lambda: fleet.status(fleet.model)["in_sync"], timeout=90, interval=2,  # type: ignore[arg-type]
-                   what="the fleet in sync again after the heal")
+        wait_until(lambda: fleet.status(path)["in_sync"], timeout=90, interval=2,
+                   what=f"{node.name} in sync on the new release after the heal")
+        wait_until(lambda: load.last_release(fleet.target(node)) == new, timeout=10,
+                   what=f"the load sees {new} on {node.name}")
+    assert release_of(node) == new
     assert load.failures() == [], load.failures()[:10]
-    assert all(load.last_release(t) == fleet.serving for t in fleet.targets)
     after = fleet.facts()
-    for name, facts in before.items():  # the partition restarted no proxy: same container and master
+    for name, facts in before.items():  # the partition and the late release restarted no proxy
         assert (after[name].container, after[name].master) == (facts.container, facts.master), name
+    assert after[node.name].workers != before[node.name].workers  # it took the release by a reload
+    fleet.serving, fleet.model = new, path
     print(f"status with {node.name} partitioned took {took:.1f}s")
+
+
+def proxy_container(node: Node) -> Any:
+    found = node.client.containers.list(all=True, filters={"name": CONTAINER})
+    return found[0] if found else None
+
+
+def test_removing_a_nodes_label_retires_its_proxy_and_labelling_it_again_restores_it(fleet: Fleet) -> None:
+    ensure_serving(fleet)
+    assert fleet.model is not None
+    node = fleet.nodes[-1]
+    others = [n for n in fleet.nodes if n is not node]
+    labels = {**fleet.lab.labels, "ctlplane.lab.node": node.name}
+    before = fleet.facts()
+    fleet.lab.set_labels(node, {"ctlplane.lab.node": node.name})
+    try:
+        with NodeLoad([fleet.target(n) for n in others]) as load:
+            run, _ = fleet.apply(fleet_model(fleet.lab, fleet.serving), f"{fleet.serving}-without-{node.name}")
+            assert run.code == 0, run
+        outcomes = {n["hostname"]: (n["outcome"], n["reason"]) for n in run.json()["nodes"]}
+        assert outcomes[node.name][0] == "retired" and "proxies were stopped" in outcomes[node.name][1], outcomes
+        assert {outcomes[n.name][0] for n in others} <= {"unchanged", "applied"}, outcomes
+        assert proxy_container(node) is None  # the proxy is gone from the node, not just its agent
+        rc, _ = node.exec("curl", "-sS", "--max-time", "3", "-o", "/dev/null", f"http://{node.ip}:{PORT}/")
+        assert rc != 0
+        assert load.failures() == [], load.failures()[:10]
+        for name in (n.name for n in others):  # still the same proxies
+            facts = proxy_facts(fleet.lab.node(name))
+            assert (facts.container, facts.master) == (before[name].container, before[name].master), name
+        status = fleet.status(fleet.model)
+        assert sorted(r["hostname"] for r in status["nodes"]) == [n.name for n in others] and status["in_sync"]
+    finally:
+        fleet.lab.set_labels(node, labels)
+    run, path = fleet.apply(fleet_model(fleet.lab, fleet.serving), f"{fleet.serving}-with-{node.name}")
+    assert run.code == 0, run
+    assert {n["hostname"]: n["outcome"] for n in run.json()["nodes"]}[node.name] == "applied", run
+    assert release_of(node) == fleet.serving
+    assert proxy_facts(node).container != before[node.name].container  # a new proxy, as on a new node
+    assert_in_sync(fleet, path)
+    fleet.model = path

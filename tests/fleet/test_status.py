@@ -130,6 +130,14 @@ def test_the_pure_rules() -> None:
     assert mixed.state == "applying" and mixed.reported.startswith("mixed: ")
     assert node_status(_data((serving % (R2, R2, R2),), state="starting"), record).state == "applying"
     assert node_status(_data(("not json", serving % (R2, R2, R2), "plain text")), record).state == "in-sync"
-    assert node_status(_data(None), record).state == "stale"
-    assert node_status(_data(()), record).reported == ""
+    unread = node_status(_data(None), record)  # logs unreadable (a healed partition): the healthy task reports
+    assert (unread.state, unread.reported) == ("in-sync", R2) and "health check" in unread.detail
+    assert node_status(_data(None, state="starting"), record).state == "stale"
+    old_failure = '{"event":"failed","release":"%s","serving":"%s","reason":"port held"}' % (R1, R1)
+    relayed = node_status(_data((old_failure,)), record)  # an earlier task's line; this healthy task said nothing
+    assert (relayed.state, relayed.reported) == ("in-sync", R2) and "health check" in relayed.detail
+    other = '{"event":"serving","release":"%s","proxy_reports":{"edge":"%s"}}' % (R1, R1)
+    assert node_status(_data((other,), state="starting"), record).reported == R1  # the proxy's last word so far
+    assert node_status(_data((old_failure.replace(R1, R2, 1),)), record).state == "failed"
+    assert node_status(_data((), state="starting"), record).reported == ""
     assert node_status(_data((serving % (R2, R2, R2),), state="failed"), record).state == "failed"
