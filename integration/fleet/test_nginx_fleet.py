@@ -57,7 +57,7 @@ def test_nginx_releases_roll_out_hot_with_no_more_failures_than_bare_reloads(ngi
     assert all(release_of(node) == "n0" for node in fleet.nodes)
     before = fleet.facts()
     releases = [f"n{k}" for k in range(1, RELEASES + 1)]
-    with NodeLoad(fleet.targets) as load:
+    with NodeLoad(fleet.targets, limit=60.0 * RELEASES) as load:
         wait_until(lambda: all(load.answers[t] for t in fleet.targets), timeout=10, what="load on every node")
         for release in releases:
             run, path = apply(fleet, release)

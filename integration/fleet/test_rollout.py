@@ -127,7 +127,7 @@ def test_releases_roll_out_canary_first_with_hot_reloads_under_load(fleet: Fleet
     first = assert_in_sync(fleet, path)
     before = fleet.facts()
     releases = [f"r{k}" for k in range(1, RELEASES + 1)]
-    with NodeLoad(fleet.targets) as load:
+    with NodeLoad(fleet.targets, limit=60.0 * RELEASES) as load:  # ten rollouts take minutes on a loaded machine
         wait_until(lambda: all(load.answers[t] for t in fleet.targets), timeout=10, what="load on every node")
         for release in releases:
             run, path = fleet.apply(fleet_model(fleet.lab, release), release)
