@@ -8,7 +8,8 @@ whole digest, and every node's HAProxy serves it by hot reload under keep-alive 
 release's own part name whose labels promise the right sha256 but whose bytes differ (the controller reuses an
 object whose sha label matches). The canary's agent refuses it naming that config, the rollout halts and every
 node keeps answering with its last-known-good release, with no failed request. A part whose labels say other
-content is refused by the controller before any node is touched. The bundle's size, its parts and the apply
+content is refused by the controller before any node is touched (shown on a small release: the controller
+checks every part alike). The bundle's size, its parts and the apply
 time are printed (run with ``-s`` to see them).
 """
 
@@ -162,7 +163,7 @@ def test_a_part_published_with_other_content_is_refused_before_any_node_is_touch
     if not fleet.serving:  # a release serving is all this needs (a halted rollout before it is fine too)
         ensure_serving(fleet)
     answering = {node.name: release_of(node) for node in fleet.nodes}
-    path = write_model(fleet.home / "big-stale", big_model(fleet.lab, "big-stale"))
+    path = write_model(fleet.home / "stale", fleet_model(fleet.lab, "stale"))  # small: the refusal is the same
     digest, parts, _ = parts_of(path)
     stale = parts[0]  # the release's part name, with other bytes that its labels honestly describe
     other = flip(stale.data)
