@@ -17,7 +17,7 @@ help:
 	@echo "make images   build the offline Docker image (debootstrap; cached by recipe hash)"
 	@echo "make fleet-images  the fleet lab's images: Swarm node (debootstrap) and agent (base + this checkout's wheel)"
 	@echo "make proof    EXAMPLES (default 1000) generated models per engine through nginx -t / haproxy -c, plus the full hostile corpus"
-	@echo "make bench    benchmarks (scale, edit latency, data plane, reload, start-up) into docs/benchmarks.md"
+	@echo "make bench    benchmarks (scale, edit latency, data plane, reload, start-up, discovery, fleet) into docs/benchmarks.md"
 	@echo "make golden   re-bless golden files after an intended template change"
 	@echo "make schema   regenerate schemas/ctlplane.schema.json"
 

@@ -1,8 +1,9 @@
 """Run every benchmark in ``bench/`` once and write each table into its own ``## `` section of
 docs/benchmarks.md: scale, edit-to-traffic latency, data plane, reload under load (``--quick``), CLI
-start-up and Docker discovery (needs a Docker engine and the integration image). Each script runs as its
-own process with ``--write-docs``; a failing one is reported and the others still run. ``--quick`` passes
-the scripts' own quick settings (reload under load always runs quick).
+start-up, Docker discovery (needs a Docker engine and the integration image) and the fleet rollout (the
+docker-in-docker Swarm lab). Each script runs as its own process with ``--write-docs``; a failing one is
+reported and the others still run. ``--quick`` passes the scripts' own quick settings (reload under load
+always runs quick).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ SCRIPTS = {
     "reload_1000": ["reload_under_load.py", "--services", "1000", "--ops", "8", "--rounds", "2", "--interval", "2"],
     "startup": ["startup.py"],
     "discovery": ["discovery.py"],
+    "fleet_rollout": ["fleet_rollout.py"],
 }
 TIMEOUT_S = 1800  # per script: every script bounds its own loops; this only stops a hung one
 

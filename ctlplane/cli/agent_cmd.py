@@ -1,7 +1,8 @@
 """``ctlplane agent run``, ``agent retire`` and ``agent check``: the fleet agent on a node (``ctlplane.fleet.agent``).
 
 Swarm starts ``agent run`` as one service per node with the release's parts and keys mounted and the release
-named in its environment (CTLPLANE_FLEET, CTLPLANE_NODE, CTLPLANE_RELEASE, CTLPLANE_SOAK_MS, CTLPLANE_GATE).
+named in its environment (CTLPLANE_FLEET, CTLPLANE_NODE, CTLPLANE_RELEASE, CTLPLANE_SOAK_MS, CTLPLANE_GATE,
+CTLPLANE_PARTS: the sha256 of each part, so that a corrupted part is refused by name).
 It prints one JSON object per line (``applied``, ``serving`` every few seconds while healthy, ``failed``) and
 exits 1 when the node could not take the release (it then serves last-known-good); while it serves, it keeps
 the release in a health file (``--health-file``) that the service's HEALTHCHECK tests every second without

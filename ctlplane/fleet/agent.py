@@ -33,7 +33,7 @@ from pydantic import ValidationError
 
 from ctlplane.drivers import Driver
 from ctlplane.errors import CtlplaneError, Finding
-from ctlplane.fleet.bundle import join_parts, read_manifest, unpack
+from ctlplane.fleet.bundle import join_parts, part_name, read_manifest, unpack
 from ctlplane.fleet.gate import Answers, count, judge
 from ctlplane.health import ProxyHealth
 from ctlplane.model.fleet import Gate
@@ -156,7 +156,9 @@ def fetch(settings: Settings) -> Path:
         raise AgentError("the release's parts are incomplete", [Finding(
             f"{settings.parts_dir} holds parts {[k for k, _ in found]}, not part-1 ... part-n", source="fleet")])
     shas = settings.part_shas if settings.part_shas and len(settings.part_shas) == len(found) else None
-    tar = join_parts([(p.name, p.read_bytes(), shas[k - 1] if shas else None) for k, p in found], settings.release)
+    n = len(found)
+    tar = join_parts([(part_name(settings.fleet, settings.release, k, n), p.read_bytes(), shas[k - 1] if shas else None)
+                      for k, p in found], settings.release)
     secrets = {}
     for entry in read_manifest(tar).get("secrets", {}).values():
         path = settings.secrets_dir / str(entry["secret"])

@@ -111,13 +111,18 @@ def _tar(contents: Mapping[str, bytes]) -> bytes:
     return out.getvalue()
 
 
+def part_name(fleet: str, digest: str, k: int, n: int) -> str:
+    """The Swarm config of part ``k`` of ``n`` (1-based) of release ``digest``."""
+    return f"ctl-{fleet}-{digest[:16]}-{k}-of-{n}"
+
+
 def split(fleet: str, tar: bytes, size: int = PART_BYTES, secrets: Sequence[str] = ()) -> list[Part]:
     """The Swarm configs of a release: chunks of at most ``size`` bytes, named and labelled (``secrets``: the
     names of the release's key secrets, so that the parts alone say what to mount)."""
     digest = sha256(tar)
     chunks = [tar[i:i + size] for i in range(0, len(tar), size)] or [b""]
     n = len(chunks)
-    return [Part(f"ctl-{fleet}-{digest[:16]}-{k}-of-{n}", data, k, n,
+    return [Part(part_name(fleet, digest, k, n), data, k, n,
                  part_labels(fleet, digest, k, n, sha256(data), secrets))
             for k, data in enumerate(chunks, start=1)]
 
@@ -129,7 +134,8 @@ def join_parts(parts: Sequence[tuple[str, bytes, str | None]], digest: str) -> b
         if expected is not None and sha256(data) != expected:
             raise BundleError("a release part is corrupted", [Finding(
                 f"part {name!r} of release {digest[:16]} has sha256 {sha256(data)[:16]}..., not "
-                f"{expected[:16]}...: the part is corrupted; publish the release again", file=name, source="fleet")])
+                f"{expected[:16]}...: the part is corrupted; remove it from the swarm and apply again", file=name,
+                source="fleet")])
     tar = b"".join(data for _, data, _ in parts)
     if sha256(tar) != digest:
         names = ", ".join(name for name, _, _ in parts) or "no parts"

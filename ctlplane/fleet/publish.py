@@ -49,7 +49,8 @@ class RolloutSpec:
 
     @property
     def target(self) -> Release:
-        return Release(self.release, tuple(p.name for p in self.parts), tuple(s.name for s in self.secrets))
+        return Release(self.release, tuple(p.name for p in self.parts), tuple(s.name for s in self.secrets),
+                       tuple(sha256(p.data) for p in self.parts))
 
 
 def publish(swarm: Swarm, spec: RolloutSpec) -> list[str]:

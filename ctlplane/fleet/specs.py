@@ -4,7 +4,7 @@ One agent service per node, ``ctl-<fleet>-agent-<node id[:12]>``: replicated 1, 
 ``node.id==<id>``, restart condition ``none`` (a failed agent stays failed and the controller
 sees it), the engine socket and ``/var/lib/ctlplane`` bound in, the release's parts mounted as
 configs at ``/run/ctlplane/release/part-<k>`` and its keys as secrets (0400) under
-``/run/secrets``, the release, soak and gate in its environment, the fleet, node, wave, desired
+``/run/secrets``, the release, soak, gate and each part's sha256 in its environment, the fleet, node, wave, desired
 release and last-known-good in its labels, and a test of the agent's health file as its
 healthcheck (Swarm counts the task running only once it passes: applied, soaked, and the
 proxies' workers report the release). The fleet's state
@@ -54,11 +54,13 @@ def state_name(fleet: str) -> str:
 
 @dataclass(frozen=True)
 class Release:
-    """What the agents of one release mount: its part configs in order and its key secrets."""
+    """What the agents of one release mount: its part configs in order, its key secrets and the sha256 of each
+    part (the agent checks every part's bytes against it and names a corrupted one)."""
 
     digest: str
     parts: tuple[str, ...]
     secrets: tuple[str, ...] = ()
+    shas: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -89,8 +91,9 @@ def release_from_parts(digest: str, parts: Sequence[Blob]) -> Release | None:
     if n < 1 or sorted(by_k) != list(range(1, n + 1)):
         return None
     secrets = mine[0].labels.get(L_SECRETS, "")
+    shas = tuple(by_k[k].labels.get(L_SHA, "") for k in range(1, n + 1))
     return Release(digest, tuple(by_k[k].name for k in range(1, n + 1)),
-                   tuple(s for s in secrets.split(",") if s))
+                   tuple(s for s in secrets.split(",") if s), shas if all(shas) else ())
 
 
 def agent_spec(settings: AgentSettings, node_id: str, wave: int, release: Release, lkg: str,
@@ -101,6 +104,8 @@ def agent_spec(settings: AgentSettings, node_id: str, wave: int, release: Releas
     env = {"CTLPLANE_FLEET": settings.fleet, "CTLPLANE_NODE": node_id, "CTLPLANE_RELEASE": release.digest,
            "CTLPLANE_SOAK_MS": str(round(settings.soak_s * 1000)),
            "CTLPLANE_GATE": json.dumps(dict(settings.gate), sort_keys=True, separators=(",", ":"))}
+    if release.shas and len(release.shas) == len(release.parts):
+        env["CTLPLANE_PARTS"] = json.dumps(list(release.shas), separators=(",", ":"))
     return ServiceSpec(
         name=agent_name(settings.fleet, node_id), image=settings.image, labels=labels, command=AGENT_COMMAND,
         replicas=1, constraints=(f"node.id=={node_id}",), env=env,

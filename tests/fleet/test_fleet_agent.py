@@ -13,6 +13,7 @@ import pytest
 
 from ctlplane.drivers import Driver, control_for
 from ctlplane.drivers.fake import FakeHost
+from ctlplane.fleet.bundle import sha256
 from ctlplane.fleet.agent import (AgentError, Seams, Settings, check, proxy_reports, read_status, run,
                                   settings_from_env)
 from ctlplane.health import PoolHealth, ProxyHealth
@@ -167,6 +168,23 @@ def test_a_corrupted_part_is_refused_before_anything_changes(tmp_path: Path) -> 
     assert node.events == [{"event": "failed", "node": "node-1", "release": two.release, "serving": first,
                             "reason": node.events[0]["reason"]}]
     assert not two.bundle_dir(two.release).exists()
+
+
+def test_a_corrupted_part_is_named_by_its_swarm_config_when_the_agent_knows_the_parts_sha256(
+        tmp_path: Path) -> None:
+    node = Node()
+    two, first, _ = _second(tmp_path, node, Gate())
+    part = two.parts_dir / "part-1"
+    good = part.read_bytes()
+    part.write_bytes(good[:-1] + bytes([good[-1] ^ 1]))
+    two = Settings(**{**two.__dict__, "part_shas": (sha256(good),)})
+    with pytest.raises(AgentError) as caught:
+        run(two, node.seams())
+    config = f"ctl-edge-{two.release[:16]}-1-of-1"
+    assert caught.value.findings[0].file == config
+    assert f"part {config!r} of release {two.release[:16]}" in str(caught.value) and "corrupted" in str(caught.value)
+    assert node.events[0]["event"] == "failed" and config in str(node.events[0]["reason"])
+    assert node.events[0]["serving"] == first and not two.bundle_dir(two.release).exists()
 
 
 def test_settings_come_from_the_environment(tmp_path: Path) -> None:

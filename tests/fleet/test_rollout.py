@@ -4,14 +4,17 @@ keys only in secrets, and retiring and restoring a node's agent."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from ctlplane.errors import DriverError
+from ctlplane.fleet.bundle import sha256
 from ctlplane.fleet.fake import Outcome
 from ctlplane.fleet.specs import agent_name
 from ctlplane.fleet.state import FleetBusy, read_record
 from tests.fleet.helpers import (DEADLINE, FLEET, KEY, NODES, R1, R2, R3, SELECTOR, WAVES, Killed, apply, fleet,
-                                 releases, serving, touched)
+                                 releases, rollout_spec, serving, touched)
 
 
 def test_a_first_rollout_goes_wave_by_wave_and_makes_the_release_last_known_good() -> None:
@@ -148,6 +151,17 @@ def test_publishing_is_content_addressed_and_idempotent() -> None:
     with pytest.raises(DriverError, match="exists with other content"):
         apply(fake, R2, key=b"another key under the same name")
     assert releases(fake) == {n: (R1, R1) for n in NODES}
+
+
+def test_every_agent_is_told_the_sha256_the_controller_computed_for_each_part() -> None:
+    fake = fleet()
+    spec = rollout_spec(R1)
+    fake.create_config(spec.parts[1].name, b"other bytes", {"ctlplane.fleet": FLEET, "ctlplane.release": R1,
+                                                           "ctlplane.sha256": sha256(spec.parts[1].data)})
+    apply(fake, R1)  # the label says the right sha: the config is reused, and the agent checks its bytes
+    for node in NODES:
+        env = fake.spec(agent_name(FLEET, node)).env
+        assert json.loads(env["CTLPLANE_PARTS"]) == [sha256(p.data) for p in spec.parts]
 
 
 def test_private_keys_travel_only_as_secrets() -> None:

@@ -42,9 +42,19 @@ def test_a_release_is_recovered_from_its_part_labels_only_when_every_part_is_the
     blobs = [Blob(f"id{k}", f"ctl-edge-dd-{k}-of-3", part_labels("edge", "dd", k, 3, "s", ["k1", "k2"]))
              for k in (3, 1, 2)]
     assert release_from_parts("dd", blobs) == Release("dd", ("ctl-edge-dd-1-of-3", "ctl-edge-dd-2-of-3",
-                                                             "ctl-edge-dd-3-of-3"), ("k1", "k2"))
+                                                             "ctl-edge-dd-3-of-3"), ("k1", "k2"), ("s", "s", "s"))
     assert release_from_parts("dd", blobs[:2]) is None
     assert release_from_parts("other", blobs) is None
+
+
+def test_the_agent_is_told_the_sha256_of_every_part_so_it_can_name_a_corrupted_one() -> None:
+    release = Release("d" * 64, ("p1", "p2"), (), ("s1", "s2"))
+    spec = agent_spec(SETTINGS, NODE, 0, release, "", 1)
+    assert spec.env["CTLPLANE_PARTS"] == '["s1","s2"]'
+    blobs = [Blob(f"id{k}", f"ctl-edge-dd-{k}-of-2", part_labels("edge", "dd", k, 2, f"sha{k}", [])) for k in (2, 1)]
+    found = release_from_parts("dd", blobs)
+    assert found is not None and found.shas == ("sha1", "sha2")
+    assert agent_spec(SETTINGS, NODE, 0, found, "", 1).env["CTLPLANE_PARTS"] == '["sha1","sha2"]'
 
 
 def _fake_with_agent(outcome: Outcome) -> tuple[FakeSwarm, str]:
