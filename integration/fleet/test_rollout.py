@@ -98,9 +98,10 @@ def fleet(swarm_lab: SwarmLab, tmp_path_factory: pytest.TempPathFactory) -> Iter
 
 
 def ensure_serving(fleet: Fleet) -> None:
-    """Start from an idle fleet in sync on one release. pytest-randomly orders the tests, so the one before may
-    have left nothing serving (run alone, or it failed) or a halted rollout (a fault test: its canary is rightly
-    shown failed until the next rollout); then the serving release (else r0) is rolled out again."""
+    """Start from an idle fleet in sync on one release. The order of the tests is not promised (xdist's loadgroup
+    scheduling ran the partition test right after the canary fault in CI), so the one before may have left
+    nothing serving (run alone, or it failed) or a halted rollout (a fault test: its canary is rightly shown
+    failed until the next rollout); then the serving release (else r0) is rolled out again."""
     if fleet.serving and fleet.model is not None:
         status = fleet.status(fleet.model)
         if status["phase"] == "idle" and status["in_sync"]:
