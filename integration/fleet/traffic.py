@@ -97,10 +97,11 @@ class NodeLoad:
             reused = conn is not None
             if conn is None:
                 conn = self._connect(host, int(port))
-                self._used[target] = 0
             try:
-                if conn.sock is None and self.context is not None:
-                    self._handshake(conn, target)
+                if conn.sock is None:  # a new connection
+                    self._used[target] = 0
+                    if self.context is not None:
+                        self._handshake(conn, target)
                 conn.request("GET", self.path)
                 resp = conn.getresponse()
                 resp.read()
