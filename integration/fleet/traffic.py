@@ -103,10 +103,11 @@ class NodeLoad:
                     if self.context is not None:
                         self._handshake(conn, target)
                 conn.request("GET", self.path)
+                cert = self._cert(conn)  # now: a response that closes the connection takes its socket along
                 resp = conn.getresponse()
                 resp.read()
                 answer = Answer(time.time(), resp.status, resp.getheader("X-Server") or "",
-                                resp.getheader("X-Release") or "", cert=self._cert(conn))
+                                resp.getheader("X-Release") or "", cert=cert)
                 self._used[target] += 1
                 if resp.getheader("Connection", "").lower() == "close" or (
                         self.per_connection and self._used[target] >= self.per_connection):
