@@ -34,6 +34,7 @@ class FakeContainer:
         self.answers: dict[str, tuple[int, bytes]] = {}
         self.queued: dict[str, list[tuple[int, bytes]]] = {}  # answers given once each, before ``answers``
         self.stopped = self.removed = False
+        self.updates: list[dict[str, Any]] = []
 
     def start(self) -> None:
         self.status = "running"
@@ -54,6 +55,10 @@ class FakeContainer:
 
     def stop(self, timeout: int) -> None:
         self.stopped, self.status = True, "exited"
+
+    def update(self, **kwargs: Any) -> None:
+        self.updates.append(kwargs)
+        self.attrs["HostConfig"]["RestartPolicy"] = {"Name": kwargs["restart_policy"]["Name"]}
 
     def remove(self, force: bool = False) -> None:
         self.removed = True
@@ -84,6 +89,7 @@ class FakeContainers:
             raise docker.errors.ImageNotFound("no such image")
         self.created.append(kwargs)
         container = FakeContainer(kwargs["name"], kwargs["labels"], command=kwargs["command"])
+        container.attrs["HostConfig"]["RestartPolicy"] = dict(kwargs.get("restart_policy") or {})
         self.by_name[container.name] = container
         return container
 
@@ -175,6 +181,40 @@ def test_launch_creates_once_restarts_and_recreates_a_stale_one(tmp_path: Path) 
     container.status = "exited"  # made by an older ctlplane with another command: replaced, not reused
     host.launch(["nginx", "-g", "daemon off;"], cwd=tmp_path, log=tmp_path / "l")
     assert container.removed and len(client.containers.created) == 2
+
+
+def test_the_engine_restarts_a_crashed_proxy_on_its_active_release(tmp_path: Path) -> None:
+    """unless-stopped: a master that dies (SIGKILL, OOM) or an engine restart brings the container back with its
+    own command, which names the state directory's ``config`` link: the active release, the last-known-good
+    after every transaction. ctlplane's own stops go through the engine (stop, or kill with the stop signal),
+    which the engine never undoes."""
+    kwargs = container_spec(make_proxy("haproxy"), tmp_path).create_kwargs()
+    assert kwargs["restart_policy"] == {"Name": "unless-stopped"}
+    host, client = host_for(tmp_path, "haproxy")
+    control = control_for("haproxy", host, tmp_path, "haproxy")
+    assert isinstance(control, HaproxyControl)
+    assert f"{tmp_path}/config/haproxy.cfg" in control.argv()  # the link, not a release's own directory
+
+
+def test_launch_stops_a_crash_looping_container_before_starting_it(tmp_path: Path) -> None:
+    """A release that cannot start leaves the engine restarting it (with a growing delay): the next launch stops
+    that loop (a stop the engine does not undo) and starts the container at once on what is active now."""
+    host, client = host_for(tmp_path)
+    host.launch(["nginx"], cwd=tmp_path, log=tmp_path / "l")
+    container = client.containers.by_name["lbc"]
+    container.status = "restarting"
+    host.launch(["nginx"], cwd=tmp_path, log=tmp_path / "l")
+    assert container.stopped and container.status == "running" and len(client.containers.created) == 1
+
+
+def test_launch_gives_an_older_container_the_restart_policy(tmp_path: Path) -> None:
+    host, client = host_for(tmp_path)
+    host.launch(["nginx"], cwd=tmp_path, log=tmp_path / "l")
+    container = client.containers.by_name["lbc"]
+    container.status = "exited"
+    container.attrs["HostConfig"]["RestartPolicy"] = {"Name": "", "MaximumRetryCount": 0}  # made before it existed
+    host.launch(["nginx"], cwd=tmp_path, log=tmp_path / "l")
+    assert container.updates == [{"restart_policy": {"Name": "unless-stopped"}}] and container.status == "running"
 
 
 def test_missing_image_and_engine_errors_become_driver_errors(tmp_path: Path) -> None:

@@ -84,6 +84,7 @@ def rollout_lines(result: RolloutResult, plan: Plan) -> list[str]:
 def rollout_dict(result: RolloutResult, plan: Plan) -> dict[str, object]:
     return {"ok": result.ok, "fleet": result.fleet, "release": result.release, "phase": result.phase,
             "reason": result.reason, "took_over": result.took_over, "published": list(result.published),
+            "pruned": list(result.pruned),
             "nodes": [{"node": n.node, "hostname": n.hostname, "wave": n.wave, "outcome": n.outcome,
                        "reason": n.reason} for n in shown(result, plan)],
             "left_out": [{"node": x.node.id, "hostname": x.node.hostname, "reason": x.reason}

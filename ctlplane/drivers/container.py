@@ -7,7 +7,11 @@ on both sides and files are read here directly. The container is found by
 name or by the labels ``org.ctlplane.proxy`` + ``org.ctlplane.state-dir``;
 :meth:`ContainerHost.launch` creates it from the runtime's image with the
 engine as PID 1 (its output appended to the engine's log in ``logs/``), or
-starts it again. Processes are listed inside the container (its own PID
+starts it again. The container's restart policy is ``unless-stopped``: a master that dies (SIGKILL, OOM)
+or an engine restart brings it back on its own command, which reads the state directory's ``config`` link, so it
+serves the active release (the last-known-good after every transaction) with no ctlplane involved; ctlplane's
+own stops go through the engine, which never undoes them, and a launch stops a crash loop before starting the
+container on what is active now. Processes are listed inside the container (its own PID
 namespace: PID 1 is the master), signals reach PID 1 through the engine and
 any other process through ``kill`` inside, helpers (keepalived) start with a
 detached exec, HTTP requests are made from inside the container (an admin
@@ -37,6 +41,8 @@ STOP_SIGNALS = {"nginx": "SIGQUIT", "haproxy": "SIGUSR1"}  # what `docker stop` 
 LISTING_TRIES = 3  # a listing torn by processes starting or exiting under it is taken again
 VRRP_CAPS = ("NET_ADMIN", "NET_RAW", "NET_BROADCAST")
 LOG_OPTIONS = {"max-size": "10m", "max-file": "3"}  # the engine logs to the state dir; keep Docker's own log small
+RESTART_POLICY = "unless-stopped"  # a crashed master comes back on the active release (see the module docstring)
+STOP_TIMEOUT = 10.0  # seconds a crash-looping container gets to stop before a launch starts it afresh
 _APPEND = 'exec "$@" >>"$0" 2>&1'  # sh -c: run argv with its output appended to $0
 _PS = ('cd /proc && for p in [0-9]*; do s=$(cat "$p/stat" 2>/dev/null) || continue; '
        'u=$(stat -c %u "$p" 2>/dev/null); '
@@ -59,6 +65,7 @@ class ContainerSpec:
     cap_add: tuple[str, ...] = ()  # VRRP_CAPS for members of an HA pair
     address: str | None = None  # fixed IPv4 address on ``network`` (a pair node's own address)
     command: tuple[str, ...] = ()
+    restart: str = RESTART_POLICY
 
     def create_kwargs(self) -> dict[str, Any]:
         """Keyword arguments for ``client.containers.create``."""
@@ -68,6 +75,7 @@ class ContainerSpec:
             "volumes": {self.mount: {"bind": self.mount, "mode": "rw"},
                         **{path: {"bind": path, "mode": "ro"} for path in self.read_only}},
             "log_config": {"type": "json-file", "config": dict(LOG_OPTIONS)},
+            "restart_policy": {"Name": self.restart},
         }
         if self.network:
             kwargs["network"] = self.network
@@ -208,8 +216,18 @@ class ContainerHost(LocalFiles):
                 container = None
             if container is None:
                 container = self._create(spec)
+            if container.status == "restarting":  # a release that could not start, retried by the engine
+                container.stop(timeout=int(STOP_TIMEOUT))
             if container.status != "running":
+                self._keep_restart_policy(container, spec)
                 container.start()
+
+    @staticmethod
+    def _keep_restart_policy(container: Any, spec: ContainerSpec) -> None:
+        """A container made before the restart policy (an older ctlplane) gets it when it is started again."""
+        policy = (((getattr(container, "attrs", None) or {}).get("HostConfig") or {}).get("RestartPolicy") or {})
+        if policy.get("Name", "") != spec.restart:
+            container.update(restart_policy={"Name": spec.restart})
 
     def _stale(self, container: Any, spec: ContainerSpec) -> bool:
         made_by_us = (container.labels or {}).get(LABEL_PROXY) == self.proxy

@@ -149,6 +149,29 @@ class DockerSwarm:
     def create_secret(self, name: str, data: bytes, labels: Mapping[str, str]) -> Blob:
         return self._create_blob("secret", name, data, labels)
 
+    def secrets(self, labels: Mapping[str, str]) -> list[Blob]:
+        with self._calls("listing secrets"):
+            found = self.client.api.secrets(filters={"label": [f"{k}={v}" for k, v in labels.items()]})
+        return [Blob(a["ID"], a["Spec"]["Name"], _labels(a)) for a in found]
+
+    def _remove_blob(self, kind: str, name: str) -> None:
+        """Remove a config or secret by name (gone already: no error; still in use: Swarm refuses, DriverError)."""
+        found = self._blob(kind, name)
+        if found is None:
+            return
+        with self._calls(f"removing {kind} {name}"):
+            try:
+                getattr(self.client.api, f"remove_{kind}")(found.id)
+            except Exception as exc:
+                if not _is_not_found(exc):
+                    raise
+
+    def remove_config(self, name: str) -> None:
+        self._remove_blob("config", name)
+
+    def remove_secret(self, name: str) -> None:
+        self._remove_blob("secret", name)
+
     def service(self, name: str) -> Service | None:
         with self._calls(f"looking up service {name}"):
             try:

@@ -157,6 +157,27 @@ class FakeSwarm:
     def create_secret(self, name: str, data: bytes, labels: Mapping[str, str]) -> Blob:
         return self._create("secret", name, data, labels)
 
+    def secrets(self, labels: Mapping[str, str]) -> list[Blob]:
+        self._op("secrets", "")
+        return [b for (kind, _), (b, _) in self.blobs.items()
+                if kind == "secret" and all(b.labels.get(k) == v for k, v in labels.items())]
+
+    def _remove(self, kind: str, name: str) -> None:
+        """As Swarm does: an object a service still references is refused, a missing one is no error."""
+        self._op(f"remove_{kind}", name)
+        users = [svc.spec.name for svc in self.svcs.values()
+                 if any(ref.name == name for ref in (svc.spec.configs if kind == "config" else svc.spec.secrets))]
+        if users:
+            raise DriverError(f"{kind} {name} is in use", [Finding(f"{kind} {name} is in use by {users[0]}",
+                                                                   path=self.url)])
+        self.blobs.pop((kind, name), None)
+
+    def remove_config(self, name: str) -> None:
+        self._remove("config", name)
+
+    def remove_secret(self, name: str) -> None:
+        self._remove("secret", name)
+
     def _service(self, svc: _Service) -> Service:
         return Service(svc.id, svc.spec.name, svc.version, dict(svc.spec.labels), svc.spec.generation,
                        svc.spec.replicas)

@@ -25,6 +25,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import partial
 
+from ctlplane.fleet.prune import prune_after_rollout
 from ctlplane.fleet.publish import RolloutSpec, publish
 from ctlplane.fleet.retire import L_RETIRE, retiring_spec
 from ctlplane.fleet.specs import (L_FLEET, L_LKG, L_NODE, L_RELEASE, L_ROLE, L_WAVE, Release, agent_name, agent_spec,
@@ -59,6 +60,7 @@ class RolloutResult:
     nodes: tuple[NodeResult, ...]
     published: tuple[str, ...]
     took_over: str = ""  # the dead controller whose rollout this one finished or resumed
+    pruned: tuple[str, ...] = ()  # configs and secrets of releases no node needs any more (``prune``)
 
     @property
     def ok(self) -> bool:
@@ -90,6 +92,9 @@ class Controller:
             self.state.write(phase="rolling", target=spec.release, wave=-1, reason="", failed="")
         else:
             self.state.claim(phase="rolling", target=spec.release, reason="", failed="")
+        # Published again now that this controller owns the record: a rollout that finished between the first
+        # publish and the claim may have pruned what was not yet any node's release.
+        published += tuple(publish(self.swarm, spec))
         self._beat = self.clock.now()
         done: dict[str, NodeResult] = {}
         for i, wave in enumerate(spec.waves):
@@ -106,8 +111,9 @@ class Controller:
                             with_labels(self._spec_of(n, cur, spec.target), {L_LKG: spec.release}))
         deferred = self._defer(done)
         results = list(done.values()) + deferred + self._retire(done, {r.node for r in deferred})
+        pruned = prune_after_rollout(self.swarm, spec.fleet, spec.release)  # still owned: no publish races it
         self.state.write(phase="idle", lkg=spec.release, wave=-1, reason="", failed="")
-        return RolloutResult(spec.fleet, spec.release, "idle", "", tuple(results), published, took_over)
+        return RolloutResult(spec.fleet, spec.release, "idle", "", tuple(results), published, took_over, pruned)
 
     # -- moving nodes ----------------------------------------------------------------------------------
     def _host(self, node: str) -> str:

@@ -1,15 +1,20 @@
-"""The fleet lab: three docker-in-docker Swarm nodes on a test network with an explicit subnet.
+"""The fleet lab: a drained Swarm manager and three docker-in-docker worker nodes on a test network with an
+explicit subnet, the production shape (a manager runs no proxy).
 
 ``SwarmLab(session).start()`` creates a bridge network on a free /24 (``harness/network.py``), one
-``ctlplane-swarm-node`` container per node at a fixed address (``.10``, ``.11``, ...) with the settings a dind
-node needs on this machine kind (all capabilities but SYS_RESOURCE, seccomp and AppArmor unconfined, tmpfs
-``/run``, ``/sys/fs/cgroup`` bound read-write, a named volume on ``/var/lib/docker`` or, with
-``CTLPLANE_FLEET_STORAGE=tmpfs``, a tmpfs: faster, in RAM, gone with the node), waits until every inner
-dockerd answers on ``tcp://<ip>:2375``, forms the Swarm (init on ``n1``, the others join as workers), labels
-the nodes and loads the proxy and agent images into every node (saved once from the host engine, no registry).
-Everything carries the run's labels, so the session's clean-up removes it also after a failure; ``remove()``
-stops the nodes gracefully first. ``timings`` records each start-up step; ``partition``/``heal`` block and
-restore a node's Swarm ports inside its namespace. Only the Docker SDK is used.
+``ctlplane-swarm-node`` container per node at a fixed address (the manager ``m1`` at ``.10``, the fleet's nodes
+``n1``, ``n2``, ... at ``.11``, ``.12``, ...) with the settings a dind node needs on this machine kind (all
+capabilities but SYS_RESOURCE, seccomp and AppArmor unconfined, tmpfs ``/run``, ``/sys/fs/cgroup`` bound
+read-write, a named volume on ``/var/lib/docker`` or, for the workers with ``CTLPLANE_FLEET_STORAGE=tmpfs``, a
+tmpfs: faster, in RAM, gone with the node; the manager always keeps a volume, so it can be stopped and started
+again with its Swarm), waits until every inner dockerd answers on ``tcp://<ip>:2375``, forms the Swarm (init
+on ``m1``, drained and without the fleet's label; the workers join), labels the workers and loads the proxy
+and agent images into them only (saved once from the host engine while the nodes start, no registry; the
+manager schedules tasks but runs none, and creating a service through the API asks no registry, so it needs
+no image). Everything carries the run's labels, so the session's clean-up removes it also after a failure;
+``remove()`` stops the nodes gracefully first. ``timings`` records each start-up step; ``partition``/``heal``
+block and restore a node's Swarm ports inside its namespace; ``stop_manager``/``start_manager`` stop and start
+the manager's container. Only the Docker SDK is used.
 """
 
 from __future__ import annotations
@@ -59,7 +64,7 @@ class Node:
 
 @dataclass
 class SwarmLab:
-    """A Swarm of ``size`` dind nodes for one test session; ``manager`` is ``n1``, the others are workers."""
+    """A Swarm for one test session: the drained manager ``m1`` and ``size`` worker nodes ``n1``... (the fleet)."""
 
     session: DockerSession
     node_image: str
@@ -70,15 +75,23 @@ class SwarmLab:
     progress: Callable[[str], None] = lambda line: None
     storage: str = field(default_factory=lambda: os.environ.get("CTLPLANE_FLEET_STORAGE", "volume"))
     net: LabNetwork | None = None
-    nodes: list[Node] = field(default_factory=list)
+    nodes: list[Node] = field(default_factory=list)  # the workers: the fleet's nodes
     timings: dict[str, float] = field(default_factory=dict)
+    _manager: Node | None = None
 
     @property
     def manager(self) -> Node:
-        return self.nodes[0]
+        if self._manager is None:
+            raise RuntimeError("the lab has not started")
+        return self._manager
+
+    @property
+    def members(self) -> list[Node]:
+        """Every node of the Swarm: the manager, then the workers."""
+        return ([self._manager] if self._manager is not None else []) + self.nodes
 
     def node(self, name: str) -> Node:
-        return next(n for n in self.nodes if n.name == name)
+        return next(n for n in self.members if n.name == name)
 
     def _timed(self, step: str, started: float) -> None:
         self.timings[step] = round(time.monotonic() - started, 1)
@@ -88,36 +101,42 @@ class SwarmLab:
         if self.storage not in ("volume", "tmpfs"):
             raise ValueError("CTLPLANE_FLEET_STORAGE is volume (the default) or tmpfs, not %r" % self.storage)
         t0 = time.monotonic()
-        self._start_nodes()
-        self._timed("nodes start", t0)
-        t1 = time.monotonic()
-        self._form_swarm()
-        self._timed("swarm form", t1)
-        t2 = time.monotonic()
-        self.load_images(self.images)
-        self._timed("image load", t2)
+        with tempfile.TemporaryDirectory(prefix="ctlplane-fleet-images-") as tmp, ThreadPoolExecutor(1) as saver:
+            saved = [saver.submit(self._save, tag, tmp) for tag in self.images]  # while the nodes start
+            self._start_nodes()
+            self._timed("nodes start", t0)
+            t1 = time.monotonic()
+            self._form_swarm()
+            self._timed("swarm form", t1)
+            t2 = time.monotonic()
+            for tag, future in zip(self.images, saved, strict=True):
+                self._load(tag, future.result())
+            self._timed("image load", t2)
         self._timed("lab total", t0)
         return self
 
-    def _start_nodes(self) -> None:
+    def _start_node(self, name: str, ip: str, storage: str) -> Node:
         client = self.session.client
+        volumes = {"/sys/fs/cgroup": {"bind": "/sys/fs/cgroup", "mode": "rw"}}
+        settings = dict(NODE_SETTINGS)
+        if storage == "tmpfs":
+            settings["tmpfs"] = {**settings["tmpfs"], "/var/lib/docker": "exec,size=4g"}
+        else:
+            volume = client.volumes.create(self.session.name(self.suffix, name, "docker"), labels=self.session.labels)
+            volumes[volume.name] = {"bind": "/var/lib/docker", "mode": "rw"}
+        assert self.net is not None
+        container = client.containers.run(
+            self.node_image, name=self.session.name(self.suffix, name), hostname=name, detach=True,
+            labels=self.session.labels, environment={"CTLPLANE_NODE_ADDR": ip}, volumes=volumes,
+            network=self.net.name, networking_config=self.net.endpoint(ip), **settings)
+        return Node(name, ip, container)
+
+    def _start_nodes(self) -> None:
         self.net = create_network(self.session, self.suffix)
+        self._manager = self._start_node("m1", self.net.ip(10), "volume")  # stopped and started again by tests
         for k in range(self.size):
-            name, ip = "n%d" % (k + 1), self.net.ip(10 + k)
-            volumes = {"/sys/fs/cgroup": {"bind": "/sys/fs/cgroup", "mode": "rw"}}
-            settings = dict(NODE_SETTINGS)
-            if self.storage == "tmpfs":
-                settings["tmpfs"] = {**settings["tmpfs"], "/var/lib/docker": "exec,size=4g"}
-            else:
-                volume = client.volumes.create(self.session.name(self.suffix, name, "docker"),
-                                               labels=self.session.labels)
-                volumes[volume.name] = {"bind": "/var/lib/docker", "mode": "rw"}
-            container = client.containers.run(
-                self.node_image, name=self.session.name(self.suffix, name), hostname=name, detach=True,
-                labels=self.session.labels, environment={"CTLPLANE_NODE_ADDR": ip}, volumes=volumes,
-                network=self.net.name, networking_config=self.net.endpoint(ip), **settings)
-            self.nodes.append(Node(name, ip, container))
-        for node in self.nodes:
+            self.nodes.append(self._start_node("n%d" % (k + 1), self.net.ip(11 + k), self.storage))
+        for node in self.members:
             wait_until(lambda n=node: self._answers(n), timeout=90, interval=0.25, what="dockerd of %s" % node.name)
 
     @staticmethod
@@ -137,13 +156,18 @@ class SwarmLab:
         mgr.client.swarm.init(advertise_addr=mgr.ip, listen_addr="0.0.0.0:2377",
                               dispatcher_heartbeat_period=HEARTBEAT_S * 1_000_000_000)
         mgr.client.swarm.reload()
+        mgr.id = mgr.client.info()["Swarm"]["NodeID"]
+        self._update(mgr, {"Availability": "drain", "Labels": {"ctlplane.lab.node": mgr.name}})  # before any task
         token = mgr.client.swarm.attrs["JoinTokens"]["Worker"]
-        for node in self.nodes[1:]:
+
+        def join(node: Node) -> None:
             node.client.swarm.join(remote_addrs=["%s:2377" % mgr.ip], join_token=token,
                                    advertise_addr=node.ip, listen_addr="0.0.0.0:2377")
-        for node in self.nodes:
             node.id = node.client.info()["Swarm"]["NodeID"]
-        wait_until(lambda: all(self.state(n) == "ready" for n in self.nodes), timeout=60, interval=0.25,
+
+        with ThreadPoolExecutor(max(1, len(self.nodes))) as pool:
+            list(pool.map(join, self.nodes))
+        wait_until(lambda: all(self.state(n) == "ready" for n in self.members), timeout=60, interval=0.25,
                    what="every node Ready")
         for node in self.nodes:
             self.set_labels(node, {**self.labels, "ctlplane.lab.node": node.name})
@@ -154,35 +178,57 @@ class SwarmLab:
 
     def set_labels(self, node: Node, labels: dict[str, str]) -> None:
         """Replace the node's labels (an update with the read version; retried on a version conflict)."""
+        self._update(node, {"Labels": dict(labels)})
+
+    def _update(self, node: Node, changes: dict[str, Any]) -> None:
         def update() -> bool:  # a version conflict raises APIError: wait_until reads again and retries
             found = self.manager.client.nodes.get(node.id)
-            found.update({**found.attrs["Spec"], "Labels": dict(labels)})
+            found.update({**found.attrs["Spec"], **changes})
             return True
 
-        wait_until(update, timeout=20, interval=0.2, what="labels of %s" % node.name)
+        wait_until(update, timeout=20, interval=0.2, what="update of %s" % node.name)
+
+    def _save(self, tag: str, directory: str) -> str:
+        """``image.save()`` one tag from the host engine into ``directory``; the tar's path."""
+        path = os.path.join(directory, tag.replace(":", "_").replace("/", "_") + ".tar")
+        t0 = time.monotonic()
+        with open(path, "wb") as out:
+            for chunk in self.session.client.images.get(tag).save(named=True):
+                out.write(chunk)
+        self.progress("[fleet-lab] saved %s (%.0f MiB) in %.1fs" % (tag, os.path.getsize(path) / 1048576,
+                                                                  time.monotonic() - t0))
+        return path
+
+    def _load(self, tag: str, path: str) -> None:
+        """``images.load()`` a saved tag on every worker at once (the manager runs no task: it needs none)."""
+        def load(node: Node) -> None:
+            with open(path, "rb") as data:
+                node.client.images.load(data)
+            node.client.images.get(tag)
+
+        t0 = time.monotonic()
+        with ThreadPoolExecutor(len(self.nodes)) as pool:
+            list(pool.map(load, self.nodes))
+        self.progress("[fleet-lab] loaded %s into %d nodes in %.1fs" % (tag, len(self.nodes), time.monotonic() - t0))
 
     def load_images(self, tags: tuple[str, ...]) -> None:
-        """``image.save()`` each tag once from the host engine, then ``images.load()`` it on every node at once."""
+        """Save each tag once from the host engine, then load it into every worker."""
         with tempfile.TemporaryDirectory(prefix="ctlplane-fleet-images-") as tmp:
             for tag in tags:
-                path = os.path.join(tmp, tag.replace(":", "_").replace("/", "_") + ".tar")
-                t0 = time.monotonic()
-                with open(path, "wb") as out:
-                    for chunk in self.session.client.images.get(tag).save(named=True):
-                        out.write(chunk)
-                self.progress("[fleet-lab] saved %s (%.0f MiB) in %.1fs"
-                              % (tag, os.path.getsize(path) / 1048576, time.monotonic() - t0))
+                self._load(tag, self._save(tag, tmp))
 
-                def load(node: Node, path: str = path, tag: str = tag) -> None:
-                    with open(path, "rb") as data:
-                        node.client.images.load(data)
-                    node.client.images.get(tag)
+    def stop_manager(self, timeout: int = 15) -> None:
+        """Stop the manager's container (its dockerd stops, the Swarm has no manager until it starts again)."""
+        self.manager.container.stop(timeout=timeout)
+        self.manager.container.reload()
 
-                t1 = time.monotonic()
-                with ThreadPoolExecutor(len(self.nodes)) as pool:
-                    list(pool.map(load, self.nodes))
-                self.progress("[fleet-lab] loaded %s into %d nodes in %.1fs" % (tag, len(self.nodes),
-                                                                              time.monotonic() - t1))
+    def start_manager(self) -> None:
+        """Start the manager's container again and wait until its engine answers and every node is Ready."""
+        mgr = self.manager
+        mgr.container.start()
+        wait_until(lambda: self._answers(mgr), timeout=90, interval=0.25, what="dockerd of %s again" % mgr.name)
+        wait_until(lambda: all(self.state(n) == "ready" for n in self.members), timeout=90, interval=0.5,
+                   what="every node Ready after the manager's restart")
 
     def _iptables(self, node: Node, script: str) -> None:
         rc, out = node.exec("sh", "-c", script)
@@ -207,7 +253,7 @@ class SwarmLab:
     def logs(self, tail: int = 200) -> dict[str, str]:
         """Every node's dockerd log tail (for a failing test's report)."""
         out = {}
-        for node in self.nodes:
+        for node in self.members:
             try:
                 out[node.name] = node.logs(tail)
             except Exception as exc:  # noqa: BLE001 - the node is gone
@@ -226,8 +272,8 @@ class SwarmLab:
             self.session.remove_container(node.container)
 
         t0 = time.monotonic()
-        with ThreadPoolExecutor(max(1, len(self.nodes))) as pool:
-            list(pool.map(stop, self.nodes))
+        with ThreadPoolExecutor(max(1, len(self.members))) as pool:
+            list(pool.map(stop, self.members))
         self._timed("nodes stop", t0)
         if self.net is not None:
             self.net.remove()

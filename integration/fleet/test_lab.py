@@ -1,5 +1,6 @@
-"""The fleet lab works: three Ready nodes, a global host-network service with a Swarm config answers on every
-node's address from the host, a Swarm secret lands as a 0400 file in its task, and a node whose Swarm ports are
+"""The fleet lab works: a drained manager without the fleet's label and three Ready worker nodes holding the
+images, a global host-network service with a Swarm config answers on every worker's address from the host (and
+runs nothing on the manager), a Swarm secret lands as a 0400 file in its task, and a node whose Swarm ports are
 blocked inside its namespace goes Down on the manager and comes back Ready after the heal (all bounded waits)."""
 
 from __future__ import annotations
@@ -32,14 +33,19 @@ def cleanup(swarm_lab: SwarmLab) -> Iterator[list[Any]]:
                                for n in swarm_lab.nodes), timeout=30, interval=0.5, what="test tasks gone")
 
 
-def test_three_nodes_ready_and_labelled(swarm_lab: SwarmLab) -> None:
+def test_a_drained_manager_and_three_worker_nodes_ready_and_labelled(swarm_lab: SwarmLab) -> None:
     nodes = {n.id: n.attrs for n in swarm_lab.manager.client.nodes.list()}
-    assert set(nodes) == {n.id for n in swarm_lab.nodes}
+    assert set(nodes) == {n.id for n in swarm_lab.members}
+    assert [n.name for n in swarm_lab.nodes] == ["n1", "n2", "n3"]
+    mgr = nodes[swarm_lab.manager.id]
+    assert mgr["Spec"]["Role"] == "manager" and mgr["Spec"]["Availability"] == "drain", mgr["Spec"]
+    assert mgr["Status"]["State"] == "ready" and mgr["ManagerStatus"]["Addr"].startswith(swarm_lab.manager.ip + ":")
+    assert "ctlplane.fleet" not in mgr["Spec"]["Labels"], mgr["Spec"]
     for node in swarm_lab.nodes:
         attrs = nodes[node.id]
         assert attrs["Status"]["State"] == "ready" and attrs["Status"]["Addr"] == node.ip
         assert attrs["Spec"]["Labels"] == {"ctlplane.fleet": "lab", "ctlplane.lab.node": node.name}
-        assert attrs["Spec"]["Role"] == ("manager" if node is swarm_lab.manager else "worker")
+        assert attrs["Spec"]["Role"] == "worker" and attrs["Spec"]["Availability"] == "active"
         assert {t for i in node.client.images.list() for t in i.tags} >= set(swarm_lab.images)
 
 
@@ -61,7 +67,8 @@ def test_global_service_with_config_answers_on_every_node(swarm_lab: SwarmLab, c
 
     for node in swarm_lab.nodes:
         wait_until(lambda n=node: answers(n), timeout=60, interval=0.5, what="the global service on %s" % node.name)
-    assert len([t for t in service.tasks() if t["Status"]["State"] == "running"]) == len(swarm_lab.nodes)
+    running = [t for t in service.tasks() if t["Status"]["State"] == "running"]
+    assert sorted(t["NodeID"] for t in running) == sorted(n.id for n in swarm_lab.nodes)  # none on the manager
 
 
 def test_secret_lands_as_a_0400_file(swarm_lab: SwarmLab, cleanup: list[Any]) -> None:
