@@ -70,6 +70,7 @@ class AgentSettings:
     soak_s: float
     deadline_s: float
     gate: Mapping[str, object] = field(default_factory=dict)
+    env: Mapping[str, str] = field(default_factory=dict)  # more environment (test hooks: controller.TEST_HOOKS)
 
 
 def part_labels(fleet: str, digest: str, k: int, n: int, sha: str, secrets: Sequence[str]) -> dict[str, str]:
@@ -100,7 +101,7 @@ def agent_spec(settings: AgentSettings, node_id: str, wave: int, release: Releas
               L_RELEASE: release.digest, L_LKG: lkg}
     env = {"CTLPLANE_FLEET": settings.fleet, "CTLPLANE_NODE": node_id, "CTLPLANE_RELEASE": release.digest,
            "CTLPLANE_SOAK_MS": str(round(settings.soak_s * 1000)),
-           "CTLPLANE_GATE": json.dumps(dict(settings.gate), sort_keys=True, separators=(",", ":"))}
+           "CTLPLANE_GATE": json.dumps(dict(settings.gate), sort_keys=True, separators=(",", ":")), **settings.env}
     return ServiceSpec(
         name=agent_name(settings.fleet, node_id), image=settings.image, labels=labels, command=AGENT_COMMAND,
         replicas=1, constraints=(f"node.id=={node_id}",), env=env,
