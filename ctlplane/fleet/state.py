@@ -18,6 +18,7 @@ import os
 import re
 import secrets
 import socket
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -76,8 +77,6 @@ def owner_gone(owner: str, heartbeat: float, now: float, stale_s: float, host: s
 
 def gone_check(stale_s: float) -> Callable[[Record], str]:
     """:func:`owner_gone` for records read now, on this host (what ``ctlplane status`` asks)."""
-    import time
-
     host = socket.gethostname()
     return lambda r: owner_gone(r.owner, r.heartbeat, time.time(), stale_s, host, pid_alive)
 
@@ -111,9 +110,6 @@ class Record:
         return cls(phase=labels.get(L_PHASE, "idle"), target=labels.get(L_TARGET, ""), lkg=labels.get(L_LKG, ""),
                    wave=int(number(L_WAVE, -1)), owner=labels.get(L_OWNER, ""), heartbeat=number(L_HEARTBEAT, 0),
                    reason=labels.get(L_REASON, ""), failed=labels.get(L_FAILED, ""))
-
-    def stale(self, now: float, limit_s: float) -> bool:
-        return now - self.heartbeat > limit_s
 
 
 def read_record(swarm: Swarm, fleet: str) -> Record | None:

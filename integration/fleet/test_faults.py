@@ -228,7 +228,7 @@ def test_a_controller_killed_during_a_wave_then_a_re_run_with_another_release_ro
     n1, n2, n3 = fleet.nodes
     with NodeLoad(fleet.targets) as load:
         fleet.loaded(load)
-        proc = start_ctl("apply", str(fleet.write("f-b", soak="8s")), "--yes", "-o", "json")
+        proc = start_ctl("apply", str(fleet.write("f-b", soak="6s")), "--yes", "-o", "json")
         try:
             wait_until(lambda: moved(fleet, n2, lkg) and moved(fleet, n3, lkg), timeout=90, interval=0.2,
                        what="wave 1 moved")
