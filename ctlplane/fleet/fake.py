@@ -217,8 +217,8 @@ class FakeSwarm:
         if svc.spec.labels.get("ctlplane.retire") == "1":  # the task that stops a leaving node's proxies
             outcome = self.scripts.get((node, "retire")) or Outcome("complete", after_s=1.0)
         else:
-            outcome = (self.once.pop((node, release), None) or self.once.pop((node, None), None)
-                       or self.scripts.get((node, release)) or self.scripts.get((node, None)) or Outcome())
+            once = next((self.once.pop(k) for k in ((node, release), (node, None)) if k in self.once), None)
+            outcome = once or self.scripts.get((node, release)) or self.scripts.get((node, None)) or Outcome()
         svc.tasks.append(_Task(f"task{next(self._index)}", node, now, svc.spec.generation, release,
                                svc.spec.labels.get("ctlplane.lkg", ""), outcome))
 
