@@ -46,6 +46,7 @@ def run(parts: Path = PARTS, secrets: Path = SECRETS, root: Path = ROOT, health_
         once: bool = typer.Option(False, "--once", help="Exit 0 after the soak instead of serving on.")) -> None:
     """Apply the release to this node's proxies, soak it against the gate, then keep reporting it."""
     from ctlplane.fleet.agent import Seams, run as run_agent, settings_from_env
+    from ctlplane.fleet.pause import pause_step
 
     def serve() -> bool:
         time.sleep(SERVING_EVERY)
@@ -54,7 +55,8 @@ def run(parts: Path = PARTS, secrets: Path = SECRETS, root: Path = ROOT, health_
     try:
         settings = settings_from_env(os.environ, parts_dir=parts, secrets_dir=secrets, root=root,
                                      health_file=health_file)
-        run_agent(settings, Seams(log=_emit), serve=None if once else serve)
+        step = pause_step(os.environ, settings.home, _emit, time.sleep, time.monotonic)  # test hook, off unless set
+        run_agent(settings, Seams(log=_emit, step=step), serve=None if once else serve)
     except CtlplaneError as error:
         raise fail(error, Format.text) from None
     except KeyboardInterrupt:

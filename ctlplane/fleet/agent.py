@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 from pydantic import ValidationError
 
 from ctlplane.drivers import Driver
+from ctlplane.drivers.control import Step, no_step
 from ctlplane.errors import CtlplaneError, Finding
 from ctlplane.fleet.bundle import join_parts, part_name, read_manifest, unpack
 from ctlplane.fleet.gate import Answers, count, judge
@@ -118,6 +119,7 @@ class Seams:
     sleep: Callable[[float], None] = time.sleep
     log: Callable[[dict[str, object]], None] = _log_nothing
     strict_binaries: bool = True
+    step: Step = no_step  # the transaction's step observer (a test hook: ctlplane.fleet.pause)
 
     def drivers(self, loaded: Loaded) -> dict[str, Driver]:
         from ctlplane.drivers import driver_for
@@ -279,7 +281,8 @@ def _apply(settings: Settings, seams: Seams, model: Path, proxies: list[str]) ->
 
     for attempt in range(APPLY_TRIES):
         try:
-            return apply_model(model, proxies=proxies, strict_binaries=seams.strict_binaries, driver=seams.driver)
+            return apply_model(model, proxies=proxies, strict_binaries=seams.strict_binaries, driver=seams.driver,
+                               step=seams.step)
         except ChangedSincePlan as error:
             if attempt == APPLY_TRIES - 1:
                 raise

@@ -5,12 +5,14 @@ waves the fleet's rollout settings give the Swarm's nodes that carry the fleet's
 that are not ready or not active are left out and reported, never silently dropped). :func:`open_swarm`
 connects to the manager the model names (tls files relative to the model). :func:`apply_fleet` and
 :func:`fleet_status` put those together for the CLI: the configs are proven with the real binaries before
-anything is published, and a fleet without a selectable node is refused.
+anything is published, and a fleet without a selectable node is refused. The test hooks named in
+:data:`TEST_HOOKS` are passed on to the agents when ``ctlplane apply`` runs with them set (never in production).
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -19,6 +21,8 @@ from ctlplane.fleet.bundle import build_bundle, split
 from ctlplane.fleet.publish import RolloutSpec, Secret
 from ctlplane.fleet.sources import release_sources
 from ctlplane.fleet.waves import Left, rollout_waves
+
+TEST_HOOKS = ("CTLPLANE_AGENT_PAUSE_AT",)  # the agent's test hook (ctlplane.fleet.pause), passed on when set
 
 if TYPE_CHECKING:
     from ctlplane.fleet.rollout import RolloutResult
@@ -76,7 +80,7 @@ def selected(fleet: Fleet, nodes: list[Node]) -> list[Node]:
     return [n for n in nodes if all(n.labels.get(k) == v for k, v in fleet.nodes.labels.items())]
 
 
-def rollout_spec(build: Build, nodes: list[Node]) -> Plan:
+def rollout_spec(build: Build, nodes: list[Node], agent_env: Mapping[str, str] | None = None) -> Plan:
     """The rollout of ``build``'s release to the fleet's nodes among ``nodes`` (pure)."""
     fleet = fleet_of(build)
     sources = release_sources(build.loaded, build.assets)
@@ -95,7 +99,7 @@ def rollout_spec(build: Build, nodes: list[Node]) -> Plan:
         secrets=tuple(Secret(name, data) for name, data in sorted(bundle.secrets.items())),
         waves=tuple(tuple(c.id for c in wave) for wave in waves.waves),
         selector=dict(fleet.nodes.labels), soak_s=rollout.soak / 1000, deadline_s=rollout.deadline / 1000,
-        gate=rollout.gate.model_dump())
+        gate=rollout.gate.model_dump(), agent_env=dict(agent_env or {}))
     return Plan(spec, tuple(waves.left_out))
 
 
@@ -132,12 +136,13 @@ def apply_fleet(build: Build, swarm: Swarm, clock: Clock | None = None) -> tuple
     fleet = fleet_of(build)
     for proxy in fleet.proxies:
         require_clean(binary_check(build, proxy), allow_skipped=False)
-    plan = rollout_spec(build, swarm.nodes())
+    plan = rollout_spec(build, swarm.nodes(), {k: v for k, v in os.environ.items() if k in TEST_HOOKS and v})
     return Controller(swarm, plan.spec, clock).run(), plan
 
 
 def fleet_status(build: Build, swarm: Swarm) -> FleetStatus:
+    from ctlplane.fleet.state import gone_check
     from ctlplane.fleet.status import gather
 
     fleet = fleet_of(build)
-    return gather(swarm, fleet.name, dict(fleet.nodes.labels))
+    return gather(swarm, fleet.name, dict(fleet.nodes.labels), gone=gone_check(3 * fleet.rollout.deadline / 1000))

@@ -1,16 +1,15 @@
 """An in-memory Swarm for tests: versions, scripted tasks, logs and a clock that never sleeps.
 
-:class:`FakeSwarm` keeps nodes, configs, secrets and services like a manager does: every
-write bumps one index (the service's new version), a write naming a stale version or a
-taken name raises :class:`SwarmConflict`. A create, or an update that changes the task
-template (anything but labels) or the generation, shuts the service's task down and starts
-a new one on the node its ``node.id==`` constraint names; what that task does is scripted per
-node (and optionally per release) as an :class:`Outcome`: healthy after some seconds, failed
-with a log line, never healthy. Task states and the agent's JSON log lines are derived from
-the :class:`FakeClock`, whose ``sleep`` only advances time. A node set ``down`` freezes its
-tasks where they were and its services' logs become unreachable. ``hook`` is called before
-every operation with its name and object, so a test can "kill" a controller mid-way by
-raising from it.
+:class:`FakeSwarm` keeps nodes, configs, secrets and services like a manager does: every write bumps
+one index (the service's new version), a write naming a stale version or a taken name raises
+:class:`SwarmConflict`. A create, or an update that changes the task template (anything but labels)
+or the generation, shuts the service's task down and starts a new one on the node its ``node.id==``
+constraint names; what that task does is scripted per node (and optionally per release, optionally
+for the next task only) as an :class:`Outcome`: healthy after some seconds, failed with a log line,
+died without one (killed), never healthy. Task states and the agent's JSON log lines are derived
+from the :class:`FakeClock`, whose ``sleep`` only advances time. A node set ``down`` freezes its
+tasks where they were and its services' logs become unreachable. ``hook`` is called before every
+operation with its name and object, so a test can "kill" a controller mid-way by raising from it.
 """
 
 from __future__ import annotations
@@ -41,9 +40,9 @@ class FakeClock:
 class Outcome:
     """What a node's agent task does: ``healthy`` (applied and soaked ``after_s`` after it started; its proxy
     then reports ``reports``, by default the task's release), ``failed`` (exits 1 after ``after_s``, logging
-    ``reason``), ``complete`` (exits 0 after ``after_s``: a retiring task), ``never`` (stays starting). A
-    retiring task (label ``ctlplane.retire=1``) completes after a second unless ``script(node, ..., "retire")``
-    says otherwise."""
+    ``reason``), ``complete`` (exits 0 after ``after_s``: a retiring task), ``died`` (killed after ``after_s``:
+    exit 137, no line), ``never`` (stays starting). A retiring task (label ``ctlplane.retire=1``) completes after
+    a second unless ``script(node, ..., "retire")`` says otherwise."""
 
     kind: str = "healthy"
     after_s: float = 2.0
@@ -80,6 +79,7 @@ class FakeSwarm:
         self.node_map: dict[str, Node] = {}
         self.down_at: dict[str, float] = {}
         self.scripts: dict[tuple[str, str | None], Outcome] = {}
+        self.once: dict[tuple[str, str | None], Outcome] = {}
         self.blobs: dict[tuple[str, str], tuple[Blob, bytes]] = {}
         self.svcs: dict[str, _Service] = {}
         self.hook: Callable[[str, str], None] | None = None
@@ -107,9 +107,10 @@ class FakeSwarm:
     def set_labels(self, node_id: str, labels: Mapping[str, str]) -> None:
         self.node_map[node_id] = replace(self.node_map[node_id], labels=dict(labels))
 
-    def script(self, node_id: str, outcome: Outcome, release: str | None = None) -> None:
-        """What the next agent tasks on ``node_id`` do (for ``release`` only, or for any)."""
-        self.scripts[(node_id, release)] = outcome
+    def script(self, node_id: str, outcome: Outcome, release: str | None = None, once: bool = False) -> None:
+        """What the next agent tasks on ``node_id`` do (for ``release`` only, or for any; ``once``: the next
+        such task only)."""
+        (self.once if once else self.scripts)[(node_id, release)] = outcome
 
     def spec(self, name: str) -> ServiceSpec:
         return self.svcs[name].spec
@@ -237,7 +238,8 @@ class FakeSwarm:
         if svc.spec.labels.get("ctlplane.retire") == "1":  # the task that stops a leaving node's proxies
             outcome = self.scripts.get((node, "retire")) or Outcome("complete", after_s=1.0)
         else:
-            outcome = self.scripts.get((node, release)) or self.scripts.get((node, None)) or Outcome()
+            once = next((self.once.pop(k) for k in ((node, release), (node, None)) if k in self.once), None)
+            outcome = once or self.scripts.get((node, release)) or self.scripts.get((node, None)) or Outcome()
         svc.tasks.append(_Task(f"task{next(self._index)}", node, now, svc.spec.generation, release,
                                svc.spec.labels.get("ctlplane.lkg", ""), outcome))
 
@@ -247,8 +249,8 @@ class FakeSwarm:
         if t.node_id in self.down_at and t.created_at > self.down_at[t.node_id]:
             return "pending", "no suitable node"
         done = t.created_at + t.outcome.after_s
-        if t.outcome.kind == "failed" and now >= done and (t.stopped_at is None or t.stopped_at >= done):
-            return "failed", "task: non-zero exit (1)"
+        if t.outcome.kind in ("failed", "died") and now >= done and (t.stopped_at is None or t.stopped_at >= done):
+            return "failed", f"task: non-zero exit ({1 if t.outcome.kind == 'failed' else 137})"
         if t.outcome.kind == "complete" and now >= done and (t.stopped_at is None or t.stopped_at >= done):
             return "complete", ""
         if t.stopped_at is not None and now >= t.stopped_at:
@@ -279,7 +281,7 @@ class FakeSwarm:
                                   [Finding("node unreachable", path=self.url, source="driver")])
             state, _ = self._state(t)
             at = t.created_at + t.outcome.after_s
-            if state == "failed":
+            if state == "failed" and t.outcome.kind == "failed":
                 lines.append((at, json.dumps({"event": "failed", "node": t.node_id, "release": t.release,
                                               "serving": t.lkg, "reason": t.outcome.reason})))
             elif t.outcome.kind == "healthy" and state in ("running", "shutdown") and self.clock.now() >= at \

@@ -42,10 +42,11 @@ class RolloutSpec:
     soak_s: float
     deadline_s: float
     gate: Mapping[str, object] = field(default_factory=dict)
+    agent_env: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def settings(self) -> AgentSettings:
-        return AgentSettings(self.fleet, self.agent_image, self.soak_s, self.deadline_s, self.gate)
+        return AgentSettings(self.fleet, self.agent_image, self.soak_s, self.deadline_s, self.gate, self.agent_env)
 
     @property
     def target(self) -> Release:

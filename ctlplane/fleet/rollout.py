@@ -6,7 +6,8 @@ addressed, idempotent), claims the record (compare-and-swap), and, when a dead c
 left a rollback or another target behind, first returns every node to its last-known-good.
 Then, canary first, it points each node's agent service of the wave at the target release
 (a new generation, so only this attempt's tasks count) and waits until every task of the wave
-runs (healthy: applied and soaked) within the wave deadline. A failed task, a missed deadline
+runs (healthy: applied and soaked) within the wave deadline. An agent that died without its
+verdict (killed, no ``failed`` line for its release) is started once more. A failed task, a missed deadline
 or a node that is not ready halts: every node whose release differs from its last-known-good
 is pointed back at it and waited for, and the record is left halted with the reason naming
 the node. On success the nodes' last-known-good becomes the target, the agents of selected
@@ -30,7 +31,7 @@ from ctlplane.fleet.publish import RolloutSpec, publish
 from ctlplane.fleet.retire import L_RETIRE, retiring_spec
 from ctlplane.fleet.specs import (L_FLEET, L_LKG, L_NODE, L_RELEASE, L_ROLE, L_WAVE, Release, agent_name, agent_spec,
                                   release_from_parts, with_labels)
-from ctlplane.fleet.state import ACTIVE, StateRecord, controller_id
+from ctlplane.fleet.state import ACTIVE, StateRecord, controller_id, pid_alive
 from ctlplane.fleet.swarm import Clock, Node, Service, ServiceSpec, Swarm, SwarmConflict, SystemClock, Task
 
 CAS_TRIES = 3  # Swarm bumps an agent service's version itself while it updates (UpdateStatus): read again
@@ -71,13 +72,14 @@ class Controller:
     """One rollout of ``spec`` through ``swarm``."""
 
     def __init__(self, swarm: Swarm, spec: RolloutSpec, clock: Clock | None = None, owner: str | None = None,
-                 poll_s: float = 1.0) -> None:
+                 poll_s: float = 1.0, alive: Callable[[int], bool] = pid_alive) -> None:
         self.swarm, self.spec, self.clock, self.poll_s = swarm, spec, clock or SystemClock(), poll_s
         self.state = StateRecord(swarm, spec.fleet, spec.agent_image, owner or controller_id(), self.clock,
-                                 stale_s=3 * spec.deadline_s)
+                                 stale_s=3 * spec.deadline_s, alive=alive)
         self.heartbeat_s = min(10.0, spec.deadline_s / 4)
         self._beat = 0.0
         self.hosts: dict[str, Node] = {}
+        self.restarted: set[tuple[str, str]] = set()  # (node, release) whose dead agent was started again
 
     def run(self) -> RolloutResult:
         spec = self.spec
@@ -187,6 +189,9 @@ class Controller:
                     failed[node] = f"node {self._host(node)} is {found.state if found else 'gone from the swarm'}"
                 elif task is None or task.release != release or not (task.terminal or task.state == "running"):
                     pending[node] = task.state if task is not None else "not scheduled"
+                elif task.terminal and task.state == "failed" and (node, release) not in self.restarted \
+                        and self._verdict(node, task) is None and self._restart(node, release):
+                    pending[node] = "started again: its agent died without a verdict"
                 elif task.terminal:
                     failed[node] = self._why(node, task)
                 if first_failure and failed:
@@ -207,6 +212,15 @@ class Controller:
 
     def _why(self, node: str, task: Task) -> str:
         """The reason of the agent's last ``failed`` line for this release, else the task's error."""
+        verdict = self._verdict(node, task)
+        if verdict is not None:
+            return f"agent failed: {verdict}"
+        again = " (it died without a verdict, and again once started anew)" if (node, task.release) in \
+            self.restarted else ""
+        return f"agent task {task.state}: {task.error or 'no error given'}{again}"
+
+    def _verdict(self, node: str, task: Task) -> str | None:
+        """The reason of the agent's last ``failed`` line for the task's release (None: it logged none)."""
         try:
             lines = self.swarm.service_logs(agent_name(self.spec.fleet, node), LOG_TAIL)
         except Exception:  # noqa: BLE001 - the logs are a courtesy: the task state already says it failed
@@ -217,8 +231,17 @@ class Controller:
             except ValueError:
                 continue
             if isinstance(event, dict) and event.get("event") == "failed" and event.get("release") == task.release:
-                return f"agent failed: {event.get('reason', '')}"
-        return f"agent task {task.state}: {task.error or 'no error given'}"
+                return str(event.get("reason", ""))
+        return None
+
+    def _restart(self, node: str, release: str) -> bool:
+        """Start the node's agent for ``release`` anew (a new generation); False when its parts are gone."""
+        found = self._release(release)
+        if found is None:
+            return False
+        self.restarted.add((node, release))
+        self._write(node, partial(self._back_to, found))
+        return True
 
     # -- halting and rolling back ----------------------------------------------------------------------
     def _halt(self, node: str, why: str, wave: int, done: dict[str, NodeResult], published: tuple[str, ...],

@@ -72,6 +72,7 @@ class AgentSettings:
     soak_s: float
     deadline_s: float
     gate: Mapping[str, object] = field(default_factory=dict)
+    env: Mapping[str, str] = field(default_factory=dict)  # more environment (test hooks: controller.TEST_HOOKS)
 
 
 def part_labels(fleet: str, digest: str, k: int, n: int, sha: str, secrets: Sequence[str]) -> dict[str, str]:
@@ -103,7 +104,7 @@ def agent_spec(settings: AgentSettings, node_id: str, wave: int, release: Releas
               L_RELEASE: release.digest, L_LKG: lkg}
     env = {"CTLPLANE_FLEET": settings.fleet, "CTLPLANE_NODE": node_id, "CTLPLANE_RELEASE": release.digest,
            "CTLPLANE_SOAK_MS": str(round(settings.soak_s * 1000)),
-           "CTLPLANE_GATE": json.dumps(dict(settings.gate), sort_keys=True, separators=(",", ":"))}
+           "CTLPLANE_GATE": json.dumps(dict(settings.gate), sort_keys=True, separators=(",", ":")), **settings.env}
     if release.shas and len(release.shas) == len(release.parts):
         env["CTLPLANE_PARTS"] = json.dumps(list(release.shas), separators=(",", ":"))
     return ServiceSpec(

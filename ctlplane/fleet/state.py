@@ -7,15 +7,21 @@ heartbeat, and why the last rollout halted (the node that failed and the reason)
 write is a service update naming the version read before: a compare-and-swap, so of two
 controllers that read the same record only one can write it; the loser gets
 :class:`FleetBusy`. A rolling or rolling-back record whose heartbeat is older than the stale
-limit (3 x the wave deadline) belongs to a dead controller and may be taken over.
+limit (3 x the wave deadline) belongs to a dead controller and may be taken over; so does one
+whose owner ran on this host under a pid that no longer runs (:func:`owner_gone`): a killed
+controller is re-run at once, not after three deadlines.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import socket
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import NoReturn
 
 from ctlplane.errors import Finding
@@ -25,6 +31,7 @@ from ctlplane.fleet.swarm import Clock, Service, Swarm, SwarmConflict
 ACTIVE = ("rolling", "rolling-back")
 L_PHASE, L_TARGET, L_OWNER = "ctlplane.phase", "ctlplane.target", "ctlplane.owner"
 L_HEARTBEAT, L_REASON, L_FAILED = "ctlplane.heartbeat", "ctlplane.reason", "ctlplane.failed"
+_OWNER = re.compile(r"(?P<host>.+)-(?P<pid>[0-9]{1,10})-[0-9a-f]{8}")
 
 
 class FleetBusy(SwarmConflict):
@@ -34,6 +41,44 @@ class FleetBusy(SwarmConflict):
 def controller_id() -> str:
     """This controller's identity: hostname, pid and a random part."""
     return f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(4)}"
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` runs on this host (a zombie, killed but not yet reaped, does not)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    except OSError:
+        pass
+    else:
+        return stat.rpartition(")")[2].split()[:1] != ["Z"]
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def owner_gone(owner: str, heartbeat: float, now: float, stale_s: float, host: str,
+               alive: Callable[[int], bool]) -> str:
+    """Why the controller ``owner`` of an active record is gone ("" while it may be alive): its heartbeat is older
+    than ``stale_s``, or it ran on ``host`` (this one) under a pid ``alive`` says does not run (pure)."""
+    age = now - heartbeat
+    if age > stale_s:
+        return f"its last heartbeat is {age:.0f} s old (stale after {stale_s:g} s)"
+    match = _OWNER.fullmatch(owner)
+    if match is not None and match.group("host") == host and not alive(int(match.group("pid"))):
+        return f"its process (pid {match.group('pid')}) no longer runs on this host ({host})"
+    return ""
+
+
+def gone_check(stale_s: float) -> Callable[[Record], str]:
+    """:func:`owner_gone` for records read now, on this host (what ``ctlplane status`` asks)."""
+    host = socket.gethostname()
+    return lambda r: owner_gone(r.owner, r.heartbeat, time.time(), stale_s, host, pid_alive)
 
 
 @dataclass(frozen=True)
@@ -66,9 +111,6 @@ class Record:
                    wave=int(number(L_WAVE, -1)), owner=labels.get(L_OWNER, ""), heartbeat=number(L_HEARTBEAT, 0),
                    reason=labels.get(L_REASON, ""), failed=labels.get(L_FAILED, ""))
 
-    def stale(self, now: float, limit_s: float) -> bool:
-        return now - self.heartbeat > limit_s
-
 
 def read_record(swarm: Swarm, fleet: str) -> Record | None:
     """The fleet's record, or None when the fleet never rolled out (read-only: for status)."""
@@ -80,9 +122,11 @@ class StateRecord:
     """One controller's handle on the record: :meth:`claim` it once, then :meth:`write` phase changes and
     heartbeats, each a compare-and-swap against the version this controller last saw."""
 
-    def __init__(self, swarm: Swarm, fleet: str, image: str, owner: str, clock: Clock, stale_s: float) -> None:
+    def __init__(self, swarm: Swarm, fleet: str, image: str, owner: str, clock: Clock, stale_s: float,
+                 alive: Callable[[int], bool] = pid_alive, host: str | None = None) -> None:
         self.swarm, self.fleet, self.image, self.owner = swarm, fleet, image, owner
-        self.clock, self.stale_s = clock, stale_s
+        self.clock, self.stale_s, self.alive = clock, stale_s, alive
+        self.host = socket.gethostname() if host is None else host
         self.record = Record()
         self._service: Service | None = None
 
@@ -103,15 +147,19 @@ class StateRecord:
 
     def busy(self, record: Record) -> bool:
         """Whether ``record`` belongs to another controller that is alive."""
-        return (record.phase in ACTIVE and record.owner != self.owner
-                and not record.stale(self.clock.now(), self.stale_s))
+        return record.phase in ACTIVE and record.owner != self.owner and not self.gone(record)
+
+    def gone(self, record: Record) -> str:
+        """Why the owner of ``record`` is gone ("" while it may be alive)."""
+        return owner_gone(record.owner, record.heartbeat, self.clock.now(), self.stale_s, self.host, self.alive)
 
     def refuse_if_busy(self, record: Record) -> None:
         if self.busy(record):
             age = int(self.clock.now() - record.heartbeat)
             self._busy(f"another apply (owner {record.owner}) is rolling out {record.target[:16]} on fleet "
                        f"{self.fleet} ({record.phase}, wave {record.wave}, heartbeat {age} s ago); it is taken over "
-                       f"once its heartbeat is {self.stale_s:g} s old")
+                       f"once its heartbeat is {self.stale_s:g} s old, or at once when its process is gone "
+                       "from the host it ran on")
 
     def _busy(self, message: str, cause: Exception | None = None) -> NoReturn:
         raise FleetBusy(message, [Finding(message, path=state_name(self.fleet), source="driver")]) from cause

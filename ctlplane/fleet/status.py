@@ -13,19 +13,22 @@ needs the proxy's workers to report the release); ``stale`` when the node is not
 logs cannot be read and its task is not running healthy on its release;
 ``failed (rolled back to X: reason)`` when its agent's last line is a ``failed`` one or the
 halted rollout names it; ``pending`` while its wave has not been reached; ``retiring`` while
-the last task of a node that left the selector stops its proxies; else ``applying``.
+the last task of a node that left the selector stops its proxies; else ``applying``. A rolling or
+rolling-back record whose owner is gone (``gone``: its heartbeat is stale, or its pid no longer
+runs on this host, see :func:`~ctlplane.fleet.state.owner_gone`) is shown ``interrupted`` with the
+owner and why it is gone; the rows are decided as for the phase it was left in.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from ctlplane.errors import DriverError
 from ctlplane.fleet.retire import L_RETIRE
 from ctlplane.fleet.specs import L_FLEET, L_NODE, L_RELEASE, L_ROLE, L_WAVE
-from ctlplane.fleet.state import Record, read_record
+from ctlplane.fleet.state import ACTIVE, Record, read_record
 from ctlplane.fleet.swarm import Node, Service, Swarm, Task
 
 LOG_TAIL = 50
@@ -101,7 +104,7 @@ def target_of(record: Record) -> str:
     return record.target if record.phase in ("idle", "rolling") else record.lkg
 
 
-def node_status(data: NodeData, record: Record) -> NodeStatus:
+def node_status(data: NodeData, record: Record, interrupted: bool = False) -> NodeStatus:
     """One node's row, decided from its data alone (pure)."""
     labels = data.service.labels if data.service else {}
     desired = labels.get(L_RELEASE, "")
@@ -145,19 +148,31 @@ def node_status(data: NodeData, record: Record) -> NodeStatus:
         return row("in-sync", "" if not relayed else "by its health check (no log line of its agent came" +
                    (f": {data.logs_error})" if data.logs is None else ")"))
     if desired != target and record.phase == "rolling":
-        return row("pending", "its wave has not been reached")
+        return row("pending", "its wave was not reached before the rollout was interrupted" if interrupted else
+                   "its wave has not been reached")
     return row("applying", f"agent task {task.state if task else 'not scheduled'}")
 
 
-def fleet_status(fleet: str, record: Record, data: Sequence[NodeData]) -> FleetStatus:
-    """The whole fleet's status (pure), nodes in wave order then by hostname."""
-    rows = sorted((node_status(d, record) for d in data),
+def fleet_status(fleet: str, record: Record, data: Sequence[NodeData], gone: str = "") -> FleetStatus:
+    """The whole fleet's status (pure), nodes in wave order then by hostname; ``gone``: why the owner of an
+    active record is gone ("" while it may be alive)."""
+    interrupted = bool(gone) and record.phase in ACTIVE
+    rows = sorted((node_status(d, record, interrupted) for d in data),
                   key=lambda r: (r.wave if r.wave is not None else 1 << 30, r.hostname, r.node))
-    return FleetStatus(fleet, record.phase, record.target, record.lkg, record.reason, record.owner, tuple(rows))
+    phase, reason = record.phase, record.reason
+    if interrupted:
+        what = (f"rolling out {record.target[:16]} (wave {record.wave})" if record.phase == "rolling" else
+                f"rolling back to {record.lkg[:16] or 'nothing'}")
+        phase = "interrupted"
+        reason = (f"{what} when its apply (owner {record.owner}) stopped: {gone}; run the apply again: the same "
+                  "release resumes, another one first finishes the rollback" + (f" ({reason})" if reason else ""))
+    return FleetStatus(fleet, phase, record.target, record.lkg, reason, record.owner, tuple(rows))
 
 
-def gather(swarm: Swarm, fleet: str, selector: Mapping[str, str] | None = None) -> FleetStatus:
-    """Read the fleet through the seam: every node with an agent service, and every node ``selector`` picks."""
+def gather(swarm: Swarm, fleet: str, selector: Mapping[str, str] | None = None,
+           gone: Callable[[Record], str] | None = None) -> FleetStatus:
+    """Read the fleet through the seam: every node with an agent service, and every node ``selector`` picks;
+    ``gone`` tells why a record's owner is gone."""
     record = read_record(swarm, fleet) or Record()
     nodes = {n.id: n for n in swarm.nodes()}
     services = {s.labels.get(L_NODE, ""): s for s in swarm.services({L_FLEET: fleet, L_ROLE: "agent"})}
@@ -178,4 +193,4 @@ def gather(swarm: Swarm, fleet: str, selector: Mapping[str, str] | None = None) 
             except DriverError as exc:
                 logs, error = None, "; ".join(f.message for f in exc.findings) or exc.message
         data.append(NodeData(node_id, nodes.get(node_id), service, tasks, logs, error))
-    return fleet_status(fleet, record, data)
+    return fleet_status(fleet, record, data, gone(record) if gone is not None and record.phase in ACTIVE else "")

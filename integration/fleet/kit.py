@@ -230,3 +230,50 @@ def prepare_nodes(lab: SwarmLab) -> None:
     for node in lab.nodes:
         rc, out = node.exec("mkdir", "-p", AGENT_ROOT)
         assert rc == 0, out
+
+
+# -- shared by the fault tests (test_faults.py); test_rollout.py keeps its own copies for now ------------------
+def release_of(node: Node) -> str:
+    """The X-Release a node's proxy answers with now (a request from inside the node, on its address)."""
+    rc, out = node.exec("curl", "-sS", "--max-time", "3", "-D", "-", "-o", "/dev/null", f"http://{node.ip}:{PORT}/")
+    assert rc == 0, out
+    return next((line.split(":", 1)[1].strip() for line in out.splitlines()
+                 if line.lower().startswith("x-release:")), "")
+
+
+def held_port(node: Node, image: str, port: int) -> Any:
+    """A listener on ``port`` of every address of the node (its host network), as a container on the node."""
+    code = ("import socket,time; s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); "
+            f"s.bind(('0.0.0.0', {port})); s.listen(); time.sleep(600)")
+    container = node.client.containers.run(image, ["python3", "-c", code], network_mode="host", detach=True,
+                                           labels={"ctlplane.lab.test": "squatter"}, name="ctlt-fleet-squatter")
+    wait_until(lambda: node.exec("sh", "-c", f"ss -ltn | grep -q ':{port} '")[0] == 0, timeout=20,
+               interval=0.2, what=f"port {port} held on {node.name}")
+    return container
+
+
+@dataclass(frozen=True)
+class AgentView:
+    """A node's agent service as the manager sees it now: the release its spec names and its newest task of the
+    service's current generation (state "" when none)."""
+
+    release: str
+    generation: int
+    task_state: str
+    task_release: str
+
+
+def agent_view(lab: SwarmLab, node: Node) -> AgentView | None:
+    """Read ``node``'s agent service through the manager (None when the fleet has no agent there)."""
+    import docker
+
+    try:
+        service = lab.manager.client.services.get(f"ctl-{FLEET}-agent-{node.id[:12]}")
+    except docker.errors.NotFound:
+        return None
+    spec = service.attrs["Spec"]
+    generation = int(spec["TaskTemplate"].get("ForceUpdate", 0))
+    tasks = [t for t in service.tasks() if int(t["Spec"].get("ForceUpdate", 0)) == generation]
+    newest = max(tasks, key=lambda t: t["CreatedAt"]) if tasks else None
+    return AgentView(spec.get("Labels", {}).get("ctlplane.release", ""), generation,
+                     newest["Status"]["State"] if newest else "", _release(newest) if newest else "")
