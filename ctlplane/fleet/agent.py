@@ -4,8 +4,8 @@ against the gate, and report through its exit status, its health check and one J
 :func:`run` reads the release's parts (``part-<k>`` in :attr:`Settings.parts_dir`), checks them against the
 digest ``CTLPLANE_RELEASE`` names, unpacks the bundle once into ``<root>/fleet/<fleet>/bundles/<digest>/``
 (keys from the secrets, 0600; its ``.ctlplane`` links to the node's ``state/`` so every release drives the same
-proxy container) and applies the fleet's proxies with ``apply_model`` (once more when it changed nothing
-because the proxy read as changed since its plan). It then soaks for ``CTLPLANE_SOAK_MS``: the 5xx share of
+proxy container; see ``agent_files``) and applies the fleet's proxies with ``apply_model`` (once more when it
+changed nothing because the proxy read as changed since its plan). It then soaks for ``CTLPLANE_SOAK_MS``: the 5xx share of
 each proxy's access log since the apply against before it, and healthy pools (``fleet.gate``). A failed apply
 (the transaction already restored what served) or a breached gate (the agent applies the last-known-good
 bundle it kept) logs ``{"event": "failed", ...}`` and raises :class:`AgentError`; success records the release
@@ -19,90 +19,31 @@ health, clock, sleep, log), so tests run it on the simulated host.
 
 from __future__ import annotations
 
-import json
-import os
-import re
-import shutil
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn
-
-from pydantic import ValidationError
+from typing import TYPE_CHECKING, NoReturn
 
 from ctlplane.drivers import Driver
 from ctlplane.drivers.control import Step, no_step
 from ctlplane.errors import CtlplaneError, Finding
-from ctlplane.fleet.bundle import join_parts, part_name, read_manifest, unpack
+from ctlplane.fleet.agent_files import (AgentError, Settings, _prune, _write_status, fetch, read_status,
+                                        settings_from_env)
 from ctlplane.fleet.gate import Answers, count, judge
 from ctlplane.health import ProxyHealth
-from ctlplane.model.fleet import Gate
 from ctlplane.model.load import Loaded
 from ctlplane.model.root import Model
 
 if TYPE_CHECKING:
     from ctlplane.transaction import ApplyResult
 
-RELEASE_DIR = Path("/run/ctlplane/release")
-SECRETS_DIR = Path("/run/secrets")
-ROOT = Path("/var/lib/ctlplane")
-STATUS_FILE = "agent.json"
+__all__ = ["AgentError", "Seams", "Settings", "check", "fetch", "proxy_reports", "read_status", "run",
+           "settings_from_env"]
+
 BASELINE_BYTES = 256 * 1024  # the access log before an apply is judged on its last 256 KiB
 APPLY_TRIES = 2  # an apply that changed nothing because the proxy read as changed since its plan is tried again
 MISSES = 2  # consecutive looks at proxies that do not report the release before the health file goes
-_PART = re.compile(r"part-([1-9][0-9]{0,3})")
-_DIGEST = re.compile(r"[0-9a-f]{64}")
-
-
-class AgentError(CtlplaneError):
-    """The agent could not make its node serve the release (the node serves last-known-good, if it has one)."""
-
-
-@dataclass(frozen=True)
-class Settings:
-    """What one agent run is about, from its environment (``from_env``) and options."""
-
-    fleet: str
-    node: str
-    release: str
-    soak_ms: int = 0
-    gate: Gate = field(default_factory=Gate)
-    parts_dir: Path = RELEASE_DIR
-    secrets_dir: Path = SECRETS_DIR
-    root: Path = ROOT
-    part_shas: tuple[str, ...] | None = None
-    health_file: Path | None = None  # holds the release while the proxies serve it (None: not kept)
-
-    @property
-    def home(self) -> Path:
-        return self.root / "fleet" / self.fleet
-
-    def bundle_dir(self, digest: str) -> Path:
-        return self.home / "bundles" / digest
-
-
-def settings_from_env(env: Mapping[str, str], **paths: Path) -> Settings:
-    """The settings the controller gives an agent service: CTLPLANE_FLEET, CTLPLANE_NODE, CTLPLANE_RELEASE,
-    CTLPLANE_SOAK_MS, CTLPLANE_GATE (JSON) and, optionally, CTLPLANE_PARTS (JSON list of the parts' sha256)."""
-    missing = [k for k in ("CTLPLANE_FLEET", "CTLPLANE_NODE", "CTLPLANE_RELEASE") if not env.get(k)]
-    if missing:
-        raise AgentError("the agent's environment is incomplete", [Finding(f"{k} is not set", source="fleet")
-                                                                   for k in missing])
-    release = env["CTLPLANE_RELEASE"]
-    try:
-        if not _DIGEST.fullmatch(release):
-            raise ValueError(f"CTLPLANE_RELEASE {release[:80]!r} is not a sha256 digest")
-        gate = Gate.model_validate_json(env.get("CTLPLANE_GATE") or "{}")
-        soak = int(env.get("CTLPLANE_SOAK_MS") or 0)
-        shas = tuple(json.loads(env["CTLPLANE_PARTS"])) if env.get("CTLPLANE_PARTS") else None
-    except ValidationError as exc:
-        problems = [f"CTLPLANE_GATE: {'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()]
-        raise AgentError("the agent's environment is invalid", [Finding(p, source="fleet") for p in problems]) from exc
-    except ValueError as exc:
-        raise AgentError("the agent's environment is invalid", [Finding(str(exc).splitlines()[0][:300],
-                                                                        source="fleet")]) from exc
-    return Settings(env["CTLPLANE_FLEET"], env["CTLPLANE_NODE"], release, soak, gate, part_shas=shas, **paths)
 
 
 def _log_nothing(event: dict[str, object]) -> None:
@@ -131,57 +72,6 @@ class Seams:
         from ctlplane.health import proxy_health
 
         return (self.health or proxy_health)(driver, model)
-
-
-def read_status(settings: Settings) -> dict[str, Any]:
-    """What the agent last recorded on this node ({} before its first run)."""
-    try:
-        data = json.loads((settings.home / STATUS_FILE).read_text())
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
-
-
-def _write_status(settings: Settings, **record: Any) -> None:
-    from ctlplane.state.fsio import write_atomic
-
-    write_atomic(settings.home / STATUS_FILE, json.dumps(record, sort_keys=True).encode() + b"\n", dir_mode=0o755)
-
-
-def fetch(settings: Settings) -> Path:
-    """The release's model directory on this node: the parts joined and checked, unpacked once."""
-    final = settings.bundle_dir(settings.release)
-    if (final / "model.yaml").is_file():
-        return final
-    found = sorted((int(m.group(1)), p) for p in _listing(settings.parts_dir) if (m := _PART.fullmatch(p.name)))
-    if [k for k, _ in found] != list(range(1, len(found) + 1)) or not found:
-        raise AgentError("the release's parts are incomplete", [Finding(
-            f"{settings.parts_dir} holds parts {[k for k, _ in found]}, not part-1 ... part-n", source="fleet")])
-    shas = settings.part_shas if settings.part_shas and len(settings.part_shas) == len(found) else None
-    n = len(found)
-    tar = join_parts([(part_name(settings.fleet, settings.release, k, n), p.read_bytes(), shas[k - 1] if shas else None)
-                      for k, p in found], settings.release)
-    secrets = {}
-    for entry in read_manifest(tar).get("secrets", {}).values():
-        path = settings.secrets_dir / str(entry["secret"])
-        if path.is_file():
-            secrets[str(entry["secret"])] = path.read_bytes()
-    (settings.home / "state").mkdir(mode=0o755, parents=True, exist_ok=True)
-    final.parent.mkdir(mode=0o755, parents=True, exist_ok=True)
-    staging = final.with_name(f".unpack-{settings.release[:16]}-{os.getpid()}")
-    shutil.rmtree(staging, ignore_errors=True)
-    unpack(tar, secrets, staging)
-    (staging / ".ctlplane").symlink_to(settings.home / "state")
-    os.rename(staging, final)
-    return final
-
-
-def _listing(directory: Path) -> list[Path]:
-    try:
-        return list(directory.iterdir())
-    except OSError as exc:
-        raise AgentError("the release's parts cannot be read", [Finding(f"{directory}: {exc.strerror}",
-                                                                        source="fleet")]) from exc
 
 
 def access_log(driver: Driver) -> Path:
@@ -340,14 +230,6 @@ def _fail(settings: Settings, seams: Seams, lkg: str | None, serving: str | None
 def _one_line(error: CtlplaneError) -> str:
     first = error.findings[0].one_line() if error.findings else ""
     return f"{error.message}: {first}"[:500] if first else error.message[:500]
-
-
-def _prune(settings: Settings, keep: set[str | None]) -> None:
-    """Remove the bundles other than the serving and last-known-good ones."""
-    bundles = settings.home / "bundles"
-    for path in bundles.iterdir() if bundles.is_dir() else []:
-        if _DIGEST.fullmatch(path.name) and path.name not in keep:
-            shutil.rmtree(path, ignore_errors=True)
 
 
 def check(settings: Settings, seams: Seams) -> tuple[bool, str]:

@@ -20,7 +20,8 @@ from ctlplane.fleet.specs import with_labels
 from ctlplane.fleet.swarm import ServiceSpec
 
 if TYPE_CHECKING:
-    from ctlplane.fleet.agent import Seams, Settings
+    from ctlplane.fleet.agent import Seams
+    from ctlplane.fleet.agent_files import Settings
 
 RETIRE_COMMAND = ("ctlplane", "agent", "retire")
 L_RETIRE = "ctlplane.retire"
@@ -35,7 +36,8 @@ def retiring_spec(spec: ServiceSpec) -> ServiceSpec:
 def retire(settings: Settings, seams: Seams) -> list[str]:
     """Stop and remove this node's fleet proxies; the names of those stopped. Raise AgentError if one could not
     be stopped (the task then fails, and the controller keeps the service to try again)."""
-    from ctlplane.fleet.agent import AgentError, _one_line, _write_status, fetch
+    from ctlplane.fleet.agent import _one_line
+    from ctlplane.fleet.agent_files import AgentError, _write_status, fetch
     from ctlplane.model.load import load_file
 
     try:

@@ -26,28 +26,16 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import partial
 
+from ctlplane.fleet.membership import Membership
+from ctlplane.fleet.node_agents import NodeResult
 from ctlplane.fleet.prune import prune_after_rollout
 from ctlplane.fleet.publish import RolloutSpec, publish
-from ctlplane.fleet.retire import L_RETIRE, retiring_spec
-from ctlplane.fleet.specs import (L_FLEET, L_LKG, L_NODE, L_RELEASE, L_ROLE, L_WAVE, Release, agent_name, agent_spec,
-                                  release_from_parts, with_labels)
+from ctlplane.fleet.specs import L_FLEET, L_LKG, L_NODE, L_RELEASE, L_ROLE, Release, agent_name, with_labels
 from ctlplane.fleet.state import ACTIVE, StateRecord, controller_id, pid_alive
-from ctlplane.fleet.swarm import Clock, Node, Service, ServiceSpec, Swarm, SwarmConflict, SystemClock, Task
+from ctlplane.fleet.swarm import Clock, Service, ServiceSpec, Swarm, SystemClock, Task
 
-CAS_TRIES = 3  # Swarm bumps an agent service's version itself while it updates (UpdateStatus): read again
 LOG_TAIL = 50
-
-
-@dataclass(frozen=True)
-class NodeResult:
-    """One node's part in a rollout: ``outcome`` is applied | unchanged | failed | rolled-back | rollback-failed |
-    removed | not-reached | deferred | skipped | retired | retiring."""
-
-    node: str
-    hostname: str
-    wave: int
-    outcome: str
-    reason: str = ""
+__all__ = ["Controller", "NodeResult", "RolloutResult"]
 
 
 @dataclass(frozen=True)
@@ -68,17 +56,14 @@ class RolloutResult:
         return self.phase == "idle"
 
 
-class Controller:
+class Controller(Membership):
     """One rollout of ``spec`` through ``swarm``."""
 
     def __init__(self, swarm: Swarm, spec: RolloutSpec, clock: Clock | None = None, owner: str | None = None,
                  poll_s: float = 1.0, alive: Callable[[int], bool] = pid_alive) -> None:
-        self.swarm, self.spec, self.clock, self.poll_s = swarm, spec, clock or SystemClock(), poll_s
+        super().__init__(swarm, spec, clock or SystemClock(), poll_s)
         self.state = StateRecord(swarm, spec.fleet, spec.agent_image, owner or controller_id(), self.clock,
                                  stale_s=3 * spec.deadline_s, alive=alive)
-        self.heartbeat_s = min(10.0, spec.deadline_s / 4)
-        self._beat = 0.0
-        self.hosts: dict[str, Node] = {}
         self.restarted: set[tuple[str, str]] = set()  # (node, release) whose dead agent was started again
 
     def run(self) -> RolloutResult:
@@ -117,59 +102,6 @@ class Controller:
         self.state.write(phase="idle", lkg=spec.release, wave=-1, reason="", failed="")
         return RolloutResult(spec.fleet, spec.release, "idle", "", tuple(results), published, took_over, pruned)
 
-    # -- moving nodes ----------------------------------------------------------------------------------
-    def _host(self, node: str) -> str:
-        found = self.hosts.get(node)
-        return found.hostname if found else node[:12]
-
-    def _spec_of(self, node: str, cur: Service, release: Release, generation: int | None = None) -> ServiceSpec:
-        wave = int(cur.labels.get(L_WAVE, "0") or 0)
-        gen = cur.generation if generation is None else generation
-        return agent_spec(self.spec.settings, node, wave, release, cur.labels.get(L_LKG, ""), gen)
-
-    def _write(self, node: str, build: Callable[[str, Service], ServiceSpec | None]) -> None:
-        """Update a node's agent service to what ``build`` makes of it as read (None: leave it)."""
-        name = agent_name(self.spec.fleet, node)
-        for attempt in range(CAS_TRIES):
-            current = self.swarm.service(name)
-            if current is None:
-                return
-            wanted = build(node, current)
-            if wanted is None:
-                return
-            try:
-                self.swarm.update_service(current, wanted)
-                return
-            except SwarmConflict:
-                if attempt == CAS_TRIES - 1:
-                    raise
-
-    def _current(self, node: str) -> Task | None:
-        """The newest task of the node's agent service created for its current generation."""
-        name = agent_name(self.spec.fleet, node)
-        service = self.swarm.service(name)
-        if service is None:
-            return None
-        mine = [t for t in self.swarm.tasks(name) if t.generation == service.generation]
-        return max(mine, key=lambda t: t.created_at) if mine else None
-
-    def _move(self, node: str, wave: int) -> str:
-        """Point the node's agent at the target; ``unchanged`` when it already runs it (a resumed rollout)."""
-        spec = self.spec
-        name = agent_name(spec.fleet, node)
-        current = self.swarm.service(name)
-        if current is None:
-            self.swarm.create_service(agent_spec(spec.settings, node, wave, spec.target, "", 1))
-            return "applied"
-        task = self._current(node)
-        if current.labels.get(L_RELEASE) == spec.release and task is not None and not task.terminal:
-            self._write(node, lambda n, cur: None if cur.labels.get(L_WAVE) == str(wave) else
-                        with_labels(self._spec_of(n, cur, spec.target), {L_WAVE: str(wave)}))
-            return "unchanged"
-        self._write(node, lambda n, cur: with_labels(self._spec_of(n, cur, spec.target, cur.generation + 1),
-                                                     {L_WAVE: str(wave)}))
-        return "applied"
-
     # -- waiting ---------------------------------------------------------------------------------------
     def _watch(self, expect: Mapping[str, str], first_failure: bool) -> dict[str, str | None]:
         """Wait until every node's current task runs its expected release; per node None or why it did not.
@@ -204,11 +136,6 @@ class Controller:
                                     f"(agent task still {state})")
                 return {**{n: None for n in expect}, **failed}
             self.clock.sleep(self.poll_s)
-
-    def _heartbeat(self) -> None:
-        if self.clock.now() - self._beat >= self.heartbeat_s:
-            self.state.heartbeat()
-            self._beat = self.clock.now()
 
     def _why(self, node: str, task: Task) -> str:
         """The reason of the agent's last ``failed`` line for this release, else the task's error."""
@@ -291,78 +218,8 @@ class Controller:
     def _back_to(self, release: Release, node: str, cur: Service) -> ServiceSpec:
         return self._spec_of(node, cur, release, cur.generation + 1)
 
-    def _release(self, digest: str) -> Release | None:
-        return release_from_parts(digest, self.swarm.configs({L_FLEET: self.spec.fleet, L_RELEASE: digest}))
 
-    def _selected(self) -> set[str]:
-        return {n.id for n in self.hosts.values() if all(n.labels.get(k) == v for k, v in self.spec.selector.items())}
 
-    def _defer(self, done: Mapping[str, NodeResult]) -> list[NodeResult]:
-        """Point the agents of selected nodes the manager cannot reach (Down, partitioned) at the release every
-        wave proved, without waiting: Swarm hands the new agent task to the node when it returns, and the agent
-        hot-reloads its proxy, soaks and falls back to its own last-known-good on a breach. A drained or paused
-        node is left as it is (it is out of service on purpose)."""
-        out = []
-        for node in sorted(self._selected() - set(done)):
-            found = self.hosts.get(node)
-            if found is None or found.state == "ready" or found.availability != "active":
-                continue
-            if self.swarm.service(agent_name(self.spec.fleet, node)) is None:
-                continue
-            self._write(node, lambda n, cur: None if cur.labels.get(L_RELEASE) == self.spec.release else
-                        with_labels(self._spec_of(n, cur, self.spec.target, cur.generation + 1),
-                                    {L_LKG: self.spec.release}))
-            out.append(NodeResult(node, self._host(node), -1, "deferred",
-                                  f"node is {found.state}: it takes the release when it returns (its agent "
-                                  "applies it by hot reload, soaks it and keeps its last-known-good on a breach)"))
-        return out
 
-    def _retire(self, done: Mapping[str, NodeResult], deferred: set[str]) -> list[NodeResult]:
-        """Retire the nodes that no longer match the selector (:mod:`ctlplane.fleet.retire`: a last agent task
-        stops their proxies, then the agent service is removed); report selected nodes in no wave."""
-        selected = self._selected()
-        out = [NodeResult(n, self._host(n), -1, "skipped", "matches the selector but is in no wave (not ready?)")
-               for n in sorted(selected - set(done) - deferred)]
-        leaving = sorted(s.labels.get(L_NODE, "") for s in self.swarm.services({L_FLEET: self.spec.fleet,
-                                                                                 L_ROLE: "agent"})
-                         if s.labels.get(L_NODE, "") not in selected)
-        for node in leaving:
-            self._write(node, lambda n, cur: None if cur.labels.get(L_RETIRE) == "1" else self._retiring(n, cur))
-        for node, why in self._watch_retiring(leaving).items():
-            if why is None:
-                self.swarm.remove_service(agent_name(self.spec.fleet, node))
-                out.append(NodeResult(node, self._host(node), -1, "retired", "no longer matches the node selector: "
-                                      "its proxies were stopped and its agent removed"))
-            else:
-                out.append(NodeResult(node, self._host(node), -1, "retiring",
-                                      f"no longer matches the node selector; {why}"))
-        return out
 
-    def _retiring(self, node: str, cur: Service) -> ServiceSpec:
-        release = self._release(cur.labels.get(L_RELEASE, "")) or self.spec.target  # the proxies it runs now
-        return retiring_spec(with_labels(self._spec_of(node, cur, release), {L_LKG: ""}))
 
-    def _watch_retiring(self, nodes: list[str]) -> dict[str, str | None]:
-        """Wait, within the wave deadline, for each node's retiring task to complete; per node None (retired)
-        or why not yet (its service is kept: the node retires when it returns, the next rollout removes it)."""
-        end = self.clock.now() + self.spec.deadline_s
-        out: dict[str, str | None] = {}
-        while True:
-            self._heartbeat()
-            hosts = {n.id: n for n in self.swarm.nodes()}
-            for node in [n for n in nodes if n not in out]:
-                found, task = hosts.get(node), self._current(node)
-                if found is None:
-                    out[node] = None  # gone from the swarm: nothing can run there any more
-                elif found.state != "ready":
-                    out[node] = f"its node is {found.state}: it stops its proxies when it returns"
-                elif task is not None and task.state == "complete":
-                    out[node] = None
-                elif task is not None and task.terminal:
-                    out[node] = f"its retiring task {task.state}: {task.error or 'no error given'}"
-            if len(out) == len(nodes):
-                return out
-            if self.clock.now() >= end:
-                return {**{n: f"its retiring task did not complete within {self.spec.deadline_s:g} s" for n in nodes},
-                        **out}
-            self.clock.sleep(self.poll_s)
