@@ -2,19 +2,19 @@
 against the gate, and report through its exit status, its health check and one JSON line per event.
 
 :func:`run` reads the release's parts (``part-<k>`` in :attr:`Settings.parts_dir`), checks them against the
-digest ``CTLPLANE_RELEASE`` names, unpacks the bundle once into ``<root>/fleet/<fleet>/bundles/<digest>/``
-(keys from the secrets, 0600; its ``.ctlplane`` links to the node's ``state/`` so every release drives the same
-proxy container; see ``agent_files``) and applies the fleet's proxies with ``apply_model`` (once more when it
-changed nothing because the proxy read as changed since its plan). It then soaks for ``CTLPLANE_SOAK_MS``: the 5xx share of
-each proxy's access log since the apply against before it, and healthy pools (``fleet.gate``). A failed apply
-(the transaction already restored what served) or a breached gate (the agent applies the last-known-good
-bundle it kept) logs ``{"event": "failed", ...}`` and raises :class:`AgentError`; success records the release
-as soaked in ``agent.json`` (what :func:`check` reads, with the releases the proxies must report) and logs
-``{"event": "serving", ...}`` (``proxy_reports``: per proxy the bundle its workers' config release belongs to,
-see :func:`as_bundles`; ``proxy_configs``: the config releases themselves); while it serves, it keeps the
-health file (:attr:`Settings.health_file`, the service's cheap HEALTHCHECK reads it) holding the release
-whenever the proxies' workers report what it applied. Every effect goes through :class:`Seams` (drivers,
-health, clock, sleep, log), so tests run it on the simulated host.
+digest ``CTLPLANE_RELEASE`` names, unpacks the bundle once into ``<root>/fleet/<fleet>/bundles/<digest>/`` (keys
+from the secrets, 0600; its ``.ctlplane`` links to the node's ``state/`` so every release drives the same proxy
+container; see ``agent_files``) and applies the fleet's proxies with ``apply_model`` (once more when it changed
+nothing because the proxy read as changed since its plan). It then soaks for ``CTLPLANE_SOAK_MS``: the 5xx share
+of each proxy's access log since the apply against before it, and healthy pools (``fleet.gate``). A failed apply
+(the transaction already restored what served) or a breached gate (the agent applies the last-known-good bundle
+it kept) logs ``{"event": "failed", ...}`` and raises :class:`AgentError`; success records the release as soaked
+in ``agent.json`` (what :func:`check` reads, with the releases the proxies must report) and logs ``{"event":
+"serving", ...}`` (``proxy_reports``: per proxy the bundle its workers' config release belongs to, see
+:func:`as_bundles`; ``proxy_configs``: the config releases themselves); while it serves, it keeps the health
+file (:attr:`Settings.health_file`, the service's cheap HEALTHCHECK reads it) holding the release whenever the
+proxies' workers report what it applied. Every effect goes through :class:`Seams` (drivers, health, clock,
+sleep, log), so tests run it on the simulated host.
 """
 
 from __future__ import annotations
