@@ -131,6 +131,8 @@ def apply_proxy(driver: Driver, files: Output, *, expect: str | None = ANY, step
                    "again")
             raise ChangedSincePlan(why, [Finding(why, source="driver")])
         if planned.change.kind == "none":
+            if planned.serving and driver.store.active_release() != planned.serving:
+                driver.store.activate(planned.serving)  # a killed run's link: a restart must load what serves
             driver.control.rotate_logs(LOG_MAX_BYTES, LOG_KEEP)
             return ApplyResult(driver.proxy, "unchanged", time.monotonic() - started, planned.serving)
         good = planned.serving or _readable(driver.store, driver.store.active_release())

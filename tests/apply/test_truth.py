@@ -40,6 +40,19 @@ def test_activated_but_never_loaded_is_not_in_sync_and_the_next_apply_converges(
 
 
 @pytest.mark.parametrize("engine", ENGINES)
+def test_an_apply_of_what_serves_puts_back_a_config_link_a_killed_run_left_on_another_release(
+        engine: str, tmp_path: Path) -> None:
+    """A run killed after 'activate' left ``config`` naming a release that never served; the next apply of the
+    release that does serve changed nothing and left the link there, so a restart of the proxy (the docker
+    runtime's restart policy reads ``config``) would have loaded the never-verified release."""
+    driver, host, old = started(tmp_path, engine)
+    driver.store.activate(driver.store.stage(files(engine, address="10.0.0.9")))  # kill -9 after 'activate'
+    assert apply_proxy(driver, files(engine)).outcome == "unchanged"
+    assert driver.store.active_release() == old
+    assert read_status(driver, files(engine), None).state == "in sync"
+
+
+@pytest.mark.parametrize("engine", ENGINES)
 def test_interrupted_apply_rolls_back_and_stops(engine: str, tmp_path: Path) -> None:
     """Ctrl-C or SIGTERM (KeyboardInterrupt) during the reload: roll back, then stop as asked."""
     driver, host, old = started(tmp_path, engine)
