@@ -25,10 +25,10 @@ from ctlplane.fleet.bundle import Part, build_bundle, sha256, split
 from ctlplane.fleet.sources import release_sources
 from ctlplane.fleet.specs import part_labels
 from ctlplane.pipeline import build
-from integration.fleet.kit import (AGENT_ROOT, CONTAINER, FLEET, Backends, ctl, fleet_model, prepare_nodes, sweep,
-                                   write_model)
+from integration.fleet.kit import (AGENT_ROOT, CONTAINER, FLEET, Backends, ctl, fleet_model, prepare_nodes,
+                                   release_of, sweep, write_model)
 from integration.fleet.lab import Node, SwarmLab
-from integration.fleet.test_rollout import Fleet, ensure_serving, release_of
+from integration.fleet.test_rollout import Fleet, ensure_serving
 from integration.fleet.traffic import NodeLoad
 from integration.harness.wait import wait_until
 

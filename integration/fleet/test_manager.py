@@ -19,9 +19,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from integration.fleet.kit import Backends, ctl, fleet_model, prepare_nodes, proxy_facts, sweep
+from integration.fleet.kit import Backends, ctl, fleet_model, prepare_nodes, proxy_facts, release_of, sweep
 from integration.fleet.lab import SwarmLab
-from integration.fleet.test_rollout import Fleet, assert_in_sync, release_of
+from integration.fleet.test_rollout import Fleet, assert_in_sync
 from integration.fleet.traffic import NodeLoad
 from integration.harness.wait import wait_until
 

@@ -14,10 +14,10 @@ from typing import Any
 
 import pytest
 
-from integration.fleet.kit import (CONTAINER, Backends, ctl, fleet_model, prepare_nodes, proxy_facts, sweep,
-                                   write_model)
+from integration.fleet.kit import (CONTAINER, Backends, ctl, fleet_model, prepare_nodes, proxy_facts, release_of,
+                                   sweep, write_model)
 from integration.fleet.lab import Node, SwarmLab
-from integration.fleet.test_rollout import Fleet, assert_in_sync, first_seen, release_of
+from integration.fleet.test_rollout import Fleet, assert_in_sync, first_seen
 from integration.fleet.traffic import NodeLoad
 from integration.harness.wait import wait_until
 

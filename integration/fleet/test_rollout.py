@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 
 from integration.fleet.kit import (CONTAINER, EXTRA_PORT, PORT, Backends, ProxyFacts, Run, ctl, finish, fleet_model,
-                                   prepare_nodes, proxy_facts, start_ctl, sweep, write_model)
+                                   held_port, prepare_nodes, proxy_facts, release_of, start_ctl, sweep, write_model)
 from integration.fleet.lab import Node, SwarmLab
 from integration.fleet.traffic import NodeLoad
 from integration.harness.wait import wait_until
@@ -66,15 +66,6 @@ class Fleet:
 
     def facts(self) -> dict[str, ProxyFacts]:
         return {n.name: proxy_facts(n) for n in self.nodes}
-
-
-def release_of(node: Node) -> str:
-    """The X-Release a node's proxy answers with now (a request from inside the node, on its address)."""
-    rc, out = node.exec("curl", "-sS", "--max-time", "3", "-D", "-", "-o", "/dev/null",
-                        f"http://{node.ip}:{PORT}/")
-    assert rc == 0, out
-    return next((line.split(":", 1)[1].strip() for line in out.splitlines()
-                 if line.lower().startswith("x-release:")), "")
 
 
 def assert_in_sync(fleet: Fleet, path: Path) -> dict[str, Any]:
@@ -150,17 +141,6 @@ def test_releases_roll_out_canary_first_with_hot_reloads_under_load(fleet: Fleet
     last = assert_in_sync(fleet, path)
     assert last["target"] != first["target"]
     fleet.serving, fleet.model = releases[-1], path
-
-
-def held_port(node: Node, image: str, port: int) -> Any:
-    """A listener on ``port`` of every address of the node (its host network), as a container on the node."""
-    code = ("import socket,time; s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); "
-            f"s.bind(('0.0.0.0', {port})); s.listen(); time.sleep(600)")
-    container = node.client.containers.run(image, ["python3", "-c", code], network_mode="host", detach=True,
-                                           labels={"ctlplane.lab.test": "squatter"}, name="ctlt-fleet-squatter")
-    wait_until(lambda: node.exec("sh", "-c", f"ss -ltn | grep -q ':{port} '")[0] == 0, timeout=20,
-               interval=0.2, what=f"port {port} held on {node.name}")
-    return container
 
 
 def test_a_fault_only_the_canary_has_halts_the_rollout_there(fleet: Fleet) -> None:
