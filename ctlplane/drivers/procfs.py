@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import TypeVar
 
 from ctlplane.drivers.host import Proc
@@ -61,3 +62,22 @@ def wait_for(check: Callable[[], T], timeout: float, interval: float = 0.02) -> 
         if result or time.monotonic() >= deadline:
             return result
         time.sleep(interval)
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` runs on this host (a zombie, killed but not yet reaped, does not)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    except OSError:
+        pass
+    else:
+        return stat.rpartition(")")[2].split()[:1] != ["Z"]
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -31,7 +31,8 @@ from ctlplane.fleet.node_agents import NodeResult
 from ctlplane.fleet.prune import prune_after_rollout
 from ctlplane.fleet.publish import RolloutSpec, publish
 from ctlplane.fleet.specs import L_FLEET, L_LKG, L_NODE, L_RELEASE, L_ROLE, Release, agent_name, with_labels
-from ctlplane.fleet.state import ACTIVE, StateRecord, controller_id, pid_alive
+from ctlplane.drivers.procfs import pid_alive
+from ctlplane.fleet.state import ACTIVE, StateRecord, controller_id
 from ctlplane.fleet.swarm import Clock, Service, ServiceSpec, Swarm, SystemClock, Task
 
 LOG_TAIL = 50

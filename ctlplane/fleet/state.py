@@ -21,9 +21,9 @@ import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from pathlib import Path
 from typing import NoReturn
 
+from ctlplane.drivers.procfs import pid_alive
 from ctlplane.errors import Finding
 from ctlplane.fleet.specs import L_LKG, L_WAVE, state_name, state_spec
 from ctlplane.fleet.swarm import Clock, Service, Swarm, SwarmConflict
@@ -41,25 +41,6 @@ class FleetBusy(SwarmConflict):
 def controller_id() -> str:
     """This controller's identity: hostname, pid and a random part."""
     return f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(4)}"
-
-
-def pid_alive(pid: int) -> bool:
-    """Whether process ``pid`` runs on this host (a zombie, killed but not yet reaped, does not)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
-        return False
-    except OSError:
-        pass
-    else:
-        return stat.rpartition(")")[2].split()[:1] != ["Z"]
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def owner_gone(owner: str, heartbeat: float, now: float, stale_s: float, host: str,

@@ -17,15 +17,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-
-def alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+from ctlplane.drivers.procfs import pid_alive as alive
 
 
 def processes_using(root: Path) -> list[int]:
