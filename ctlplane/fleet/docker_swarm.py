@@ -27,6 +27,7 @@ from ctlplane.errors import DriverError, Finding
 from ctlplane.fleet.swarm import Blob, Node, Service, ServiceSpec, SwarmConflict, Task
 
 TIMEOUT = 30  # seconds for one API call
+CONNECT_TIMEOUT = 5.0  # seconds for a tcp:// manager to accept a connection before any API call is tried
 LOGS_TIMEOUT = 10.0  # seconds for a service's logs (a stream: the SDK sets no socket timeout on it)
 NS = 1_000_000_000
 
@@ -47,12 +48,32 @@ def manager_client(url: str, tls: TlsFiles | None = None, timeout: int = TIMEOUT
     from ctlplane.discovery.docker import client_class
 
     cls = client_class()
+    if url.startswith("tcp://"):
+        _reachable(url, 2376 if tls is not None else 2375)
     if url.startswith("ssh://"):
         return cls(base_url=url, use_ssh_client=True, timeout=timeout)
     if url.startswith("tcp://") and tls is not None:
         config = docker.tls.TLSConfig(client_cert=(tls.cert, tls.key), ca_cert=tls.ca, verify=True)
         return cls(base_url=url, tls=config, timeout=timeout)
     return cls(base_url=url, timeout=timeout)
+
+
+def _reachable(url: str, default_port: int) -> None:
+    """Fail fast when a tcp:// manager does not accept a connection: against a vanished address the SDK's own
+    attempts take about half a minute before ``apply`` or ``status`` can say so."""
+    import socket
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    where = (parts.hostname or "", parts.port or default_port)
+    try:
+        socket.create_connection(where, timeout=CONNECT_TIMEOUT).close()
+    except OSError as exc:
+        why = f"no answer within {CONNECT_TIMEOUT:g} s" if isinstance(exc, TimeoutError) else \
+            (exc.strerror or type(exc).__name__)
+        raise DriverError(f"swarm manager {url}: cannot connect", [
+            Finding(f"connecting to {where[0]}:{where[1]}: {why} (is the manager running and reachable?)",
+                    path=url, source="driver")]) from exc
 
 
 def _is_not_found(exc: Exception) -> bool:

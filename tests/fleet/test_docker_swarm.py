@@ -167,6 +167,36 @@ def test_an_unreachable_manager_is_a_driver_error_naming_it(tmp_path: Any) -> No
     assert url in failed.value.message and "connecting" in str(failed.value)
 
 
+def test_a_tcp_manager_that_accepts_no_connection_is_refused_at_once_naming_it(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Test 7 saw apply take 36 s to give up on a stopped manager (the SDK's own attempts at a vanished address);
+    a listener whose accept queue is full drops new connections the same way, on the loopback."""
+    import socket
+
+    monkeypatch.setattr("ctlplane.fleet.docker_swarm.CONNECT_TIMEOUT", 0.5)
+    full = socket.socket()
+    full.bind(("127.0.0.1", 0))
+    full.listen(0)
+    port = full.getsockname()[1]
+    held = [socket.create_connection(("127.0.0.1", port), timeout=2) for _ in range(1)]  # the queue is full now
+    url = f"tcp://127.0.0.1:{port}"
+    try:
+        with pytest.raises(DriverError) as failed:
+            DockerSwarm(url).nodes()
+    finally:
+        for sock in [*held, full]:
+            sock.close()
+    assert url in failed.value.message and "cannot connect" in failed.value.message
+    assert "no answer within 0.5 s" in str(failed.value)
+    closed = socket.socket()
+    closed.bind(("127.0.0.1", 0))
+    refused = f"tcp://127.0.0.1:{closed.getsockname()[1]}"
+    closed.close()
+    with pytest.raises(DriverError) as failed:
+        DockerSwarm(refused).nodes()
+    assert "cannot connect" in failed.value.message and "refused" in str(failed.value).lower()
+
+
 def test_tcp_with_tls_files_that_do_not_exist_is_refused_before_any_request(tmp_path: Any) -> None:
     files = TlsFiles(str(tmp_path / "ca.pem"), str(tmp_path / "c.pem"), str(tmp_path / "k.pem"))
     with pytest.raises(DriverError, match="connecting"):
