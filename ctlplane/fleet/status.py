@@ -32,6 +32,7 @@ from ctlplane.fleet.state import ACTIVE, Record, read_record
 from ctlplane.fleet.swarm import Node, Service, Swarm, Task
 
 LOG_TAIL = 50
+STOPPED_BY_SWARM = ("shutdown", "orphaned", "remove")  # an agent task ended by the orchestrator, not by its agent
 
 
 @dataclass(frozen=True)
@@ -142,6 +143,9 @@ def node_status(data: NodeData, record: Record, interrupted: bool = False) -> No
         return row("failed", f"rolled back to {record.lkg[:16] or 'nothing'}: {reason}")
     if data.service is None:
         return row("pending", "no agent service yet")
+    if task is not None and task.state in STOPPED_BY_SWARM:
+        return row("stale", f"its agent task was {task.state} by Swarm, not by a failed apply (the node was cut off "
+                            "or drained): its proxy serves on, unwatched; ctlplane apply starts the agent again")
     if task is not None and task.terminal:
         return row("failed", f"agent task {task.state}: {task.error or 'no error given'}")
     if reported == desired == target and healthy:

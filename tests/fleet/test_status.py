@@ -141,3 +141,5 @@ def test_the_pure_rules() -> None:
     assert node_status(_data((old_failure.replace(R1, R2, 1),)), record).state == "failed"
     assert node_status(_data((), state="starting"), record).reported == ""
     assert node_status(_data((serving % (R2, R2, R2),), state="failed"), record).state == "failed"
+    stopped = node_status(_data((serving % (R2, R2, R2),), state="shutdown"), record)  # Swarm ended it after a
+    assert stopped.state == "stale" and "apply starts the agent again" in stopped.detail  # partition, not a failure
