@@ -31,7 +31,9 @@ def test_a_daemon_that_dies_is_reaped_not_left_a_zombie(tmp_path: Path) -> None:
 def test_daemons_run_in_their_own_session(tmp_path: Path) -> None:
     host = LocalHost()
     host.launch(["sleep", "5"], cwd=tmp_path, log=tmp_path / "out.log")
-    [pid] = [p.pid for p in host.processes().values() if p.cmdline == "sleep 5"]
+    mine = wait_for(lambda: [p.pid for p in host.processes().values()  # listed once /proc shows it (CI, -n 2:
+                             if p.cmdline == "sleep 5" and p.cwd == str(tmp_path)], 5)  # once it was not yet)
+    [pid] = mine
     try:
         assert os.getsid(pid) == pid != os.getsid(0)  # a new session: a kill of our process group spares it
     finally:
