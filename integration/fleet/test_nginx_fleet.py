@@ -1,4 +1,4 @@
-"""An NGINX fleet on the real three-node Swarm (issue 16's test 1 for NGINX): releases roll out canary first
+"""An NGINX fleet on the real three-node Swarm (issue 16's test 1 for NGINX): ten releases roll out canary first
 under keep-alive load through every node, hot-reloaded (the same proxy container and master on every node, new
 workers), and the failed requests are compared with a bare-reload baseline measured in the same run: the same
 number of plain SIGHUP reloads of every node's NGINX under the same load. NGINX closes idle keep-alive
@@ -21,7 +21,7 @@ from integration.fleet.test_rollout import Fleet, assert_in_sync, first_seen
 from integration.fleet.traffic import NodeLoad
 from integration.harness.wait import wait_until
 
-RELEASES = 5  # NGINX releases rolled out; the baseline does as many bare reloads of every node
+RELEASES = 10  # NGINX releases rolled out (the issue's ten); the baseline does as many bare reloads of every node
 
 
 @pytest.fixture(scope="module")
