@@ -6,12 +6,14 @@ are Down at it without waiting (Swarm hands them the task when they return; the 
 soaks and keeps its own last-known-good on a breach; drained or paused nodes are left as they are),
 and :meth:`Membership._retire` turns the agent of each node that no longer matches the selector into
 its retiring task (``ctlplane.fleet.retire``), waits for it within the wave deadline and removes the
-service; a node that cannot be reached keeps that task and is reported ``retiring``.
+service; a node that cannot be reached keeps that task and is reported ``retiring``, and a retiring task that
+failed is started again by the next rollout.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import partial
 
 from ctlplane.fleet.node_agents import NodeAgents, NodeResult
 from ctlplane.fleet.retire import L_RETIRE, retiring_spec
@@ -55,7 +57,9 @@ class Membership(NodeAgents):
                                                                                  L_ROLE: "agent"})
                          if s.labels.get(L_NODE, "") not in selected)
         for node in leaving:
-            self._write(node, lambda n, cur: None if cur.labels.get(L_RETIRE) == "1" else self._retiring(n, cur))
+            task = self._current(node)
+            again = task is not None and task.terminal and task.state != "complete"  # a retiring task that failed
+            self._write(node, partial(self._retiring, again))
         for node, why in self._watch_retiring(leaving).items():
             if why is None:
                 self.swarm.remove_service(agent_name(self.spec.fleet, node))
@@ -66,7 +70,10 @@ class Membership(NodeAgents):
                                       f"no longer matches the node selector; {why}"))
         return out
 
-    def _retiring(self, node: str, cur: Service) -> ServiceSpec:
+    def _retiring(self, again: bool, node: str, cur: Service) -> ServiceSpec | None:
+        """The node's retiring agent spec; None when it is one already (unless its task failed: ``again``)."""
+        if cur.labels.get(L_RETIRE) == "1" and not again:
+            return None
         release = self._release(cur.labels.get(L_RELEASE, "")) or self.spec.target  # the proxies it runs now
         return retiring_spec(with_labels(self._spec_of(node, cur, release), {L_LKG: ""}))
 

@@ -105,3 +105,19 @@ def test_a_leaving_node_that_is_down_keeps_its_retiring_task_until_a_later_rollo
     result = apply(fake, R2)
     assert {n.node: n.outcome for n in result.nodes}[NODES[4]] == "applied"
     assert serving(fake)[NODES[4]] == R2 and releases(fake)[NODES[4]] == (R2, R2)
+
+
+def test_a_retiring_task_that_failed_is_tried_again_by_the_next_rollout() -> None:
+    from ctlplane.fleet.fake import Outcome
+    from ctlplane.fleet.specs import agent_name
+
+    fake = fleet()
+    apply(fake, R1)
+    fake.set_labels(NODES[4], {})
+    fake.script(NODES[4], Outcome("failed", after_s=1, reason="cannot stop the proxy"), release="retire")
+    waves = ((NODES[0],), (NODES[1], NODES[2]), (NODES[3],))
+    first = {n.node: n for n in apply(fake, R1, waves=waves).nodes}[NODES[4]]
+    assert first.outcome == "retiring" and "retiring task failed" in first.reason
+    del fake.scripts[(NODES[4], "retire")]  # whatever held the proxy is gone
+    second = {n.node: n for n in apply(fake, R1, waves=waves).nodes}[NODES[4]]
+    assert second.outcome == "retired" and agent_name(FLEET, NODES[4]) not in fake.svcs
