@@ -20,6 +20,7 @@ from ctlplane.errors import CtlplaneError, Finding
 from ctlplane.fleet.bundle import build_bundle, split
 from ctlplane.fleet.publish import RolloutSpec, Secret
 from ctlplane.fleet.sources import release_sources
+from ctlplane.fleet.swarm import carries
 from ctlplane.fleet.waves import Left, rollout_waves
 
 TEST_HOOKS = ("CTLPLANE_AGENT_PAUSE_AT",)  # the agent's test hook (ctlplane.fleet.pause), passed on when set
@@ -77,7 +78,7 @@ def fleet_of(build: Build) -> Fleet:
 
 def selected(fleet: Fleet, nodes: list[Node]) -> list[Node]:
     """The nodes that carry every label of the fleet's selector."""
-    return [n for n in nodes if all(n.labels.get(k) == v for k, v in fleet.nodes.labels.items())]
+    return [n for n in nodes if carries(n.labels, fleet.nodes.labels)]
 
 
 def rollout_spec(build: Build, nodes: list[Node], agent_env: Mapping[str, str] | None = None) -> Plan:

@@ -18,14 +18,14 @@ from functools import partial
 from ctlplane.fleet.node_agents import NodeAgents, NodeResult
 from ctlplane.fleet.retire import L_RETIRE, retiring_spec
 from ctlplane.fleet.specs import L_FLEET, L_LKG, L_NODE, L_RELEASE, L_ROLE, agent_name, with_labels
-from ctlplane.fleet.swarm import Service, ServiceSpec
+from ctlplane.fleet.swarm import Service, ServiceSpec, carries
 
 
 class Membership(NodeAgents):
     """Deferring and retiring nodes at the end of a rollout."""
 
     def _selected(self) -> set[str]:
-        return {n.id for n in self.hosts.values() if all(n.labels.get(k) == v for k, v in self.spec.selector.items())}
+        return {n.id for n in self.hosts.values() if carries(n.labels, self.spec.selector)}
 
     def _defer(self, done: Mapping[str, NodeResult]) -> list[NodeResult]:
         """Point the agents of selected nodes the manager cannot reach (Down, partitioned) at the release every

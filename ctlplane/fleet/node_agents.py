@@ -18,7 +18,7 @@ from ctlplane.fleet.publish import RolloutSpec
 from ctlplane.fleet.specs import (L_FLEET, L_LKG, L_RELEASE, L_WAVE, Release, agent_name, agent_spec,
                                   release_from_parts, with_labels)
 from ctlplane.fleet.state import StateRecord
-from ctlplane.fleet.swarm import Clock, Node, Service, ServiceSpec, Swarm, SwarmConflict, Task
+from ctlplane.fleet.swarm import Clock, Node, Service, ServiceSpec, Swarm, SwarmConflict, Task, current_task
 
 CAS_TRIES = 3  # Swarm bumps an agent service's version itself while it updates (UpdateStatus): read again
 
@@ -78,8 +78,7 @@ class NodeAgents:
         service = self.swarm.service(name)
         if service is None:
             return None
-        mine = [t for t in self.swarm.tasks(name) if t.generation == service.generation]
-        return max(mine, key=lambda t: t.created_at) if mine else None
+        return current_task(self.swarm.tasks(name), service.generation)
 
     def _move(self, node: str, wave: int) -> str:
         """Point the node's agent at the target; ``unchanged`` when it already runs it (a resumed rollout)."""

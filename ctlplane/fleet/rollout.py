@@ -14,25 +14,24 @@ the node. On success the nodes' last-known-good becomes the target, the agents o
 nodes the manager cannot reach are pointed at it without waiting (deferred: Swarm hands them
 the release when they return), agents of nodes that no longer match the selector are
 retired (a last agent task stops their proxies, then the service is removed), and the record
-goes idle. A re-run with the same
-target resumes (nodes already running it are left alone). The outcome is a
+goes idle. A re-run with the same target resumes (nodes already running it are left alone). The outcome is a
 :class:`RolloutResult`; nothing is printed and no exit code chosen here.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import partial
 
+from ctlplane.drivers.procfs import pid_alive
 from ctlplane.fleet.membership import Membership
 from ctlplane.fleet.node_agents import NodeResult
 from ctlplane.fleet.prune import prune_after_rollout
 from ctlplane.fleet.publish import RolloutSpec, publish
 from ctlplane.fleet.specs import L_FLEET, L_LKG, L_NODE, L_RELEASE, L_ROLE, Release, agent_name, with_labels
-from ctlplane.drivers.procfs import pid_alive
 from ctlplane.fleet.state import ACTIVE, StateRecord, controller_id
+from ctlplane.fleet.status import agent_events
 from ctlplane.fleet.swarm import Clock, Service, ServiceSpec, Swarm, SystemClock, Task
 
 LOG_TAIL = 50
@@ -153,14 +152,8 @@ class Controller(Membership):
             lines = self.swarm.service_logs(agent_name(self.spec.fleet, node), LOG_TAIL)
         except Exception:  # noqa: BLE001 - the logs are a courtesy: the task state already says it failed
             lines = []
-        for line in reversed(lines):
-            try:
-                event = json.loads(line)
-            except ValueError:
-                continue
-            if isinstance(event, dict) and event.get("event") == "failed" and event.get("release") == task.release:
-                return str(event.get("reason", ""))
-        return None
+        failed = [e for e in agent_events(lines) if e.get("event") == "failed" and e.get("release") == task.release]
+        return str(failed[-1].get("reason", "")) if failed else None
 
     def _restart(self, node: str, release: str) -> bool:
         """Start the node's agent for ``release`` anew (a new generation); False when its parts are gone."""
@@ -218,9 +211,3 @@ class Controller(Membership):
 
     def _back_to(self, release: Release, node: str, cur: Service) -> ServiceSpec:
         return self._spec_of(node, cur, release, cur.generation + 1)
-
-
-
-
-
-

@@ -29,7 +29,7 @@ from ctlplane.errors import DriverError
 from ctlplane.fleet.retire import L_RETIRE
 from ctlplane.fleet.specs import L_FLEET, L_NODE, L_RELEASE, L_ROLE, L_WAVE
 from ctlplane.fleet.state import ACTIVE, Record, read_record
-from ctlplane.fleet.swarm import Node, Service, Swarm, Task
+from ctlplane.fleet.swarm import Node, Service, Swarm, Task, carries, current_task
 
 LOG_TAIL = 50
 STOPPED_BY_SWARM = ("shutdown", "orphaned", "remove")  # an agent task ended by the orchestrator, not by its agent
@@ -77,7 +77,8 @@ class FleetStatus:
         return bool(self.nodes) and all(n.state == "in-sync" for n in self.nodes)
 
 
-def _events(lines: Sequence[str]) -> list[dict[str, object]]:
+def agent_events(lines: Sequence[str]) -> list[dict[str, object]]:
+    """The ``serving`` and ``failed`` events among an agent's log lines, in order (other lines skipped)."""
     out = []
     for line in lines:
         try:
@@ -112,11 +113,10 @@ def node_status(data: NodeData, record: Record, interrupted: bool = False) -> No
     wave_label = labels.get(L_WAVE, "")
     wave = int(wave_label) if wave_label.lstrip("-").isdigit() else None
     hostname = data.node.hostname if data.node else data.node_id[:12]
-    current = [t for t in data.tasks if data.service and t.generation == data.service.generation]
-    task = max(current, key=lambda t: t.created_at) if current else None
+    task = current_task(data.tasks, data.service.generation) if data.service else None
     target = target_of(record) or desired
     healthy = task is not None and task.state == "running" and task.release == desired
-    events = _events(data.logs or ())
+    events = agent_events(data.logs or ())
     said = [e for e in events if e.get("event") == "serving"]
     serving = [e for e in said if task is None or e.get("release") == task.release]  # this task's own lines
     reported = reported_release((serving or said)[-1]) if said else ""
@@ -180,7 +180,7 @@ def gather(swarm: Swarm, fleet: str, selector: Mapping[str, str] | None = None,
     record = read_record(swarm, fleet) or Record()
     nodes = {n.id: n for n in swarm.nodes()}
     services = {s.labels.get(L_NODE, ""): s for s in swarm.services({L_FLEET: fleet, L_ROLE: "agent"})}
-    picked = {n.id for n in nodes.values() if selector and all(n.labels.get(k) == v for k, v in selector.items())}
+    picked = {n.id for n in nodes.values() if selector and carries(n.labels, selector)}
     data = []
     for node_id in sorted(set(services) | picked):
         service = services.get(node_id)

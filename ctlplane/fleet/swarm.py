@@ -14,7 +14,7 @@ in-memory :class:`~ctlplane.fleet.fake.FakeSwarm` and the docker SDK implementat
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -130,6 +130,17 @@ class Task:
     @property
     def terminal(self) -> bool:
         return self.state in TERMINAL
+
+
+def carries(labels: Mapping[str, str], selector: Mapping[str, str]) -> bool:
+    """Whether ``labels`` hold every label of ``selector`` (a fleet's node selector)."""
+    return all(labels.get(k) == v for k, v in selector.items())
+
+
+def current_task(tasks: Iterable[Task], generation: int) -> Task | None:
+    """The newest of ``tasks`` created for ``generation`` (a service's current attempt), None if none."""
+    mine = [t for t in tasks if t.generation == generation]
+    return max(mine, key=lambda t: t.created_at) if mine else None
 
 
 class Swarm(Protocol):
