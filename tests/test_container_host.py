@@ -298,6 +298,40 @@ def test_a_container_that_stops_during_a_listing_runs_nothing(tmp_path: Path) ->
     assert host.processes() == {}
 
 
+def test_a_listing_killed_with_its_engine_waits_for_docker_to_see_the_exit(tmp_path: Path) -> None:
+    """PID 1 exiting kills the listing's exec with it, while Docker still says "running" for a moment: that is
+    a stopped container (found by CI: an exception in a background stop), not a failure to look."""
+    host, client = host_for(tmp_path)
+    host.launch(["nginx"], cwd=tmp_path, log=tmp_path / "l")
+    container = client.containers.by_name["lbc"]
+    looks = {"n": 0}
+
+    def reload() -> None:  # the engine's state catches up five looks after the exec died
+        looks["n"] += 1 if container.queued["cd /proc"] == [] else 0
+        if looks["n"] > 5:
+            container.status = "exited"
+    container.reload = reload  # type: ignore[method-assign]
+    real_get = client.containers.get
+
+    def get(name: str) -> FakeContainer:
+        found = real_get(name)
+        found.reload()
+        return found
+    client.containers.get = get  # type: ignore[method-assign]
+    container.queued["cd /proc"] = [(137, b"")]
+    assert host.processes() == {}
+
+
+def test_a_listing_that_fails_in_a_running_container_still_raises(tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("ctlplane.drivers.container.EXIT_SETTLE", 0.2)
+    host, client = host_for(tmp_path)
+    host.launch(["nginx"], cwd=tmp_path, log=tmp_path / "l")
+    client.containers.by_name["lbc"].answers["cd /proc"] = (126, b"exec failed")
+    with pytest.raises(DriverError):
+        host.processes()
+
+
 def test_signals_reach_pid_1_through_the_engine_and_others_through_kill(tmp_path: Path) -> None:
     host, client = host_for(tmp_path)
     host.launch(["nginx"], cwd=tmp_path, log=tmp_path / "l")

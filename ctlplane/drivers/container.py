@@ -42,6 +42,7 @@ LISTING_TRIES = 3  # a listing torn by processes starting or exiting under it is
 VRRP_CAPS = ("NET_ADMIN", "NET_RAW", "NET_BROADCAST")
 LOG_OPTIONS = {"max-size": "10m", "max-file": "3"}  # the engine logs to the state dir; keep Docker's own log small
 RESTART_POLICY = "unless-stopped"  # a crashed master comes back on the active release (see the module docstring)
+EXIT_SETTLE = 2.0  # seconds the engine gets to report a container whose PID 1 just exited as stopped
 STOP_TIMEOUT = 10.0  # seconds a crash-looping container gets to stop before a launch starts it afresh
 _APPEND = 'exec "$@" >>"$0" 2>&1'  # sh -c: run argv with its output appended to $0
 _PS = ('cd /proc && for p in [0-9]*; do s=$(cat "$p/stat" 2>/dev/null) || continue; '
@@ -288,12 +289,18 @@ class ContainerHost(LocalFiles):
             try:
                 found = self._list_once()
             except DriverError:
-                if self._running() is None:  # it stopped while we looked
+                if self._stopped_meanwhile():
                     return {}
                 raise
             if not procfs.torn(found):
                 break
         return found
+
+    def _stopped_meanwhile(self) -> bool:
+        """Whether a listing failed because the container stopped under it. PID 1 exiting kills the listing's
+        exec with it while the engine may say "running" a moment longer, so its state is given a bounded while
+        to catch up before the failure is believed."""
+        return procfs.wait_for(lambda: self._running() is None, EXIT_SETTLE, interval=0.05)
 
     def _list_once(self) -> dict[int, Proc]:
         found, unread = parse_processes(self._listing(["sh", "-c", _PS]))
