@@ -139,6 +139,8 @@ class Op:
 
 
 def _ops(ops: HeaderOps) -> tuple[Op, ...]:
+    if not (ops.remove or ops.set or ops.add):
+        return ()  # most services and routes: asked a few times each, for every service
     return (*(Op("remove", n) for n in ops.remove), *(Op("set", e.name, e.value, e.value_from) for e in ops.set),
             *(Op("add", e.name, e.value, e.value_from) for e in ops.add))
 

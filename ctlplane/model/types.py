@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from functools import lru_cache
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, WithJsonSchema
@@ -279,6 +280,7 @@ def _parse_duration(value: Any) -> int:
     raise ValueError("must be a duration such as 500ms, 5s, 2m, 1h or 7d")
 
 
+@lru_cache(maxsize=4096)  # a model repeats a few durations on every server and service
 def format_duration(ms: int) -> str:
     """The shortest exact form, understood by both NGINX and HAProxy (both accept ms, s, m, h, d)."""
     for unit in ("d", "h", "m", "s"):

@@ -47,9 +47,15 @@ def scalar_value(loader: Any, tag: str, value: str, node: Callable[[], yaml.Node
 
 
 def _scalar(loader: Any, event: Any) -> Any:
-    tag = _tag(loader, event)
-    return scalar_value(loader, tag, event.value,
-                        lambda: yaml.ScalarNode(tag, event.value, event.start_mark, event.end_mark, event.style))
+    """:func:`scalar_value` of one event, written out: it runs for every value of the model."""
+    tag, value = event.tag, event.value
+    if tag is None or tag == "!":
+        tag = loader.resolve(yaml.ScalarNode, value, event.implicit)
+    if tag == _STR:
+        return value
+    if tag == _INT and value.isdigit() and (value[0] != "0" or value == "0"):
+        return int(value)
+    return loader.construct_object(yaml.ScalarNode(tag, value, event.start_mark, event.end_mark, event.style))
 
 
 class _Mapping:
@@ -111,6 +117,10 @@ def _document(loader: Any, name: str) -> Any:
 
 
 def _key(loader: Any, event: Any, mapping: _Mapping, name: str) -> str:
+    if type(event) is yaml.ScalarEvent and event.tag is None and event.value != "<<":  # no merge key: most keys
+        if event.value in mapping.data:
+            raise ModelError("duplicate key", [_at(event.start_mark, f"duplicate key {event.value!r}", name)])
+        return str(event.value)
     if type(event) is yaml.AliasEvent:
         raise ModelError("alias", [_at(event.start_mark, "YAML anchors and aliases are not allowed in a model", name)])
     if type(event) is not yaml.ScalarEvent:

@@ -20,6 +20,9 @@ from ctlplane.errors import Finding, RenderError
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _KEEPALIVED_SAFE = re.compile(r"[A-Za-z0-9_./:@+=,-]+")
+# strings that quote as they are: no control character, nothing to escape or refuse (most values, by far)
+_NGINX_PLAIN = re.compile(r'[^\x00-\x1f\x7f$"\\]*')
+_HAPROXY_PLAIN = re.compile(r"[^\x00-\x1f\x7f']*")
 
 
 def _refuse(engine: str, value: str, why: str) -> RenderError:
@@ -37,6 +40,8 @@ def _text(engine: str, value: object) -> str:
 
 def nginx_quote(value: object) -> str:
     """A double-quoted NGINX string: backslash and quote escaped; '$' refused (it would expand)."""
+    if type(value) is str and _NGINX_PLAIN.fullmatch(value):
+        return '"' + value + '"'
     text = _text("nginx", value)
     if "$" in text:
         raise _refuse("nginx", text, "'$' would expand as a variable")
@@ -61,6 +66,8 @@ def haproxy_format_literal(value: object) -> str:
 
 def haproxy_quote(value: object) -> str:
     """A strongly (single) quoted HAProxy word: no expansion, no escapes; "'" refused."""
+    if type(value) is str and _HAPROXY_PLAIN.fullmatch(value):
+        return "'" + value + "'"
     text = _text("haproxy", value)
     if "'" in text:
         raise _refuse("haproxy", text, "a single quote cannot be escaped in strong quoting")

@@ -21,7 +21,7 @@ to HTTPS.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import TypeVar
 
 from ctlplane.errors import Finding, RenderError
@@ -195,7 +195,7 @@ def _tls(tls: Tls) -> TlsSettings:
     return TlsSettings("TLSv1.2 TLSv1.3", CIPHERS_TLS12, ECDH_CURVES)
 
 
-def _settings(svc: HttpService, forwarded_for: str) -> Settings:
+def _settings(svc: HttpService, forwarded_for: str, authorization: bool) -> Settings:
     limits, timeouts, retries = svc.limits, svc.timeouts, svc.retries
     conditions = " ".join(["error", "timeout"] + [f"http_{s}" for s in sorted(set(retries.on_status))])
     return Settings(
@@ -227,6 +227,7 @@ def _settings(svc: HttpService, forwarded_for: str) -> Settings:
         request_headers=server_request_headers(svc),
         client=client_verify(svc.name, svc.tls, "crt"),
         proxy_protocol=svc.listen.accept_proxy_protocol,
+        authorization=authorization,
     )
 
 
@@ -276,7 +277,7 @@ def http_service(svc: HttpService, pools: dict[str, Pool], assets: Assets) -> Se
     roots = tuple(_asset(assets.static_roots, svc, i, "static root") for i in range(len(svc.static)))
     geo, xff, forwarded_for = trust(svc)
     plan = auth_plan(svc)
-    settings = replace(_settings(svc, forwarded_for), authorization=plan.strips)
+    settings = _settings(svc, forwarded_for, plan.strips)
     chains = Chains(svc.name, pools, auth=plan)
     listen = host_port(svc.listen.address, svc.listen.port)
     http2 = bool(svc.tls and svc.tls.http2)
