@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from ctlplane.errors import Finding, RenderError
 from ctlplane.model.pool import ConsistentHash, CookiePersistence, Pool, Server
@@ -36,8 +37,7 @@ EMPTY = '""'  # the empty NGINX string, a fixed token
 PLACEHOLDER = "127.0.0.1:9"  # never used: marked down (port 9, discard)
 
 
-@dataclass(frozen=True)
-class UpstreamServer:
+class UpstreamServer(NamedTuple):  # one per server: a tuple builds in half a frozen dataclass's time
     """One ``server`` line: address through ``nq``; params are fixed keywords and numbers chosen here."""
 
     name: str
