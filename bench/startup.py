@@ -126,23 +126,23 @@ writes them on its first run): this machine's environment sets PYTHONDONTWRITEBY
 every run compile every ctlplane module from source (about 60 ms more)."""
 
 DOC_NOTES = """\
-Reading it: this is the most load-sensitive table here (every row is a fresh process on two shared cores;
-the load average at the start is in the header), and the machine's speed drifts over a day by more than
-the gap to the target: the same code measured 313 ms and 344 ms for `validate --no-binaries` an hour apart
-on an idle machine. Done for this issue: renderers are imported only for the engines a model uses, docker,
-watchdog and the rich help only by the commands that need them, compiled templates come from jinja's
-bytecode cache (a 0700 directory of the user's in the temp directory, keyed by each template's digest and
-the environment's options), and pydantic's plugins are off unless the operator sets
-`PYDANTIC_DISABLE_PLUGINS`; while they are all off the CLI stands in for pydantic's plugin loader with one
-that finds none, as pydantic's own does then, so no command imports `importlib.metadata` (about 15 ms;
-`tests/test_cli_startup.py` holds the stand-in to pydantic's answer). Why 300 ms is not met: the libraries
-row alone (pydantic, typer with its click, Jinja, PyYAML: the design fixes all four) is about 60 % of the
-target, and the proxy's own config test adds about 25 ms; ctlplane's model classes are then about 65 ms of
-pydantic building validators for 64 classes (pydantic's `defer_build` only moves that to the first
-validation, which `validate` always does: measured, no gain), and what remains (the CLI's modules, the
-renderer's views, a dozen frozen dataclasses each, and the work itself, about 10 ms) is the rest. Closing
-the gap would need the model's validators built without pydantic's schema generation on every start (a
-cached core schema: pydantic offers no supported way), or a CLI without typer."""
+Reading it: this is the most load-sensitive table here (every row is a fresh process on two shared cores; the
+load average at the start is in the header), and the machine's speed drifts by more than the gap to the
+target: three runs of this benchmark on the same code within an hour, on an idle machine, gave 300, 322 and
+371 ms for the validation with the binaries (the table is the last of them). Done for this issue: renderers
+are imported only for the engines a model uses, docker, watchdog and the rich help only by the commands that
+need them, compiled templates come from jinja's bytecode cache (a 0700 directory of the user's in the temp
+directory, keyed by each template's digest and the environment's options), and pydantic's plugins are off
+unless the operator sets `PYDANTIC_DISABLE_PLUGINS`; while they are all off the CLI stands in for pydantic's
+plugin loader with one that finds none, as pydantic's own does then, so no command imports
+`importlib.metadata` (about 15 ms; `tests/test_cli_startup.py` holds the stand-in to pydantic's answer). Why
+it stays at the edge of 300 ms: the libraries row alone (pydantic, typer with its click, Jinja, PyYAML: the
+design fixes all four) is about half of the target, and the proxy's own config test adds about 25 ms;
+ctlplane's CLI and model classes add 70-100 ms, most of it pydantic building validators for 64 classes
+(pydantic's `defer_build` only moves that to the first validation, which `validate` always does: measured, no
+gain), and what remains (the renderer's views, a dozen frozen dataclasses each, and the work itself, about 10
+ms) is the rest. Closing the gap would need the model's validators built without pydantic's schema generation
+on every start (a cached core schema: pydantic offers no supported way), or a CLI without typer."""
 
 if __name__ == "__main__":
     sys.exit(main())
