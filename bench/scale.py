@@ -191,37 +191,37 @@ Targets from the issue: ctlplane's own time at most 1x the proxy's own config ch
 10,000 servers, at most 10x the time for 10x the size, and a peak of memory at most 5x the rendered config."""
 
 DOC_NOTES = """\
-Reading it: the ratio columns are the measure (both sides ran in this run on the same machine). Done for
-this issue: the YAML is read from libyaml's events straight into data (`model/yaml_events.py`: no node
-tree, no position marks; positions are composed again only when an error needs one; a scalar and a plain
-key are resolved without the node-compatible detour), a model written as JSON takes the C JSON parser, the
-cyclic garbage collector is paused while a model loads and renders (its walks over the growing model were
-10-20 % of the time), IPv4 addresses are checked by a compiled pattern instead of `ipaddress`, HAProxy
-server lines are printed in one loop, templates are not stat()ed per include, the Secure-cookie scan is
-linear, the escaping filters quote a value with nothing to escape or refuse by one compiled match, durations
-are formatted once per value, and the NGINX view no longer copies each server's settings.
+Reading it: the ratio columns are the measure (both sides ran in this run on the same machine). Done for this
+issue: the YAML is read from libyaml's events straight into data (`model/yaml_events.py`: no node tree, no
+position marks; positions are composed again only when an error needs one; a scalar and a plain key are
+resolved without the node-compatible detour), a model written as JSON takes the C JSON parser, the cyclic
+garbage collector is paused while a model loads and renders (its walks over the growing model were 10-20 % of
+the time), IPv4 addresses are checked by a compiled pattern instead of `ipaddress`, HAProxy server lines are
+printed in one loop, templates are not stat()ed per include, the Secure-cookie scan is linear, the escaping
+filters quote a value with nothing to escape or refuse by one compiled match, durations are formatted once per
+value, and the NGINX view no longer copies each server's settings.
 
 Whether 1.0x is reachable at all is what the floor table answers. Its first three columns are what the
 libraries the design fixes take on their own, for the same model: libyaml's events through PyYAML's C parser
-(about 100,000 of them, built as Python objects and dropped) or `json.loads`, pydantic validating the
-parsed data into the Model, and Jinja printing the finished view with ctlplane's templates. For NGINX from
-YAML their sum alone is more than `nginx -t` of the result: the target cannot be met with PyYAML, pydantic
-and Jinja. For the other three the floor leaves ctlplane's own Python (the event builder, the cross and
-engine checks that keep every setting an engine cannot honour from passing silently, and the views that
-make every decision) the time in the last column, a half to a fifth of what it takes: at 1,000 services
-that is about 100-200 us of decisions per service, and it would have to fall to 20-100 us. What it is made
-of is in the profile above: thousands of small functions and frozen dataclasses, none of them more than a
-few per cent. The second target, 10x the time for 10x the size, is about linearity, and this column is
-noisy: a build of 100 services takes 20-40 ms, and the time per service at 1,000 moved as much between
-three runs on one day (NGINX from JSON: 279, 292 and 346 us) as between sizes. Measured apart, best of 5 on
-JSON models of 100, 300, 1,000 and 2,000 services (`build()` of this script), the time per service stayed
-flat: NGINX 344, 340, 318, 335 us, HAProxy 225, 224, 240, 253 us. The work is linear; what is left above
-10.0x is the cost per object growing a little with the working set (26 MiB at 1,000 services against
-about 3 MiB at 100), not an algorithm. Peak memory, against the 5x
-target: the validated model alone is about 13 MiB here (10,000 pydantic objects with their field
-dictionaries, measured with `tracemalloc`), already more than 5x a 2.2 MB config, so the target cannot be
-met while the model is made of pydantic objects; the YAML path no longer adds a node tree (its peak fell
-from about 36 MiB to 6 MiB for the model text alone)."""
+(about 100,000 of them, built as Python objects and dropped) or `json.loads`, pydantic validating the parsed
+data into the Model, and Jinja printing the finished view with ctlplane's templates. For NGINX from YAML their
+sum alone is more than `nginx -t` of the result: the target cannot be met with PyYAML, pydantic and Jinja. For
+the other three the floor leaves ctlplane's own Python (the event builder, the cross and engine checks that
+keep every setting an engine cannot honour from passing silently, and the views that make every decision) the
+time in the last column: for NGINX from JSON about what the cross and engine checks alone take (about 25 ms),
+for HAProxy from YAML less than the event builder and the checks take, and for HAProxy from JSON nearly all of
+what it takes (the one row within reach: 1.03-1.15 in today's runs). What ctlplane's own time is made of is in
+the profile above: thousands of small functions and frozen dataclasses, a dozen helpers per service, none of
+them more than a few per cent. The second target, 10x the time for 10x the size, is about linearity, and this
+column is noisy: a build of 100 services takes 20-40 ms, and the time per service at 1,000 moved as much
+between three runs on one day (NGINX from JSON: 279, 292 and 346 us) as between sizes. Measured apart, best of
+5 on JSON models of 100, 300, 1,000 and 2,000 services (`build()` of this script), the time per service stayed
+flat: NGINX 344, 340, 318, 335 us, HAProxy 225, 224, 240, 253 us. The work is linear; what is left above 10.0x
+is the cost per object growing a little with the working set (26 MiB at 1,000 services against about 3 MiB at
+100), not an algorithm. Peak memory, against the 5x target: the validated model alone is about 13 MiB here
+(10,000 pydantic objects with their field dictionaries, measured with `tracemalloc`), already more than 5x a
+2.2 MB config, so the target cannot be met while the model is made of pydantic objects; the YAML path no
+longer adds a node tree (its peak fell from about 36 MiB to 6 MiB for the model text alone)."""
 
 if __name__ == "__main__":
     sys.exit(main())
