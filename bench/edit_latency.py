@@ -200,11 +200,13 @@ again and forks a new worker, and ctlplane confirms the new worker reports the n
 change on HAProxy is one runtime-API command and no process starts. On the 10,000-server model the time is
 ctlplane loading, validating and rendering the whole model (see Scale) plus the proxy's own config test
 and a reload that opens 1,000 listeners. Deciding whether HAProxy can take the change through its runtime
-API compares the serving and the new config server line by server line: that comparison now reads only
-the lines that differ, and runs once per pair of releases (0.19 s -> 0.06 s at 10,000 servers, twice per
-apply before), the model's YAML is read from libyaml's events without a node tree (about 0.3 s less), and
-the garbage collector rests while the model loads and renders. A cache of the rendered text of unchanged
-pools (not done) would be the next step."""
+API compares the serving and the new config: it runs once per pair of releases, and two configs of as many
+lines (a weight, a state, another pool of the same size) are compared line against line, reading only the
+lines that differ (at 10,000 servers: a weight change 74 -> 10 ms, a pool switch that adds or drops a
+backend 70 -> 50 ms; this moved the HAProxy 10,000-server row from 1,063 ms, missed, to the figure above).
+The model's YAML is read from libyaml's events without a node tree (about 0.3 s less), and the garbage
+collector rests while the model loads and renders. A cache of the rendered text of unchanged pools (not
+done) would be the next step."""
 
 if __name__ == "__main__":
     try:
