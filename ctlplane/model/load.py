@@ -200,11 +200,12 @@ def _convert(loader: Any, node: yaml.Node, loc: Loc, positions: Positions | None
         return out
     if isinstance(node, yaml.SequenceNode):
         return [_convert(loader, item, (*loc, i), positions, seen, name) for i, item in enumerate(node.value)]
+    assert isinstance(node, yaml.ScalarNode)  # the composer makes mappings, sequences and scalars only
     return _scalar(loader, node)
 
 
-def _scalar(loader: Any, node: yaml.Node) -> Any:
-    return scalar_value(loader, node.tag, node.value, lambda: node)
+def _scalar(loader: Any, node: yaml.ScalarNode) -> Any:
+    return scalar_value(loader, node.tag, node.value, node.start_mark, node.end_mark, node.style)
 
 
 def _at(node: yaml.Node, message: str, name: str) -> Finding:

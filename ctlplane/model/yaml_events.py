@@ -12,7 +12,6 @@ not recorded here: they are found again, lazily, only when an error needs one.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import yaml
@@ -37,25 +36,18 @@ def _tag(loader: Any, event: Any) -> str:
     return str(tag)
 
 
-def scalar_value(loader: Any, tag: str, value: str, node: Callable[[], yaml.Node]) -> Any:
-    """Plain strings and decimal integers directly; every other tag through the safe constructor."""
+def scalar_value(loader: Any, tag: str, value: str, start: Any, end: Any, style: str | None) -> Any:
+    """Plain strings and decimal integers directly; every other tag through the safe constructor (a node is
+    built only then: this runs for every value of the model)."""
     if tag == _STR:
         return value
     if tag == _INT and value.isdigit() and (value[0] != "0" or value == "0"):
         return int(value)
-    return loader.construct_object(node())
+    return loader.construct_object(yaml.ScalarNode(tag, value, start, end, style))
 
 
 def _scalar(loader: Any, event: Any) -> Any:
-    """:func:`scalar_value` of one event, written out: it runs for every value of the model."""
-    tag, value = event.tag, event.value
-    if tag is None or tag == "!":
-        tag = loader.resolve(yaml.ScalarNode, value, event.implicit)
-    if tag == _STR:
-        return value
-    if tag == _INT and value.isdigit() and (value[0] != "0" or value == "0"):
-        return int(value)
-    return loader.construct_object(yaml.ScalarNode(tag, value, event.start_mark, event.end_mark, event.style))
+    return scalar_value(loader, _tag(loader, event), event.value, event.start_mark, event.end_mark, event.style)
 
 
 class _Mapping:
