@@ -17,6 +17,8 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -232,7 +234,20 @@ def prepare_nodes(lab: SwarmLab) -> None:
         assert rc == 0, out
 
 
-# -- shared by the fault tests (test_faults.py); test_rollout.py keeps its own copies for now ------------------
+@contextmanager
+def fleet_lab(lab: SwarmLab) -> Iterator[None]:
+    """A test module's time on the lab: the nodes prepared and the echo backends up; afterwards every fleet
+    object and proxy swept and the backends removed."""
+    prepare_nodes(lab)
+    backends = Backends(lab).start()
+    try:
+        yield
+    finally:
+        sweep(lab)
+        backends.remove()
+
+
+# -- shared by the fault and rollout tests (test_faults.py, test_rollout.py) --------------------------------
 def release_of(node: Node) -> str:
     """The X-Release a node's proxy answers with now (a request from inside the node, on its address)."""
     rc, out = node.exec("curl", "-sS", "--max-time", "3", "-D", "-", "-o", "/dev/null", f"http://{node.ip}:{PORT}/")

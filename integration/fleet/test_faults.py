@@ -25,9 +25,8 @@ from typing import Any
 
 import pytest
 
-from integration.fleet.kit import (AGENT_ROOT, EXTRA_PORT, FLEET, PORT, Backends, Run, agent_view, ctl, finish,
-                                   fleet_model, held_port, prepare_nodes, proxy_facts, release_of, start_ctl, sweep,
-                                   write_model)
+from integration.fleet.kit import (AGENT_ROOT, EXTRA_PORT, FLEET, PORT, Run, agent_view, ctl, finish, fleet_lab,
+                                   fleet_model, held_port, proxy_facts, release_of, start_ctl, write_model)
 from integration.fleet.lab import Node, SwarmLab
 from integration.fleet.traffic import NodeLoad
 from integration.harness.wait import wait_until
@@ -85,13 +84,8 @@ class Fleet:
 
 @pytest.fixture(scope="module")
 def fleet(swarm_lab: SwarmLab, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fleet]:
-    prepare_nodes(swarm_lab)
-    backends = Backends(swarm_lab).start()
-    try:
+    with fleet_lab(swarm_lab):
         yield Fleet(swarm_lab, tmp_path_factory.mktemp("faults"))
-    finally:
-        sweep(swarm_lab)
-        backends.remove()
 
 
 def ensure_serving(fleet: Fleet) -> None:

@@ -25,8 +25,7 @@ from ctlplane.fleet.bundle import Part, build_bundle, sha256, split
 from ctlplane.fleet.sources import release_sources
 from ctlplane.fleet.specs import part_labels
 from ctlplane.pipeline import build
-from integration.fleet.kit import (AGENT_ROOT, CONTAINER, FLEET, Backends, ctl, fleet_model, prepare_nodes,
-                                   release_of, sweep, write_model)
+from integration.fleet.kit import AGENT_ROOT, CONTAINER, FLEET, ctl, fleet_lab, fleet_model, release_of, write_model
 from integration.fleet.lab import Node, SwarmLab
 from integration.fleet.test_rollout import Fleet, ensure_serving
 from integration.fleet.traffic import NodeLoad
@@ -87,13 +86,8 @@ def flip(data: bytes) -> bytes:
 
 @pytest.fixture(scope="module")
 def fleet(swarm_lab: SwarmLab, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fleet]:
-    prepare_nodes(swarm_lab)
-    backends = Backends(swarm_lab).start()
-    try:
+    with fleet_lab(swarm_lab):
         yield Fleet(swarm_lab, tmp_path_factory.mktemp("large"))
-    finally:
-        sweep(swarm_lab)
-        backends.remove()
 
 
 def test_a_release_of_10000_servers_is_split_checked_on_every_node_and_served(fleet: Fleet) -> None:

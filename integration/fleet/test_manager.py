@@ -19,7 +19,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from integration.fleet.kit import Backends, ctl, fleet_model, prepare_nodes, proxy_facts, release_of, sweep
+from integration.fleet.kit import ctl, fleet_lab, fleet_model, proxy_facts, release_of
 from integration.fleet.lab import SwarmLab
 from integration.fleet.test_rollout import Fleet, assert_in_sync
 from integration.fleet.traffic import NodeLoad
@@ -30,16 +30,13 @@ WITHOUT_MANAGER_S = 60.0  # the issue's figure
 
 @pytest.fixture(scope="module")
 def fleet(swarm_lab: SwarmLab, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fleet]:
-    prepare_nodes(swarm_lab)
-    backends = Backends(swarm_lab).start()
-    try:
-        yield Fleet(swarm_lab, tmp_path_factory.mktemp("manager"))
-    finally:
-        swarm_lab.manager.container.reload()
-        if swarm_lab.manager.container.status != "running":  # a failure before the test started it again
-            swarm_lab.start_manager()
-        sweep(swarm_lab)
-        backends.remove()
+    with fleet_lab(swarm_lab):  # its sweep needs the manager: the manager is running again before it
+        try:
+            yield Fleet(swarm_lab, tmp_path_factory.mktemp("manager"))
+        finally:
+            swarm_lab.manager.container.reload()
+            if swarm_lab.manager.container.status != "running":  # a failure before the test started it again
+                swarm_lab.start_manager()
 
 
 def test_without_the_manager_the_nodes_serve_a_killed_proxy_returns_and_apply_changes_nothing(

@@ -14,8 +14,7 @@ from typing import Any
 
 import pytest
 
-from integration.fleet.kit import (CONTAINER, Backends, ctl, fleet_model, prepare_nodes, proxy_facts, release_of,
-                                   sweep, write_model)
+from integration.fleet.kit import CONTAINER, ctl, fleet_lab, fleet_model, proxy_facts, release_of, sweep, write_model
 from integration.fleet.lab import Node, SwarmLab
 from integration.fleet.test_rollout import Fleet, assert_in_sync, first_seen
 from integration.fleet.traffic import NodeLoad
@@ -27,13 +26,8 @@ RELEASES = 10  # NGINX releases rolled out (the issue's ten); the baseline does 
 @pytest.fixture(scope="module")
 def nginx_fleet(swarm_lab: SwarmLab, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fleet]:
     sweep(swarm_lab)  # another module's fleet may have left its proxies
-    prepare_nodes(swarm_lab)
-    backends = Backends(swarm_lab).start()
-    try:
+    with fleet_lab(swarm_lab):
         yield Fleet(swarm_lab, tmp_path_factory.mktemp("nginx-fleet"))
-    finally:
-        sweep(swarm_lab)
-        backends.remove()
 
 
 def apply(fleet: Fleet, release: str) -> tuple[Any, Path]:

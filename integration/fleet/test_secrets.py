@@ -30,8 +30,8 @@ from ctlplane.fleet.bundle import secret_name
 from ctlplane.fleet.docker_swarm import DockerSwarm
 from ctlplane.fleet.prune import prune, record_releases
 from ctlplane.fleet.state import read_record
-from integration.fleet.kit import (AGENT_ROOT, CONTAINER, FLEET, PORT, Backends, finish, fleet_model, prepare_nodes,
-                                   start_ctl, sweep, write_model)
+from integration.fleet.kit import (AGENT_ROOT, CONTAINER, FLEET, PORT, finish, fleet_lab, fleet_model, start_ctl,
+                                   write_model)
 from integration.fleet.lab import Node, SwarmLab
 from integration.fleet.test_rollout import Fleet, assert_in_sync
 from integration.fleet.traffic import NodeLoad
@@ -150,13 +150,8 @@ def https_release(node: Node, context: ssl.SSLContext) -> tuple[str, str]:
 
 @pytest.fixture(scope="module")
 def fleet(swarm_lab: SwarmLab, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fleet]:
-    prepare_nodes(swarm_lab)
-    backends = Backends(swarm_lab).start()
-    try:
+    with fleet_lab(swarm_lab):
         yield Fleet(swarm_lab, tmp_path_factory.mktemp("secrets"))
-    finally:
-        sweep(swarm_lab)
-        backends.remove()
 
 
 def agents(lab: SwarmLab) -> list[dict[str, Any]]:
