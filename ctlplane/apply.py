@@ -129,7 +129,8 @@ def apply_prepared(prepared: Prepared, *, report: Callable[[ApplyResult], None] 
     results: list[ApplyResult] = []
 
     def apply_one(driver: Driver, files: Output) -> ApplyResult:
-        result = apply_proxy(driver, files, expect=prepared.plans[driver.proxy].serving, step=step)
+        plan = prepared.plans[driver.proxy]
+        result = apply_proxy(driver, files, expect=plan.serving, step=step, planned_seen=plan.observation)
         results.append(result)
         if report is not None:
             report(result)

@@ -107,6 +107,14 @@ def describe_serving(serving: str | None, seen: Observation) -> str:
     return "nothing"
 
 
+def planned_against(expect: str | None, seen: Observation | None) -> str:
+    """What a plan saw serving, in words: with its observation, as :func:`describe_serving` says it."""
+    if seen is None:
+        return expect or "nothing or an unreadable release"
+    said = describe_serving(expect, seen)
+    return f"{said}: {seen.problem}" if expect is None and seen.problem else said
+
+
 def plan_change(driver: Driver, files: Output) -> Planned:
     """Observe the proxy and decide how ``files`` would reach it (no change is made)."""
     seen = observe_known(driver)
@@ -116,8 +124,11 @@ def plan_change(driver: Driver, files: Output) -> Planned:
     return Planned(seen, serving, change)
 
 
-def apply_proxy(driver: Driver, files: Output, *, expect: str | None = ANY, step: Step = no_step) -> ApplyResult:
-    """Make ``driver``'s proxy serve ``files`` (already validated); raise ApplyError after a rollback."""
+def apply_proxy(driver: Driver, files: Output, *, expect: str | None = ANY, step: Step = no_step,
+                planned_seen: Observation | None = None) -> ApplyResult:
+    """Make ``driver``'s proxy serve ``files`` (already validated); raise ApplyError after a rollback. With
+    ``expect`` (what the plan saw serving), a proxy serving anything else is left alone (ChangedSincePlan),
+    its message saying what the plan saw (``planned_seen``, the plan's observation) and what serves now."""
     started = time.monotonic()
     with driver.store.lock():
         planned = plan_change(driver, files)
@@ -127,8 +138,7 @@ def apply_proxy(driver: Driver, files: Output, *, expect: str | None = ANY, step
                              [Finding(f"{driver.proxy}: {seen.problem}; nothing changed", source=driver.engine)])
         if expect != ANY and planned.serving != expect:
             why = (f"{driver.proxy}: changed since the plan (serving {describe_serving(planned.serving, seen)}, "
-                   f"planned against {expect or 'nothing or an unreadable release'}); nothing changed, run apply "
-                   "again")
+                   f"planned against {planned_against(expect, planned_seen)}); nothing changed, run apply again")
             raise ChangedSincePlan(why, [Finding(why, source="driver")])
         if planned.change.kind == "none":
             if planned.serving and driver.store.active_release() != planned.serving:

@@ -16,6 +16,7 @@ import pytest
 from ctlplane.drivers import container_spec, control_for
 from ctlplane.drivers.container import (LABEL_ENGINE, LABEL_PROXY, LABEL_STATE, ContainerHost, launch_command,
                                         parse_processes)
+from ctlplane.drivers.exec_frame import FRAME_MARK, FRAME_SCRIPT
 from ctlplane.drivers.haproxy import HaproxyControl
 from ctlplane.drivers.nginx import NginxControl
 from ctlplane.errors import DriverError
@@ -32,7 +33,7 @@ class FakeContainer:
         self.signals: list[str] = []
         self.execs: list[tuple[list[str], dict[str, Any]]] = []
         self.answers: dict[str, tuple[int, bytes]] = {}
-        self.queued: dict[str, list[tuple[int, bytes]]] = {}  # answers given once each, before ``answers``
+        self.queued: dict[str, list[tuple[int, bytes] | None]] = {}  # answers given once each, before ``answers``
         self.stopped = self.removed = False
         self.updates: list[dict[str, Any]] = []
 
@@ -46,11 +47,19 @@ class FakeContainer:
         self.signals.append(signal)
 
     def exec_run(self, argv: list[str], **kwargs: Any) -> Any:
+        """The answer for the first key found in ``argv`` (a queued one first; None: the engine lost the
+        output, as docker-py #2042 reports); a framed command's answer comes back in its frame."""
         self.execs.append((argv, kwargs))
-        code, out = next((v for k, v in self.answers.items() if k in " ".join(argv)), (0, b""))
+        answer: tuple[int, bytes] | None = next((v for k, v in self.answers.items() if k in " ".join(argv)),
+                                                (0, b""))
         for key, queue in self.queued.items():
             if key in " ".join(argv) and queue:
-                code, out = queue.pop(0)
+                answer = queue.pop(0)
+        if answer is None:
+            return type("Result", (), {"exit_code": 0, "output": b""})()
+        code, out = answer
+        if argv[:3] == ["sh", "-c", FRAME_SCRIPT]:
+            out = b"%s\n%s\n%s %d\n" % (FRAME_MARK.encode(), out, FRAME_MARK.encode(), code)
         return type("Result", (), {"exit_code": code, "output": out})()
 
     def stop(self, timeout: int) -> None:
@@ -284,6 +293,25 @@ def test_a_torn_listing_is_taken_again_before_it_is_believed(tmp_path: Path) -> 
     assert sum("cd /proc" in " ".join(argv) for argv, _ in container.execs) == 3
     container.queued["cd /proc"] = [(0, TORN.encode())] * 5  # still torn after the last try: the last is returned
     assert host.processes()[1].cmdline == "" and sum("cd /proc" in " ".join(a) for a, _ in container.execs) == 6
+
+
+def test_output_the_engine_lost_is_taken_again_never_read_as_nothing_runs(tmp_path: Path) -> None:
+    """An exec that ran may come back with no output and exit code 0 (docker-py #2042): an empty listing read
+    as "no master" made an apply under load plan against "nothing" and be refused as changed since the plan
+    (CI, test_reloads[nginx]). The frame around the output tells a lost answer from an empty one."""
+    host, client = host_for(tmp_path)
+    host.launch(["nginx"], cwd=tmp_path, log=tmp_path / "l")
+    container = client.containers.by_name["lbc"]
+    whole = LISTING.replace("\t\t7 (nginx)", "\t/s/releases/abc\t7 (nginx)").replace("\t\t9 (keep", "\t/\t9 (keep")
+    container.queued["cd /proc"] = [None, None, (0, whole.encode())]
+    assert sorted(host.processes()) == [1, 7, 9]
+    container.queued["cd /proc"] = [None] * 5
+    with pytest.raises(DriverError, match="lost"):
+        host.processes()
+    container.queued["curl"] = [None, (0, b"ok\n200")]
+    assert host.http_get("http://127.0.0.1:8404/") == (200, "ok")
+    container.queued["ip -o addr"] = [None, (0, b"1: lo inet 127.0.0.1/8\n")]
+    assert host.run(["ip", "-o", "addr", "show"]).stdout == "1: lo inet 127.0.0.1/8\n"
 
 
 def test_a_container_that_stops_during_a_listing_runs_nothing(tmp_path: Path) -> None:

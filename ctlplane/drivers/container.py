@@ -15,7 +15,9 @@ container on what is active now. Processes are listed inside the container (its 
 namespace: PID 1 is the master), signals reach PID 1 through the engine and
 any other process through ``kill`` inside, helpers (keepalived) start with a
 detached exec, HTTP requests are made from inside the container (an admin
-listener is usually on its loopback). :class:`ContainerSpec` is the pure
+listener is usually on its loopback). Commands that only read (the listing,
+``run``, HTTP) come back framed (``exec_frame``): output the engine lost is
+taken again, never read as an empty answer. :class:`ContainerSpec` is the pure
 description of the container; every Docker failure becomes a DriverError.
 """
 
@@ -30,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from ctlplane.drivers import haproxy_api, procfs
+from ctlplane.drivers.exec_frame import framed, unframed
 from ctlplane.drivers.host import LocalFiles, Proc
 from ctlplane.drivers.process import Completed
 from ctlplane.errors import DriverError, Finding
@@ -39,6 +42,8 @@ LABEL_ENGINE = "org.ctlplane.engine"
 LABEL_STATE = "org.ctlplane.state-dir"  # with LABEL_PROXY: two models' proxies of the same name never collide
 STOP_SIGNALS = {"nginx": "SIGQUIT", "haproxy": "SIGUSR1"}  # what `docker stop` sends: finish in-flight requests
 LISTING_TRIES = 3  # a listing torn by processes starting or exiting under it is taken again
+READ_TRIES = 3  # a read whose output the engine lost (see exec_frame) is taken again
+UNFINISHED = -1  # the exit code of an exec whose output stream ended while it still ran
 VRRP_CAPS = ("NET_ADMIN", "NET_RAW", "NET_BROADCAST")
 LOG_OPTIONS = {"max-size": "10m", "max-file": "3"}  # the engine logs to the state dir; keep Docker's own log small
 RESTART_POLICY = "unless-stopped"  # a crashed master comes back on the active release (see the module docstring)
@@ -266,14 +271,31 @@ class ContainerHost(LocalFiles):
                                         user=user)
         if detach:
             return 0, ""
-        return int(result.exit_code), bytes(result.output or b"").decode("utf-8", "replace")
+        code = UNFINISHED if result.exit_code is None else int(result.exit_code)  # the output ended too soon
+        return code, bytes(result.output or b"").decode("utf-8", "replace")
 
     def spawn(self, argv: Sequence[str], *, cwd: Path, log: Path, env: Mapping[str, str] | None = None) -> None:
         self._exec(["sh", "-c", _APPEND, str(log), *argv], detach=True, env=env, workdir=str(cwd))
 
+    def _read(self, argv: Sequence[str], user: str = "") -> tuple[int, str]:
+        """Exit code and output of a command that only reads, framed (``exec_frame``): output the engine lost is
+        taken again, up to READ_TRIES times, then raises; it is never returned as an empty answer. An exec that
+        failed itself (no frame, an exit code other than 0: the container stopping under it) is returned as
+        it is."""
+        for _ in range(READ_TRIES):
+            code, out = self._exec(framed(argv), user=user)
+            answer = unframed(out)
+            if answer is not None:
+                return answer
+            if code not in (0, UNFINISHED):
+                return code, out
+        what = " ".join(argv)[:60]
+        raise DriverError(f"the output of {what!r} in {self.spec.name} was lost", [Finding(
+            f"{READ_TRIES} execs of {what!r} in {self.spec.name}: the output was lost every time", source="driver")])
+
     def run(self, argv: Sequence[str], *, timeout: float = 10.0) -> Completed:
         started = time.monotonic()
-        code, out = self._exec(argv)
+        code, out = self._read(argv)
         return Completed(tuple(argv), code, out, "", time.monotonic() - started)
 
     def processes(self) -> dict[int, Proc]:
@@ -313,7 +335,7 @@ class ContainerHost(LocalFiles):
         return found
 
     def _listing(self, argv: list[str], user: str = "") -> str:
-        code, out = self._exec(argv, user=user)
+        code, out = self._read(argv, user=user)
         if code != 0:
             raise DriverError(f"cannot list the processes of {self.spec.name}",
                               [Finding(f"process listing exited {code}: {out.strip()[:200]}", source="driver")])
@@ -331,7 +353,7 @@ class ContainerHost(LocalFiles):
         return code == 0
 
     def http_get(self, url: str, timeout: float = 2.0) -> tuple[int, str]:
-        code, out = self._exec(["curl", "-sS", "--noproxy", "*", "--max-time", f"{timeout:g}",
+        code, out = self._read(["curl", "-sS", "--noproxy", "*", "--max-time", f"{timeout:g}",
                                 "-w", "\n%{http_code}", url])
         body, _, status = out.rpartition("\n")
         if code != 0 or not status.strip().isdigit():

@@ -189,6 +189,22 @@ def test_a_plan_that_went_stale_applies_nothing(tmp_path: Path) -> None:
     assert planned.serving == old
 
 
+def test_a_stale_plan_says_what_it_saw(tmp_path: Path) -> None:
+    """The refusal names what the plan saw, so that "nothing" and "could not tell" are told apart."""
+    from ctlplane.drivers.control import STOPPED, Observation
+
+    driver, _, old = running(tmp_path)
+    with pytest.raises(ApplyError, match=r"planned against nothing\)"):
+        apply_proxy(driver, files("haproxy", address="10.0.0.9"), expect=None, planned_seen=STOPPED)
+    unknown = Observation(master=4, workers=frozenset({5}))
+    with pytest.raises(ApplyError, match=r"planned against a release its workers did not report .*\(master 4\)"):
+        apply_proxy(driver, files("haproxy", address="10.0.0.9"), expect=None, planned_seen=unknown)
+    twice = Observation(master=4, problem="two masters")
+    with pytest.raises(ApplyError, match=r"planned against nothing: two masters\)"):
+        apply_proxy(driver, files("haproxy", address="10.0.0.9"), expect=None, planned_seen=twice)
+    assert serving(driver) == old  # nothing changed
+
+
 def test_a_host_that_cannot_run_the_engine_is_not_a_stopped_proxy() -> None:
     assert FakeHost().processes() == {}
 
