@@ -19,7 +19,6 @@ import re
 import shutil
 import tempfile
 from collections.abc import Callable, Iterable, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import PurePosixPath
 
@@ -103,8 +102,13 @@ def check_proxy_outputs(
         jobs.append((name, engines[name], files))
         if "keepalived.conf" in files:
             jobs.append((name, "keepalived", {"keepalived.conf": files["keepalived.conf"]}))
-    with ThreadPoolExecutor(max_workers=max(1, max_workers)) as pool:
-        results = list(pool.map(lambda job: check_output(job[1], job[2], runner=runner), jobs))
+    if len(jobs) == 1:  # one check needs no thread pool (importing concurrent.futures and a thread: about 3 ms)
+        results = [check_output(jobs[0][1], jobs[0][2], runner=runner)]
+    else:
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=max(1, max_workers)) as pool:
+            results = list(pool.map(lambda job: check_output(job[1], job[2], runner=runner), jobs))
     return [
         replace(f, file=f"{name}/{f.file}" if f.file and not f.file.startswith("/") else f.file)
         for (name, _, _), found in zip(jobs, results, strict=True)
