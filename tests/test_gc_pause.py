@@ -42,3 +42,33 @@ def test_loading_and_rendering_are_paused_steps() -> None:
     assert getattr(load_bytes, "__wrapped__", None) is not None
     assert getattr(render_all, "__wrapped__", None) is not None
     assert gc.isenabled()
+
+
+def test_a_cli_command_runs_paused_and_long_running_ones_resume(monkeypatch: pytest.MonkeyPatch,
+                                                                capsys: pytest.CaptureFixture[str]) -> None:
+    """Start-up's imports run without the collector; ``watch`` (and the fleet agent and rollouts) turn it back
+    on before their loop, and the CLI restores it as it was when the command ends."""
+    import sys
+
+    import ctlplane.watch_loop
+    from ctlplane.cli import main
+    from ctlplane.errors import ModelError
+
+    seen: dict[str, bool] = {}
+
+    def run_watch(*args: object, **kwargs: object) -> None:
+        seen["watch loop"] = gc.isenabled()
+
+    def build(*args: object, **kwargs: object) -> None:
+        seen["build"] = gc.isenabled()
+        raise ModelError("seen enough", [])
+
+    monkeypatch.setattr(ctlplane.watch_loop, "run_watch", run_watch)
+    model = "tests/model/valid/minimal.yaml"
+    for argv in (["validate", model, "--no-binaries"], ["watch", model]):
+        monkeypatch.setattr(sys, "argv", ["ctlplane", *argv])
+        monkeypatch.setattr("ctlplane.pipeline.build", build)
+        with pytest.raises(SystemExit):
+            main()
+        assert gc.isenabled()
+    assert seen == {"build": False, "watch loop": True}

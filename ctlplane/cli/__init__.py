@@ -71,12 +71,17 @@ def _interrupt(signum: int, frame: object) -> None:
 
 
 def main() -> None:
-    """SIGTERM acts like Ctrl-C: an apply rolls back, temporary files are removed (``watch`` stops cleanly)."""
+    """SIGTERM acts like Ctrl-C: an apply rolls back, temporary files are removed (``watch`` stops cleanly).
+    The cyclic collector is paused for the command (``gc_pause.command_paused``); ``watch``, the fleet agent and
+    a fleet rollout, which run long, resume it."""
     import signal
+
+    from ctlplane.gc_pause import command_paused
 
     _without_pydantic_plugins()
     signal.signal(signal.SIGTERM, _interrupt)
-    app()
+    with command_paused():
+        app()
 
 
 def _without_pydantic_plugins() -> None:

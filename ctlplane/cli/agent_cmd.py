@@ -47,7 +47,9 @@ def run(parts: Path = PARTS, secrets: Path = SECRETS, root: Path = ROOT, health_
     """Apply the release to this node's proxies, soak it against the gate, then keep reporting it."""
     from ctlplane.fleet.agent import Seams, run as run_agent, settings_from_env
     from ctlplane.fleet.pause import pause_step
+    from ctlplane.gc_pause import resume_for_long_run
 
+    resume_for_long_run()
     def serve() -> bool:
         time.sleep(SERVING_EVERY)
         return True

@@ -31,7 +31,9 @@ def apply_fleet_cli(built: Build, output: Format, local: list[str]) -> None:
     """The fleet half of ``ctlplane apply`` (``local``: the proxies applied on this machine first)."""
     from ctlplane.apply import apply_prepared, prepare
     from ctlplane.fleet.controller import apply_fleet, open_swarm, plain_tcp_warning
+    from ctlplane.gc_pause import resume_for_long_run
 
+    resume_for_long_run()  # a rollout soaks and waits for minutes
     try:
         if local:
             for applied in apply_prepared(prepare(built, proxies=local)):

@@ -48,7 +48,9 @@ def watch(
             raise typer.Exit(1)
         return
     from ctlplane.discovery.watching import DockerEvents
+    from ctlplane.gc_pause import resume_for_long_run
 
+    resume_for_long_run()
     docker = DockerEvents()  # follows Docker's events only while the model discovers pool members
 
     told: set[str] = set()
