@@ -19,7 +19,7 @@ module.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 FIELDS = ("client", "host", "path", "status", "upstream", "pool", "upstream_time_ms", "total_time_ms", "request_id")
 TEXT_FIELDS = ("client", "time", "request", "status", "bytes", "referer", "user_agent", "host", "upstream", "pool",
@@ -39,8 +39,7 @@ NGINX_FORMAT = (
 )
 
 
-@dataclass(frozen=True)
-class MsMap:
+class MsMap(NamedTuple):
     """``map <source> <result>``: NGINX seconds with millisecond resolution to whole milliseconds, else -1."""
 
     source: str

@@ -27,9 +27,8 @@ the services' 503 page (they must agree: ``engine_error_pages``). A limit's refu
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
 from http import HTTPStatus
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, NamedTuple, TypeVar
 
 from ctlplane.errors import Finding, RenderError
 from ctlplane.model.assets import Assets
@@ -48,8 +47,7 @@ NGINX_400_KINDS = "494 495 496"  # request header too large, certificate error, 
 NO_STORE = "no-store"
 
 
-@dataclass(frozen=True)
-class ErrorPageLine:
+class ErrorPageLine(NamedTuple):
     """``error_page <codes> [=<overwrite>] <uri>;``: digits, and a URI made of a service name (through ``nq``)."""
 
     codes: str
@@ -57,8 +55,7 @@ class ErrorPageLine:
     overwrite: int | None = None
 
 
-@dataclass(frozen=True)
-class PageLocation:
+class PageLocation(NamedTuple):
     """The internal location serving one page: its URI, the release file it is an alias of and the headers it
     adds (the service's HSTS, the service's or a route's response headers, Cache-Control)."""
 
@@ -67,8 +64,7 @@ class PageLocation:
     headers: tuple[Header, ...]
 
 
-@dataclass(frozen=True)
-class NginxPages:
+class NginxPages(NamedTuple):
     lines: tuple[ErrorPageLine, ...]  # the server's
     empty_lines: tuple[ErrorPageLine, ...]  # a discovered pool's location (502 is its own)
     empty_target: str | None  # the 503 page's URI, for a discovered pool's 502 → 503
@@ -78,7 +74,7 @@ class NginxPages:
 
     def for_route(self, lines: tuple[ErrorPageLine, ...], route: int) -> tuple[ErrorPageLine, ...]:
         """``lines`` pointing at the copies of the pages carrying route ``route``'s response headers."""
-        return tuple(replace(e, uri=f"{e.uri}-r{route}") for e in lines)
+        return tuple(e._replace(uri=f"{e.uri}-r{route}") for e in lines)
 
 
 def nginx_file(service: str, index: int) -> str:
@@ -148,8 +144,8 @@ def with_pages(locs: tuple[L, ...], pages: NginxPages | None) -> tuple[L, ...]:
         if variant is not None:
             lines = pages.for_route(lines, variant)
             target = f"{target}-r{variant}" if target is not None else None
-        out.append(replace(loc, error_pages=lines, empty_target=target or loc.empty_target,
-                           page_recursive=bool(loc.upgrade) and not loc.empty_pool))
+        out.append(loc._replace(error_pages=lines, empty_target=target or loc.empty_target,
+                                page_recursive=bool(loc.upgrade) and not loc.empty_pool))
     return tuple(out)
 
 

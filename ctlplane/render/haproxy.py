@@ -13,8 +13,6 @@ cwd=DIR); the admin socket is ``admin.sock`` there.
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from ctlplane.model.assets import Assets
 from ctlplane.model.auth_assets import proxy_htpasswd
 from ctlplane.model.proxy import Proxy
@@ -35,7 +33,7 @@ CONFIG_FILE = "haproxy.cfg"
 def render_haproxy(model: Model, proxy: Proxy, assets: Assets) -> Output:
     """Every HAProxy file of ``proxy``, keyed by relative path, sorted."""
     view = build_view(model, proxy, assets.master_is_root(proxy.name), assets.state_dirs.get(proxy.name))
-    view = replace(view, userlists=userlists(proxy_htpasswd(model, proxy.name), htpasswd_users(assets)))
+    view = view._replace(userlists=userlists(proxy_htpasswd(model, proxy.name), htpasswd_users(assets)))
     files: Output = {CONFIG_FILE: text_file(render_template("haproxy/haproxy.cfg.j2", view=view),
                                             0o600 if view.userlists else 0o644)}
     for status, page in ERROR_PAGES.items():

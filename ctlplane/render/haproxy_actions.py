@@ -28,6 +28,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from ctlplane.errors import Finding, RenderError
 from ctlplane.model.actions import Redirect, Rewrite
@@ -72,8 +73,7 @@ class PathRewrite:
     fmt: str
 
 
-@dataclass(frozen=True)
-class Actions:
+class Actions(NamedTuple):
     answers: tuple[Answer, ...]
     rewrites: tuple[PathRewrite, ...]
 

@@ -20,7 +20,7 @@ HAProxy's own rule could no longer see it.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from ctlplane.model.auth import AdminAuth, Auth
 from ctlplane.model.routing import effective_auth, ordered_routes
@@ -28,8 +28,7 @@ from ctlplane.model.service import HttpService, TcpService
 from ctlplane.render.auth_names import userlist
 
 
-@dataclass(frozen=True)
-class AuthCheck:
+class AuthCheck(NamedTuple):
     """``http-request auth realm <realm>`` (hq) unless the credentials are in ``userlist``; ``number``: the
     value of ``txn.ctl_auth`` it answers to."""
 
@@ -39,15 +38,13 @@ class AuthCheck:
     strip: bool  # del-header Authorization after the check
 
 
-@dataclass(frozen=True)
-class AuthRules:
+class AuthRules(NamedTuple):
     selects: tuple[tuple[int, tuple[object, ...]], ...]  # (auth number, route conditions) in rule order
     checks: tuple[AuthCheck, ...]
     no_cache: bool
 
 
-@dataclass(frozen=True)
-class UserList:
+class UserList(NamedTuple):
     name: str
     users: tuple[tuple[str, str], ...]  # (user, hash): model/htpasswd.py patterns, printed as they are
 

@@ -26,12 +26,11 @@ upgraded connection, a WebSocket, idle that long in both directions is closed;
 it replaces the client and server timeouts once the backend answered 101).
 A pool with ``tls`` gets its TLS options on ``default-server`` (``tls_files``), one
 sending the PROXY protocol ``send-proxy`` or ``send-proxy-v2`` (and ``check-send-proxy``).
-The output is frozen dataclasses (a named tuple per server line); the templates only print them.
+The output is named tuples (immutable records); the templates only print them.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import NamedTuple
 
 from ctlplane.errors import Finding, RenderError
@@ -57,7 +56,7 @@ NO_QUEUE = "1ms"  # HAProxy reads 0 as "no timeout": the shortest wait it has st
 DEFAULT_CHECK_HOST = "localhost"
 
 
-class ServerLine(NamedTuple):  # one per server: a tuple builds in half a frozen dataclass's time
+class ServerLine(NamedTuple):  # one per server
     """One ``server`` line; ``name``, ``address`` and ``cookie`` are model strings (printed with ``hq``)."""
 
     name: str
@@ -72,8 +71,7 @@ class ServerLine(NamedTuple):  # one per server: a tuple builds in half a frozen
     check_proto: str | None = None  # "h2": the HTTP check speaks it too
 
 
-@dataclass(frozen=True)
-class DefaultServer:
+class DefaultServer(NamedTuple):
     """The ``default-server`` line carrying check timing and passive observation."""
 
     inter: str
@@ -83,8 +81,7 @@ class DefaultServer:
     error_limit: int | None
 
 
-@dataclass(frozen=True)
-class Backend:
+class Backend(NamedTuple):
     """One ``backend`` section. ``balance`` is a fixed keyword; ``balance_arg`` a model header/cookie name."""
 
     name: str

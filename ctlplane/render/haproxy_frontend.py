@@ -29,7 +29,7 @@ rewrite) and the route pick they need are ``haproxy_actions``'s; per-route polic
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, replace
+from typing import NamedTuple
 
 from ctlplane.state.layout import CONFIG_DIR
 from ctlplane.model.service import HttpService, Route, TcpService
@@ -51,8 +51,7 @@ _CACHE_NAME_MAX = 32  # HAProxy 2.6 copies a cache name into char[33] and silent
 _HOST_FETCH = "req.hdr(host),host_only"  # lowercase, port removed, IPv6 literals kept
 
 
-@dataclass(frozen=True)
-class Bind:
+class Bind(NamedTuple):
     """A ``bind`` line: ``address`` is ``addr:port``; ``crt_list`` a relative path (both printed with ``hq``)."""
 
     address: str
@@ -64,8 +63,7 @@ class Bind:
     accept_proxy: bool = False  # accept-proxy: every connection starts with a PROXY header
 
 
-@dataclass(frozen=True)
-class Condition:
+class Condition(NamedTuple):
     """One anonymous ACL ``{ <fetch> <match> <value> }``; ``header`` replaces ``fetch`` by ``req.fhdr(<header>,1)``:
     the header's first line only, as NGINX's ``$http_<name>`` (without the occurrence an ACL matches any line)."""
 
@@ -76,14 +74,12 @@ class Condition:
     alternative: str | None = None  # a second value that matches as well (printed with ``hq``)
 
 
-@dataclass(frozen=True)
-class UseBackend:
+class UseBackend(NamedTuple):
     backend: str
     conditions: tuple[Condition, ...]
 
 
-@dataclass(frozen=True)
-class SetHeader:
+class SetHeader(NamedTuple):
     """``http-request set-header <name> <value> [<cond>]``: all three are fixed strings chosen here."""
 
     name: str
@@ -91,8 +87,7 @@ class SetHeader:
     cond: str
 
 
-@dataclass(frozen=True)
-class Frontend:
+class Frontend(NamedTuple):
     name: str
     mode: str
     binds: tuple[Bind, ...]
@@ -220,7 +215,7 @@ def _limits(svc: HttpService | TcpService) -> Limits | None:
     found = limits(svc)
     if found is None or not isinstance(svc, HttpService):
         return found
-    return replace(found, page=haproxy_page_of(svc, found.status, from_cwd("")))
+    return found._replace(page=haproxy_page_of(svc, found.status, from_cwd("")))
 
 
 def needs_notfound(svc: HttpService | TcpService) -> bool:

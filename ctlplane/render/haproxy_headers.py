@@ -20,7 +20,7 @@ answer comes).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from ctlplane.model.headers import Op, effective
 from ctlplane.model.service import HttpService
@@ -34,8 +34,7 @@ SOURCES = {"client_ip": "%[src]", "request_id": f"%[var({REQUEST_ID_VAR})]", "sc
 _ACTIONS = {"set": "set-header", "add": "add-header", "remove": "del-header"}
 
 
-@dataclass(frozen=True)
-class HeaderRule:
+class HeaderRule(NamedTuple):
     """``<phase> <action> <name> [<value>] [<cond>]``: phase, action, expr and cond are fixed strings chosen
     here; name is a HeaderName (printed with ``hq``), literal a model value (printed with ``hf``)."""
 
@@ -52,8 +51,7 @@ def has_route_headers(svc: HttpService) -> bool:
     return any(r.headers.request.names() or r.headers.response.names() for r in svc.routes)
 
 
-@dataclass(frozen=True)
-class HeaderRules:
+class HeaderRules(NamedTuple):
     saves: tuple[tuple[str, str], ...]  # (variable, fetch) saved at request time for the response rules
     request: tuple[HeaderRule, ...]
     response: tuple[HeaderRule, ...]

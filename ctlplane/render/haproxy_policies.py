@@ -18,7 +18,8 @@ serves keeps the service's, as NGINX's default location).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
+from typing import NamedTuple
 
 from ctlplane.model.service import HttpService
 from ctlplane.render.error_pages import haproxy_page_of
@@ -42,8 +43,7 @@ class RouteAccess:
     allow: tuple[str, ...]
 
 
-@dataclass(frozen=True)
-class Policies:
+class Policies(NamedTuple):
     limits: tuple[RouteLimits, ...]
     service_limits: str  # the condition of the service's track-sc0 ("" when no route has its own)
     access: tuple[RouteAccess, ...]
@@ -79,7 +79,7 @@ def route_policies(svc: HttpService, prefix: str) -> Policies | None:
     for j, lim in own_limits:
         found = limits(svc, lim)
         if found is not None:
-            found = replace(found, page=haproxy_page_of(svc, found.status, prefix))
+            found = found._replace(page=haproxy_page_of(svc, found.status, prefix))
         route_limits.append(RouteLimits(j, table_name(svc, j), found))
     access = tuple(RouteAccess(j, tuple(r.access.deny), tuple(r.access.allow))
                    for j, r in enumerate(svc.routes) if r.access is not None)

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Mapping
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from ctlplane.model.service import HttpService, Route, TcpService
 from ctlplane.model.service import Limits as LimitsModel
@@ -37,16 +37,14 @@ TRUST_DEPTH = 10
 _LIMIT_TABLE_SIZE = "100k"
 
 
-@dataclass(frozen=True)
-class Trust:
+class Trust(NamedTuple):
     """The trusted peers (printed with ``hq``) and how many X-Forwarded-For addresses are followed."""
 
     networks: tuple[str, ...]
     depth: tuple[int, ...]  # 1..TRUST_DEPTH: hdr_ip(x-forwarded-for,-n)
 
 
-@dataclass(frozen=True)
-class Limits:
+class Limits(NamedTuple):
     """Per-client tracking: the stick table's key type, stored counters and expiry, and the thresholds."""
 
     table_type: str
@@ -61,8 +59,7 @@ class Limits:
     page: str | None = None  # the answer file of the refusal (the service's error page of that status)
 
 
-@dataclass(frozen=True)
-class BodyLimit:
+class BodyLimit(NamedTuple):
     """``value`` bytes (0: no limit) for requests matching ``conditions`` (a route's, see haproxy_frontend)."""
 
     value: int

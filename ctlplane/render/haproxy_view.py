@@ -21,7 +21,8 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass
+from typing import NamedTuple
+
 from pathlib import Path
 
 from ctlplane.errors import Finding, RenderError
@@ -73,8 +74,7 @@ _CRT_LIST_WORD = re.compile(r"[A-Za-z0-9*._/-]+")
 _MIB = 1024 * 1024
 
 
-@dataclass(frozen=True)
-class GlobalView:
+class GlobalView(NamedTuple):
     user: tuple[str, str] | None  # (user, group) of the workers when the master runs as root
     chroot: str | None
     maxconn: int
@@ -88,8 +88,7 @@ class GlobalView:
     ssl_curves: str
 
 
-@dataclass(frozen=True)
-class PeersView:
+class PeersView(NamedTuple):
     """The local ``peers`` section: at a reload the old workers teach the new ones their stick tables (the
     per-client counters), as NGINX keeps its zones. Its listener is an abstract socket named after the state
     directory (nothing on disk the chrooted workers would have to reach, unique per proxy on the host)."""
@@ -99,8 +98,7 @@ class PeersView:
     address: str
 
 
-@dataclass(frozen=True)
-class DefaultsView:
+class DefaultsView(NamedTuple):
     timeout_connect: str
     timeout_client: str
     timeout_server: str
@@ -110,8 +108,7 @@ class DefaultsView:
     error_pages: tuple[tuple[int, str], ...]  # (status, path from the working directory)
 
 
-@dataclass(frozen=True)
-class CacheView:
+class CacheView(NamedTuple):
     """A ``cache`` section: size in MiB (rounded up), max-age in seconds (rounded up)."""
 
     name: str
@@ -119,22 +116,19 @@ class CacheView:
     max_age_s: int
 
 
-@dataclass(frozen=True)
-class AdminView:
+class AdminView(NamedTuple):
     address: str  # a loopback address, or any with auth (the model refuses others)
     auth: AuthCheck | None = None  # basic auth of the stats / metrics (not of /healthz)
 
 
-@dataclass(frozen=True)
-class CrtListEntry:
+class CrtListEntry(NamedTuple):
     """One crt-list line: the combined PEM path and the SNI names it serves (empty: the certificate's own)."""
 
     path: str
     hosts: tuple[str, ...]
 
 
-@dataclass(frozen=True)
-class View:
+class View(NamedTuple):
     global_: GlobalView
     defaults: DefaultsView
     caches: tuple[CacheView, ...]

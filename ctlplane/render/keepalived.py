@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from ctlplane.errors import Finding, RenderError
 from ctlplane.model.proxy import Pair, PairNode, Proxy
@@ -37,8 +37,7 @@ _SCRIPT = re.compile(
 )
 
 
-@dataclass(frozen=True)
-class TrackScript:
+class TrackScript(NamedTuple):
     """The health check keepalived runs against the local proxy."""
 
     name: str
@@ -49,8 +48,7 @@ class TrackScript:
     rise: int
 
 
-@dataclass(frozen=True)
-class Instance:
+class Instance(NamedTuple):
     """One VRRP instance (one virtual IP) as seen from this node."""
 
     name: str
@@ -67,8 +65,7 @@ class Instance:
     track: str
 
 
-@dataclass(frozen=True)
-class KeepalivedView:
+class KeepalivedView(NamedTuple):
     """Everything keepalived.conf prints for one node."""
 
     proxy: str

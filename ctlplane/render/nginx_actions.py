@@ -24,7 +24,7 @@ text is the route's prefix, every non-alphanumeric character escaped.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from ctlplane.model.actions import Redirect, Respond, Rewrite
 
@@ -35,8 +35,7 @@ SLASHES = r"[/\\]*"
 _QUERY = "(?<ctl_query>.*)"
 
 
-@dataclass(frozen=True)
-class NginxRedirect:
+class NginxRedirect(NamedTuple):
     status: int
     host: str | None  # set $ctl_to_host (nq)
     path: str | None  # set $ctl_to_path (nq): the new prefix or the exact path
@@ -45,15 +44,13 @@ class NginxRedirect:
     fallback: str  # fixed: the Location when it does not
 
 
-@dataclass(frozen=True)
-class NginxRespond:
+class NginxRespond(NamedTuple):
     status: int
     body: str  # nq
     content_type: str  # nq
 
 
-@dataclass(frozen=True)
-class NginxRewrite:
+class NginxRewrite(NamedTuple):
     regex: str  # nq
     prefix: str | None  # set $ctl_rw_prefix (nq); None: strip
     replacement: str  # fixed

@@ -29,6 +29,7 @@ switch: every request it lets through carries Authorization, which the cache nev
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from ctlplane.model.auth import Auth, AuthRequest
 from ctlplane.model.service import HttpService
@@ -38,8 +39,7 @@ from ctlplane.render.auth_names import user_file
 ENDPOINT = "/_ctlplane_auth_"
 
 
-@dataclass(frozen=True)
-class LocationAuth:
+class LocationAuth(NamedTuple):
     """The directives of one location: realm and user file (basic), the internal location to ask (request),
     and whether the client's Authorization header is removed."""
 
@@ -50,8 +50,7 @@ class LocationAuth:
     cache_off: bool = False  # ``proxy_cache off``: asks an authorization service and the service caches
 
 
-@dataclass(frozen=True)
-class AuthEndpoint:
+class AuthEndpoint(NamedTuple):
     """``location = <path>``: internal, proxies to ``http://<target><uri>`` (``uri``: a PathPrefix, nq)."""
 
     path: str

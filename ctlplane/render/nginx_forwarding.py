@@ -25,14 +25,13 @@ only model values are the trusted networks, printed through ``nq``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from ctlplane.model.service import HttpService
 from ctlplane.render import nginx_names as names
 
 
-@dataclass(frozen=True)
-class FixedMap:
+class FixedMap(NamedTuple):
     """A ``map`` whose every word is a constant of this module, printed as is."""
 
     source: str
@@ -40,8 +39,7 @@ class FixedMap:
     entries: tuple[tuple[str, str], ...]
 
 
-@dataclass(frozen=True)
-class Geo:
+class Geo(NamedTuple):
     """``geo $realip_remote_addr $<result> { default 0; <cidr> 1; ... }``: is the peer a trusted proxy."""
 
     result: str

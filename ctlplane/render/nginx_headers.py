@@ -18,7 +18,7 @@ variable; ``value_from`` names one of the fixed variables of ``SOURCES``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from ctlplane.model.headers import Op
 from ctlplane.render import nginx_names as names
@@ -29,8 +29,7 @@ REQUEST_ID_VAR = "ctl_request_id"  # the client's X-Request-ID, else $request_id
 SOURCES = {"client_ip": "remote_addr", "request_id": REQUEST_ID_VAR, "scheme": "scheme", "host": "ctl_host"}
 
 
-@dataclass(frozen=True)
-class Header:
+class Header(NamedTuple):
     """``add_header NAME VALUE always;`` / ``proxy_set_header NAME VALUE;``: name a HeaderName (through
     ``nq``); value literal text (through ``nl``) or a fixed variable name (printed after '$')."""
 

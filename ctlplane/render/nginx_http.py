@@ -21,8 +21,7 @@ to HTTPS.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TypeVar
+from typing import NamedTuple, TypeVar
 
 from ctlplane.errors import Finding, RenderError
 from ctlplane.model.assets import Assets, CertAsset
@@ -64,15 +63,13 @@ ECDH_CURVES = "X25519:prime256v1:secp384r1"  # Mozilla intermediate's key-exchan
 T = TypeVar("T")
 
 
-@dataclass(frozen=True)
-class TlsSettings:
+class TlsSettings(NamedTuple):
     protocols: str
     ciphers: str | None
     curves: str
 
 
-@dataclass(frozen=True)
-class CacheSettings:
+class CacheSettings(NamedTuple):
     """The cache directives of a service: zone, lifetime of validator-only answers, key, and the fixed
     predicates (``proxy_cache_bypass`` / ``proxy_no_cache`` variables) that keep both engines' rules."""
 
@@ -83,8 +80,7 @@ class CacheSettings:
     no_store: tuple[str, ...]
 
 
-@dataclass(frozen=True)
-class Settings:
+class Settings(NamedTuple):
     """Service-wide directives repeated in each of the service's server blocks."""
 
     tls: TlsSettings | None
@@ -116,8 +112,7 @@ class Settings:
     authorization: bool = False  # Authorization sent as $ctl_authorization (some location removes it: nginx_auth)
 
 
-@dataclass(frozen=True)
-class HttpServer:
+class HttpServer(NamedTuple):
     listen: str
     listen_params: tuple[str, ...]
     server_name: str  # "_" for the catch-all
@@ -137,8 +132,7 @@ class HttpServer:
         return any(loc.empty_pool for loc in self.locations)
 
 
-@dataclass(frozen=True)
-class RedirectServer:
+class RedirectServer(NamedTuple):
     """Plain HTTP answering 301 to HTTPS. No access lists: ``return`` runs before NGINX's access phase, so they
     would be dead config; a refused client is refused on the HTTPS listener it is sent to."""
 
@@ -148,16 +142,14 @@ class RedirectServer:
     also_listen: tuple[str, ...] = ()  # listen.also: the same listen line on these host:port
 
 
-@dataclass(frozen=True)
-class CachePath:
+class CachePath(NamedTuple):
     path: str
     zone: str
     max_size: str
     inactive: str
 
 
-@dataclass(frozen=True)
-class ServiceBlocks:
+class ServiceBlocks(NamedTuple):
     """Everything one http service adds to the http block."""
 
     servers: tuple[HttpServer, ...]

@@ -53,7 +53,8 @@ of every location.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from ctlplane.errors import Finding, RenderError
 from ctlplane.model.engine_actions import action
@@ -72,8 +73,7 @@ from ctlplane.render.nginx_auth import NO_AUTH, AuthPlan, LocationAuth
 from ctlplane.render.tls_files import NginxUpstreamTls, nginx_upstream_tls
 
 
-@dataclass(frozen=True)
-class Location:
+class Location(NamedTuple):
     modifier: str  # "" (prefix) or "=" (exact)
     path: str  # printed through nq
     kind: str  # proxy | static | redirect | not_found | redirect_to | respond
@@ -208,7 +208,7 @@ def with_upgrade_twins(locs: tuple[Location, ...], tunnel: str | None) -> tuple[
                                   sets_pool=False, tls=loc.tls, rewrite=loc.rewrite, set_headers=loc.set_headers,
                                   hide=loc.hide, auth=loc.auth, policy=loc.policy,
                                   page_variant=loc.page_variant)
-        out.append(replace(loc, upgrade=twins[key].path))
+        out.append(loc._replace(upgrade=twins[key].path))
     return tuple(out), tuple(twins.values())
 
 
@@ -255,7 +255,7 @@ def _proxy_location(svc: HttpService, vhost: VirtualHost, chains: Chains, prefix
     hide = hidden([*svc.hide_response_headers, *hides])
     auth = chains.auth.location(effective_auth(svc, last) if terminal is not None else effective_auth(svc, chain[0]))
     if auth is not None and auth.cache_off and policy is not None and policy.cache_off:
-        auth = replace(auth, cache_off=False)  # the route's own switch already says it (one directive)
+        auth = auth._replace(cache_off=False)  # the route's own switch already says it (one directive)
     return Location("", prefix, "proxy", tuple(headers), target=target, empty_is_404=terminal is None,
                     empty_pool=any(chains.pools[p].answers_503 for p in reached), max_body=max_body,
                     grpc=grpc, tls=tls.pop(), rewrite=rewrite,

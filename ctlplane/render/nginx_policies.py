@@ -17,7 +17,7 @@ refuses them otherwise: ``model/engine_route_policies.py``); the service's stay 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from ctlplane.model.routing import effective_timeouts
 from ctlplane.model.service import HttpService, Route
@@ -27,8 +27,7 @@ from ctlplane.render import nginx_names as names
 OFF_REQ, OFF_CONN = "ctl_off_req", "ctl_off_conn"
 
 
-@dataclass(frozen=True)
-class LocationPolicy:
+class LocationPolicy(NamedTuple):
     """What a location sets instead of its server: each part None (or False) when it keeps the server's."""
 
     access: tuple[tuple[str, str], ...] | None  # ("deny" | "allow", cidr or "all"), cidrs printed with nq

@@ -14,7 +14,7 @@ listener on '::' is dual stack (``ipv6only=off``), as on HAProxy (``v4v6``).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from ctlplane.model.pool import Pool
 from ctlplane.model.service import TcpService
@@ -24,8 +24,7 @@ from ctlplane.render.nginx_upstream import host_port
 from ctlplane.render.tls_files import NginxUpstreamTls, nginx_upstream_tls
 
 
-@dataclass(frozen=True)
-class StreamServer:
+class StreamServer(NamedTuple):
     listen: str
     listen_params: tuple[str, ...]  # ("ipv6only=off",) on '::' (dual stack)
     upstream: str

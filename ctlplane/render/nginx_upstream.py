@@ -24,7 +24,6 @@ answer 503 instead of 502.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import NamedTuple
 
 from ctlplane.errors import Finding, RenderError
@@ -37,7 +36,7 @@ EMPTY = '""'  # the empty NGINX string, a fixed token
 PLACEHOLDER = "127.0.0.1:9"  # never used: marked down (port 9, discard)
 
 
-class UpstreamServer(NamedTuple):  # one per server: a tuple builds in half a frozen dataclass's time
+class UpstreamServer(NamedTuple):  # one per server
     """One ``server`` line: address through ``nq``; params are fixed keywords and numbers chosen here."""
 
     name: str
@@ -45,8 +44,7 @@ class UpstreamServer(NamedTuple):  # one per server: a tuple builds in half a fr
     params: tuple[str, ...]
 
 
-@dataclass(frozen=True)
-class Upstream:
+class Upstream(NamedTuple):
     name: str
     zone_size: str
     method: str | None  # the balancing directive line (without ';'), None for round robin
@@ -56,8 +54,7 @@ class Upstream:
     empty: bool = False  # no regular server (a discovered pool without members): a placeholder marked down
 
 
-@dataclass(frozen=True)
-class MapBlock:
+class MapBlock(NamedTuple):
     """``map $source $result { key value; ... default value; }``.
 
     Keys are printed through ``nq``; values and the default are tokens built here from fixed text and

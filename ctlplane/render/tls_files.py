@@ -24,7 +24,7 @@ as RFC 2253 on both (NGINX ``$ssl_client_s_dn``, HAProxy ``ssl_c_s_dn(,0,rfc2253
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from ctlplane.errors import Finding, RenderError
 from ctlplane.model.assets import Assets
@@ -39,8 +39,7 @@ from ctlplane.render import RenderedFile
 VERIFY_DEPTH = 100  # OpenSSL's default, which HAProxy keeps
 
 
-@dataclass(frozen=True)
-class NginxUpstreamTls:
+class NginxUpstreamTls(NamedTuple):
     """The ``proxy_ssl_*`` settings of a location or stream server reaching a TLS pool (paths relative)."""
 
     trusted: str | None  # CA bundle: verify on
@@ -50,8 +49,7 @@ class NginxUpstreamTls:
     depth: int = VERIFY_DEPTH
 
 
-@dataclass(frozen=True)
-class ClientVerify:
+class ClientVerify(NamedTuple):
     """Client-certificate verification on a TLS listener."""
 
     ca: str  # the CA bundle's path, relative to the release
