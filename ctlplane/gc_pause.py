@@ -10,11 +10,15 @@ keeps that work out; nested or concurrent steps leave it to the outermost to res
 A CLI command pauses it from its start (:func:`command_paused`): a short command's imports build thousands of
 long-lived objects (pydantic's validators, the renderer's classes) and the collector walked them some 70 times,
 about 10 ms of a 300 ms validation. A command that runs until it is stopped (``watch``, the fleet agent, a
-fleet rollout) calls :func:`resume_for_long_run` first, and the collector runs again from there on.
+fleet rollout) calls :func:`resume_for_long_run` first, and the collector runs again from there on. When the
+CLI's process ends, what is still alive is frozen first (:func:`freeze_at_exit`): the interpreter's last
+collection, which runs even with the collector off, then does not walk the whole model and every library's
+objects only to free them with the process (about 40 ms of a 300 ms validation, measured).
 """
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import functools
 import gc
@@ -25,7 +29,7 @@ from typing import ParamSpec, TypeVar
 P = ParamSpec("P")
 R = TypeVar("R")
 _LOCK = threading.Lock()
-_state = {"depth": 0, "enabled_before": True}
+_state = {"depth": 0, "enabled_before": True, "freeze_at_exit": False}
 
 
 def paused_gc(step: Callable[P, R]) -> Callable[P, R]:
@@ -64,3 +68,10 @@ def command_paused() -> Iterator[None]:
 def resume_for_long_run() -> None:
     """A command that runs until stopped (or for minutes) collects cycles again from here on."""
     gc.enable()
+
+
+def freeze_at_exit() -> None:
+    """Register (once) the freeze of every live object when the process exits, before its last collection."""
+    if not _state.get("freeze_at_exit"):
+        _state["freeze_at_exit"] = True
+        atexit.register(gc.freeze)

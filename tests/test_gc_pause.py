@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import gc
+from pathlib import Path
 
 import pytest
 
 from ctlplane.gc_pause import paused_gc
 from ctlplane.model.load import load_bytes
 from ctlplane.render import render_all
+
+MINIMAL = Path(__file__).resolve().parent / "model" / "valid" / "minimal.yaml"
 
 
 def test_a_step_runs_without_the_collector_and_restores_it_also_on_errors() -> None:
@@ -72,3 +75,17 @@ def test_a_cli_command_runs_paused_and_long_running_ones_resume(monkeypatch: pyt
             main()
         assert gc.isenabled()
     assert seen == {"build": False, "watch loop": True}
+
+
+def test_the_cli_process_freezes_what_lives_before_its_last_collection() -> None:
+    """The interpreter collects once more at exit even with the collector off; the CLI freezes first, so that
+    collection does not walk every object only to free them with the process."""
+    import subprocess
+    import sys
+
+    code = ("import atexit, gc, sys\n"
+            "atexit.register(lambda: print('FROZEN', gc.get_freeze_count() > 0))  # runs last (registered first)\n"
+            f"sys.argv = ['ctlplane', 'validate', {str(MINIMAL)!r}, '--no-binaries']\n"
+            "from ctlplane.cli import main\nmain()\n")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False)
+    assert run.returncode == 0 and "is valid" in run.stdout and "FROZEN True" in run.stdout, run.stdout + run.stderr

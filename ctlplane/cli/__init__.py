@@ -73,13 +73,14 @@ def _interrupt(signum: int, frame: object) -> None:
 def main() -> None:
     """SIGTERM acts like Ctrl-C: an apply rolls back, temporary files are removed (``watch`` stops cleanly).
     The cyclic collector is paused for the command (``gc_pause.command_paused``); ``watch``, the fleet agent and
-    a fleet rollout, which run long, resume it."""
+    a fleet rollout, which run long, resume it; the process's last collection skips what lives until exit."""
     import signal
 
-    from ctlplane.gc_pause import command_paused
+    from ctlplane.gc_pause import command_paused, freeze_at_exit
 
     _without_pydantic_plugins()
     signal.signal(signal.SIGTERM, _interrupt)
+    freeze_at_exit()
     with command_paused():
         app()
 
