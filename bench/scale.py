@@ -199,7 +199,8 @@ garbage collector is paused while a model loads and renders (its walks over the 
 the time), IPv4 addresses are checked by a compiled pattern instead of `ipaddress`, HAProxy server lines are
 printed in one loop, templates are not stat()ed per include, the Secure-cookie scan is linear, the escaping
 filters quote a value with nothing to escape or refuse by one compiled match, durations are formatted once per
-value, and the NGINX view no longer copies each server's settings.
+value, the NGINX view no longer copies each server's settings, the views are named tuples instead of frozen
+dataclasses, and the server-line loops unpack each server's fields instead of looking each up through Jinja.
 
 Whether 1.0x is reachable at all is what the floor table answers. Its first three columns are what the
 libraries the design fixes take on their own, for the same model: libyaml's events through PyYAML's C parser
@@ -208,11 +209,12 @@ data into the Model, and Jinja printing the finished view with ctlplane's templa
 sum alone is more than `nginx -t` of the result: the target cannot be met with PyYAML, pydantic and Jinja. For
 the other three the floor leaves ctlplane's own Python (the event builder, the cross and engine checks that
 keep every setting an engine cannot honour from passing silently, and the views that make every decision) the
-time in the last column: for NGINX from JSON about what the cross and engine checks alone take (about 25 ms),
-for HAProxy from YAML less than the event builder and the checks take, and for HAProxy from JSON nearly all of
-what it takes (the one row within reach: 1.03-1.15 in today's runs). What ctlplane's own time is made of is in
-the profile above: thousands of small functions and frozen dataclasses, a dozen helpers per service, none of
-them more than a few per cent. The second target, 10x the time for 10x the size, is about linearity, and this
+time in the last column: for NGINX from JSON and HAProxy from YAML less than half of what ctlplane's own code
+takes (the event builder, and the cross and engine checks, about 25 ms, are part of it), and for HAProxy from
+JSON about all of it: that row sits at the line (0.98 in the run of 2026-12-07 after the views became named
+tuples, 1.03-1.15 in the runs before). What ctlplane's own time is made of is in
+the profile above: thousands of small functions and records, a dozen helpers per service, none of them more
+than a few per cent. The second target, 10x the time for 10x the size, is about linearity, and this
 column is noisy: a build of 100 services takes 20-40 ms, and the time per service at 1,000 moved as much
 between three runs on one day (NGINX from JSON: 279, 292 and 346 us) as between sizes. Measured apart, best of
 5 on JSON models of 100, 300, 1,000 and 2,000 services (`build()` of this script), the time per service stayed
