@@ -205,12 +205,14 @@ lines (a weight, a state, another pool of the same size) are compared line again
 lines that differ (at 10,000 servers: a weight change 74 -> 10 ms, a pool switch that adds or drops a
 backend 70 -> 50 ms; this moved the HAProxy 10,000-server row from 1,063 ms, missed, to 955 ms on
 2026-12-06). The model's YAML is read from libyaml's events without a node tree (about 0.3 s less), and the
-garbage collector rests while the model loads and renders. The HAProxy 10,000-server row sits at its target:
-955 ms on 2026-12-06, 1,030 and 1,020 ms in two runs on 2026-12-07 (the small HAProxy rows were slower by
-the same tenth that day: 96 -> 109 ms). Of it, about 330 ms is ctlplane building the model from YAML, about
-240 ms `haproxy -c` and about as much the reloaded master parsing the same config again: the two parses are
-HAProxy's, and the check must come before the reload. A cache of the rendered text of unchanged pools (not
-done) would be the next step."""
+garbage collector rests while the model loads and renders. The HAProxy 10,000-server row straddles its
+target: 955 ms on 2026-12-06; 1,030, 1,020 and 1,022 ms in three full runs on 2026-12-07; and, alternating
+the code of 2026-12-06 with that of 2026-12-07 in one run (3 small and 8 large edits each), 913 and 1,013
+against 934 and 998 ms: the same code moves by more than the gap. Of it, about 330 ms is ctlplane building the
+model from YAML, about 240 ms `haproxy -c` and about as much the reloaded master parsing the same config
+again: the two parses are HAProxy's, and the check must come before the reload. A cache of the rendered text
+of unchanged services in `watch`, or `haproxy -c` started while the runtime plan is computed (neither done),
+would be the next step."""
 
 if __name__ == "__main__":
     try:
