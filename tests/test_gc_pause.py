@@ -53,6 +53,7 @@ def test_a_cli_command_runs_paused_and_long_running_ones_resume(monkeypatch: pyt
     on before their loop, and the CLI restores it as it was when the command ends."""
     import sys
 
+    import ctlplane.apply  # binds the real build() at import: imported while it is patched, it would keep the fake
     import ctlplane.watch_loop
     from ctlplane.cli import main
     from ctlplane.errors import ModelError
@@ -67,8 +68,7 @@ def test_a_cli_command_runs_paused_and_long_running_ones_resume(monkeypatch: pyt
         raise ModelError("seen enough", [])
 
     monkeypatch.setattr(ctlplane.watch_loop, "run_watch", run_watch)
-    model = "tests/model/valid/minimal.yaml"
-    for argv in (["validate", model, "--no-binaries"], ["watch", model]):
+    for argv in (["validate", str(MINIMAL), "--no-binaries"], ["watch", str(MINIMAL)]):
         monkeypatch.setattr(sys, "argv", ["ctlplane", *argv])
         monkeypatch.setattr("ctlplane.pipeline.build", build)
         with pytest.raises(SystemExit):
