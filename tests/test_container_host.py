@@ -16,7 +16,7 @@ import pytest
 from ctlplane.drivers import container_spec, control_for
 from ctlplane.drivers.container import (LABEL_ENGINE, LABEL_PROXY, LABEL_STATE, ContainerHost, launch_command,
                                         parse_processes)
-from ctlplane.drivers.exec_frame import FRAME_MARK, FRAME_SCRIPT
+from ctlplane.drivers.exec_frame import FRAME_SCRIPT, frame
 from ctlplane.drivers.haproxy import HaproxyControl
 from ctlplane.drivers.nginx import NginxControl
 from ctlplane.errors import DriverError
@@ -59,7 +59,7 @@ class FakeContainer:
             return type("Result", (), {"exit_code": 0, "output": b""})()
         code, out = answer
         if argv[:3] == ["sh", "-c", FRAME_SCRIPT]:
-            out = b"%s\n%s\n%s %d\n" % (FRAME_MARK.encode(), out, FRAME_MARK.encode(), code)
+            out = frame(code, out.decode()).encode()
         return type("Result", (), {"exit_code": code, "output": out})()
 
     def stop(self, timeout: int) -> None:

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ctlplane.drivers.exec_frame import FRAME_MARK, framed, unframed
+from ctlplane.drivers.exec_frame import frame, framed, unframed
 
 
 @pytest.mark.parametrize(("argv", "code", "output"), [
@@ -23,10 +23,7 @@ def test_the_framed_command_run_by_sh_gives_back_its_exit_code_and_output(argv: 
     done = subprocess.run(framed(argv), capture_output=True, text=True, check=False)
     assert done.returncode == code and done.stderr == ""  # stderr joins stdout inside the frame
     assert unframed(done.stdout) == (code, output)
-
-
-def frame(code: int, output: str) -> str:
-    return f"{FRAME_MARK}\n{output}\n{FRAME_MARK} {code}\n"
+    assert done.stdout == frame(code, output)  # what the fakes answer is what sh prints
 
 
 @given(st.integers(0, 255), st.text())

@@ -249,7 +249,7 @@ def test_keepalived_runs_on_the_active_release_with_its_files_under_the_state_di
 
 def test_keepalived_without_net_admin_is_refused_with_advice(tmp_path: Path) -> None:
     from ctlplane.drivers.container import ContainerHost
-    from ctlplane.drivers.exec_frame import FRAME_MARK, FRAME_SCRIPT
+    from ctlplane.drivers.exec_frame import FRAME_SCRIPT, frame
 
     class Container:
         status = "running"
@@ -258,8 +258,7 @@ def test_keepalived_without_net_admin_is_refused_with_advice(tmp_path: Path) -> 
 
         def exec_run(self, argv: list[str], **_: Any) -> Any:  # every command runs and prints nothing
             framed = argv[:3] == ["sh", "-c", FRAME_SCRIPT]
-            return type("R", (), {"exit_code": 0, "output": f"{FRAME_MARK}\n\n{FRAME_MARK} 0\n".encode()
-                                  if framed else b""})()
+            return type("R", (), {"exit_code": 0, "output": frame(0, "").encode() if framed else b""})()
 
     class Client:
         containers = type("C", (), {"get": staticmethod(lambda name: Container())})()

@@ -50,6 +50,7 @@ def run(parts: Path = PARTS, secrets: Path = SECRETS, root: Path = ROOT, health_
     from ctlplane.gc_pause import resume_for_long_run
 
     resume_for_long_run()
+
     def serve() -> bool:
         time.sleep(SERVING_EVERY)
         return True

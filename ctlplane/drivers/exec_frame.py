@@ -4,8 +4,9 @@ Docker's exec, through the SDK, sometimes hands back no output, or part of it, w
 that did run (docker-py #2042, open). A process listing that came back empty would read as "nothing runs".
 :func:`framed` wraps a command in ``sh`` so that it prints a marker line before its output and the marker with
 its exit code after (stderr joined to stdout inside, so nothing can overtake the closing line);
-:func:`unframed` returns the exit code and the output between them, or None when either marker is missing.
-Pure: the container host (``container.py``) runs the command and decides what a lost answer means.
+:func:`unframed` returns the exit code and the output between them, or None when either marker is missing;
+:func:`frame` is what the script prints (the fakes answer with it). Pure: the container host
+(``container.py``) runs the command and decides what a lost answer means.
 """
 
 from __future__ import annotations
@@ -21,6 +22,11 @@ _TAIL = "\n" + FRAME_MARK + " "
 def framed(argv: Sequence[str]) -> list[str]:
     """``argv`` run so that its output comes back between two markers (the second with its exit code)."""
     return ["sh", "-c", FRAME_SCRIPT, FRAME_MARK, *argv]
+
+
+def frame(code: int, output: str) -> str:
+    """What a :func:`framed` command prints when it exits with ``code`` after printing ``output``."""
+    return f"{_HEAD}{output}{_TAIL}{code}\n"
 
 
 def unframed(output: str) -> tuple[int, str] | None:
