@@ -115,19 +115,23 @@ def alerts(text: str) -> list[Finding]:
     return [Finding(message, source="haproxy") for message in dict.fromkeys(found)]
 
 
-_BACKEND_LINE = re.compile(r"^backend '([^']*)'", re.MULTILINE)
-_SERVER_LINE = re.compile(r"^\s+server '([^']*)' '(\[[^\]]*\]|[^':]*):(\d+)'", re.MULTILINE)
+# One pass over the config: each section header (a line starting at column 0 with a keyword; comments start
+# with "#") and each server line; a backend's or listen's header names the proxy its server lines belong to.
+_SECTION_OR_SERVER = re.compile(
+    r"^(?:(?:(?:backend|listen) '([^']*)'|[a-z])[^\n]*"
+    r"|[ \t]+server '([^']*)' '(\[[^\]]*\]|[^':]*):(\d+)')", re.MULTILINE)
 
 
 def configured_servers(config: str) -> dict[tuple[str, str], tuple[str, str]]:
-    """``(backend, server) -> (address, port)`` of a config ctlplane rendered (names and addresses quoted)."""
+    """``(backend, server) -> (address, port)`` of a config ctlplane rendered (names and addresses quoted), a
+    ``listen`` section counting as a backend (as in HAProxy's state dump)."""
     servers = {}
-    for section in re.split(r"(?m)^(?=backend ')", config):
-        backend = _BACKEND_LINE.match(section)
-        if backend is None:
-            continue
-        for name, address, port in _SERVER_LINE.findall(section):
-            servers[(backend.group(1), name)] = (address.strip("[]"), port)
+    backend = None
+    for section_backend, name, address, port in _SECTION_OR_SERVER.findall(config):
+        if not name:  # a section header: a backend's (or listen's) name, or "" for any other section
+            backend = section_backend or None
+        elif backend is not None:
+            servers[(backend, name)] = (address.strip("[]"), port)
     return servers
 
 
