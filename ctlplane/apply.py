@@ -24,6 +24,7 @@ from ctlplane.decide import Change
 from ctlplane.drivers import Driver, driver_for
 from ctlplane.drivers.control import Step, no_step
 from ctlplane.errors import ModelError
+from ctlplane.gc_pause import paused_gc
 from ctlplane.model.assets import worker_reach
 from ctlplane.model.load import Loaded
 from ctlplane.pipeline import Build, binary_check, build, require_clean
@@ -69,6 +70,7 @@ class Prepared:
         return any(p.change.kind != "none" for p in self.plans.values())
 
 
+@paused_gc
 def prepare(source: str | Path | Build, *, proxies: list[str] | None = None, strict_binaries: bool = True,
             progress: Callable[[str], None] | None = None, discovery: Source | None = None,
             ocsp: Responder | None = None, driver: Callable[[Loaded, str], Driver] | None = None) -> Prepared:
@@ -120,6 +122,7 @@ def _ip_literal(address: str) -> bool:
     return True
 
 
+@paused_gc
 def apply_prepared(prepared: Prepared, *, report: Callable[[ApplyResult], None] | None = None,
                    step: Step = no_step) -> list[ApplyResult]:
     """Apply every planned proxy in model order (pairs rolling); raise ApplyError at the first failure."""

@@ -5,7 +5,10 @@ view records, text pieces) that live until the step ends, and none of them form 
 collector: reference counting frees them. With the collector running, every few hundred allocations it
 walks the young objects again and, now and then, every object of the process; at 10,000 servers that was
 10-20 % of the time (measured with ``gc.callbacks``). Pausing it for the step and restoring it afterwards
-keeps that work out; nested or concurrent steps leave it to the outermost to restore.
+keeps that work out; nested or concurrent steps leave it to the outermost to restore. Planning and applying
+are paused steps too (``apply.prepare``, ``apply.apply_prepared``): they hold the new build beside the old one
+while the transaction reads the running proxy's server states and decides, and a ``watch`` cycle at 10,000
+servers took about 40 ms less with the collector resting through the whole cycle (A/B alternated in one run).
 
 A CLI command pauses it from its start (:func:`command_paused`): a short command's imports build thousands of
 long-lived objects (pydantic's validators, the renderer's classes) and the collector walked them some 70 times,

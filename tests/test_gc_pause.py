@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -89,3 +90,26 @@ def test_the_cli_process_freezes_what_lives_before_its_last_collection() -> None
             "from ctlplane.cli import main\nmain()\n")
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False)
     assert run.returncode == 0 and "is valid" in run.stdout and "FROZEN True" in run.stdout, run.stdout + run.stderr
+
+
+def test_planning_and_applying_run_without_the_collector(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A watch cycle (and the fleet agent's applies) run with the collector on between cycles; the plan and the
+    transaction still rest it, as loading and rendering do, and restore it afterwards."""
+    from ctlplane.apply import apply_model
+    from ctlplane.drivers.control import Observation
+    from tests.apply.fakes import fake_driver
+
+    driver, _ = fake_driver(tmp_path, engine="nginx", name="lb")
+    looks: list[bool] = []
+    observe = driver.control.observe
+
+    def looking(*args: Any, **kwargs: Any) -> Observation:
+        looks.append(gc.isenabled())
+        return observe(*args, **kwargs)
+
+    monkeypatch.setattr(driver.control, "observe", looking)
+    assert gc.isenabled()
+    results = apply_model(MINIMAL, driver=lambda loaded, name: driver, strict_binaries=False)
+    assert [r.outcome for r in results] == ["started"]
+    assert looks and not any(looks)  # the plan's look and the transaction's looks
+    assert gc.isenabled()
