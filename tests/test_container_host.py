@@ -14,8 +14,8 @@ import docker.errors
 import pytest
 
 from ctlplane.drivers import container_spec, control_for
-from ctlplane.drivers.container import (LABEL_ENGINE, LABEL_PROXY, LABEL_STATE, ContainerHost, launch_command,
-                                        parse_processes)
+from ctlplane.drivers.container import LABEL_ENGINE, LABEL_PROXY, LABEL_STATE, ContainerHost
+from ctlplane.drivers.container_data import launch_command, parse_processes
 from ctlplane.drivers.exec_frame import FRAME_SCRIPT, frame
 from ctlplane.drivers.haproxy import HaproxyControl
 from ctlplane.drivers.nginx import NginxControl

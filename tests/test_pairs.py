@@ -14,7 +14,8 @@ import pytest
 
 from ctlplane.cli.status_cmd import tables
 from ctlplane.drivers import Driver, container_spec
-from ctlplane.drivers.container import VRRP_CAPS, has_vrrp_caps, launch_command
+from ctlplane.drivers.container import VRRP_CAPS, has_vrrp_caps
+from ctlplane.drivers.container_data import launch_command
 from ctlplane.drivers.keepalived import KeepalivedControl, keepalived_command
 from ctlplane.errors import ApplyError, DriverError
 from ctlplane.model.proxy import Pair, Proxy

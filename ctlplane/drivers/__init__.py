@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from ctlplane.drivers.container import ContainerSpec
+    from ctlplane.drivers.container_data import ContainerSpec
     from ctlplane.drivers.control import Control
     from ctlplane.drivers.host import Host
     from ctlplane.model.load import Loaded
@@ -95,8 +95,8 @@ def container_spec(proxy: Proxy, state_dir: Path, read_only: tuple[str, ...] = (
     Mounts, capabilities and the address are fixed when the container is created: a changed set of static
     roots, or a proxy that joins a pair, needs ``ctlplane down`` and a new apply.
     """
-    from ctlplane.drivers.container import LABEL_ENGINE, LABEL_PROXY, LABEL_STATE, STOP_SIGNALS, VRRP_CAPS, \
-        ContainerSpec
+    from ctlplane.drivers.container import LABEL_ENGINE, LABEL_PROXY, LABEL_STATE, STOP_SIGNALS, VRRP_CAPS
+    from ctlplane.drivers.container_data import ContainerSpec
     from ctlplane.model.proxy import DockerRuntime
 
     runtime = proxy.runtime

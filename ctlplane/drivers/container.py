@@ -17,8 +17,8 @@ any other process through ``kill`` inside, helpers (keepalived) start with a
 detached exec, HTTP requests are made from inside the container (an admin
 listener is usually on its loopback). Commands that only read (the listing,
 ``run``, HTTP) come back framed (``exec_frame``): output the engine lost is
-taken again, never read as an empty answer. :class:`ContainerSpec` is the pure
-description of the container; every Docker failure becomes a DriverError.
+taken again, never read as an empty answer. What the container is made of and the
+scripts run inside it are plain data (``container_data``); every Docker failure becomes a DriverError.
 """
 
 from __future__ import annotations
@@ -27,11 +27,12 @@ import signal as signals
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from ctlplane.drivers import haproxy_api, procfs
+from ctlplane.drivers.container_data import CWD_SCRIPT, PS_SCRIPT, ContainerSpec, launch_command, parse_processes
 from ctlplane.drivers.exec_frame import framed, unframed
 from ctlplane.drivers.host import LocalFiles, Proc
 from ctlplane.drivers.process import Completed
@@ -45,75 +46,8 @@ LISTING_TRIES = 3  # a listing torn by processes starting or exiting under it is
 READ_TRIES = 3  # a read whose output the engine lost (see exec_frame) is taken again
 UNFINISHED = -1  # the exit code of an exec whose output stream ended while it still ran
 VRRP_CAPS = ("NET_ADMIN", "NET_RAW", "NET_BROADCAST")
-LOG_OPTIONS = {"max-size": "10m", "max-file": "3"}  # the engine logs to the state dir; keep Docker's own log small
-RESTART_POLICY = "unless-stopped"  # a crashed master comes back on the active release (see the module docstring)
 EXIT_SETTLE = 2.0  # seconds the engine gets to report a container whose PID 1 just exited as stopped
 STOP_TIMEOUT = 10.0  # seconds a crash-looping container gets to stop before a launch starts it afresh
-_APPEND = 'exec "$@" >>"$0" 2>&1'  # sh -c: run argv with its output appended to $0
-_PS = ('cd /proc && for p in [0-9]*; do s=$(cat "$p/stat" 2>/dev/null) || continue; '
-       'u=$(stat -c %u "$p" 2>/dev/null); '
-       'printf "%s\\t%s\\t%s\\t%s\\t" "$p" "$u" "$(readlink "$p/cwd" 2>/dev/null)" "$s"; '
-       'tr "\\0" " " < "$p/cmdline" 2>/dev/null; echo; done')
-_CWD = 'for p in "$@"; do printf "%s\\t%s\\n" "$p" "$(readlink "/proc/$p/cwd" 2>/dev/null)"; done'
-
-
-@dataclass(frozen=True)
-class ContainerSpec:
-    """Everything needed to create a proxy's container (plain data, no Docker objects)."""
-
-    name: str
-    image: str
-    mount: str  # host directory, mounted read-write at the same path (also the working directory)
-    network: str | None
-    labels: dict[str, str] = field(default_factory=dict)
-    stop_signal: str = "SIGTERM"
-    read_only: tuple[str, ...] = ()  # host directories mounted read-only at the same path
-    cap_add: tuple[str, ...] = ()  # VRRP_CAPS for members of an HA pair
-    address: str | None = None  # fixed IPv4 address on ``network`` (a pair node's own address)
-    command: tuple[str, ...] = ()
-    restart: str = RESTART_POLICY
-
-    def create_kwargs(self) -> dict[str, Any]:
-        """Keyword arguments for ``client.containers.create``."""
-        kwargs: dict[str, Any] = {
-            "image": self.image, "command": list(self.command), "name": self.name, "detach": True,
-            "working_dir": self.mount, "labels": dict(self.labels), "stop_signal": self.stop_signal,
-            "volumes": {self.mount: {"bind": self.mount, "mode": "rw"},
-                        **{path: {"bind": path, "mode": "ro"} for path in self.read_only}},
-            "log_config": {"type": "json-file", "config": dict(LOG_OPTIONS)},
-            "restart_policy": {"Name": self.restart},
-        }
-        if self.network:
-            kwargs["network"] = self.network
-            if self.address:
-                kwargs["networking_config"] = {self.network: {"IPAMConfig": {"IPv4Address": self.address}}}
-        if self.cap_add:
-            kwargs["cap_add"] = list(self.cap_add)
-        return kwargs
-
-
-def launch_command(argv: Sequence[str], log: Path) -> tuple[str, ...]:
-    """PID 1 of the container: ``argv`` (after ``exec``) with its output appended to ``log``."""
-    return ("sh", "-c", _APPEND, str(log), *argv)
-
-
-def parse_processes(text: str) -> tuple[dict[int, Proc], dict[int, int]]:
-    """The in-container process listing (``pid<TAB>uid<TAB>cwd<TAB>stat<TAB>cmdline`` lines): the processes,
-    and the owner of each one whose working directory could not be read (another user's, without ptrace)."""
-    found: dict[int, Proc] = {}
-    unread: dict[int, int] = {}
-    for line in text.splitlines():
-        parts = line.split("\t", 4)
-        if len(parts) != 5 or not parts[0].isdigit() or ")" not in parts[3]:
-            continue
-        fields = parts[3][parts[3].rindex(")") + 2:].split()
-        if len(fields) < 2 or fields[0] in ("Z", "X"):
-            continue
-        pid = int(parts[0])
-        found[pid] = Proc(pid, int(fields[1]), fields[0], parts[4].strip(), parts[2] or None)
-        if not parts[2] and parts[1].isdigit() and parts[1] != "0":
-            unread[pid] = int(parts[1])
-    return found, unread
 
 
 def _signal_name(signum: int) -> str:
@@ -275,7 +209,7 @@ class ContainerHost(LocalFiles):
         return code, bytes(result.output or b"").decode("utf-8", "replace")
 
     def spawn(self, argv: Sequence[str], *, cwd: Path, log: Path, env: Mapping[str, str] | None = None) -> None:
-        self._exec(["sh", "-c", _APPEND, str(log), *argv], detach=True, env=env, workdir=str(cwd))
+        self._exec(list(launch_command(argv, log)), detach=True, env=env, workdir=str(cwd))
 
     def _read(self, argv: Sequence[str], user: str = "") -> tuple[int, str]:
         """Exit code and output of a command that only reads, framed (``exec_frame``): output the engine lost is
@@ -325,10 +259,10 @@ class ContainerHost(LocalFiles):
         return procfs.wait_for(lambda: self._running() is None, EXIT_SETTLE, interval=0.05)
 
     def _list_once(self) -> dict[int, Proc]:
-        found, unread = parse_processes(self._listing(["sh", "-c", _PS]))
+        found, unread = parse_processes(self._listing(["sh", "-c", PS_SCRIPT]))
         for uid in sorted(set(unread.values())):
             pids = [str(pid) for pid, owner in unread.items() if owner == uid]
-            for line in self._listing(["sh", "-c", _CWD, "cwd", *pids], user=str(uid)).splitlines():
+            for line in self._listing(["sh", "-c", CWD_SCRIPT, "cwd", *pids], user=str(uid)).splitlines():
                 pid, _, cwd = line.partition("\t")
                 if pid.isdigit() and int(pid) in found and cwd:
                     found[int(pid)] = replace(found[int(pid)], cwd=cwd)

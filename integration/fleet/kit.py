@@ -25,7 +25,7 @@ from typing import Any
 
 import yaml
 
-from ctlplane.drivers.container import _PS, parse_processes
+from ctlplane.drivers.container_data import PS_SCRIPT, parse_processes
 from integration.fleet.lab import Node, SwarmLab
 from integration.harness.wait import wait_until
 
@@ -170,7 +170,7 @@ class ProxyFacts:
 
 def proxy_facts(node: Node) -> ProxyFacts:
     container = node.client.containers.get(CONTAINER)
-    result = container.exec_run(["sh", "-c", _PS])
+    result = container.exec_run(["sh", "-c", PS_SCRIPT])
     procs, _ = parse_processes(result.output.decode(errors="replace"))
     workers = frozenset(p.pid for p in procs.values() if p.ppid == 1 and p.cmdline.startswith(WORKER_TITLES))
     return ProxyFacts(container.id, int(container.attrs["State"]["Pid"]), workers)
