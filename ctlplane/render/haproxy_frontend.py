@@ -120,6 +120,7 @@ class Frontend(NamedTuple):
     error_files: tuple[tuple[int, str], ...] = ()  # errorfile <status> <path>: the service's error pages
     intercepts: tuple[tuple[int, str], ...] = ()  # a backend answer with <status> replaced by <path>
     policies: Policies | None = None  # the routes' own access lists, limits, timeouts, cache (haproxy_policies)
+    shared: str | None = None  # the named defaults section holding its first rules (haproxy_shared)
 
 
 def frontend_name(svc_name: str) -> str:

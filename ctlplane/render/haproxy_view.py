@@ -13,7 +13,8 @@ live upstreams", and a request header timeout closes the connection without
 an answer, as NGINX does), the cache sections, the admin and metrics
 listeners (the latter HAProxy's built-in Prometheus exporter), and which pools
 and services belong to the proxy. Frontends and backends are built by
-``haproxy_frontend`` and ``haproxy_backend``; the crt-list files by
+``haproxy_frontend`` and ``haproxy_backend`` (the rules frontends share, by
+``haproxy_shared``); the crt-list files by
 ``crt_lists`` here. Templates only print what this module returns.
 """
 
@@ -35,6 +36,7 @@ from ctlplane.model.service import HttpService, TcpService
 from ctlplane.model.types import format_duration
 from ctlplane.render.haproxy_auth import AuthCheck, UserList, listener_check
 from ctlplane.render.haproxy_backend import Backend, build_backend, server_address
+from ctlplane.render.haproxy_shared import SharedRules, share_rules
 from ctlplane.render.haproxy_frontend import (
     Frontend,
     build_frontend,
@@ -139,6 +141,7 @@ class View(NamedTuple):
     metrics: AdminView | None  # the Prometheus exporter's listener, or None
     peers: PeersView | None  # only when a frontend counts a client's requests (conn_cur is never handed over)
     userlists: tuple[UserList, ...] = ()  # htpasswd files (haproxy_auth; set from the assets by the renderer)
+    shared_rules: tuple[SharedRules, ...] = ()  # named defaults sections of the frontends' common rules
 
 
 def services_of(model: Model, proxy: Proxy) -> list[HttpService | TcpService]:
@@ -160,7 +163,7 @@ def build_view(model: Model, proxy: Proxy, root_master: bool = False, state_dir:
         for name in pools_of(svc):
             users.setdefault(name, []).append(svc)
     backends = tuple(build_backend(pool, users[pool.name]) for pool in model.pools if pool.name in users)
-    frontends = tuple(build_frontend(s, log=proxy.access_log) for s in services)
+    frontends, shared = share_rules(tuple(build_frontend(s, log=proxy.access_log) for s in services))
     return View(
         global_=_global(proxy, root_master),
         defaults=DefaultsView("5s", "60s", "60s", "10s", "60s", 2,
@@ -172,6 +175,7 @@ def build_view(model: Model, proxy: Proxy, root_master: bool = False, state_dir:
         admin=_listener(proxy.admin.address, proxy.admin.port, proxy.admin.auth) if proxy.admin else None,
         metrics=_listener(proxy.metrics.address, proxy.metrics.port, proxy.metrics.auth) if proxy.metrics else None,
         peers=reload_peers(proxy, state_dir) if any(_counts_rates(fe) for fe in frontends) else None,
+        shared_rules=shared,
     )
 
 
