@@ -24,6 +24,7 @@ request id and the model's headers: see ``haproxy_headers``. Behind the PROXY pr
 (``accept-proxy``) the ``tcp-request`` rules run at ``session`` time: ``connection`` rules would see the
 balancer's address, not the client's. Route actions (redirect, respond,
 rewrite) and the route pick they need are ``haproxy_actions``'s; per-route policies ``haproxy_policies``'s.
+The first rules of three or more alike frontends move to a named defaults section: ``haproxy_shared``.
 """
 
 from __future__ import annotations
