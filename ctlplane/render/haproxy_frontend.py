@@ -1,11 +1,6 @@
 """HAProxy frontends: one ``frontend fe_<service>`` per service of the proxy.
 
-Owns the listening side: binds (TLS with a crt-list so each certificate
-serves exactly its model host names, the first being the default, ALPN h2
-when the model offers HTTP/2; the plain redirect port, whose redirect keeps
-host, path and query and names the TLS port unless it is 443; ``v4v6`` on
-'::' so that it is dual stack like NGINX's ``ipv6only=off``), the client,
-request header and keep-alive timeouts (the backends read a request body
+Owns the client, request header and keep-alive timeouts (the backends read a request body
 before contacting a server, like NGINX, except gRPC pools whose requests are
 streams: ``haproxy_backend``), the
 access log, the forwarded
@@ -14,10 +9,11 @@ trusted proxy, X-Real-IP, X-Forwarded-Proto/-Host/-Port), compression
 (text/html always, as NGINX), the cache rules (no request with a cookie, no
 answer setting one; HAProxy itself skips Authorization, HTTP/1.0, non-GET and
 answers without lifetime or validator), hidden response headers (Server and
-X-Powered-By always), HSTS, and the routing rules (a host also matches as an
+X-Powered-By always), and the routing rules (a host also matches as an
 absolute name with a final dot, which NGINX strips) in the engine-neutral order
 of ``ctlplane.model.routing.ordered_routes`` (first match wins). Who the
 client is, access lists, limits and the body limit are ``haproxy_rules``'s.
+The listening side (the binds, the HTTPS redirect, HSTS) is ``haproxy_listen``'s.
 A service without a default pool falls through to the ``notfound`` backend
 (404). Authentication: ``haproxy_auth``. Client certificates (``tls.client_ca``): see ``tls_files``. The
 request id and the model's headers: see ``haproxy_headers``. Behind the PROXY protocol
@@ -32,7 +28,6 @@ from __future__ import annotations
 import hashlib
 from typing import NamedTuple
 
-from ctlplane.state.layout import CONFIG_DIR
 from ctlplane.model.service import HttpService, Route, TcpService
 from ctlplane.model.types import format_duration
 from ctlplane.render.access_log import HAPROXY_SAVE_VARS, haproxy_format
@@ -40,7 +35,8 @@ from ctlplane.render.backend_headers import ALWAYS_HIDDEN, ENGINE_CONTROL
 from ctlplane.render.haproxy_actions import ROUTE_VAR, Actions, Pick, route_actions, route_picks
 from ctlplane.render.haproxy_auth import AuthRules, auth_rules
 from ctlplane.render.error_pages import haproxy_errorfiles, haproxy_intercepts, haproxy_page_of
-from ctlplane.render.haproxy_backend import backend_name, server_address
+from ctlplane.render.haproxy_backend import backend_name
+from ctlplane.render.haproxy_listen import HOST_FETCH, Bind, binds, from_cwd, hsts, redirect_location
 from ctlplane.render.haproxy_policies import Policies, has_route_policies, route_policies
 from ctlplane.render.haproxy_headers import REQUEST_ID_RULES, SOURCES, HeaderRules, has_route_headers, header_rules
 from ctlplane.render.haproxy_rules import BodyLimit, Limits, Trust, body_limits, limits, trust
@@ -49,19 +45,6 @@ from ctlplane.render.tls_files import ClientVerify, client_verify
 
 NOTFOUND_BACKEND = "notfound"
 _CACHE_NAME_MAX = 32  # HAProxy 2.6 copies a cache name into char[33] and silently cuts a longer one
-_HOST_FETCH = "req.hdr(host),host_only"  # lowercase, port removed, IPv6 literals kept
-
-
-class Bind(NamedTuple):
-    """A ``bind`` line: ``address`` is ``addr:port``; ``crt_list`` a relative path (both printed with ``hq``)."""
-
-    address: str
-    crt_list: str | None
-    alpn: str | None  # "h2,http/1.1" or "http/1.1" on TLS binds
-    tls13_only: bool
-    v4v6: bool  # '::': IPv4 clients too
-    client_ca: str | None = None  # client certificates verified against this CA bundle (verify optional)
-    accept_proxy: bool = False  # accept-proxy: every connection starts with a PROXY header
 
 
 class Condition(NamedTuple):
@@ -137,20 +120,6 @@ def cache_name(svc_name: str) -> str:
     return f"C_{svc_name[:21]}_{hashlib.sha256(svc_name.encode()).hexdigest()[:8]}"
 
 
-def crt_list_path(svc_name: str) -> str:
-    """Where the crt-list file is written, relative to the release directory."""
-    return f"certs/{svc_name}.crtlist"
-
-
-def from_cwd(rel: str) -> str:
-    """A release file as HAProxy names it: relative to its working directory, the state directory."""
-    return f"{CONFIG_DIR}/{rel}"
-
-
-def cert_path(svc_name: str, index: int) -> str:
-    return f"certs/{svc_name}-{index}.pem"
-
-
 def build_frontend(svc: HttpService | TcpService, log: str = "default") -> Frontend:
     """``log``: the proxy's access log format for HTTP requests (TCP connections keep ``option tcplog``)."""
     http = isinstance(svc, HttpService)
@@ -165,7 +134,7 @@ def build_frontend(svc: HttpService | TcpService, log: str = "default") -> Front
     return Frontend(
         name=frontend_name(svc.name),
         mode="http" if http else "tcp",
-        binds=_binds(svc),
+        binds=binds(svc),
         timeout_client=format_duration(svc.timeouts.client),
         timeout_request=format_duration(svc.timeouts.request_header) if isinstance(svc, HttpService) else None,
         timeout_keep_alive=format_duration(svc.timeouts.keep_alive) if isinstance(svc, HttpService) else None,
@@ -174,12 +143,12 @@ def build_frontend(svc: HttpService | TcpService, log: str = "default") -> Front
         allow_src=tuple(svc.access.allow),
         limits=_limits(svc),
         body_limits=body_limits(svc, conditions) if isinstance(svc, HttpService) else (),
-        redirect_location=_redirect_location(svc) if isinstance(svc, HttpService) else None,
+        redirect_location=redirect_location(svc) if isinstance(svc, HttpService) else None,
         set_headers=_forwarded(svc) if isinstance(svc, HttpService) else (),
         cache=cache_name(svc.name) if isinstance(svc, HttpService) and svc.cache else None,
         compression_types=_compression(svc),
         hide_headers=_hidden(svc.hide_response_headers) if isinstance(svc, HttpService) else (),
-        hsts=_hsts(svc) if isinstance(svc, HttpService) else None,
+        hsts=hsts(svc) if isinstance(svc, HttpService) else None,
         routes=_use_backends(routes, model_routes, conditions, picked=picked),
         default_backend=_default_backend(svc),
         log_format=haproxy_format(log) if http else None,
@@ -224,26 +193,6 @@ def needs_notfound(svc: HttpService | TcpService) -> bool:
     return isinstance(svc, HttpService) and svc.default_pool is None
 
 
-def _binds(svc: HttpService | TcpService) -> tuple[Bind, ...]:
-    """The binds of every listen address (``listen.also`` adds some)."""
-    return tuple(b for addr in svc.listen.addresses for b in _address_binds(svc, addr))
-
-
-def _address_binds(svc: HttpService | TcpService, addr: str) -> tuple[Bind, ...]:
-    dual, proxy = addr == "::", svc.listen.accept_proxy_protocol
-    tls = svc.tls if isinstance(svc, HttpService) else None
-    if tls is None:
-        return (Bind(server_address(addr, svc.listen.port), None, None, False, dual, accept_proxy=proxy),)
-    alpn = "h2,http/1.1" if tls.http2 else "http/1.1"
-    crt_list = from_cwd(crt_list_path(svc.name))
-    client = client_verify(svc.name, tls, "pem", from_cwd(""))
-    binds = [Bind(server_address(addr, svc.listen.port), crt_list, alpn, tls.min_version == "1.3", dual,
-                  client.ca if client else None, proxy)]
-    if tls.redirect_http_port is not None:
-        binds.append(Bind(server_address(addr, tls.redirect_http_port), None, None, False, dual, accept_proxy=proxy))
-    return tuple(binds)
-
-
 def _compression(svc: HttpService | TcpService) -> tuple[str, ...]:
     """The model's types and text/html, which NGINX always compresses."""
     if not isinstance(svc, HttpService) or svc.compression is None:
@@ -280,33 +229,13 @@ def _forwarded_proto(svc: HttpService) -> tuple[SetHeader, ...]:
             SetHeader("X-Forwarded-Proto", "http", "if !{ ssl_fc }"))
 
 
-def _redirect_location(svc: HttpService) -> str | None:
-    """The HTTPS URL of a plain request: same host (port removed) on the TLS port, same path and query."""
-    if svc.tls is None or svc.tls.redirect_http_port is None:
-        return None
-    port = "" if svc.listen.port == 443 else f":{svc.listen.port}"
-    return f"https://%[{_HOST_FETCH}]{port}%[pathq]"
-
-
-def _hsts(svc: HttpService) -> str | None:
-    if svc.tls is None or svc.tls.hsts is None:
-        return None
-    hsts = svc.tls.hsts
-    value = f"max-age={(hsts.max_age + 999) // 1000}"
-    if hsts.include_subdomains:
-        value += "; includeSubDomains"
-    if hsts.preload:
-        value += "; preload"
-    return value
-
-
 def _conditions(route: Route) -> tuple[Condition, ...]:
     """The route's host (also as an absolute name with a final dot, which NGINX strips), path and header."""
     conditions: list[Condition] = []
     if route.host is not None and route.host.startswith("*."):
-        conditions.append(Condition(_HOST_FETCH, None, "-m end", route.host[1:], route.host[1:] + "."))
+        conditions.append(Condition(HOST_FETCH, None, "-m end", route.host[1:], route.host[1:] + "."))
     elif route.host is not None:
-        conditions.append(Condition(_HOST_FETCH, None, "-m str", route.host, route.host + "."))
+        conditions.append(Condition(HOST_FETCH, None, "-m str", route.host, route.host + "."))
     if route.path_prefix != "/":
         conditions.append(Condition("path", None, "-m beg", route.path_prefix))
     if route.header is not None:

@@ -37,15 +37,8 @@ from ctlplane.model.types import format_duration
 from ctlplane.render.haproxy_auth import AuthCheck, UserList, listener_check
 from ctlplane.render.haproxy_backend import Backend, build_backend, server_address
 from ctlplane.render.haproxy_shared import SharedRules, share_rules
-from ctlplane.render.haproxy_frontend import (
-    Frontend,
-    build_frontend,
-    cache_name,
-    cert_path,
-    crt_list_path,
-    from_cwd,
-    needs_notfound,
-)
+from ctlplane.render.haproxy_frontend import Frontend, build_frontend, cache_name, needs_notfound
+from ctlplane.render.haproxy_listen import cert_path, crt_list_path, from_cwd
 
 # Mozilla's intermediate profile (guidelines v5.7); the DHE ciphers use the ffdhe2048 group that
 # tune.ssl.default-dh-param 2048 selects. The client's cipher order wins (server_preferred_order: false).
