@@ -60,11 +60,11 @@ def _address_binds(svc: HttpService | TcpService, addr: str) -> tuple[Bind, ...]
     alpn = "h2,http/1.1" if tls.http2 else "http/1.1"
     crt_list = from_cwd(crt_list_path(svc.name))
     client = client_verify(svc.name, tls, "pem", from_cwd(""))
-    binds = [Bind(server_address(addr, svc.listen.port), crt_list, alpn, tls.min_version == "1.3", dual,
+    found = [Bind(server_address(addr, svc.listen.port), crt_list, alpn, tls.min_version == "1.3", dual,
                   client.ca if client else None, proxy)]
     if tls.redirect_http_port is not None:
-        binds.append(Bind(server_address(addr, tls.redirect_http_port), None, None, False, dual, accept_proxy=proxy))
-    return tuple(binds)
+        found.append(Bind(server_address(addr, tls.redirect_http_port), None, None, False, dual, accept_proxy=proxy))
+    return tuple(found)
 
 
 def redirect_location(svc: HttpService) -> str | None:
@@ -78,10 +78,10 @@ def redirect_location(svc: HttpService) -> str | None:
 def hsts(svc: HttpService) -> str | None:
     if svc.tls is None or svc.tls.hsts is None:
         return None
-    hsts = svc.tls.hsts
-    value = f"max-age={(hsts.max_age + 999) // 1000}"
-    if hsts.include_subdomains:
+    policy = svc.tls.hsts
+    value = f"max-age={(policy.max_age + 999) // 1000}"
+    if policy.include_subdomains:
         value += "; includeSubDomains"
-    if hsts.preload:
+    if policy.preload:
         value += "; preload"
     return value

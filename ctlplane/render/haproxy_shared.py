@@ -17,6 +17,7 @@ services reads as before.
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import NamedTuple
 
 from ctlplane.render.haproxy_frontend import Frontend
@@ -41,15 +42,12 @@ def _key(fe: Frontend) -> tuple[tuple[tuple[str, str], ...], tuple[tuple[str, st
 def share_rules(frontends: tuple[Frontend, ...]) -> tuple[tuple[Frontend, ...], tuple[SharedRules, ...]]:
     """The frontends, those in a group naming its section and without the rules it holds, and the sections
     (in the order their first frontend appears)."""
-    members: dict[tuple[object, ...], int] = {}
-    for fe in frontends:
-        if fe.mode == "http" and any(_key(fe)):
-            members[_key(fe)] = members.get(_key(fe), 0) + 1
+    members = Counter(_key(fe) for fe in frontends if fe.mode == "http" and any(_key(fe)))
     sections: dict[tuple[object, ...], SharedRules] = {}
     shared = []
     for fe in frontends:
         key = _key(fe)
-        if fe.mode != "http" or members.get(key, 0) < MIN_SHARED:
+        if members[key] < MIN_SHARED:  # a TCP frontend, one without such rules, or too few alike
             shared.append(fe)
             continue
         if key not in sections:

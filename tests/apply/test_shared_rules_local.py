@@ -7,7 +7,6 @@ service's own included."""
 from __future__ import annotations
 
 import re
-import time
 from pathlib import Path
 
 import httpx
@@ -15,6 +14,7 @@ import pytest
 
 from ctlplane.apply import apply_model, down_model
 from ctlplane.drivers import driver_for
+from ctlplane.drivers.procfs import wait_for
 from ctlplane.model.load import load_file
 from tests.apply.local import Echo, free_port
 from tests.helpers import need_binary
@@ -33,12 +33,8 @@ def model_text(engine: str, ports: dict[str, int], echo: Echo) -> str:
 
 def log_line(log: Path, mark: str) -> str:
     """The access-log line naming ``mark`` (NGINX flushes its buffer every second: waited for up to 5 s)."""
-    deadline = time.monotonic() + 5.0
-    while True:
-        found = next((ln for ln in log.read_text(errors="replace").splitlines() if mark in ln), "")
-        if found or time.monotonic() > deadline:
-            return found
-        time.sleep(0.2)
+    return wait_for(lambda: next((ln for ln in log.read_text(errors="replace").splitlines() if mark in ln), ""),
+                    5.0, interval=0.2)
 
 
 @pytest.mark.parametrize("engine", ["nginx", "haproxy"])
