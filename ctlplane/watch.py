@@ -19,6 +19,12 @@ QUIET = 0.2  # seconds without events before applying: editor saves and k8s swap
 FINAL_EVENTS = frozenset({"closed", "moved"})  # watchdog event types that complete a save
 MAX_WAIT = 2.0  # seconds: a continuous stream of events still applies at least this often
 RECONCILE = 30.0  # seconds without a change after which the watcher checks the proxies again
+# Members joining (Docker): a scale-up's start events reach the stream over seconds on a busy engine, with
+# gaps longer than QUIET. Joins whose burst begins within JOIN_STORM of the last all-joins burst wait for
+# JOIN_SETTLE without events (at most JOIN_MAX_WAIT): the first join still applies after QUIET.
+JOIN_SETTLE = 1.0
+JOIN_STORM = 2.0
+JOIN_MAX_WAIT = 5.0
 
 # vim: .name.swp/.swx/.swpx (any .sw? suffix), the 4913 write test, name~ backups;
 # emacs: .#name lock links and #name# autosaves; generic: *.tmp, *.part, *.bak.
@@ -30,21 +36,35 @@ class Debouncer:
     """Coalesces events: due once ``quiet`` seconds passed since the last event, or ``max_wait`` seconds since
     the first one of the burst, whichever comes first — except that a burst that began after a quiet spell
     is due at once on the event that completes a save (``final``: a file closed after writing, or renamed
-    into place), so a single save applies without waiting, while a stream of saves is still coalesced."""
+    into place), so a single save applies without waiting, while a stream of saves is still coalesced.
+
+    Events that only add members (``joining``: a container started or became healthy) are patient when they
+    follow other joins closely: such a burst waits for ``settle`` seconds without events (at most
+    ``settle_max_wait``), so a scale-up is two applies however its events are spaced. One event that is not
+    a join (a member leaving, a file saved) makes its burst due after the usual quiet period."""
 
     quiet: float = QUIET
     max_wait: float = MAX_WAIT
+    settle: float = JOIN_SETTLE
+    settle_max_wait: float = JOIN_MAX_WAIT
+    storm_window: float = JOIN_STORM
     _first: float | None = field(default=None, repr=False)
     _last: float | None = field(default=None, repr=False)
     _final: float | None = field(default=None, repr=False)  # when a save of a burst that began idle completed
     _fresh: bool = field(default=True, repr=False)  # the pending burst began after a quiet spell
     _previous: float | None = field(default=None, repr=False)  # the last event of the burst before
+    _joins_only: bool = field(default=True, repr=False)  # every event of the pending burst was a join
+    _storm: bool = field(default=False, repr=False)  # the pending burst began soon after a burst of joins
+    _previous_joins: float | None = field(default=None, repr=False)  # the last event of the last joins' burst
 
-    def event(self, now: float, final: bool = False) -> None:
+    def event(self, now: float, final: bool = False, joining: bool = False) -> None:
         if self._first is None:
             self._first = now
             self._fresh = self._previous is None or now - self._previous >= self.quiet
+            self._joins_only = True
+            self._storm = self._previous_joins is not None and now - self._previous_joins < self.storm_window
         self._last = now
+        self._joins_only = self._joins_only and joining
         if final and self._fresh and self._final is None:
             self._final = now
 
@@ -58,7 +78,10 @@ class Debouncer:
             return None
         if self._final is not None:
             return self._final
-        return min(self._last + self.quiet, self._first + self.max_wait)
+        quiet, max_wait = self.quiet, self.max_wait
+        if self._joins_only and self._storm:
+            quiet, max_wait = max(self.settle, quiet), max(self.settle_max_wait, max_wait)
+        return min(self._last + quiet, self._first + max_wait)
 
     def due(self, now: float) -> bool:
         deadline = self.deadline()
@@ -67,6 +90,7 @@ class Debouncer:
     def reset(self) -> None:
         """Forget the burst (call when its apply starts: later events start a new burst)."""
         self._previous = self._last
+        self._previous_joins = self._last if self._joins_only else None
         self._first = self._last = self._final = None
 
 

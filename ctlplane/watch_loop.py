@@ -39,11 +39,16 @@ TICK = 0.1  # seconds: the longest the idle loop waits before looking at the sto
 MAX_LINKS = 40  # like the kernel's ELOOP limit
 
 
+class Poke(Protocol):
+    def __call__(self, reason: str, joining: bool = False) -> None: ...
+
+
 class Events(Protocol):
     """Another source of changes than files (Docker's event stream): told the model before each apply."""
 
-    def refresh(self, model_path: str, poke: Callable[[str], None]) -> None:
-        """Follow what the model at ``model_path`` needs; call ``poke(reason)`` when something changed."""
+    def refresh(self, model_path: str, poke: Poke) -> None:
+        """Follow what the model at ``model_path`` needs; call ``poke(reason)`` when something changed
+        (``joining=True`` when it only adds members)."""
 
     def stop(self) -> None: ...
 
@@ -209,12 +214,12 @@ class _Watcher:
                 self.debouncer.event(self.clock(), final=event.event_type in FINAL_EVENTS)
             self.wake.set()
 
-    def poke(self, reason: str) -> None:
+    def poke(self, reason: str, joining: bool = False) -> None:
         """A change seen by ``events`` (any thread): like a relevant file event."""
         with self.lock:
             if not self.debouncer.pending:
                 self.trigger = reason
-            self.debouncer.event(self.clock())
+            self.debouncer.event(self.clock(), joining=joining)
         self.wake.set()
 
     def next_burst(self, stop: threading.Event) -> str | None:

@@ -28,7 +28,7 @@ from typer.testing import CliRunner
 
 from ctlplane.apply import ApplyResult
 from ctlplane.errors import Finding, ModelError
-from ctlplane.watch import Debouncer, is_editor_temp, relevant, watch_dirs
+from ctlplane.watch import JOIN_SETTLE, QUIET, Debouncer, is_editor_temp, relevant, watch_dirs
 from ctlplane.watch_loop import Cycle, link_chain, run_watch, watched_paths
 from tests.helpers import ROOT, need_binary
 
@@ -98,6 +98,47 @@ def test_a_stream_of_completed_saves_is_still_coalesced() -> None:
             fired.append(now)
             d.reset()
     assert fired == [0, 201, 402]  # the first at once, then every max_wait
+
+
+def test_members_joining_in_quick_succession_wait_for_the_scale_up_to_settle() -> None:
+    """Twenty containers started at once reach Docker's event stream over seconds on a busy engine, with gaps
+    longer than the quiet period: the first join applies as fast as ever, the joins that follow it are a storm
+    and wait for a longer lull, so the scale-up is two applies, not one per gap."""
+    d = Debouncer(quiet=20, max_wait=200, settle=100, settle_max_wait=500, storm_window=200)  # 10 ms ticks
+    starts = [90, 159, 176, 227, 238, 276, 288, 306, 322, 338, 340]  # gaps up to 69 ticks, over 2.5 s
+    fired = []
+    for now in range(1200):
+        if now in starts:
+            d.event(now, joining=True)
+        if d.due(now):
+            fired.append(now)
+            d.reset()
+    assert fired == [110, 440]  # the first join after 20 ticks; the rest 100 ticks after the last
+
+
+def test_a_join_after_a_calm_spell_and_a_leave_in_a_storm_apply_after_the_quiet_period() -> None:
+    d = Debouncer(quiet=20, max_wait=200, settle=100, settle_max_wait=500, storm_window=200)
+    d.event(0, joining=True)
+    assert d.deadline() == 20  # no storm: the usual quiet period
+    d.reset()
+    d.event(50, joining=True)  # a storm of joins ...
+    assert d.deadline() == 150
+    d.event(60)  # ... until a member leaves: never held back
+    assert d.deadline() == 80
+    d.reset()
+    d.event(100, joining=True)  # the burst before held a leave: this join is not part of a storm
+    assert d.deadline() == 120
+    d.reset()
+    d.event(1000, joining=True)  # long after: calm again
+    assert d.deadline() == 1020
+
+
+def test_the_settle_period_is_never_shorter_than_the_quiet_period() -> None:
+    d = Debouncer(quiet=300, max_wait=2000, settle=100, settle_max_wait=500, storm_window=200)
+    d.event(0, joining=True)
+    d.reset()
+    d.event(10, joining=True)
+    assert d.deadline() == 310  # --quiet-period longer than the settle period: it wins
 
 
 # ---------------------------------------------------------------- relevant()
@@ -392,6 +433,54 @@ def test_stop_ends_the_loop_promptly_and_joins_the_observer(tmp_path: Path, fake
     assert not any(isinstance(t, BaseThread) and t.is_alive() for t in threading.enumerate())
 
 
+class FakeEvents:
+    """The watch loop's ``events`` (Docker's, in ``ctlplane watch``): keeps the ``poke`` it is given."""
+
+    poke: Any = None
+
+    def refresh(self, model_path: str, poke: Any) -> None:
+        self.poke = poke
+
+    def stop(self) -> None:
+        pass
+
+
+@dataclass
+class FakeClock:
+    """The loop's clock: moves only when the test moves it, and counts how often the loop read it."""
+
+    now: float = 1000.0
+    reads: int = 0
+
+    def __call__(self) -> float:
+        self.reads += 1
+        return self.now
+
+
+def test_a_scale_up_is_two_applies_however_far_apart_its_joins_reach_the_loop(tmp_path: Path,
+                                                                            fake: FakeApply) -> None:
+    model = tmp_path / "model.yaml"
+    model.write_text("v: 1\n")
+    clock, events = FakeClock(), FakeEvents()
+    with start(model, fake, events=events, clock=clock, reconcile=0) as run:
+        run.wait_cycles(1)
+        events.poke("docker: 'w1' start", joining=True)
+        clock.now += QUIET
+        assert run.wait_cycles(2)[1].trigger == "docker: 'w1' start"  # the first join: the usual quiet period
+        for n, gap in enumerate((0.5, 0.7, 0.9, 0.3), 2):  # every gap longer than the quiet period
+            events.poke(f"docker: 'w{n}' start", joining=True)
+            clock.now += gap
+        seen = clock.reads
+        wait_until(lambda: clock.reads >= seen + 6, 5.0, "the loop to look at the clock again (3 ticks)")
+        assert len(run.cycles) == 2  # it would have applied by now if the gaps were not waited for
+        clock.now += JOIN_SETTLE
+        assert run.wait_cycles(3)[2].trigger == "docker: 'w2' start"
+        events.poke("docker: 'w1' kill")  # a member leaving, in the storm's wake: never held back
+        clock.now += QUIET
+        assert run.wait_cycles(4)[3].trigger == "docker: 'w1' kill"
+    assert len(fake.calls) == 4
+
+
 # ---------------------------------------------------------------- CLI
 
 
@@ -497,3 +586,4 @@ def test_watch_end_to_end_with_a_real_nginx(tmp_path: Path) -> None:
         driver_for(loaded, "lb").control.stop()
         stop_echoes(list(echoes.values()))
     assert not driver_for(loaded, "lb").control.observe().running
+

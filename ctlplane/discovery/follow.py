@@ -23,14 +23,18 @@ again, so whatever happened meanwhile is listed.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ctlplane.discovery.containers import mapping
 from ctlplane.discovery.members import shown
 
+if TYPE_CHECKING:
+    from ctlplane.watch_loop import Poke
+
 CONTAINER_ACTIONS = {"start", "die", "stop", "kill", "pause", "unpause", "destroy", "rename", "health_status"}
+JOINING = {"start", "unpause", "health_status: healthy", "connect"}  # actions that can only add a member
 STOP_SIGNALS = {"2", "3", "9", "15", "SIGINT", "SIGQUIT", "SIGKILL", "SIGTERM"}
 BACKOFF_FIRST = 0.25  # seconds before the first reconnection attempt
 BACKOFF_MAX = 5.0
@@ -49,6 +53,7 @@ class Verdict:
     reason: str | None = None  # why the loop should apply (None: the event does not matter)
     stopping: tuple[str, bool] | None = None  # (container id, whether it is stopping now)
     died: tuple[str, bool] | None = None  # (container id, whether it died: True at die, False at start/destroy)
+    joining: bool = False  # it can only add a member: the watch loop may wait for a scale-up to settle
 
 
 def classify(event: Mapping[str, Any], interest: Interest) -> Verdict:
@@ -61,7 +66,8 @@ def classify(event: Mapping[str, Any], interest: Interest) -> Verdict:
     if kind == "network" and verb in ("connect", "disconnect"):
         container = str(attrs.get("container") or "")
         if container in interest.known:
-            return Verdict(f"docker: network {shown(str(attrs.get('name') or ''))} {verb} {container[:12]}")
+            return Verdict(f"docker: network {shown(str(attrs.get('name') or ''))} {verb} {container[:12]}",
+                           joining=verb in JOINING)
         return Verdict()  # not selected, or starting (its start event follows: listing now would find it not running)
     if kind != "container" or verb not in CONTAINER_ACTIONS:
         return Verdict()
@@ -76,7 +82,8 @@ def classify(event: Mapping[str, Any], interest: Interest) -> Verdict:
         stopping = (cid, True)
     elif verb in ("start", "die", "destroy"):
         stopping, died = (cid, False), (cid, verb == "die")
-    return Verdict(f"docker: {shown(str(attrs.get('name') or cid[:12]))} {action[:40]}", stopping, died)
+    return Verdict(f"docker: {shown(str(attrs.get('name') or cid[:12]))} {action[:40]}", stopping, died,
+                   joining=action.strip() in JOINING)
 
 
 class EventStream(Protocol):
@@ -94,9 +101,10 @@ class EventStream(Protocol):
 
 
 class Follower:
-    """Follows ``source``'s events on a daemon thread and calls ``notify(reason)`` for those that matter."""
+    """Follows ``source``'s events on a daemon thread and calls ``notify(reason, joining)`` for those that
+    matter."""
 
-    def __init__(self, source: EventStream, notify: Callable[[str], None], *, backoff_first: float = BACKOFF_FIRST,
+    def __init__(self, source: EventStream, notify: Poke, *, backoff_first: float = BACKOFF_FIRST,
                  backoff_max: float = BACKOFF_MAX) -> None:
         self.source, self.notify = source, notify
         self.backoff_first, self.backoff_max = backoff_first, backoff_max
@@ -159,4 +167,4 @@ class Follower:
         if verdict.died is not None:
             self.source.mark_died(*verdict.died)
         if verdict.reason is not None:
-            self.notify(verdict.reason)
+            self.notify(verdict.reason, joining=verdict.joining)

@@ -10,14 +10,16 @@ the event stream) reaches the next rendering.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from ctlplane.discovery import Source, discovers
 from ctlplane.discovery.docker import DockerSource
 from ctlplane.discovery.follow import EventStream, Follower, Interest
 from ctlplane.errors import CtlplaneError
 from ctlplane.model.root import Model
+
+if TYPE_CHECKING:
+    from ctlplane.watch_loop import Poke
 
 
 def interest_of(model: Model, known: frozenset[str]) -> Interest:
@@ -37,7 +39,7 @@ class DockerEvents:
         self.backoff = backoff
         self.follower: Follower | None = None
 
-    def refresh(self, model_path: str, poke: Callable[[str], None]) -> None:
+    def refresh(self, model_path: str, poke: Poke) -> None:
         from ctlplane.model.load import load_file
 
         try:

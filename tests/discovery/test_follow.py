@@ -45,6 +45,19 @@ def test_container_events_matter_when_the_container_is_selected() -> None:
     assert classify(event("container", "die", name="relabelled"), known).reason  # a member that lost its label
 
 
+def test_joins_are_told_apart_from_every_other_change() -> None:
+    """A join may wait for a scale-up to settle (``watch.Debouncer``); a leave, a rename or a pause never does."""
+    selected = {"ctlplane.pool": "web", "name": "web-1"}
+    for action in ("start", "unpause", "health_status: healthy"):
+        assert classify(event("container", action, **selected), WEB).joining, action
+    for action in ("die", "stop", "kill", "pause", "destroy", "rename", "health_status: unhealthy"):
+        verdict = classify(event("container", action, signal="15", **selected), WEB)
+        assert verdict.reason and not verdict.joining, action
+    listed = Interest(selectors=WEB.selectors, known=frozenset({"x" * 64}))
+    assert classify(event("network", "connect", "n" * 64, name="app-net", container="x" * 64), listed).joining
+    assert not classify(event("network", "disconnect", "n" * 64, name="app-net", container="x" * 64), listed).joining
+
+
 def test_a_stop_signal_marks_the_container_stopping_and_start_or_die_clears_it() -> None:
     selected = {"ctlplane.pool": "web", "name": "web-1"}
     assert classify(event("container", "kill", signal="15", **selected), WEB).stopping == ("c" * 64, True)
@@ -62,9 +75,22 @@ def test_network_events_matter_for_a_selected_container_the_last_listing_found()
     assert classify(event("network", "connect", "n" * 64, name="app-net", container="y" * 64), listed).reason is None
 
 
+class Pokes(list[str]):
+    """The watch loop's ``poke``: records each reason, and which of them were joins."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.joins: list[str] = []
+
+    def __call__(self, reason: str, joining: bool = False) -> None:
+        self.append(reason)
+        if joining:
+            self.joins.append(reason)
+
+
 def test_the_follower_judges_network_events_with_the_latest_listing() -> None:
-    docker, pokes = FakeDocker([]), []
-    follower = Follower(docker, pokes.append, backoff_first=0.01)
+    docker, pokes = FakeDocker([]), Pokes()
+    follower = Follower(docker, pokes, backoff_first=0.01)
     follower.interest = WEB  # set before the listing below, as the watch loop does before each apply
     follower.start()
     try:
@@ -82,8 +108,8 @@ def test_the_follower_judges_network_events_with_the_latest_listing() -> None:
 
 def test_the_follower_reconnects_with_backoff_and_resumes_from_the_last_event() -> None:
     docker = FakeDocker()
-    pokes: list[str] = []
-    follower = Follower(docker, pokes.append, backoff_first=0.01, backoff_max=0.05)
+    pokes = Pokes()
+    follower = Follower(docker, pokes, backoff_first=0.01, backoff_max=0.05)
     follower.interest = WEB
     follower.start()
     try:
@@ -93,6 +119,7 @@ def test_the_follower_reconnects_with_backoff_and_resumes_from_the_last_event() 
         wait_until(lambda: pokes == ["docker: 'web-1' start"], what="the start event")
         docker.stop(web1.id)
         wait_until(lambda: len(pokes) == 3, what="kill and die")
+        assert pokes.joins == ["docker: 'web-1' start"]  # kill and die are leaves
         assert docker.stopping() == frozenset()  # die cleared what kill set
         seen = docker.clock
         docker.go_down()  # the engine restarts: the stream ends, subscribing fails for a while
