@@ -40,10 +40,11 @@ DOC_INTRO = ("A labelled echo container joins a discovered pool under `ctlplane 
              "connection. Target: p50 <= 500 ms on HAProxy (runtime API) and <= 1 s on NGINX (reload), both ways, "
              "against Traefik's default 2 s provider throttle.")
 DOC_NOTES = ("The join time includes the backend's own start (Python, about 100-200 ms here) and the 200 ms quiet "
-             "period of watch's debouncer. On the way out the stop signal's `kill` event is enough: HAProxy drains "
-             "the member through the runtime API, NGINX reloads with it marked `down`; the member is deleted once "
-             "it exited. \"failed\" counts requests that got no 200 while members joined and left (NGINX polls "
-             "without keep-alive, so a reload fails none).")
+             "period of watch's debouncer (each round's join follows a leave, so it is not part of a scale-up, "
+             "whose later joins wait for 1 s without events). On the way out the stop signal's `kill` event is "
+             "enough: HAProxy drains the member through the runtime API, NGINX reloads with it marked `down`; the "
+             "member is deleted once it exited. \"failed\" counts requests that got no 200 while members joined "
+             "and left (NGINX polls without keep-alive, so a reload fails none).")
 
 
 def ask(host: str, port: int) -> str | None:
