@@ -20,6 +20,7 @@ import pytest
 from integration.harness import DockerSession, Lab, wait_until
 from integration.harness.discovered import Members
 from integration.harness.localwatch import CliWatch, answers, local_model, need_local, state_dir
+from tests.apply.local import free_port
 from integration.harness.network import LabNetwork
 from integration.harness.private_engine import PrivateEngine
 
@@ -45,14 +46,6 @@ def members(private: PrivateEngine, docker_session: DockerSession) -> Iterator[M
     group = Members(Lab(LabNetwork(docker_session, private.network, private.subnet, "restart")), "rs")
     yield group
     group.remove()
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def test_watch_survives_an_engine_restart_and_the_pool_resyncs(

@@ -21,6 +21,7 @@ from ctlplane.discovery.docker import client_class
 from integration.harness import DockerSession, Lab, start_lab, wait_until
 from integration.harness.discovered import Members
 from integration.harness.localwatch import CliWatch, answers, local_model, need_local, state_dir
+from tests.apply.local import free_port
 from integration.harness.socketproxy import TLS_CONFIG, SocketProxy, start_socket_proxy, write_tls
 
 pytestmark = pytest.mark.xdist_group("socket-proxy")  # one proxy container for the module's tests
@@ -61,14 +62,6 @@ def changes(log: str) -> list[str]:
     """What each apply the watcher reported did to the proxy, unchanged ones left out."""
     found = [line.split(": ", 1)[1].split(" (")[0] for line in log.splitlines() if line.startswith("lb: ")]
     return [outcome for outcome in found if outcome != "unchanged"]
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def test_discovery_through_the_socket_proxy_fills_a_pool_and_follows_it(

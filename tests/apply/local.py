@@ -4,6 +4,7 @@ failures, and a fixture-friendly cleanup of every proxy a test started."""
 
 from __future__ import annotations
 
+import random
 import socket
 import subprocess
 import sys
@@ -19,10 +20,30 @@ from tests.helpers import ROOT
 ECHO = ROOT / "integration" / "backend" / "echo.py"
 
 
+LISTEN_PORTS_FROM = 20000  # listening ports are picked between this and the kernel's ephemeral range
+
+
+def _ephemeral_start() -> int:
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """A loopback TCP port nobody uses now, below the kernel's ephemeral range: a port the kernel handed out
+    (``bind(0)``) can be taken, before the proxy binds it, as the source port of an outgoing connection (the
+    other test worker's clients, the proxies' own connections to backends), and the proxy's bind then fails."""
+    low, high = LISTEN_PORTS_FROM, max(LISTEN_PORTS_FROM + 1000, _ephemeral_start())
+    for _ in range(200):
+        port = random.randrange(low, high)  # noqa: S311 - not a secret
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError(f"no free port between {low} and {high} after 200 tries")
 
 
 @dataclass
