@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Annotated
 from pydantic import AfterValidator, Field, model_validator
 
 from ctlplane.model.discover import LabelKey, LabelValue
-from ctlplane.model.types import Duration, FilePath, Frozen, Name
+from ctlplane.model.types import Duration, FilePath, Frozen, Name, shared_default
 
 if TYPE_CHECKING:
     from ctlplane.model.root import CrossCheck, Model
@@ -131,7 +131,7 @@ class Rollout(Frozen):
     deadline: Duration = Field(
         120_000, description="Apply plus soak of a wave must end within it, or the rollout halts and rolls back.",
         examples=["2m"])
-    gate: Gate = Field(default_factory=Gate, description="What a soaking node must show.",
+    gate: Gate = Field(default_factory=shared_default(Gate), description="What a soaking node must show.",
                        examples=[{"max_5xx_increase": 0.01, "pools_healthy": True}])
 
     @model_validator(mode="after")
@@ -156,7 +156,8 @@ class Fleet(Frozen):
         examples=[["edge"]])
     agent_image: ImageRef = Field(
         "ctlplane-agent:latest", description="The image of the per-node agent (ctlplane with the docker SDK).")
-    rollout: Rollout = Field(default_factory=Rollout, description="Canary, waves, soak, deadline and gate.",
+    rollout: Rollout = Field(default_factory=shared_default(Rollout),
+                             description="Canary, waves, soak, deadline and gate.",
                              examples=[{"canary": 1, "wave_size": 2, "soak": "30s", "deadline": "2m"}])
 
 

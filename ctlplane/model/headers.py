@@ -20,7 +20,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
-from ctlplane.model.types import Frozen, HeaderName
+from ctlplane.model.types import Frozen, HeaderName, shared_default
 
 HeaderText = Annotated[
     str,
@@ -104,11 +104,11 @@ class Headers(Frozen):
     502, 503, 504). A route's entry for a header name replaces the service's entries for that name."""
 
     request: HeaderOps = Field(
-        default_factory=HeaderOps, description="Headers of the request sent to the servers.",
+        default_factory=shared_default(HeaderOps), description="Headers of the request sent to the servers.",
         examples=[{"set": [{"name": "X-Client-IP", "value_from": "client_ip"}], "remove": ["X-Internal-Token"]}],
     )
     response: HeaderOps = Field(
-        default_factory=HeaderOps, description="Headers of the answer sent to the client.",
+        default_factory=shared_default(HeaderOps), description="Headers of the answer sent to the client.",
         examples=[{"set": [{"name": "X-Frame-Options", "value": "DENY"}],
                    "add": [{"name": "X-Request-ID", "value_from": "request_id"}]}],
     )

@@ -25,6 +25,7 @@ from ctlplane.model.types import (
     Port,
     ServerAddress,
     Weight,
+    shared_default,
 )
 
 
@@ -150,7 +151,7 @@ class Health(Frozen):
         None, description="Active checks (HAProxy only: NGINX open source has none)."
     )
     passive: PassiveCheck | None = Field(
-        default_factory=PassiveCheck,
+        default_factory=shared_default(PassiveCheck),
         description="Passive checks on real traffic (both engines; default max_fails 3 in 10s; null: none).",
         examples=[{"max_fails": 3, "window": "10s"}, None],
     )
@@ -213,8 +214,8 @@ class Pool(Frozen):
         default_factory=list, max_length=100_000,
         description="The servers of the pool (at least one unless the pool discovers members).",
     )
-    balance: Balance = Field(default_factory=RoundRobin)
-    health: Health = Field(default_factory=Health, description="Active and passive health checks.")
+    balance: Balance = Field(default_factory=shared_default(RoundRobin))
+    health: Health = Field(default_factory=shared_default(Health), description="Active and passive health checks.")
     persistence: Persistence | None = Field(None, description="Session persistence (sticky sessions).")
     keepalive: int = Field(
         32, ge=0, le=10_000, description="Idle keep-alive connections kept open to the pool per worker (HTTP only)."

@@ -9,7 +9,8 @@ from typing import Annotated, Literal
 from pydantic import Field, model_validator
 
 from ctlplane.model.auth import AdminAuth
-from ctlplane.model.types import Duration, FilePath, Frozen, IfName, ListenAddress, Name, Port, UnixName, VipCidr
+from ctlplane.model.types import (Duration, FilePath, Frozen, IfName, ListenAddress, Name, Port, UnixName, VipCidr,
+                                  shared_default)
 
 
 class LocalRuntime(Frozen):
@@ -73,7 +74,7 @@ class Proxy(Frozen):
 
     name: Name = Field(description="Unique proxy name.")
     engine: Literal["nginx", "haproxy"] = Field(description="Which proxy software renders and runs the services.")
-    runtime: Runtime = Field(default_factory=LocalRuntime, description="Where the proxy runs.")
+    runtime: Runtime = Field(default_factory=shared_default(LocalRuntime), description="Where the proxy runs.")
     services: list[Name] = Field(min_length=1, description="Names of the services this proxy runs.")
     workers: int | Literal["auto"] = Field(
         "auto", description="NGINX worker processes / HAProxy threads ('auto': one per core)."
@@ -154,7 +155,8 @@ class Pair(Frozen):
     )
     priority_owner: int = Field(150, ge=2, le=254, description="VRRP priority of a VIP's owner.")
     priority_peer: int = Field(100, ge=1, le=253, description="VRRP priority of the backing-up node.")
-    check: TrackCheck = Field(default_factory=TrackCheck, description="keepalived's check of the local proxy.")
+    check: TrackCheck = Field(default_factory=shared_default(TrackCheck),
+                              description="keepalived's check of the local proxy.")
 
     @model_validator(mode="after")
     def _shape(self) -> Pair:

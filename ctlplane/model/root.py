@@ -21,7 +21,7 @@ from ctlplane.model.pool import Pool
 from ctlplane.model.proxy import Pair, Proxy
 from ctlplane.model.routing import service_auths
 from ctlplane.model.service import HttpService, Service, TcpService
-from ctlplane.model.types import FilePath, Frozen
+from ctlplane.model.types import FilePath, Frozen, shared_default
 
 
 class CrossCheck(Exception):
@@ -57,7 +57,8 @@ class Model(Frozen):
     services: list[Service] = Field(min_length=1, description="What the proxies listen on and route.")
     proxies: list[Proxy] = Field(min_length=1, description="The load balancers.")
     pairs: list[Pair] = Field(default_factory=list, description="HA pairs of proxies (keepalived).")
-    files: Files = Field(default_factory=Files, description="Directories the model's files may be read from.")
+    files: Files = Field(default_factory=shared_default(Files),
+                         description="Directories the model's files may be read from.")
     fleet: Fleet | None = Field(
         None, description="Run the proxies named here on every labelled node of a Docker Swarm, rolled out canary "
         "first, then in waves (ctlplane apply talks to the Swarm manager; an agent on each node applies).",

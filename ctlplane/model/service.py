@@ -32,6 +32,7 @@ from ctlplane.model.types import (
     Name,
     PathPrefix,
     Port,
+    shared_default,
 )
 
 
@@ -144,7 +145,7 @@ class Route(Frozen):
         examples=[{"htpasswd": "auth/admins.htpasswd", "realm": "Admin"}],
     )
     headers: Headers = Field(
-        default_factory=Headers,
+        default_factory=shared_default(Headers),
         description="Request and response headers for the requests this route serves: an entry for a header name "
         "replaces the service's entries for that name.",
         examples=[{"response": {"set": [{"name": "Cache-Control", "value": "no-store"}]}}],
@@ -259,10 +260,13 @@ class Retries(Frozen):
 class _ServiceBase(Frozen):
     name: Name = Field(description="Unique service name.")
     listen: Listen = Field(description="Where the service listens.")
-    access: Access = Field(default_factory=Access, description="IP allow and deny lists.")
-    limits: Limits = Field(default_factory=Limits, description="Per-client connection and request-rate limits.")
-    timeouts: Timeouts = Field(default_factory=Timeouts, description="Connect, client and server timeouts.")
-    retries: Retries = Field(default_factory=Retries, description="Retrying failed requests on another server.")
+    access: Access = Field(default_factory=shared_default(Access), description="IP allow and deny lists.")
+    limits: Limits = Field(default_factory=shared_default(Limits),
+                           description="Per-client connection and request-rate limits.")
+    timeouts: Timeouts = Field(default_factory=shared_default(Timeouts),
+                               description="Connect, client and server timeouts.")
+    retries: Retries = Field(default_factory=shared_default(Retries),
+                             description="Retrying failed requests on another server.")
 
 
 class HttpService(_ServiceBase):
@@ -270,7 +274,7 @@ class HttpService(_ServiceBase):
 
     mode: Literal["http"] = Field(description="http: layer 7.")
     timeouts: HttpTimeouts = Field(
-        default_factory=HttpTimeouts,
+        default_factory=shared_default(HttpTimeouts),
         description="Connect, client, server, request header, keep-alive and tunnel (WebSocket) timeouts.",
     )
     max_body_size: Bytes = Field(
@@ -303,7 +307,7 @@ class HttpService(_ServiceBase):
         examples=[{"htpasswd": "auth/users.htpasswd", "realm": "Restricted"}],
     )
     headers: Headers = Field(
-        default_factory=Headers,
+        default_factory=shared_default(Headers),
         description="Request headers set, added and removed before the request goes to a server, and response "
         "headers before the answer goes to the client (also the proxy's own answers); routes may override them "
         "per header name. Every request also carries X-Request-ID (the client's, else a generated one).",

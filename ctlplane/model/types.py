@@ -12,7 +12,8 @@ from __future__ import annotations
 import ipaddress
 import re
 from functools import lru_cache
-from typing import Annotated, Any
+from collections.abc import Callable
+from typing import Annotated, Any, TypeVar
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, WithJsonSchema
 
@@ -38,6 +39,7 @@ __all__ = [
     "VipCidr",
     "Weight",
     "format_duration",
+    "shared_default",
     "format_size",
 ]
 
@@ -49,6 +51,23 @@ class Frozen(BaseModel):
     measured in process: import, then the first load)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=False, defer_build=True)
+
+
+F = TypeVar("F", bound=Frozen)
+
+
+def shared_default(cls: Callable[[], F]) -> Callable[[], F]:
+    """A default factory for a field whose default is an immutable model: it builds the default once and
+    hands the same object to every instance (a model of 1,000 services and pools built about 10,000 equal
+    defaults, each a validation of its own)."""
+    made: list[F] = []
+
+    def default() -> F:
+        if not made:
+            made.append(cls())
+        return made[0]
+
+    return default
 
 
 Name = Annotated[
