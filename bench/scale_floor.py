@@ -2,8 +2,10 @@
 
 For one model (YAML or JSON) and one engine, best of N with the garbage collector paused (as ctlplane's
 own load and render run): reading the text with nothing built (libyaml's events through PyYAML's C parser,
-or ``json.loads``), pydantic validating the parsed data into the Model, and Jinja printing the finished
-view with ctlplane's templates. Their sum is a floor: however fast ctlplane's own Python (the event
+or ``json.loads``), pydantic validating the parsed data into the Model's classes with the Model's types and
+constraints but without ctlplane's own validators (:func:`library_validator`: the field checks and the
+cross-reference checks are ctlplane's Python, run by pydantic), and Jinja printing the finished view with
+ctlplane's templates. Their sum is a floor: however fast ctlplane's own Python (the event
 builder, cross and engine checks, the views) became, its time could not fall below it. Set beside the
 proxy's own config test of the same output, it says whether the 1.0x target is reachable at all, and how
 much time ctlplane's own work would have left.
@@ -19,6 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from pydantic_core import SchemaValidator
 from yaml.cyaml import CParser
 
 from ctlplane.model.assets import read_assets
@@ -56,6 +59,62 @@ def yaml_events(text: str) -> int:
     return count
 
 
+_FUNCTIONS = ("function-after", "function-before", "function-wrap")
+
+
+def _without_functions(schema: Any) -> Any:
+    """``schema`` (a pydantic-core schema) with every Python validator function taken out: a wrapped schema by
+    the one it wraps, a plain function by ``any`` (keeping the reference other schemas name it by)."""
+    if isinstance(schema, (list, tuple)):  # a union's choices may be (schema, label) pairs
+        return type(schema)(_without_functions(item) for item in schema)
+    if not isinstance(schema, dict):
+        return schema
+    kind = schema.get("type")
+    if kind in _FUNCTIONS or kind == "function-plain":
+        inner = _without_functions(schema["schema"]) if kind in _FUNCTIONS else {"type": "any"}
+        if "ref" in schema:
+            if "ref" in inner:
+                raise ValueError(f"two references on one schema: {schema['ref']}, {inner['ref']}")
+            inner = {**inner, "ref": schema["ref"]}
+        return inner
+    return {key: _without_functions(value) for key, value in schema.items()}
+
+
+def _model_classes(schema: Any, found: set[type]) -> set[type]:
+    if isinstance(schema, (list, tuple)):
+        for item in schema:
+            _model_classes(item, found)
+    elif isinstance(schema, dict):
+        if schema.get("type") == "model":
+            found.add(schema["cls"])
+        for value in schema.values():
+            _model_classes(value, found)
+    return found
+
+
+def library_validator() -> SchemaValidator:
+    """pydantic-core validating data into the Model's classes, with its types, patterns and bounds, without
+    ctlplane's Python validators: the library's own share of ``Model.model_validate``.
+
+    pydantic-core reuses the validator a model class already built (one built by a default, or by a test)
+    instead of building one from the schema it is given, functions and all; the classes are marked
+    incomplete while this one is built, so that every part of it comes from the stripped schema."""
+    Model.model_rebuild(force=True)  # the Model defers building its schema (start-up time)
+    schema = Model.__pydantic_core_schema__
+    classes = _model_classes(schema, set())
+    complete = {cls: cls.__dict__.get("__pydantic_complete__") for cls in classes}
+    try:
+        for cls in classes:
+            cls.__pydantic_complete__ = False
+        return SchemaValidator(_without_functions(schema))
+    finally:
+        for cls, was in complete.items():
+            if was is None:
+                delattr(cls, "__pydantic_complete__")
+            else:
+                cls.__pydantic_complete__ = was
+
+
 def print_view(engine: str, path: Path) -> Callable[[], str]:
     """Jinja printing the finished view of ``path``'s one proxy (the view is built once, outside the timing)."""
     loaded = load_file(path)
@@ -77,7 +136,8 @@ def floor_row(engine: str, fmt: str, path: Path, runs: int, ours: float, theirs:
     text = path.read_text(encoding="utf-8")
     data = json.loads(text) if fmt == "json" else parse_yaml(text, str(path))[0]
     read = best_paused(runs, (lambda: json.loads(text)) if fmt == "json" else (lambda: yaml_events(text)))
-    validate = best_paused(runs, lambda: Model.model_validate(data))
+    library = library_validator()
+    validate = best_paused(runs, lambda: library.validate_python(data))
     jinja = best_paused(runs, print_view(engine, path))
     floor = read + validate + jinja
     own = ours - floor

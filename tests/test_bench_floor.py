@@ -1,0 +1,65 @@
+"""The scale benchmark's floor (``bench/scale_floor.py``) counts only what the libraries take: its pydantic
+share validates the benchmark's models with the Model's types and constraints and runs none of ctlplane's
+own validators, which are ctlplane's work and belong to the other side of the comparison."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import pytest
+import yaml
+from pydantic import ValidationError
+
+from ctlplane.model.root import Model
+from tests.helpers import ROOT
+
+
+@pytest.fixture(scope="module")
+def bench() -> Any:
+    sys.path.insert(0, str(ROOT / "bench"))
+    try:
+        import common  # type: ignore[import-not-found]
+        import scale_floor  # type: ignore[import-not-found]
+    finally:
+        sys.path.pop(0)
+    return common, scale_floor
+
+
+@pytest.mark.parametrize("engine", ["nginx", "haproxy"])
+def test_the_library_validator_builds_the_same_model_from_the_benchmarks_model(bench: Any, engine: str) -> None:
+    common, floor = bench
+    data = yaml.safe_load(common.scale_model_text(engine, 3))
+    assert floor.library_validator().validate_python(data) == Model.model_validate(data)
+
+
+@pytest.mark.parametrize(("change", "refused"), [
+    (lambda d: d["services"][0].update(default_pool="nowhere"), "nowhere"),  # a cross-reference check
+    (lambda d: d["pools"][1]["servers"][0].update(address="10.0.0.1/8"), "IP address"),  # a field check
+])
+def test_the_library_validator_runs_none_of_ctlplanes_checks(bench: Any, change: Any, refused: str) -> None:
+    common, floor = bench
+    data = yaml.safe_load(common.scale_model_text("haproxy", 2))
+    change(data)
+    with pytest.raises(ValidationError, match=refused):
+        Model.model_validate(data)
+    assert isinstance(floor.library_validator().validate_python(data), Model)
+
+
+def test_the_library_validator_keeps_the_models_types_and_bounds(bench: Any) -> None:
+    common, floor = bench
+    data = yaml.safe_load(common.scale_model_text("haproxy", 2))
+    data["pools"][0]["servers"][0]["port"] = 70000
+    with pytest.raises(ValidationError, match="port"):
+        floor.library_validator().validate_python(data)
+
+
+def test_a_validator_a_class_built_before_is_not_reused_with_its_checks(bench: Any) -> None:
+    """pydantic-core takes the validator a model class already built in place of the schema it is given."""
+    from ctlplane.model.pool import Server
+
+    common, floor = bench
+    Server.model_validate({"name": "s", "address": "127.0.0.1", "port": 9})  # as discovery does
+    data = yaml.safe_load(common.scale_model_text("haproxy", 2))
+    data["pools"][1]["servers"][0]["address"] = "10.0.0.1/8"
+    assert floor.library_validator().validate_python(data).pools[1].servers[0].address == "10.0.0.1/8"
