@@ -26,8 +26,6 @@ from ctlplane.model.service import HttpService, TcpService
 
 def nginx_protocols(model: Model, proxy: str, indexes: list[int]) -> Iterator[CrossCheck]:
     """Every protocol refusal for one NGINX proxy running the services at ``indexes``."""
-    from ctlplane.model.routing import covering_hosts, location_chain, location_prefixes, virtual_hosts
-
     where = f"on proxy {proxy!r} (nginx)"
     pools = {p.name: (i, p) for i, p in enumerate(model.pools)}
     reported: set[str] = set()
@@ -48,26 +46,35 @@ def nginx_protocols(model: Model, proxy: str, indexes: list[int]) -> Iterator[Cr
                 yield CrossCheck(("services", k, *loc), f"NGINX 1.22 accepts HTTP/2 on a plain listener only as its "
                                  f"one protocol {where}, and gRPC clients need HTTP/2: serve pool {name!r} on a TLS "
                                  "listener (tls, which offers HTTP/2 by ALPN), or use engine haproxy")
-        mixed: set[int] = set()
-        for vhost in virtual_hosts(svc, extra_hosts=covering_hosts(svc)):
-            for prefix in location_prefixes(vhost):
-                chain, last = location_chain(vhost, prefix)
-                reached = [r.pool for r in chain] + [last.pool if last else svc.default_pool]
-                kinds = {_kind(pools[n][1]) for n in reached if n in pools}
-                tls = {pools[n][1].tls for n in reached if n in pools}
-                if len(kinds) > 1 or len(tls) > 1:
-                    why = (f"either to gRPC or to HTTP servers {where}, and this header route falls back to a pool "
-                           f"of the other kind at {prefix!r}: give the gRPC pool its own path prefix"
-                           if len(kinds) > 1 else
-                           f"with one TLS setting to the servers {where}, and this header route falls back to a "
-                           f"pool with another tls at {prefix!r}: give the pools the same tls, or this pool its own "
-                           "path prefix")
-                    for route in chain:
-                        j = next(j for j, r in enumerate(svc.routes) if r is route)
-                        if j not in mixed:
-                            mixed.add(j)
-                            yield CrossCheck(("services", k, "routes", j, "pool"),
-                                             f"NGINX proxies one location {why}, or use engine haproxy")
+        if any(r.header is not None for r in svc.routes):  # only a header route falls back to another pool
+            yield from _mixed_locations(svc, k, where, pools)
+
+
+def _mixed_locations(svc: HttpService, k: int, where: str,
+                     pools: dict[str, tuple[int, Pool]]) -> Iterator[CrossCheck]:
+    """Header routes whose location falls back to a pool of another kind (gRPC or HTTP) or TLS setting."""
+    from ctlplane.model.routing import covering_hosts, location_chain, location_prefixes, virtual_hosts
+
+    mixed: set[int] = set()
+    for vhost in virtual_hosts(svc, extra_hosts=covering_hosts(svc)):
+        for prefix in location_prefixes(vhost):
+            chain, last = location_chain(vhost, prefix)
+            reached = [r.pool for r in chain] + [last.pool if last else svc.default_pool]
+            kinds = {_kind(pools[n][1]) for n in reached if n in pools}
+            tls = {pools[n][1].tls for n in reached if n in pools}
+            if len(kinds) > 1 or len(tls) > 1:
+                why = (f"either to gRPC or to HTTP servers {where}, and this header route falls back to a pool "
+                       f"of the other kind at {prefix!r}: give the gRPC pool its own path prefix"
+                       if len(kinds) > 1 else
+                       f"with one TLS setting to the servers {where}, and this header route falls back to a "
+                       f"pool with another tls at {prefix!r}: give the pools the same tls, or this pool its own "
+                       "path prefix")
+                for route in chain:
+                    j = next(j for j, r in enumerate(svc.routes) if r is route)
+                    if j not in mixed:
+                        mixed.add(j)
+                        yield CrossCheck(("services", k, "routes", j, "pool"),
+                                         f"NGINX proxies one location {why}, or use engine haproxy")
 
 
 def _kind(pool: Pool) -> str:

@@ -237,6 +237,8 @@ ListenAddress = Annotated[
 
 
 def _check_server_address(value: Any) -> str:
+    if type(value) is str and _IPV4.fullmatch(value):  # the common case, in one call: a canonical dotted quad
+        return value
     if not isinstance(value, str):
         raise ValueError("must be a string: an IP address or a host name")
     _no_scope(value)
