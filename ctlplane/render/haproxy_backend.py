@@ -171,8 +171,7 @@ def build_backend(pool: Pool, users: list[Service]) -> Backend:
         default_server=_default_server(pool) if checked else None,
         cookie=cookie,
         cookie_options=_cookie_options(pool, all(isinstance(u, HttpService) and u.tls is not None for u in users)),
-        servers=tuple(_server(s, checked, cookie is not None, _proto(pool), http_check is not None)
-                      for s in pool.servers),
+        servers=_servers(pool, checked, cookie is not None, http_check is not None),
         empty_page=(empty_page or f"{CONFIG_DIR}/{EMPTY_POOL_PAGE}") if pool.answers_503 else None,
         server_options=_send_proxy(pool, checked) + haproxy_server_tls(pool, f"{CONFIG_DIR}/", checked)
         + _slow_start(pool),
@@ -273,6 +272,11 @@ def _slow_start(pool: Pool) -> tuple[tuple[str, str, bool], ...]:
 def _proto(pool: Pool) -> str | None:
     """``h2`` for pools that speak HTTP/2 to their servers (h2c, gRPC), else HTTP/1.1 (None)."""
     return "h2" if pool.protocol in ("h2c", "grpc") else None
+
+
+def _servers(pool: Pool, check: bool, cookie: bool, http_check: bool) -> tuple[ServerLine, ...]:
+    proto = _proto(pool)
+    return tuple(_server(s, check, cookie, proto, http_check) for s in pool.servers)
 
 
 def _server(server: Server, check: bool, cookie: bool, proto: str | None, http_check: bool) -> ServerLine:
