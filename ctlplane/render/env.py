@@ -35,6 +35,7 @@ OPTIONS: dict[str, object] = {
     "lstrip_blocks": True,
     "keep_trailing_newline": True,
     "auto_reload": False,  # templates never change under a running ctlplane: no stat() per include
+    "cache_size": -1,  # every template stays loaded, in a plain dict: an LRU's hit moves its key in a deque
 }
 
 
