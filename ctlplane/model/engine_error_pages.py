@@ -24,6 +24,8 @@ def _pools(svc: HttpService) -> list[str]:
 def error_page_problems(model: Model, proxy: str, engine: str, indexes: list[int]) -> Iterator[CrossCheck]:
     """Every refusal of the error pages of the services at ``indexes`` on one proxy."""
     discovered = {p.name for p in model.pools if p.answers_503}
+    if not discovered:
+        return  # both refusals are about the services that reach a pool answering its own 503
     first: dict[str, tuple[int, str | None]] = {}  # discovered pool -> (service index, its 503 page file)
     for k in indexes:
         svc = model.services[k]

@@ -35,7 +35,7 @@ from typing import NamedTuple
 
 from ctlplane.errors import Finding, RenderError
 from ctlplane.state.layout import CONFIG_DIR
-from ctlplane.model.pool import Pool, Server
+from ctlplane.model.pool import Pool
 from ctlplane.model.service import HttpService, TcpService
 from ctlplane.model.types import format_duration
 from ctlplane.render.error_pages import haproxy_backend_pages
@@ -275,20 +275,10 @@ def _proto(pool: Pool) -> str | None:
 
 
 def _servers(pool: Pool, check: bool, cookie: bool, http_check: bool) -> tuple[ServerLine, ...]:
+    """The server lines of ``pool``, built in one loop (10,000 of them at scale), ServerLine's fields in order."""
     proto = _proto(pool)
-    return tuple(_server(s, check, cookie, proto, http_check) for s in pool.servers)
-
-
-def _server(server: Server, check: bool, cookie: bool, proto: str | None, http_check: bool) -> ServerLine:
-    return ServerLine(
-        name=server.name,
-        address=server_address(server.address, server.port),
-        weight=0 if server.state == "drain" else server.weight,
-        maxconn=server.max_connections,
-        backup=server.backup,
-        disabled=server.state == "disabled",
-        check=check,
-        cookie=server.name if cookie else None,
-        proto=proto,
-        check_proto=proto if http_check else None,
-    )
+    check_proto = proto if http_check else None
+    return tuple(ServerLine(s.name, server_address(s.address, s.port), 0 if s.state == "drain" else s.weight,
+                            s.max_connections, s.backup, s.state == "disabled", check, s.name if cookie else None,
+                            proto, check_proto)
+                 for s in pool.servers)
