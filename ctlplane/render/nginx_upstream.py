@@ -27,7 +27,7 @@ from collections.abc import Sequence
 from typing import NamedTuple
 
 from ctlplane.errors import Finding, RenderError
-from ctlplane.model.pool import ConsistentHash, CookiePersistence, Pool, Server
+from ctlplane.model.pool import ConsistentHash, CookiePersistence, Pool
 from ctlplane.model.types import format_duration
 from ctlplane.render import nginx_names as names
 from ctlplane.render.access_log import NGINX_POOL_NAME_VAR, NGINX_POOL_VAR
@@ -104,20 +104,24 @@ def _cannot(pool: Pool, what: str) -> RenderError:
     return RenderError("nginx cannot render this pool", [Finding(f"pool {pool.name!r}: {what}", source="nginx")])
 
 
-def _server(pool: Pool, server: Server) -> UpstreamServer:
-    params = [f"weight={server.weight}"]
-    if server.max_connections is not None:
-        params.append(f"max_conns={server.max_connections}")
+def _servers(pool: Pool) -> tuple[UpstreamServer, ...]:
+    """The ``server`` lines of ``pool``: weight, max_conns, the passive check (the same for every server of the
+    pool, formatted once), backup, down. A server with only a weight takes a parameter tuple shared by weight."""
     passive = pool.health.passive
-    if passive is None:
-        params.append("max_fails=0")
-    else:
-        params += [f"max_fails={passive.max_fails}", f"fail_timeout={format_duration(passive.window)}"]
-    if server.backup:
-        params.append("backup")
-    if server.state != "active":
-        params.append("down")
-    return UpstreamServer(server.name, host_port(server.address, server.port), tuple(params))
+    health = ("max_fails=0",) if passive is None else (f"max_fails={passive.max_fails}",
+                                                       f"fail_timeout={format_duration(passive.window)}")
+    plain: dict[int, tuple[str, ...]] = {}
+    out = []
+    for server in pool.servers:
+        if server.max_connections is None and not server.backup and server.state == "active":
+            params = plain.get(server.weight) or plain.setdefault(server.weight, (f"weight={server.weight}", *health))
+        else:
+            params = (f"weight={server.weight}",
+                      *((f"max_conns={server.max_connections}",) if server.max_connections is not None else ()),
+                      *health, *(("backup",) if server.backup else ()),
+                      *(("down",) if server.state != "active" else ()))
+        out.append(UpstreamServer(server.name, host_port(server.address, server.port), params))
+    return tuple(out)
 
 
 def is_empty(pool: Pool) -> bool:
@@ -126,7 +130,7 @@ def is_empty(pool: Pool) -> bool:
 
 
 def upstream(pool: Pool, stream: bool) -> Upstream:
-    servers = tuple(_server(pool, s) for s in pool.servers)
+    servers = _servers(pool)
     empty = is_empty(pool)
     if empty:
         servers = (UpstreamServer("placeholder", PLACEHOLDER, ("down",)), *servers)
