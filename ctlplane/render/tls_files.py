@@ -117,9 +117,10 @@ def tls_files(model: Model, proxy: Proxy, assets: Assets) -> dict[str, RenderedF
     """The TLS files of the proxy's pools and of its services' client CAs."""
     engine = proxy.engine
     files: dict[str, RenderedFile] = {}
-    used = {name for s in proxy.services for name in _pools_of(model.service(s))}
-    for pool in model.pools:
-        if pool.tls is None or pool.name not in used:
+    with_tls = [pool for pool in model.pools if pool.tls is not None]
+    used = {name for s in proxy.services for name in _pools_of(model.service(s))} if with_tls else set()
+    for pool in with_tls:
+        if pool.name not in used:
             continue
         asset = assets.pool_tls.get(pool.name)
         if asset is None:
