@@ -188,7 +188,7 @@ def _agreeing_user(pool: Pool, users: list[Service]) -> Service:
 
     if not users:
         raise RenderError("internal error", [Finding(f"pool {pool.name!r} has no service", source="haproxy")])
-    if any(settings(u) != settings(users[0]) for u in users):
+    if len(users) > 1 and any(settings(u) != settings(users[0]) for u in users[1:]):
         raise RenderError("services disagree on a shared pool", [Finding(
             f"services sharing pool {pool.name!r} need the same timeouts and retries on HAProxy", source="haproxy")])
     return users[0]
