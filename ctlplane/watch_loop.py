@@ -40,6 +40,8 @@ MAX_LINKS = 40  # like the kernel's ELOOP limit
 
 
 class Poke(Protocol):
+    """How ``events`` tell the loop that something changed (``joining``: it can only add members)."""
+
     def __call__(self, reason: str, joining: bool = False) -> None: ...
 
 

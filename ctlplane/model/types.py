@@ -39,8 +39,8 @@ __all__ = [
     "VipCidr",
     "Weight",
     "format_duration",
-    "shared_default",
     "format_size",
+    "shared_default",
 ]
 
 
