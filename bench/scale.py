@@ -226,7 +226,7 @@ templates. Until 2026-12-07 the pydantic column ran `Model.model_validate` whole
 validators (the field checks and the cross-reference checks, about 15 ms here) and the building of the
 defaults (about 15 ms, gone now) as the library's; it now validates with a copy of the Model's schema from
 which every Python validator is taken out (`scale_floor.library_validator`, tested in
-`tests/test_bench_floor.py`). With the honest column the libraries take 0.35-0.80x the proxy's check, and the
+`tests/test_bench_floor.py`). With the honest column the libraries take 0.34-0.80x the proxy's check, and the
 earlier statement that the YAML rows cannot be met whatever ctlplane's own code does was wrong: it rested on
 that column. They are not met. From YAML the reading alone leaves little: a loop that does the least any
 builder must (one type test per event, containers on a stack, no scalar typed) takes 77 ms on the HAProxy
