@@ -89,7 +89,10 @@ def op_concurrent(spec):
             sock.close()
 
     threads = [threading.Thread(target=run, args=(i,)) for i in range(len(requests))]
-    for t in threads:
+    stagger = min(float(spec.get("stagger", 0.0)), 1.0)  # seconds between starts (0: all at once)
+    for n, t in enumerate(threads):
+        if n and stagger:
+            time.sleep(stagger)
         t.start()
     for t in threads:
         t.join(spec.get("timeout", 5.0) + 5)

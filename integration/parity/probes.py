@@ -114,9 +114,10 @@ def p_requests(ctx: Ctx, port: int, requests: list[dict[str, Any]], show: list[s
 
 
 def p_concurrent(ctx: Ctx, port: int, request: dict[str, Any], count: int, client: str = "c1",
-                 timeout: float = 5.0) -> Obs:
-    """``count`` copies of one request at once: the sorted statuses."""
-    spec = {"op": "concurrent", "timeout": timeout, "requests": [_request(ctx, port, request)] * count}
+                 timeout: float = 5.0, stagger: float = 0.0) -> Obs:
+    """``count`` copies of one request at once (or ``stagger`` seconds apart): the sorted statuses."""
+    spec = {"op": "concurrent", "timeout": timeout, "stagger": stagger,
+            "requests": [_request(ctx, port, request)] * count}
     return sorted(a["status"] for a in ctx.run(spec, client))
 
 
@@ -188,12 +189,15 @@ def _attribute(text: str, value: bool) -> str:
 
 
 def p_conn_limit(ctx: Ctx, port: int) -> Obs:
-    """Six slow requests at once from c1 (limit 2); c2 meanwhile is not limited by c1."""
+    """Six slow requests from c1 (limit 2), 0.15 s apart, all in progress together; c2 meanwhile is not limited
+    by c1. (Sent in the same instant, HAProxy may refuse one that NGINX admits: it counts a request in progress
+    when its rules run, so two arriving together on two threads each see the other.)"""
     import threading
 
     found: dict[str, Any] = {}
     slow = _request(ctx, port, {"path": "/slow?sleep_ms=1500"})
-    worker = threading.Thread(target=lambda: found.update(c1=ctx.run({"op": "concurrent", "requests": [slow] * 6})))
+    worker = threading.Thread(target=lambda: found.update(c1=ctx.run({"op": "concurrent", "stagger": 0.15,
+                                                                       "requests": [slow] * 6})))
     worker.start()
     time.sleep(0.5)
     other = _many(ctx, port, [{}] * 2, "c2")

@@ -85,7 +85,7 @@ SCENARIOS_HTTP: tuple[Scenario, ...] = (
       {"ok": True, "status": 200, "http_version": "2", "set-cookie": ["httponly", "path", "samesite", "secure"]},
       ("CookiePersistence.cookie",), (13,)),
     # --- limits ------------------------------------------------------------------------------------------------
-    S("limit-connections", "Limits", "2 requests in progress per client: 6 slow ones at once from c1", "limits",
+    S("limit-connections", "Limits", "2 requests in progress per client: 6 slow ones from c1, 0.15 s apart", "limits",
       "conn_limit", {"port": 110}, {"c1": {"200": 2, "429": 4}, "c2": [200, 200]},
       ("Limits.connections_per_client", "HttpService.limits")),
     S("limit-rate", "Limits", "10 requests/s with burst 10: 11 pass at once, then 10 per second", "limits", "rate",

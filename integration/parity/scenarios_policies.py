@@ -17,8 +17,8 @@ SCENARIOS_POLICIES: tuple[Scenario, ...] = (
       [{"status": 200}, {"status": 503}, {"status": 503}, {"status": 200}, {"status": 200}, {"status": 200}],
       ("Route.limits", "Limits.requests_per_second", "Limits.burst", "Limits.status")),
     S("policy-route-connections", A, "/conn/ allows 1 request in progress per client (the service 10): 3 slow "
-      "ones at once, 1 passes", "policies", "concurrent",
-      {"port": 250, "request": _req("/conn/x?sleep_ms=1500"), "count": 3}, [200, 429, 429],
+      "ones 0.25 s apart, 1 passes", "policies", "concurrent",
+      {"port": 250, "request": _req("/conn/x?sleep_ms=1500"), "count": 3, "stagger": 0.25}, [200, 429, 429],
       ("Route.limits", "Limits.connections_per_client")),
     S("policy-service-connections", A, "the same 3 slow requests elsewhere: the service's 10 in progress, all pass",
       "policies", "concurrent", {"port": 250, "request": _req("/other?sleep_ms=1500"), "count": 3},
