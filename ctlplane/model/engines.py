@@ -143,14 +143,19 @@ def _haproxy_service(proxy: str, k: int, svc: HttpService) -> Iterator[CrossChec
                          "use max_size: 4095m or less")
 
 
+def backend_settings(svc: HttpService | TcpService) -> tuple[object, ...]:
+    """What HAProxy sets per backend from a service: connect/server/queue/tunnel timeouts and retries."""
+    tunnel = svc.timeouts.tunnel if isinstance(svc, HttpService) else None
+    return (svc.timeouts.connect, svc.timeouts.server, svc.timeouts.queue, tunnel, svc.retries.attempts,
+            tuple(sorted(svc.retries.on_status)))
+
+
 def _haproxy_shared_pools(model: Model, proxy: str, indexes: list[int]) -> Iterator[CrossCheck]:
     """HAProxy sets connect/server/queue/tunnel timeouts and retries per backend (one per pool), not per service."""
     first: dict[str, tuple[int, tuple[object, ...]]] = {}
     for k in indexes:
         svc = model.services[k]
-        tunnel = svc.timeouts.tunnel if isinstance(svc, HttpService) else None
-        settings = (svc.timeouts.connect, svc.timeouts.server, svc.timeouts.queue, tunnel, svc.retries.attempts,
-                    tuple(sorted(svc.retries.on_status)))
+        settings = backend_settings(svc)
         for pool_name in _pools_of(svc):
             other = first.setdefault(pool_name, (k, settings))
             if other[1] != settings:

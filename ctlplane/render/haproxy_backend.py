@@ -35,6 +35,7 @@ from typing import NamedTuple
 
 from ctlplane.errors import Finding, RenderError
 from ctlplane.state.layout import CONFIG_DIR
+from ctlplane.model.engines import backend_settings
 from ctlplane.model.pool import Pool
 from ctlplane.model.service import HttpService, TcpService
 from ctlplane.model.types import format_duration
@@ -182,21 +183,13 @@ def build_backend(pool: Pool, users: list[Service]) -> Backend:
 
 def _agreeing_user(pool: Pool, users: list[Service]) -> Service:
     """The service whose timeouts and retries the backend takes; all users must agree (checked in engines.py)."""
-    def settings(s: Service) -> tuple[object, ...]:
-        return (s.timeouts.connect, s.timeouts.server, s.timeouts.queue, tunnel_timeout(s), s.retries.attempts,
-                tuple(sorted(s.retries.on_status)))
-
     if not users:
         raise RenderError("internal error", [Finding(f"pool {pool.name!r} has no service", source="haproxy")])
-    if len(users) > 1 and any(settings(u) != settings(users[0]) for u in users[1:]):
+    first = backend_settings(users[0])
+    if any(backend_settings(u) != first for u in users[1:]):
         raise RenderError("services disagree on a shared pool", [Finding(
             f"services sharing pool {pool.name!r} need the same timeouts and retries on HAProxy", source="haproxy")])
     return users[0]
-
-
-def tunnel_timeout(svc: Service) -> int | None:
-    """The idle timeout of an upgraded connection (HTTP services; a TCP service has client and server)."""
-    return svc.timeouts.tunnel if isinstance(svc, HttpService) else None
 
 
 def _balance(pool: Pool) -> tuple[str, str | None, bool]:

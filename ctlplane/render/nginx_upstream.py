@@ -106,22 +106,14 @@ def _cannot(pool: Pool, what: str) -> RenderError:
 
 def _servers(pool: Pool) -> tuple[UpstreamServer, ...]:
     """The ``server`` lines of ``pool``: weight, max_conns, the passive check (the same for every server of the
-    pool, formatted once), backup, down. A server with only a weight takes a parameter tuple shared by weight."""
+    pool, formatted once), backup, down."""
     passive = pool.health.passive
     health = ("max_fails=0",) if passive is None else (f"max_fails={passive.max_fails}",
                                                        f"fail_timeout={format_duration(passive.window)}")
-    plain: dict[int, tuple[str, ...]] = {}
-    out = []
-    for server in pool.servers:
-        if server.max_connections is None and not server.backup and server.state == "active":
-            params = plain.get(server.weight) or plain.setdefault(server.weight, (f"weight={server.weight}", *health))
-        else:
-            params = (f"weight={server.weight}",
-                      *((f"max_conns={server.max_connections}",) if server.max_connections is not None else ()),
-                      *health, *(("backup",) if server.backup else ()),
-                      *(("down",) if server.state != "active" else ()))
-        out.append(UpstreamServer(server.name, host_port(server.address, server.port), params))
-    return tuple(out)
+    return tuple(UpstreamServer(s.name, host_port(s.address, s.port), (
+        f"weight={s.weight}", *((f"max_conns={s.max_connections}",) if s.max_connections is not None else ()),
+        *health, *(("backup",) if s.backup else ()), *(("down",) if s.state != "active" else ())))
+        for s in pool.servers)
 
 
 def is_empty(pool: Pool) -> bool:
