@@ -163,8 +163,9 @@ def main(argv: list[str] | None = None) -> int:
                         verdicts += size_verdicts(f"{engine} {fmt} {size} x 10", ours / theirs, peak * 1024**2 / config,
                                                   None if previous is None else (ours / previous[0],
                                                                                  size // previous[2]))
-                        floors.append(floor_row(engine, fmt, path, max(runs, MIN_RUNS), ours, theirs))
-                    previous = (ours, theirs, size)
+                        floors.append(floor_row(engine, fmt, path, max(runs, MIN_RUNS), ours, theirs,
+                                                None if previous is None else (previous[3], size // previous[2])))
+                    previous = (ours, theirs, size, path)
                     if fmt == "yaml":
                         largest = path
         assert largest is not None

@@ -30,7 +30,8 @@ from ctlplane.model.root import Model
 from ctlplane.render.env import render_template
 
 FLOOR_HEADERS = ["engine", "format", "read text ms", "pydantic ms", "Jinja print ms", "floor ms", "proxy check ms",
-                 "floor / proxy", "ctlplane ms", "ctlplane's own ms", "own ms the target leaves"]
+                 "floor / proxy", "ctlplane ms", "ctlplane's own ms", "own ms the target leaves",
+                 "floor growth (x size)"]
 
 
 def best_paused(runs: int, action: Callable[[], Any]) -> float:
@@ -131,24 +132,39 @@ def print_view(engine: str, path: Path) -> Callable[[], str]:
     return lambda: render_template("haproxy/haproxy.cfg.j2", view=view)
 
 
-def floor_row(engine: str, fmt: str, path: Path, runs: int, ours: float, theirs: float) -> list[str]:
-    """One row of :data:`FLOOR_HEADERS`; ``ours`` and ``theirs`` are the scale table's times (seconds)."""
+def library_times(engine: str, fmt: str, path: Path, runs: int, library: SchemaValidator) -> tuple[float, float, float]:
+    """Reading the text, pydantic's own validation and Jinja's printing of ``path``, seconds, best of ``runs``."""
     text = path.read_text(encoding="utf-8")
     data = json.loads(text) if fmt == "json" else parse_yaml(text, str(path))[0]
     read = best_paused(runs, (lambda: json.loads(text)) if fmt == "json" else (lambda: yaml_events(text)))
-    library = library_validator()
     validate = best_paused(runs, lambda: library.validate_python(data))
-    jinja = best_paused(runs, print_view(engine, path))
+    return read, validate, best_paused(runs, print_view(engine, path))
+
+
+def floor_row(engine: str, fmt: str, path: Path, runs: int, ours: float, theirs: float,
+              smaller: tuple[Path, int] | None = None) -> list[str]:
+    """One row of :data:`FLOOR_HEADERS`; ``ours`` and ``theirs`` are the scale table's times (seconds). With
+    ``smaller`` (the same model at a smaller size, and how many times smaller it is) the floor's own growth too:
+    what the libraries alone take for that many times the size, set beside the growth target."""
+    library = library_validator()
+    read, validate, jinja = library_times(engine, fmt, path, runs, library)
     floor = read + validate + jinja
     own = ours - floor
+    growth = "-"
+    if smaller is not None:
+        growth = f"{floor / sum(library_times(engine, fmt, smaller[0], runs, library)):.1f}x ({smaller[1]}x)"
     return [engine, fmt, *(f"{t * 1000:.0f}" for t in (read, validate, jinja, floor, theirs)), f"{floor / theirs:.2f}",
-            f"{ours * 1000:.0f}", f"{own * 1000:.0f}", f"{max(0.0, theirs - floor) * 1000:.0f}"]
+            f"{ours * 1000:.0f}", f"{own * 1000:.0f}", f"{max(0.0, theirs - floor) * 1000:.0f}", growth]
 
 
 def floor_verdict(row: list[str]) -> str:
-    engine, fmt, ratio, own, left = row[0], row[1], float(row[7]), row[9], row[10]
+    engine, fmt, ratio, own, left, growth = row[0], row[1], float(row[7]), row[9], row[10], row[11]
+    grows = ""
+    if growth != "-":
+        times, size = growth.rstrip(")").split(" (")
+        grows = f"; for {size} the size the libraries alone take {times} the time"
     if ratio >= 1.0:
         return (f"{engine} {fmt}: the libraries alone take {ratio:.2f}x the proxy's check: the 1.0x target cannot be "
-                "met whatever ctlplane's own code does")
+                f"met whatever ctlplane's own code does{grows}")
     return (f"{engine} {fmt}: the libraries take {ratio:.2f}x the proxy's check; the target leaves ctlplane's own "
-            f"work {left} ms, it takes {own} ms")
+            f"work {left} ms, it takes {own} ms{grows}")

@@ -63,3 +63,21 @@ def test_a_validator_a_class_built_before_is_not_reused_with_its_checks(bench: A
     data = yaml.safe_load(common.scale_model_text("haproxy", 2))
     data["pools"][1]["servers"][0]["address"] = "10.0.0.1/8"
     assert floor.library_validator().validate_python(data).pools[1].servers[0].address == "10.0.0.1/8"
+
+
+def test_the_floor_row_gives_the_libraries_own_growth_beside_the_growth_target(bench: Any, tmp_path: Any,
+                                                                              monkeypatch: Any) -> None:
+    """The floor's growth column divides the floor at the largest size by the floor at the smaller one (its
+    parts faked here, so the arithmetic is checked, not the machine)."""
+    common, floor = bench
+    small, large = tmp_path / "haproxy-1.json", tmp_path / "haproxy-10.json"
+    times = {small: (0.001, 0.002, 0.007), large: (0.01, 0.02, 0.075)}
+    monkeypatch.setattr(floor, "library_times", lambda engine, fmt, path, runs, library: times[path])
+    monkeypatch.setattr(floor, "library_validator", lambda: None)
+    row = floor.floor_row("haproxy", "json", large, 3, ours=0.2, theirs=0.15, smaller=(small, 10))
+    assert dict(zip(floor.FLOOR_HEADERS, row, strict=True)) == {
+        "engine": "haproxy", "format": "json", "read text ms": "10", "pydantic ms": "20", "Jinja print ms": "75",
+        "floor ms": "105", "proxy check ms": "150", "floor / proxy": "0.70", "ctlplane ms": "200",
+        "ctlplane's own ms": "95", "own ms the target leaves": "45", "floor growth (x size)": "10.5x (10x)"}
+    assert floor.floor_verdict(row).endswith("for 10x the size the libraries alone take 10.5x the time")
+    assert floor.floor_row("haproxy", "json", large, 3, 0.2, 0.15)[-1] == "-"
