@@ -89,7 +89,10 @@ def test_every_string_field_is_an_allow_list_type() -> None:
 
 
 def _template_text_outside_expressions(path: Path) -> str:
-    return re.sub(r"\{\{.*?\}\}|\{%.*?%\}|\{#.*?#\}", " ", path.read_text(), flags=re.S)
+    """The template's literal text, each tag, expression and comment blanked (keeping its line breaks, so that
+    line numbers still match the file's)."""
+    return re.sub(r"\{\{.*?\}\}|\{%.*?%\}|\{#.*?#\}", lambda m: " " + "\n" * m[0].count("\n"), path.read_text(),
+                  flags=re.S)
 
 
 def test_templates_hold_no_code_loading_directive_but_the_stream_module() -> None:
