@@ -36,7 +36,7 @@ from ctlplane.render.nginx_forwarding import CACHE_BYPASS, CACHE_NO_STORE, Fixed
 from ctlplane.render.nginx_auth import AuthEndpoint, auth_plan
 from ctlplane.render.nginx_headers import Header
 from ctlplane.render.nginx_policies import route_zones
-from ctlplane.render.nginx_locations import (Chains, Location, locations, server_hidden, server_request_headers,
+from ctlplane.render.nginx_locations import (Chains, Inherited, Location, inherited, locations,
                                              with_upgrade_twins)
 from ctlplane.render.nginx_upstream import MapBlock, host_port
 from ctlplane.model.routing import host_matches, virtual_hosts
@@ -187,7 +187,7 @@ def _tls(tls: Tls) -> TlsSettings:
     return TlsSettings("TLSv1.2 TLSv1.3", CIPHERS_TLS12, ECDH_CURVES)
 
 
-def _settings(svc: HttpService, forwarded_for: str, authorization: bool) -> Settings:
+def _settings(svc: HttpService, forwarded_for: str, authorization: bool, server_level: Inherited) -> Settings:
     limits, timeouts, retries = svc.limits, svc.timeouts, svc.retries
     conditions = " ".join(["error", "timeout"] + [f"http_{s}" for s in sorted(set(retries.on_status))])
     return Settings(
@@ -215,8 +215,8 @@ def _settings(svc: HttpService, forwarded_for: str, authorization: bool) -> Sett
         if svc.compression else (),
         gzip_min_length=svc.compression.min_length if svc.compression else None,
         cache=_cache(svc),
-        hide_headers=server_hidden(svc),
-        request_headers=server_request_headers(svc),
+        hide_headers=server_level.hide,
+        request_headers=server_level.request,
         client=client_verify(svc.name, svc.tls, "crt"),
         proxy_protocol=svc.listen.accept_proxy_protocol,
         authorization=authorization,
@@ -269,7 +269,8 @@ def http_service(svc: HttpService, pools: dict[str, Pool], assets: Assets) -> Se
     roots = tuple(_asset(assets.static_roots, svc, i, "static root") for i in range(len(svc.static)))
     geo, xff, forwarded_for = trust(svc)
     plan = auth_plan(svc)
-    settings = _settings(svc, forwarded_for, plan.strips)
+    server_level = inherited(svc)
+    settings = _settings(svc, forwarded_for, plan.strips, server_level)
     chains = Chains(svc.name, pools, auth=plan)
     listen = host_port(svc.listen.address, svc.listen.port)
     http2 = bool(svc.tls and svc.tls.http2)
@@ -283,7 +284,8 @@ def http_service(svc: HttpService, pools: dict[str, Pool], assets: Assets) -> Se
             picked = _pick_cert(vhost.host, certs)
             cert, key = cert_files(svc.name, picked)
             stapling = ocsp_file("nginx", svc.name, picked) if (svc.name, picked) in assets.ocsp else None
-        locs, twins = with_upgrade_twins(locations(svc, vhost, chains, roots, _hsts(svc.tls)), _tunnel(svc))
+        locs = locations(svc, vhost, chains, roots, _hsts(svc.tls), server_level)
+        locs, twins = with_upgrade_twins(locs, _tunnel(svc))
         servers.append(HttpServer(listen, params, vhost.host or "_", cert, key, settings, with_pages(locs, pages),
                                   with_pages(twins, pages), pages=pages, auth_endpoints=plan.endpoints,
                                   also_listen=tuple(host_port(a, svc.listen.port) for a in svc.listen.also),

@@ -169,9 +169,10 @@ def static_path(prefix: str) -> str:
 
 
 def locations(svc: HttpService, vhost: VirtualHost, chains: Chains, static_roots: tuple[str, ...],
-              base: tuple[Header, ...]) -> tuple[Location, ...]:
+              base: tuple[Header, ...], inherited: Inherited) -> tuple[Location, ...]:
     """Every location of one virtual host, sorted by path; ``base`` headers and the service's response headers
-    go into each one."""
+    go into each one; a location repeats the request headers and hidden headers only where they differ from
+    what its server block sets (``inherited``)."""
     plain = base + response_headers(effective(svc.headers.response, None))[0]
     out: list[Location] = []
     served = set()
@@ -185,7 +186,7 @@ def locations(svc: HttpService, vhost: VirtualHost, chains: Chains, static_roots
     for prefix in location_prefixes(vhost):
         if prefix in served:
             continue
-        out.append(_proxy_location(svc, vhost, chains, prefix, base))
+        out.append(_proxy_location(svc, vhost, chains, prefix, base, inherited))
     return tuple(sorted(out, key=lambda loc: (loc.path, loc.modifier)))
 
 
@@ -213,7 +214,7 @@ def with_upgrade_twins(locs: tuple[Location, ...], tunnel: str | None) -> tuple[
 
 
 def _proxy_location(svc: HttpService, vhost: VirtualHost, chains: Chains, prefix: str,
-                    base: tuple[Header, ...]) -> Location:
+                    base: tuple[Header, ...], inherited: Inherited) -> Location:
     chain, last = location_chain(vhost, prefix)
     terminal = last.pool if last is not None else svc.default_pool
     limit = body_limit(svc, last)
@@ -259,17 +260,21 @@ def _proxy_location(svc: HttpService, vhost: VirtualHost, chains: Chains, prefix
     return Location("", prefix, "proxy", tuple(headers), target=target, empty_is_404=terminal is None,
                     empty_pool=any(chains.pools[p].answers_503 for p in reached), max_body=max_body,
                     grpc=grpc, tls=tls.pop(), rewrite=rewrite,
-                    set_headers=request if grpc or request != server_request_headers(svc) else None,
-                    hide=hide if grpc or hide != server_hidden(svc) else None,
+                    set_headers=request if grpc or request != inherited.request else None,
+                    hide=hide if grpc or hide != inherited.hide else None,
                     auth=auth, authorization=chains.auth.authorization(auth), policy=policy, page_variant=variant)
 
 
-def server_request_headers(svc: HttpService) -> tuple[Header, ...]:
-    """The model's request headers every location of the service's servers inherits."""
-    return request_headers(effective(svc.headers.request, None))
+class Inherited(NamedTuple):
+    """What a service's server blocks set for every location that does not set its own: the model's request
+    headers (``proxy_set_header``), and the backend headers hidden (always-hidden, the model's, and those the
+    service's response headers set or remove)."""
+
+    request: tuple[Header, ...]
+    hide: tuple[str, ...]
 
 
-def server_hidden(svc: HttpService) -> tuple[str, ...]:
-    """The backend headers the service's servers hide: always-hidden, the model's, and those the service's
-    response headers set or remove."""
-    return hidden([*svc.hide_response_headers, *response_headers(effective(svc.headers.response, None))[1]])
+def inherited(svc: HttpService) -> Inherited:
+    """Computed once per service: the server block prints it, each location compares its own with it."""
+    return Inherited(request_headers(effective(svc.headers.request, None)),
+                     hidden([*svc.hide_response_headers, *response_headers(effective(svc.headers.response, None))[1]]))
