@@ -207,48 +207,61 @@ filters quote a value with nothing to escape or refuse by one compiled match, du
 value, the NGINX view no longer copies each server's settings, the views are named tuples instead of frozen
 dataclasses, and the server-line loops unpack each server's fields instead of looking each up through Jinja.
 
-On 2026-12-07 (third session): a field whose default is a model object (a service's limits, timeouts,
-retries, headers; a pool's health and balance) shares one immutable default instead of building and
-validating a new one per object (about 10,000 of them: `Model.model_validate` 41.7 -> 27.0 ms, the validated
-model 13 -> 8 MiB); a canonical dotted quad is accepted in one call; NGINX's protocol check walks a service's
-locations only when it has a header route; Jinja keeps its templates in a plain dict (an LRU hit moved a key
-in a deque at every include). These together, best of 5, the checkout before them and the one after
-alternated three times in one run: NGINX from JSON 218 -> 189 ms, from YAML 300 -> 269, HAProxy from JSON 172
--> 140, from YAML 251 -> 217. Then: the error-page checks stop when no pool answers its own 503; a server block
-or frontend includes a partial only when the view gave it something to print (HAProxy 2,000 and NGINX 4,000
-fewer includes at 1,000 services: printing 36.5 -> 30.5 and about 60 -> 49 ms, alternated); the server lines
-of both engines are built in one loop per pool; the pools' TLS files are looked for only when a pool has TLS.
+Third session of 2026-12-07: a field whose default is a model object (a service's limits, timeouts, retries,
+headers; a pool's health and balance) shares one immutable default instead of building and validating about
+10,000 equal ones (`Model.model_validate` 41.7 -> 27.0 ms, the validated model 13 -> 8 MiB); a canonical
+dotted quad is accepted in one call; NGINX's protocol check walks a service's locations only when it has a
+header route; Jinja keeps its templates in a plain dict; the error-page checks stop when no pool answers its
+own 503; a server block or frontend prints a partial only when the view gave it something to print; the server
+lines of both engines are built in one loop per pool. Together, alternated with the checkout before them: NGINX
+from JSON 218 -> 189 ms, from YAML 300 -> 269, HAProxy from JSON 172 -> 140, from YAML 251 -> 217, before the
+last three.
+
+Fourth session of 2026-12-07: every partial of the templates is a macro the templates call, not an include. An
+include copies the whole context into a new one and relays each line it prints through one generator per
+level of nesting (an NGINX location line passed through four); a macro returns its text whole. Alternated
+three times with the checkout before, best of 15, 1,000 services from JSON: Jinja printing NGINX 149-161 ->
+96-97 ms, HAProxy 103-109 -> 76-77; the whole build NGINX 490-510 -> 433-440 ms, HAProxy 370-395 -> 342-359.
+The NGINX view computes a service's server-level request and hidden headers once instead of again for each
+location compared with them (view 170-176 -> 156-163 ms). Every golden is byte-identical.
+
+The ratio is Python's time against a C program's, and it moves with the host, not only with the code. The
+same checkout (`cf4a0a7`) gave HAProxy from JSON 0.96 and NGINX from JSON 1.16 on the machine of the third
+session, and 1.87 and 2.15 on the machine of the fourth (same kind: 2 cores, the same Python, nginx and
+HAProxy builds): there ctlplane's build took 135 and 174 ms, here 369 and 472 ms (2.7x), while `haproxy -c`
+and `nginx -t` took 140 and 149 ms there, 198 and 220 ms here (1.4-1.5x). The floor table shows the same
+shift without any of ctlplane's own code: the libraries took 0.34-0.73x the check there and 0.59-1.54x here,
+depending also on the minute (a pure-Python loop of 5 million additions took 0.76-1.24 s on the same host
+within one hour).
 
 Whether 1.0x is reachable is what the floor table asks. Its first three columns are what the libraries the
 design fixes take on their own, for the same model: libyaml's events through PyYAML's C parser (about 100,000
 of them, built as Python objects and dropped) or `json.loads`, pydantic validating the parsed data into the
-Model's classes with the Model's types and constraints, and Jinja printing the finished view with ctlplane's
-templates. Until 2026-12-07 the pydantic column ran `Model.model_validate` whole, which counted ctlplane's own
-validators (the field checks and the cross-reference checks, about 15 ms here) and the building of the
-defaults (about 15 ms, gone now) as the library's; it now validates with a copy of the Model's schema from
-which every Python validator is taken out (`scale_floor.library_validator`, tested in
-`tests/test_bench_floor.py`). With the honest column the libraries take 0.34-0.80x the proxy's check, and the
-earlier statement that the YAML rows cannot be met whatever ctlplane's own code does was wrong: it rested on
-that column. They are not met. From YAML the reading alone leaves little: a loop that does the least any
-builder must (one type test per event, containers on a stack, no scalar typed) takes 77 ms on the HAProxy
-model against 53 ms for the events alone, and ctlplane's builder, which types every scalar, 81 ms (best of 5,
-measured apart); with pydantic and Jinja that is about 0.9x the proxy's check before ctlplane's cross checks,
-engine checks and views. From JSON, HAProxy's row is at the line (0.96-1.02 in six runs today): ctlplane's own
-work is about 90 ms of it, the views about 40 (frontends 17, backends 18 of which the server lines 8), the
-validators and cross checks about 13, the engine checks 7, the duplicate-key test of the JSON reader 3. NGINX
-from JSON is 1.2x: its views take about 55 ms and its engine checks 17.
+Model's classes with the Model's types and constraints but without ctlplane's validators
+(`scale_floor.library_validator`, tested in `tests/test_bench_floor.py`), and Jinja printing the finished
+view with ctlplane's templates (so that column fell with the macros: 145 -> 109 ms for NGINX here). On the
+host of the fourth session the libraries alone take more than the proxy's check from YAML (1.1-1.5x in four
+runs): there the YAML rows cannot be met whatever ctlplane's own code does. On the
+host of the third session they took 0.69-0.73x, and a loop doing the least any builder must (one type test
+per event, containers on a stack, no scalar typed) took 77 ms on the HAProxy model against 53 ms for the
+events alone and 81 ms for ctlplane's builder: with pydantic and Jinja about 0.9x the check before any cross
+check, engine check or view. From JSON the libraries leave ctlplane's own work about 0.4x the check on the
+slower host and 0.6x on the faster one; it takes 1.1-1.2x on the slower and 0.6-0.75x on the faster. Sampled
+with py-spy (NGINX from JSON, 1,000 services, 30 builds), that work is spread: the view 36 % of the build
+(`http_service` 25 %), the engine checks 13 %, the cross-reference checks 4 %, and no function of ctlplane's
+above 4.3 % by its own time (the escaping filter `nq`, called for 25,000 values).
 
-The second target, 10x the time for 10x the size, is about linearity. Every size is now the best of the same
-number of runs (15; the largest took 3 before, and a best of fewer runs is higher, which leaned the column up).
-Measured apart, best of 5 and 15, HAProxy from JSON: 12.3-12.5 ms at 100 services and 126-129 ms at 1,000
-(10.1-10.5x), NGINX 15.7-16.4 and 170-171 ms (10.4-10.9x); the NGINX build takes about 3,000 fresh pages of
-memory per run at 1,000 services (the config text, its bytes and their copies), HAProxy's about 270. The work
-per service is flat (about 125 and 165 us); what is left above 10.0x is the cost per object growing with the
-working set, and the noise of a 12 ms measurement. Peak memory, against the 5x target: while the model is
-validated, the parsed data (3.9 MiB for 1,000 services x 10,000 servers, from JSON or YAML) and the validated
-model (8.0 MiB of pydantic objects with their field dictionaries; `tracemalloc`) are both alive, 11.9 MiB,
-more than 5x the HAProxy config (8.6 MiB) and the NGINX one (10.8 MiB) before anything is rendered: the target
-cannot be met while pydantic validates parsed data into model objects."""
+The second target, 10x the time for 10x the size: the floor table's last column is the libraries' own growth
+from 100 to 1,000 services, measured in the same run. The libraries alone took 9.2-10.8x the time for 10x the
+size in the runs of the fourth session (pydantic's validation 11-12x, `json.loads` 9-11x, measured apart), and
+ctlplane's build 9.8-10.4x (10.3-11.1x in the run written in the third session): both sit on the line, within
+the noise of a 30-70 ms measurement on a host whose speed drifts within a run. What lies above 10.0x is
+the cost per object growing with the working set, which the libraries show as well. Peak memory,
+against the 5x target: while the model is validated, the parsed data (3.9 MiB for 1,000 services x 10,000
+servers, from JSON or YAML) and the validated model (8.0 MiB of pydantic objects with their field
+dictionaries; `tracemalloc`) are both alive, 11.9 MiB, more than 5x the HAProxy config (8.6 MiB) and the
+NGINX one (10.8 MiB) before anything is rendered: the target cannot be met while pydantic validates parsed
+data into model objects."""
 
 if __name__ == "__main__":
     sys.exit(main())

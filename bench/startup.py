@@ -126,6 +126,12 @@ writes them on its first run): this machine's environment sets PYTHONDONTWRITEBY
 every run compile every ctlplane module from source (about 60 ms more)."""
 
 DOC_NOTES = """\
+The table above was written on the host of the fourth session of 2026-12-07, where Python code runs 2-2.7x
+slower than on the host of the earlier runs (same kind: 2 cores, the same builds; see the scale section):
+there importing the libraries alone takes 292-304 ms, more than the 300 ms target, so on that host the target
+cannot be met whatever ctlplane's own code does. On the earlier host the same code validated in 222-268 ms
+(met) with the libraries at 146-184 ms; the figures below are from there.
+
 Reading it: this is the most load-sensitive table here (every row is a fresh process on two shared cores; the
 load average at the start is in the header): the libraries row alone moved between 146 and 184 ms across runs
 on one day, so compare rows within a table. Three runs of this benchmark on the same code within fifteen
