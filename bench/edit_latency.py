@@ -191,6 +191,16 @@ purpose (tests/test_watch.py: 200 edits in 2 s give a handful of applies); a str
 quiet period."""
 
 DOC_NOTES = """\
+The table above was written on the host of the fourth session of 2026-12-07, where Python code runs 2-2.7x
+slower than on the host of the earlier runs (same kind; see the scale section). There the 10,000-server rows
+take 1,435-1,477 ms and miss their target; on the earlier host the same code but the template macros (which
+made it faster) served the edit in 653-666 ms. Here ctlplane's build from YAML takes 597-698 ms (217-269 there),
+the proxy's config test 220-263 ms (139-154), and the rest (staging, the reload parsing the config again and
+opening 1,000 listeners, the new worker answering) about 600 ms (about 300). Meeting 1 s on this host would
+need the watcher to rebuild only what an edit changed (keep the rendered text of unchanged services between
+applies, keyed by a digest of their model, and validate incrementally); that is not built. The small-model and
+runtime rows meet their targets here too.
+
 Reading it: the watcher applies a single save at once (the event that completes it: close after writing,
 or rename into place), and only a stream of saves waits for the 200 ms quiet period; the model is loaded
 once per cycle. On the small model what is left is load + render, the proxy's own config test in a
