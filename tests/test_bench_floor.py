@@ -81,3 +81,32 @@ def test_the_floor_row_gives_the_libraries_own_growth_beside_the_growth_target(b
         "ctlplane's own ms": "95", "own ms the target leaves": "45", "floor growth (x size)": "10.5x (10x)"}
     assert floor.floor_verdict(row).endswith("for 10x the size the libraries alone take 10.5x the time")
     assert floor.floor_row("haproxy", "json", large, 3, 0.2, 0.15)[-1] == "-"
+
+
+@pytest.fixture(scope="module")
+def edit_floor() -> Any:
+    sys.path.insert(0, str(ROOT / "bench"))
+    try:
+        import edit_floor  # type: ignore[import-not-found]
+    finally:
+        sys.path.pop(0)
+    return edit_floor
+
+
+def test_the_edit_floor_adds_the_proxys_own_switch_to_the_libraries_share(edit_floor: Any, tmp_path: Any,
+                                                                           monkeypatch: Any) -> None:
+    """The edit floor is the p50 of the proxy's own switches (config test + reload to the first answer) plus
+    the libraries' share of building the model; ctlplane's own work is what its p50 adds on top (times faked,
+    so the arithmetic is checked, not the machine)."""
+    monkeypatch.setattr(edit_floor, "library_times", lambda engine, fmt, path, runs, library: (0.1, 0.03, 0.07))
+    monkeypatch.setattr(edit_floor, "library_validator", lambda: None)
+    bare = [(0.22, 0.55), (0.2, 0.5), (0.24, 0.6)]
+    row = edit_floor.floor_row("haproxy", tmp_path / "model.yaml", [1.4, 1.5, 1.45], bare, 1.0)
+    assert dict(zip(edit_floor.FLOOR_HEADERS, row, strict=True)) == {
+        "engine": "haproxy", "ctlplane p50 ms": "1450", "proxy check p50 ms": "220",
+        "reload to answer p50 ms": "330", "proxy alone p50 ms": "550", "libraries ms": "200", "floor ms": "750",
+        "target ms": "1000", "own ms the target leaves": "250", "ctlplane's own ms": "700"}
+    assert edit_floor.floor_verdict(row) == ("haproxy: the proxy alone and the libraries take 750 ms for this "
+                                             "edit; the target leaves ctlplane's own work 250 ms, it takes 700 ms")
+    high = edit_floor.floor_row("haproxy", tmp_path / "model.yaml", [1.4], bare, 0.6)
+    assert "cannot be met on this host whatever ctlplane's own code does" in edit_floor.floor_verdict(high)
