@@ -4,6 +4,7 @@ own validators, which are ctlplane's work and belong to the other side of the co
 
 from __future__ import annotations
 
+import importlib
 import sys
 from typing import Any
 
@@ -15,15 +16,18 @@ from ctlplane.model.root import Model
 from tests.helpers import ROOT
 
 
-@pytest.fixture(scope="module")
-def bench() -> Any:
+def bench_modules(*names: str) -> list[Any]:
+    """The benchmark scripts' modules (bench/ is not a package: its scripts import each other by name)."""
     sys.path.insert(0, str(ROOT / "bench"))
     try:
-        import common  # type: ignore[import-not-found]
-        import scale_floor  # type: ignore[import-not-found]
+        return [importlib.import_module(name) for name in names]
     finally:
         sys.path.pop(0)
-    return common, scale_floor
+
+
+@pytest.fixture(scope="module")
+def bench() -> Any:
+    return tuple(bench_modules("common", "scale_floor"))
 
 
 @pytest.mark.parametrize("engine", ["nginx", "haproxy"])
@@ -85,12 +89,7 @@ def test_the_floor_row_gives_the_libraries_own_growth_beside_the_growth_target(b
 
 @pytest.fixture(scope="module")
 def edit_floor() -> Any:
-    sys.path.insert(0, str(ROOT / "bench"))
-    try:
-        import edit_floor  # type: ignore[import-not-found]
-    finally:
-        sys.path.pop(0)
-    return edit_floor
+    return bench_modules("edit_floor")[0]
 
 
 def test_the_edit_floor_adds_the_proxys_own_switch_to_the_libraries_share(edit_floor: Any, tmp_path: Any,
