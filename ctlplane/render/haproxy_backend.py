@@ -24,6 +24,8 @@ model's, else 1 ms (no queue: a request finding every server at its ``max_connec
 as on NGINX); ``timeout tunnel`` is the service's ``timeouts.tunnel`` (an
 upgraded connection, a WebSocket, idle that long in both directions is closed;
 it replaces the client and server timeouts once the backend answered 101).
+An HTTP backend (not gRPC: a stream) reads a request body, up to one buffer, before it contacts a server,
+as NGINX reads it all, waiting for it as long as the users' longest client timeout (``_body_wait``).
 A pool with ``tls`` gets its TLS options on ``default-server`` (``tls_files``), one
 sending the PROXY protocol ``send-proxy`` or ``send-proxy-v2`` (and ``check-send-proxy``).
 The output is named tuples (immutable records); the templates only print them.
@@ -107,7 +109,7 @@ class Backend(NamedTuple):
     cookie: str | None
     cookie_options: tuple[tuple[str, str, bool], ...]  # after "insert indirect nocache": (keyword, value, quoted)
     servers: tuple[ServerLine, ...]
-    buffer_request: bool = False  # read the body before contacting a server (HTTP, not gRPC: a stream)
+    body_wait: str | None = None  # wait-for-body (HTTP, not gRPC: a stream): the users' longest client timeout
     pool: str = ""  # the model's pool name (a Name: [a-z0-9_-]), saved for the access log's pool=
     empty_page: str | None = None  # a discovered pool: its own 503 page when no member can serve
     server_options: tuple[tuple[str, str, bool], ...] = ()  # default-server PROXY/TLS: keyword, value, hq it
@@ -151,7 +153,7 @@ def build_backend(pool: Pool, users: list[Service]) -> Backend:
     return Backend(
         name=backend_name(pool.name),
         pool=pool.name,
-        buffer_request=http and pool.protocol != "grpc",
+        body_wait=_body_wait(users) if http and pool.protocol != "grpc" else None,
         mode="http" if http else "tcp",
         balance=balance,
         balance_arg=arg,
@@ -190,6 +192,14 @@ def _agreeing_user(pool: Pool, users: list[Service]) -> Service:
         raise RenderError("services disagree on a shared pool", [Finding(
             f"services sharing pool {pool.name!r} need the same timeouts and retries on HAProxy", source="haproxy")])
     return users[0]
+
+
+def _body_wait(users: list[Service]) -> str:
+    """How long a backend waits for a request body (up to one buffer) before it contacts a server: the longest
+    client timeout of the services using it. Each frontend's own ``timeout client`` still cuts a client that
+    stays silent longer than its service allows, as NGINX's ``client_body_timeout`` does; ``option
+    http-buffer-request`` would instead count the body against ``timeout http-request`` (the header's)."""
+    return format_duration(max(u.timeouts.client for u in users))
 
 
 def _balance(pool: Pool) -> tuple[str, str | None, bool]:

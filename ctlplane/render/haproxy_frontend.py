@@ -10,7 +10,9 @@ trusted proxy, X-Real-IP, X-Forwarded-Proto/-Host/-Port), compression
 answer setting one; HAProxy itself skips Authorization, HTTP/1.0, non-GET and
 answers without lifetime or validator), hidden response headers (Server and
 X-Powered-By always), and the routing rules (a host also matches as an
-absolute name with a final dot, which NGINX strips) in the engine-neutral order
+absolute name with a final dot, which NGINX strips; a path prefix matches the
+decoded path, as NGINX's locations, and a service with path routes refuses a
+path NGINX would merge or resolve: '//', a dot segment, an undecodable %XX) in the engine-neutral order
 of ``ctlplane.model.routing.ordered_routes`` (first match wins). Who the
 client is, access lists, limits and the body limit are ``haproxy_rules``'s.
 The listening side (the binds, the HTTPS redirect, HSTS) is ``haproxy_listen``'s.
@@ -44,6 +46,7 @@ from ctlplane.model.routing import ordered_routes
 from ctlplane.render.tls_files import ClientVerify, client_verify
 
 NOTFOUND_BACKEND = "notfound"
+DECODED_PATH = "path,url_dec"  # as NGINX matches locations: %XX decoded (paths NGINX would normalize are refused)
 _CACHE_NAME_MAX = 32  # HAProxy 2.6 copies a cache name into char[33] and silently cuts a longer one
 
 
@@ -105,6 +108,7 @@ class Frontend(NamedTuple):
     intercepts: tuple[tuple[int, str], ...] = ()  # a backend answer with <status> replaced by <path>
     policies: Policies | None = None  # the routes' own access lists, limits, timeouts, cache (haproxy_policies)
     shared: str | None = None  # the named defaults section holding its first rules (haproxy_shared)
+    strict_paths: bool = False  # path routes: a path that does not decode, or has '//' or a dot segment, is a 400
 
 
 def frontend_name(svc_name: str) -> str:
@@ -164,6 +168,7 @@ def build_frontend(svc: HttpService | TcpService, log: str = "default") -> Front
         error_files=haproxy_errorfiles(svc, from_cwd("")) if isinstance(svc, HttpService) else (),
         intercepts=haproxy_intercepts(svc, from_cwd("")) if isinstance(svc, HttpService) else (),
         policies=route_policies(svc, from_cwd("")) if isinstance(svc, HttpService) else None,
+        strict_paths=any(r.path_prefix != "/" for r in model_routes),
     )
 
 
@@ -237,7 +242,7 @@ def _conditions(route: Route) -> tuple[Condition, ...]:
     elif route.host is not None:
         conditions.append(Condition(HOST_FETCH, None, "-m str", route.host, route.host + "."))
     if route.path_prefix != "/":
-        conditions.append(Condition("path", None, "-m beg", route.path_prefix))
+        conditions.append(Condition(DECODED_PATH, None, "-m beg", route.path_prefix))
     if route.header is not None:
         conditions.append(Condition("", route.header.name, "-m str", route.header.value))
     return tuple(conditions)

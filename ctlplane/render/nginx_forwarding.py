@@ -10,7 +10,9 @@ from the header (the last untrusted address), and the header is passed on
 with the peer appended. ``X-Request-ID`` is the client's (its first line),
 else NGINX's ``$request_id`` (32 hex digits); the access log prints the same.
 ``Upgrade`` and ``Connection: upgrade`` pass through
-for WebSocket and other upgrades; otherwise ``Connection`` is empty so the
+for WebSocket and other upgrades, but not an h2c one (cleartext HTTP/2: a
+backend that took it would open a tunnel past every rule of the proxy; the
+request is served as HTTP/1.1); otherwise ``Connection`` is empty so the
 upstream keep-alive works. Whether a peer is trusted is a ``geo`` block on
 ``$realip_remote_addr`` per service.
 
@@ -47,9 +49,11 @@ class Geo(NamedTuple):
 
 
 HOST = "$ctl_host"  # the client's Host header as sent, else NGINX's $host (HTTP/1.0 without Host)
+UPGRADE = "$ctl_upgrade"  # the client's Upgrade header, but never an h2c one
 FORWARD_MAPS = (
     FixedMap("$http_host", HOST, (('""', "$host"), ("default", "$http_host"))),
-    FixedMap("$http_upgrade", "$ctl_connection", (('""', '""'), ("default", "upgrade"))),
+    FixedMap("$http_upgrade", UPGRADE, (('""', '""'), ('"~*h2c"', '""'), ("default", "$http_upgrade"))),
+    FixedMap(UPGRADE, "$ctl_connection", (('""', '""'), ("default", "upgrade"))),
     FixedMap("$http_x_forwarded_for", "$ctl_xff_in", (('""', '""'), ("default", '"$http_x_forwarded_for, "'))),
     FixedMap("$http_x_request_id", "$ctl_request_id", (('""', "$request_id"), ("default", "$http_x_request_id"))),
 )

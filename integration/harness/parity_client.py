@@ -148,6 +148,26 @@ def op_stall_body(spec):
     return {"status": status, "ms": round((time.monotonic() - start) * 1000)}
 
 
+def op_slow_body(spec):
+    """Send the request header at once, then the body in ``pieces`` pieces ``gap`` seconds apart (bounded): a
+    slow upload whose whole takes longer than the request-header timeout, each gap shorter than the client one."""
+    start = time.monotonic()
+    pieces, gap = min(int(spec["pieces"]), 20), min(float(spec["gap"]), 5.0)
+    sock = _connect(spec, 5.0)
+    sock.sendall(b"POST / HTTP/1.1\r\nHost: www.example.com\r\nContent-Length: %d\r\n\r\n" % (pieces * 100))
+    try:
+        for _ in range(pieces):
+            time.sleep(gap)
+            sock.sendall(b"x" * 100)
+        sock.settimeout(10.0)
+        status = int(Reader(sock).line().split()[1])
+    except (OSError, EOFError, ValueError, IndexError):
+        status = -1
+    finally:
+        sock.close()
+    return {"status": status, "ms": round((time.monotonic() - start) * 1000)}
+
+
 def op_idle(spec):
     result, sock = one(spec["request"], None, 5.0)
     if sock is None:
@@ -265,7 +285,7 @@ def op_tls_status(spec):
 
 
 OPS = {"requests": op_requests, "concurrent": op_concurrent, "threads": op_threads, "paced": op_paced, "slow_header": op_slow_header, "tls_status": op_tls_status,
-       "idle": op_idle, "stall_body": op_stall_body, "tcp": op_tcp, "tcp_idle": op_tcp_idle, "tcp_pair": op_tcp_pair, "curl": op_curl,
+       "idle": op_idle, "stall_body": op_stall_body, "slow_body": op_slow_body, "tcp": op_tcp, "tcp_idle": op_tcp_idle, "tcp_pair": op_tcp_pair, "curl": op_curl,
        "websocket": op_websocket}
 
 

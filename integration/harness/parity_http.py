@@ -44,7 +44,7 @@ def _connect(req, timeout):
 
 
 def _head(req):
-    lines = ["%s %s HTTP/1.1" % (req.get("method", "GET"), req.get("path", "/"))]
+    lines = ["%s %s HTTP/%s" % (req.get("method", "GET"), req.get("path", "/"), req.get("version", "1.1"))]
     headers = [list(h) for h in req.get("headers", [])]
     names = {h[0].lower() for h in headers}
     if "host" not in names and not req.get("no_host"):

@@ -70,7 +70,8 @@ def _request(ctx: Ctx, port: int, req: dict[str, Any]) -> dict[str, Any]:
     pairs = [list(h) for h in headers] if isinstance(headers, list) else [[k, v] for k, v in headers.items()]
     return {"target": ctx.target(port), "path": req.get("path", "/"), "method": req.get("method", "GET"),
             "headers": pairs, "body": req.get("body", 0), "chunked": req.get("chunked", False),
-            "no_host": req.get("no_host", False), "proxy": req.get("proxy"), "tls": req.get("tls", False)}
+            "no_host": req.get("no_host", False), "proxy": req.get("proxy"), "tls": req.get("tls", False),
+            "version": req.get("version", "1.1")}
 
 
 def _seen(answer: dict[str, Any]) -> dict[str, str]:

@@ -26,6 +26,10 @@ def p_stall_body(ctx: Ctx, port: int, wait: float, timeout_ms: int) -> Obs:
     return {"status": found["status"], "after_the_timeout": timeout_ms * 0.7 <= found["ms"] <= timeout_ms + 1500}
 
 
+def p_slow_body(ctx: Ctx, port: int, pieces: int, gap: float) -> Obs:
+    return {"status": ctx.run({"op": "slow_body", "target": ctx.target(port), "pieces": pieces, "gap": gap})["status"]}
+
+
 def p_idle(ctx: Ctx, port: int, idle: float) -> Obs:
     return ctx.run({"op": "idle", "request": _request(ctx, port, {}), "idle": idle})
 

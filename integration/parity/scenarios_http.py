@@ -46,6 +46,24 @@ SCENARIOS_HTTP: tuple[Scenario, ...] = (
     S("route-404", "Routing", "no route matches and no default pool", "routing", R,
       {"port": 81, "requests": [_req("/x"), _req("/only/x")], "show": SV},
       [{"status": 404, "server": None}, {"status": 200, "server": "a"}], ("HttpService.default_pool",)),
+    S("route-path-encoded", "Routing", "a path prefix matches the decoded path (/%61pi/x and /api%2Fx are /api/x); "
+      "a path that does not decode (/%zz) is a 400", "routing", R,
+      {"port": 80, "requests": [_req("/%61pi/x", headers={"Host": "other.org"}),
+                                _req("/api%2Fx", headers={"Host": "other.org"}),
+                                _req("/%zz/x", headers={"Host": "other.org"})], "show": SV},
+      [{"status": 200, "server": "b"}, {"status": 200, "server": "b"}, {"status": 400, "server": None}],
+      ("Route.path_prefix",)),
+    S("route-path-ambiguous", "Routing", "a path with '//' or a dot segment ('//api/x', '/x/../api/x', "
+      "'/api/./x') never escapes the route its normalized form names", "routing", R,
+      {"port": 80, "requests": [_req("//api/x", headers={"Host": "other.org"}),
+                                _req("/x/../api/x", headers={"Host": "other.org"}),
+                                _req("/api/./x", headers={"Host": "other.org"})], "show": SV},
+      [{"status": 200, "server": "b"}] * 3, ("Route.path_prefix",),
+      differs={"nginx": [{"status": 200, "server": "b"}] * 3, "haproxy": [{"status": 400, "server": None}] * 3},
+      why="NGINX merges slashes and resolves dot segments before it matches a location; HAProxy 2.6 can only "
+          "do that with an experimental directive, so a service with path routes refuses such a path (400) "
+          "instead of matching its raw form, which a backend that normalizes paths would serve from another "
+          "route (past that route's access list or authentication)."),
     # --- balancing ---------------------------------------------------------------------------------------------
     S("balance-round-robin", "Balancing", "round robin over three servers", "balance", "distribution",
       {"port": 90, "count": 60, "weights": {"a": 1, "b": 1, "c": 1}},
@@ -132,6 +150,23 @@ SCENARIOS_HTTP: tuple[Scenario, ...] = (
       [{"seen:x-forwarded-for": "203.0.113.9, {c2}", "seen:x-real-ip": "203.0.113.9"},
        {"seen:x-forwarded-for": "203.0.113.9, 198.51.100.4, {c2}", "seen:x-real-ip": "203.0.113.9"}],
       ("HttpService.trusted_proxies",), (4,)),
+    S("fwd-no-host", "Forwarded headers", "without a Host header: HTTP/1.1 is a 400; HTTP/1.0 is served, and the "
+      "backend never sees the client's own X-Forwarded-Host", "headers", R,
+      {"port": 130, "show": ["status", "seen:x-forwarded-host"], "requests": [
+          _req(no_host=True, headers={"X-Forwarded-Host": "evil.example"}),
+          _req(no_host=True, version="1.0", headers={"X-Forwarded-Host": "evil.example"})]},
+      [{"status": 400, "seen:x-forwarded-host": None}, {"status": 200, "seen:x-forwarded-host": None}],
+      ("HttpService.trusted_proxies",),
+      differs={"nginx": [{"status": 400, "seen:x-forwarded-host": None}, {"status": 200, "seen:x-forwarded-host": "_"}],
+               "haproxy": [{"status": 400, "seen:x-forwarded-host": None}, {"status": 200, "seen:x-forwarded-host": None}]},
+      why="Without a Host header NGINX's $host is the name of the server block that took the request (`_` for "
+          "the catch-all one), which it sends as Host and X-Forwarded-Host; HAProxy sends neither. Neither passes "
+          "the client's own X-Forwarded-Host."),
+    S("fwd-upgrade-h2c", "Forwarded headers", "an h2c upgrade (cleartext HTTP/2) is not passed on: the request is "
+      "served as HTTP/1.1, so no tunnel bypasses the proxy's rules", "headers", R,
+      {"port": 130, "show": ["status", "seen:upgrade", "seen:connection"], "requests": [
+          _req(headers={"Connection": "Upgrade, HTTP2-Settings", "Upgrade": "h2c", "HTTP2-Settings": "AAMAAABkAAQAAP__"})]},
+      [{"status": 200, "seen:upgrade": None, "seen:connection": None}], ("HttpService.routes",)),
     S("fwd-upgrade", "Forwarded headers", "an Upgrade (WebSocket) request keeps its Upgrade header", "headers", R,
       {"port": 130, "show": ["seen:upgrade"], "requests": [
           _req(headers={"Connection": "Upgrade", "Upgrade": "websocket", "Sec-WebSocket-Version": "13",

@@ -24,6 +24,11 @@ SCENARIOS_OPS: tuple[Scenario, ...] = (
     S("timeout-client", "Timeouts and retries", "a client that stalls in the middle of its request body for "
       "longer than timeouts.client (1s)", "timeouts", "stall_body", {"port": 154, "wait": 4.0, "timeout_ms": 1000},
       {"status": -1, "after_the_timeout": True}, ("HttpTimeouts.client",), (10,)),
+    S("timeout-slow-body", "Timeouts and retries", "a slow upload: the body in 5 pieces 2.2 s apart, 11 s in all "
+      "(longer than timeouts.request_header, 1s, and than the 10 s a whole request header may take), each gap "
+      "shorter than timeouts.client", "timeouts", "slow_body",
+      {"port": 152, "pieces": 5, "gap": 2.2}, {"status": 200}, ("HttpTimeouts.request_header", "HttpTimeouts.client"),
+      (10,)),
     S("timeout-connect", "Timeouts and retries", "a server that does not answer the connection within "
       "timeouts.connect (1s)", "timeouts", "timed", {"port": 156, "request": _req(), "below_ms": 2500},
       {"status": 504, "fast_enough": True}, ("HttpTimeouts.connect",), (10,),

@@ -118,7 +118,7 @@ def test_nginx_repeats_the_pages_where_a_location_has_its_own_error_pages(tmp_pa
     service = {"error_pages": [*PAGES, {"status": [400], "file": "errors/4xx.html"}],
                "timeouts": {"tunnel": "10m"}}
     text, files, _ = _render(tmp_path, model("nginx", service=service))
-    assert ('            error_page 418 = @ctlplane_upgrade_1;\n            if ($http_upgrade) {\n'
+    assert ('            error_page 418 = @ctlplane_upgrade_1;\n            if ($ctl_upgrade) {\n'
             '                return 418;\n            }\n            recursive_error_pages on;\n'
             '            error_page 502 503 504 "/__ctlplane_error/web-0";\n') in text
     assert '        error_page 494 495 496 =400 "/__ctlplane_error/web-2";\n' in text

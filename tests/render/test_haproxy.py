@@ -282,7 +282,7 @@ def test_tls_frontend(model_dir: Path) -> None:
     assert "forwardfor" not in fe  # X-Forwarded-For is replaced, not appended to (see test_forwarded_headers)
     assert ("    http-after-response set-header Strict-Transport-Security 'max-age=31536000; includeSubDomains' "
             "if { ssl_fc }") in fe
-    assert [ln.split()[-1] for ln in fe.splitlines() if "del-header" in ln] == [
+    assert [ln.split()[-1] for ln in fe.splitlines() if "http-response del-header" in ln] == [
         "'Server'", "'X-Powered-By'", *(f"'{h}'" for h in ENGINE_CONTROL), "'X-Debug'"]
     assert "    compression algo gzip\n    compression type 'text/html' 'text/plain' 'application/json'" in fe
     assert "    timeout client 30s" in fe
@@ -318,13 +318,26 @@ def test_routes_follow_global_precedence(model_dir: Path) -> None:
     assert [r.split()[1] for r in rules] == [f"'be_{r.pool}'" for r in ordered_routes(model.service("www"))]
     assert rules == [
         "use_backend 'be_api' if { req.hdr(host),host_only -m str 'api.example.org' 'api.example.org.' } "
-        "{ path -m beg '/v1/' }",
-        "use_backend 'be_sess' if { path -m beg '/s/' } { req.fhdr('X-Tenant',1) -m str 'gold,1' }",
-        "use_backend 'be_uri' if { path -m beg '/u/' }",
+        "{ path,url_dec -m beg '/v1/' }",
+        "use_backend 'be_sess' if { path,url_dec -m beg '/s/' } { req.fhdr('X-Tenant',1) -m str 'gold,1' }",
+        "use_backend 'be_uri' if { path,url_dec -m beg '/u/' }",
         "use_backend 'be_rnd' if { req.hdr(host),host_only -m str 'rnd.example.com' 'rnd.example.com.' }",
         "use_backend 'be_web' if { req.hdr(host),host_only -m end '.example.com' '.example.com.' }",
     ]
     assert fe.rstrip().endswith("default_backend 'be_web'")
+
+
+def test_only_a_service_with_path_routes_refuses_paths_nginx_would_normalize(model_dir: Path) -> None:
+    """Path routes match the decoded path, so a path whose decoded form NGINX would merge or resolve (its
+    locations see the normalized one) is refused before any route is picked; hosts alone need no such rule."""
+    refusal = "http-request deny deny_status 400 if { path,url_dec -m reg '(//|/\\.\\.?(/|$))' }"
+    routed = section(cfg(render(build(FULL), model_dir)), "frontend 'fe_www'")
+    assert refusal in routed and routed.index(refusal) < routed.index("use_backend")
+    assert "http-request deny deny_status 400 if { path -m found } !{ path,url_dec -m found }" in routed
+    by_host = cfg(render(build(MINIMAL, web={"default_pool": None, "routes": [
+        {"host": "a.example.com", "pool": "app"}]}), model_dir))
+    assert "url_dec" not in by_host
+    assert "http-request deny deny_status 400 if { req.ver 1.1 } !{ req.hdr(host) -m found }" in by_host
 
 
 def test_catch_all_route_is_unconditional(model_dir: Path) -> None:

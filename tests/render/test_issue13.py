@@ -43,10 +43,10 @@ def test_nginx_hands_upgrades_to_a_named_twin_per_distinct_location() -> None:
     assert text.count("location @ctlplane_upgrade_") == 2
     assert ("location @ctlplane_upgrade_2 {\n            client_max_body_size 5m;\n"
             "            proxy_read_timeout 15m;") in text
-    assert ('            if ($http_upgrade) {\n                return 418;\n            }\n'
+    assert ('            if ($ctl_upgrade) {\n                return 418;\n            }\n'
             '            proxy_pass http://pool_app;') in text
     # the forwarded Upgrade/Connection headers are the server's, so the twins send them too
-    assert "        proxy_set_header Upgrade $http_upgrade;\n        proxy_set_header Connection $ctl_connection;\n" in text
+    assert "        proxy_set_header Upgrade $ctl_upgrade;\n        proxy_set_header Connection $ctl_connection;\n" in text
     binary_ok("nginx", files)
 
 

@@ -258,7 +258,7 @@ def test_routes_header_chain_and_404(full_assets: Assets) -> None:
     # the plain service: header route with no fallback answers 404 when the header does not match
     # (before the hand-over of upgrades to the location's named twin, which then needs no 404 of its own)
     assert ('if ($ctl_route_plain_1 = "") {\n                return 404;\n            }\n'
-            '            error_page 418 = @ctlplane_upgrade_1;\n            if ($http_upgrade) {\n'
+            '            error_page 418 = @ctlplane_upgrade_1;\n            if ($ctl_upgrade) {\n'
             '                return 418;\n            }\n            proxy_pass http://$ctl_route_plain_1;') in text
     assert ('location @ctlplane_upgrade_1 {\n            proxy_read_timeout 1h;\n            proxy_send_timeout 1h;\n'
             '            send_timeout 1h;\n            proxy_pass http://$ctl_route_plain_1;') in text
