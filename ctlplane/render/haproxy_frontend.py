@@ -11,8 +11,8 @@ answer setting one; HAProxy itself skips Authorization, HTTP/1.0, non-GET and
 answers without lifetime or validator), hidden response headers (Server and
 X-Powered-By always), and the routing rules (a host also matches as an
 absolute name with a final dot, which NGINX strips; a path prefix matches the
-decoded path, as NGINX's locations, and a service with path routes refuses a
-path NGINX would merge or resolve: '//', a dot segment, an undecodable %XX) in the engine-neutral order
+decoded path with its slashes merged, as NGINX's locations, and a service with path routes refuses a
+path NGINX would resolve: a dot segment, an undecodable %XX) in the engine-neutral order
 of ``ctlplane.model.routing.ordered_routes`` (first match wins). Who the
 client is, access lists, limits and the body limit are ``haproxy_rules``'s.
 The listening side (the binds, the HTTPS redirect, HSTS) is ``haproxy_listen``'s.
@@ -46,7 +46,8 @@ from ctlplane.model.routing import ordered_routes
 from ctlplane.render.tls_files import ClientVerify, client_verify
 
 NOTFOUND_BACKEND = "notfound"
-DECODED_PATH = "path,url_dec"  # as NGINX matches locations: %XX decoded (paths NGINX would normalize are refused)
+DECODED_PATH = "path,url_dec,regsub(/+,/,g)"  # as NGINX matches locations: decoded, slashes merged (dot segments,
+# which NGINX resolves, are refused: strict_paths)
 _CACHE_NAME_MAX = 32  # HAProxy 2.6 copies a cache name into char[33] and silently cuts a longer one
 
 
@@ -108,7 +109,7 @@ class Frontend(NamedTuple):
     intercepts: tuple[tuple[int, str], ...] = ()  # a backend answer with <status> replaced by <path>
     policies: Policies | None = None  # the routes' own access lists, limits, timeouts, cache (haproxy_policies)
     shared: str | None = None  # the named defaults section holding its first rules (haproxy_shared)
-    strict_paths: bool = False  # path routes: a path that does not decode, or has '//' or a dot segment, is a 400
+    strict_paths: bool = False  # path routes: a path that does not decode, or has a dot segment, is a 400
 
 
 def frontend_name(svc_name: str) -> str:

@@ -28,14 +28,14 @@ SCENARIOS_AUTH: tuple[Scenario, ...] = (
       {"port": 231, "requests": [_req("/open"), _req("/private/x"), _req("/private/x", headers=GOOD)],
        "show": ["status"]}, [{"status": 200}, {"status": 401}, {"status": 200}], ("Route.auth", "Auth.htpasswd")),
     S("auth-route-unusual-path", A, "a route's auth holds for its paths however they are written: encoded "
-      "(/%70rivate/x) asks for credentials on both engines; '//private/x' and '/open/../private/x' ask on NGINX "
-      "(which normalizes them) and are refused on HAProxy", "auth", "requests",
-      {"port": 231, "requests": [_req("/%70rivate/x"), _req("//private/x"), _req("/open/../private/x")],
+      "(/%70rivate/x) or with doubled slashes (//private//x) it asks for credentials on both engines; "
+      "'/open/../private/x' asks on NGINX (which resolves it) and is refused on HAProxy", "auth", "requests",
+      {"port": 231, "requests": [_req("/%70rivate/x"), _req("//private//x"), _req("/open/../private/x")],
        "show": ["status"]}, [{"status": 401}, {"status": 401}, {"status": 401}], ("Route.auth", "Route.path_prefix"),
       differs={"nginx": [{"status": 401}, {"status": 401}, {"status": 401}],
-               "haproxy": [{"status": 401}, {"status": 400}, {"status": 400}]},
-      why="HAProxy 2.6 cannot merge slashes or resolve dot segments without an experimental directive: a service "
-          "with path routes refuses such a path (400) rather than match its raw form (see `route-path-ambiguous`)."),
+               "haproxy": [{"status": 401}, {"status": 401}, {"status": 400}]},
+      why="HAProxy 2.6 cannot resolve dot segments without an experimental directive: a service with path routes "
+          "refuses such a path (400) rather than match its raw form (see `route-path-dots`)."),
     S("auth-not-forwarded", A, "the backend does not see the client's Authorization header", "auth", "requests",
       {"port": 230, "requests": [_req("/x", headers=GOOD)], "show": ["status", "seen:authorization"]},
       [{"status": 200, "seen:authorization": None}], ("Auth.forward_authorization",)),

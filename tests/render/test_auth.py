@@ -116,8 +116,8 @@ def test_route_auth_follows_the_routing_order(engine: str, tmp_path: Path, entri
         public = text[text.index('location "/admin/public/" {'):]
         assert "auth_basic" not in public[:public.index("}")]
     else:  # least specific first: the longer prefix sets the variable last
-        assert ("    http-request set-var(txn.ctl_auth) int(1) if { path,url_dec -m beg '/admin/' }\n"
-                "    http-request set-var(txn.ctl_auth) int(0) if { path,url_dec -m beg '/admin/public/' }\n") in text
+        assert ("    http-request set-var(txn.ctl_auth) int(1) if { path,url_dec,regsub(/+,/,g) -m beg '/admin/' }\n"
+                "    http-request set-var(txn.ctl_auth) int(0) if { path,url_dec,regsub(/+,/,g) -m beg '/admin/public/' }\n") in text
         assert f"if {{ var(txn.ctl_auth) -m int 1 }} !{{ http_auth({userlist(USERS)}) }}" in text
     binary_ok(engine, files)
 

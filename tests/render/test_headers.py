@@ -59,7 +59,7 @@ def test_service_and_route_headers(engine: str) -> None:
         assert "add_header X-Request-ID $ctl_request_id always;" in api
         assert 'request_id="$ctl_request_id"' in text
     else:
-        assert "    http-request set-var(txn.ctl_route) int(0) if { path,url_dec -m beg '/api/' }\n" in text
+        assert "    http-request set-var(txn.ctl_route) int(0) if { path,url_dec,regsub(/+,/,g) -m beg '/api/' }\n" in text
         assert "    http-request set-header X-Request-ID %[var(txn.ctl_rid)]\n" in text
         assert ("    http-request set-header 'X-Lit' 'a$b ${x} %%[src] 100%% '\\''q'\\'' \"dq\" back\\slash' "
                 "if !{ var(txn.ctl_route) -m int 0 }\n") in text

@@ -83,7 +83,7 @@ def test_item1_body_limit_is_1m_by_default_and_per_route(engine: str) -> None:
         assert 'location "/free/" {\n            client_max_body_size 0;' in text
     else:
         assert "    http-request set-var(txn.ctl_body_max) int(1048576)\n" in text
-        assert "int(52428800) if { path,url_dec -m beg '/upload/' }" in text and "int(0) if { path,url_dec -m beg '/free/' }" in text
+        assert "int(52428800) if { path,url_dec,regsub(/+,/,g) -m beg '/upload/' }" in text and "int(0) if { path,url_dec,regsub(/+,/,g) -m beg '/free/' }" in text
         assert ("http-request deny deny_status 413 if { var(txn.ctl_body_max) -m int gt 0 } "
                 "{ req.hdr_val(content-length),sub(txn.ctl_body_max) gt 0 }") in text
     binary_ok(engine, files)
