@@ -218,19 +218,22 @@ DOC_NOTES = """\
 The table above was written on the host of the fifth session of 2026-12-07, slow like the fourth's (Python
 runs 2-2.7x slower there than on the host of the earlier runs; see Scale). The floor table says why the
 10,000-server rows miss here: the same pool switch made by the proxy alone (its config test, the symlink,
-the reload signal, the first answer from the other pool) takes 618-641 ms at the median, and the design's
-libraries take 293-308 ms of building that model (libyaml's events, pydantic's own validation, Jinja's
-print). Together that is 911-950 ms of the 1,000 ms budget, which leaves ctlplane's own Python 50-89 ms;
-it takes 380-547 ms. A py-spy profile of the HAProxy cycles (200 Hz, wall clock, idle included) places it:
-the YAML event builder about 140 ms beyond libyaml's own events, ctlplane's validators about 100 ms, the
-view about 160 ms, planning and deciding (the serving and new configs compared line against line, the
-release digest) about 130 ms, and keeping the server-state file across the reload about 80 ms. Rebuilding
-only what an edit changed (validated services and rendered text kept between applies, keyed by digests of
-their model) would take pydantic and Jinja out of the floor, but not the whole file's YAML read (libyaml's
-events alone about 170 ms): the proxy alone and that read are about 800 ms here, which leaves about 200 ms,
-less than the event builder, the plan and the server-state steps take now. That design is not built. On
-the earlier host the same code served these edits in 653-666 ms (met). The small-model and runtime rows
-meet their targets here too.
+the reload signal, the first answer from the other pool) takes 624-706 ms at the median, and the design's
+libraries take 281-304 ms of building that model (libyaml's events, pydantic's own validation, Jinja's
+print). Together that is 927-987 ms of the 1,000 ms budget, which leaves ctlplane's own Python 13-73 ms;
+it takes 447-493 ms. An earlier run the same hour, before every HAProxy HTTP frontend got four more rules
+(see Scale: 34 ms more CPU for each `haproxy -c` of this config, and the reload parses it again), had
+HAProxy's switch alone at 618 ms and its floor at 911 ms. A py-spy profile of the HAProxy cycles (200 Hz,
+wall clock, idle included; that earlier run) places ctlplane's own time: the YAML event builder about 140 ms
+beyond libyaml's own events, ctlplane's validators about 100 ms, the view about 160 ms, planning and
+deciding (the serving and new configs compared line against line, the release digest) about 130 ms, and
+keeping the server-state file across the reload about 80 ms. Rebuilding only what an edit changed
+(validated services and rendered text kept between applies, keyed by digests of their model) would take
+pydantic and Jinja out of the floor, but not the whole file's YAML read (libyaml's events alone about
+170 ms): the proxy alone and that read are 800-880 ms here, which leaves 120-200 ms, less than the event
+builder, the plan and the server-state steps take now. That design is not built. On the earlier host the
+code of that day served these edits in 653-666 ms (met). The small-model and runtime rows meet
+their targets here too.
 
 Reading it: the watcher applies a single save at once (the event that completes it: close after writing,
 or rename into place), and only a stream of saves waits for the 200 ms quiet period; the model is loaded

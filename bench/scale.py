@@ -207,6 +207,13 @@ filters quote a value with nothing to escape or refuse by one compiled match, du
 value, the NGINX view no longer copies each server's settings, the views are named tuples instead of frozen
 dataclasses, and the server-line loops unpack each server's fields instead of looking each up through Jinja.
 
+Fifth session of 2026-12-07 (a host as slow as the fourth's): the table was written after every HAProxy
+HTTP frontend got four more rules (an HTTP/1.1 request without Host refused, the client's X-Forwarded-Host
+dropped when it sent no Host, h2c upgrades not passed on). They cost HAProxy's own check of the 1,000-service
+config 34 ms of CPU (144 -> 178 ms, median of 12, the two renders alternated), so HAProxy's ratios fell
+(1.61 -> 1.39 from JSON) without ctlplane getting faster. The rules are the same in every frontend and could
+join the shared defaults section (`haproxy_shared`), which would take that cost back off; not done.
+
 Third session of 2026-12-07: a field whose default is a model object (a service's limits, timeouts, retries,
 headers; a pool's health and balance) shares one immutable default instead of building and validating about
 10,000 equal ones (`Model.model_validate` 41.7 -> 27.0 ms, the validated model 13 -> 8 MiB); a canonical
