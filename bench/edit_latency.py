@@ -223,7 +223,8 @@ libraries take 281-304 ms of building that model (libyaml's events, pydantic's o
 print). Together that is 927-987 ms of the 1,000 ms budget, which leaves ctlplane's own Python 13-73 ms;
 it takes 447-493 ms. An earlier run the same hour, before every HAProxy HTTP frontend got four more rules
 (see Scale: 34 ms more CPU for each `haproxy -c` of this config, and the reload parses it again), had
-HAProxy's switch alone at 618 ms and its floor at 911 ms. A py-spy profile of the HAProxy cycles (200 Hz,
+HAProxy's switch alone at 618 ms and its floor at 911 ms; the rules have since moved to the shared defaults
+section, which takes that cost back off (this table was not run again). A py-spy profile of the HAProxy cycles (200 Hz,
 wall clock, idle included; that earlier run) places ctlplane's own time: the YAML event builder about 140 ms
 beyond libyaml's own events, ctlplane's validators about 100 ms, the view about 160 ms, planning and
 deciding (the serving and new configs compared line against line, the release digest) about 130 ms, and

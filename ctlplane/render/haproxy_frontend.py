@@ -110,6 +110,7 @@ class Frontend(NamedTuple):
     policies: Policies | None = None  # the routes' own access lists, limits, timeouts, cache (haproxy_policies)
     shared: str | None = None  # the named defaults section holding its first rules (haproxy_shared)
     strict_paths: bool = False  # path routes: a path that does not decode, or has a dot segment, is a 400
+    hygiene: bool = False  # HTTP: Host required (HTTP/1.1), the client's X-Forwarded-Host and h2c upgrades dropped
 
 
 def frontend_name(svc_name: str) -> str:
@@ -170,6 +171,7 @@ def build_frontend(svc: HttpService | TcpService, log: str = "default") -> Front
         intercepts=haproxy_intercepts(svc, from_cwd("")) if isinstance(svc, HttpService) else (),
         policies=route_policies(svc, from_cwd("")) if isinstance(svc, HttpService) else None,
         strict_paths=any(r.path_prefix != "/" for r in model_routes),
+        hygiene=http,
     )
 
 

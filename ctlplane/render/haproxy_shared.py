@@ -1,7 +1,8 @@
 """HTTP frontends that begin with the same rules share them through a named ``defaults`` section.
 
 Every HTTP frontend saves what its access log prints (host, referer, user agent), takes the client's
-X-Request-ID or makes one, and deletes the response headers it hides (``Server``, ``X-Powered-By``, the
+X-Request-ID or makes one, refuses an HTTP/1.1 request without Host, drops the client's X-Forwarded-Host
+when it sent no Host and any h2c upgrade, and deletes the response headers it hides (``Server``, ``X-Powered-By``, the
 engine-control headers and the service's own). HAProxy (2.5 and later) runs the ``http-request`` and
 ``http-response`` rules of a named ``defaults`` section before a frontend's own when the frontend names it
 (``frontend 'fe_a' from ctl_http_fe``), and parses them once instead of once per frontend: at 1,000
@@ -22,7 +23,7 @@ from typing import NamedTuple
 
 from ctlplane.render.haproxy_frontend import Frontend
 
-MIN_SHARED = 3  # each frontend saves 12 rule lines; the section costs 28 lines and 3 of comments
+MIN_SHARED = 3  # each frontend saves 16 rule lines; the section costs 32 lines and 3 of comments
 NAME = "ctl_http_fe"  # the first group's; the next ones are ctl_http_fe_2, _3, ... (frontends are fe_*)
 
 
@@ -33,10 +34,11 @@ class SharedRules(NamedTuple):
     save_vars: tuple[tuple[str, str], ...]
     request_id: tuple[tuple[str, str], ...]
     hide_headers: tuple[str, ...]
+    hygiene: bool  # the Host, X-Forwarded-Host and h2c rules (templates/haproxy/_request_hygiene.j2)
 
 
-def _key(fe: Frontend) -> tuple[tuple[tuple[str, str], ...], tuple[tuple[str, str], ...], tuple[str, ...]]:
-    return fe.save_vars, fe.request_id, fe.hide_headers
+def _key(fe: Frontend) -> tuple[tuple[tuple[str, str], ...], tuple[tuple[str, str], ...], tuple[str, ...], bool]:
+    return fe.save_vars, fe.request_id, fe.hide_headers, fe.hygiene
 
 
 def share_rules(frontends: tuple[Frontend, ...]) -> tuple[tuple[Frontend, ...], tuple[SharedRules, ...]]:
@@ -53,5 +55,6 @@ def share_rules(frontends: tuple[Frontend, ...]) -> tuple[tuple[Frontend, ...], 
         if key not in sections:
             name = NAME if not sections else f"{NAME}_{len(sections) + 1}"
             sections[key] = SharedRules(name, *key)
-        shared.append(fe._replace(shared=sections[key].name, save_vars=(), request_id=(), hide_headers=()))
+        shared.append(fe._replace(shared=sections[key].name, save_vars=(), request_id=(), hide_headers=(),
+                                  hygiene=False))
     return tuple(shared), tuple(sections.values())
